@@ -1,0 +1,1 @@
+"""L2: table registry, state (watermarks, checkpoints), lineage, lock."""

@@ -1,0 +1,25 @@
+"""``soundlake init``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from soundlake.cli.common import console
+from soundlake.project.scaffold import init_project
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``init`` to ``app``."""
+
+    @app.command("init")
+    def init(
+        directory: Path = typer.Argument(Path("."), help="Folder to create the project in."),
+        force: bool = typer.Option(False, "--force", help="Overwrite an existing soundlake.yml."),
+    ) -> None:
+        """Scaffold a working soundlake project (the Spotify reference project)."""
+        written = init_project(directory, force=force)
+        console.print(f"created {len(written)} files in {directory.resolve()}")
+        for path in written:
+            console.print(f"  {path.relative_to(directory.resolve())}")

@@ -1,0 +1,1 @@
+"""L0: root error, ids, clock, typed literals, base config model."""

@@ -1,0 +1,1 @@
+"""L2: the Engine protocol and capabilities; duckdb/ and spark/ implementations."""

@@ -1,0 +1,1 @@
+"""DuckDB engine: DuckDB computes, deltalake reads snapshots and commits."""

@@ -1,0 +1,1 @@
+"""L3: source -> bronze: extract plans, Parquet batches, watermark commit."""

@@ -1,0 +1,1 @@
+"""L1: storage: paths (local, abfss://), Parquet IO, Delta operations via deltalake."""

@@ -1,0 +1,1 @@
+"""L2: event log, metrics, reporters, HTML report."""

@@ -1,0 +1,1 @@
+"""L3: declarative engine: definitions, SQL/Python loaders, graph, planner, flows, expectations."""

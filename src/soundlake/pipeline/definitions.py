@@ -1,0 +1,156 @@
+"""Frozen definition values produced by the SQL and Python front ends.
+
+Both front ends produce the same values (datasets, flows, expectations), each carrying the
+source location it came from, collected in one :class:`Registry`. The graph is built and
+validated from these values before anything runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from soundlake.catalog.names import TableName
+
+DatasetKind = Literal["streaming_table", "materialized_view", "temporary_view"]
+ExpectationAction = Literal["warn", "drop", "fail", "quarantine"]
+FlowKind = Literal["query", "auto_cdc", "auto_cdc_snapshot"]
+
+
+@dataclass(frozen=True)
+class SourceLocation:
+    """Where a definition was written: file, 1-based line, and statement number."""
+
+    file: str
+    line: int = 1
+    statement: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}"
+        return f"{where} (statement {self.statement})" if self.statement else where
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """A named data-quality rule: a Spark SQL boolean expression over one row.
+
+    A row violates the rule only when the expression is FALSE; NULL is not a violation
+    (SQL CHECK semantics).
+    """
+
+    name: str
+    condition: str
+    action: ExpectationAction
+    location: SourceLocation
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A streaming table, materialized view or temporary view."""
+
+    name: TableName
+    kind: DatasetKind
+    location: SourceLocation
+    comment: str | None = None
+    table_properties: Mapping[str, str] = field(default_factory=dict)
+    partition_cols: tuple[str, ...] = ()
+    cluster_by: tuple[str, ...] = ()
+    schema: str | None = None
+    expectations: tuple[Expectation, ...] = ()
+
+    @property
+    def reset_allowed(self) -> bool:
+        """False when ``pipelines.reset.allowed = false`` protects it from full refresh."""
+        value = self.table_properties.get("pipelines.reset.allowed", "true")
+        return str(value).strip().lower() != "false"
+
+
+@dataclass(frozen=True)
+class QueryFlow:
+    """A flow whose output is a query: default flows of datasets and append flows.
+
+    Exactly one of ``sql`` and ``function`` is set. ``function`` is a Python dataset
+    function (called at planning time; returns SQL text or a DataFrame).
+
+    Attributes:
+        streaming: True when the query reads its inputs incrementally (``STREAM(x)``,
+            ``read_files`` under ``STREAM``, ``spark.readStream``).
+        once: Run one time only (re-run on full refresh).
+        is_default: The flow defined together with its dataset (name == target name).
+    """
+
+    name: str
+    target: TableName
+    location: SourceLocation
+    streaming: bool
+    sql: str | None = None
+    function: Callable[..., Any] | None = None
+    once: bool = False
+    is_default: bool = True
+    spark_conf: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AutoCdcFlow:
+    """``AUTO CDC INTO`` / ``APPLY CHANGES INTO`` / ``create_auto_cdc_flow``.
+
+    Expressions (``sequence_by``, ``apply_as_deletes``, ``apply_as_truncates``) are Spark
+    SQL text. ``sequence_by`` holds one expression, or several for a struct (compared
+    by the first field, then the next).
+    """
+
+    name: str
+    target: TableName
+    source: TableName
+    keys: tuple[str, ...]
+    sequence_by: tuple[str, ...]
+    location: SourceLocation
+    stored_as_scd_type: Literal[1, 2] = 1
+    ignore_null_updates: bool = False
+    apply_as_deletes: str | None = None
+    apply_as_truncates: str | None = None
+    column_list: tuple[str, ...] | None = None
+    except_column_list: tuple[str, ...] | None = None
+    track_history_column_list: tuple[str, ...] | None = None
+    track_history_except_column_list: tuple[str, ...] | None = None
+    once: bool = False
+    source_is_stream: bool = True
+
+
+@dataclass(frozen=True)
+class SnapshotCdcFlow:
+    """``create_auto_cdc_from_snapshot_flow``: diff full snapshots into SCD1/SCD2.
+
+    ``source`` is a table name (periodic snapshots: one per run, the run time is the
+    version) or a function ``f(latest_version) -> (DataFrame, version) | None``.
+    """
+
+    name: str
+    target: TableName
+    keys: tuple[str, ...]
+    location: SourceLocation
+    source: TableName | None = None
+    source_function: Callable[..., Any] | None = None
+    stored_as_scd_type: Literal[1, 2] = 1
+    track_history_column_list: tuple[str, ...] | None = None
+    track_history_except_column_list: tuple[str, ...] | None = None
+
+
+Flow = QueryFlow | AutoCdcFlow | SnapshotCdcFlow
+
+
+@dataclass
+class Registry:
+    """Collects definitions from every library file, in load order."""
+
+    datasets: list[Dataset] = field(default_factory=list)
+    flows: list[Flow] = field(default_factory=list)
+
+    def add_dataset(self, dataset: Dataset) -> None:
+        """Register a dataset (duplicates are reported by graph validation)."""
+        self.datasets.append(dataset)
+
+    def add_flow(self, flow: Flow) -> None:
+        """Register a flow (duplicates are reported by graph validation)."""
+        self.flows.append(flow)

@@ -1,0 +1,1 @@
+"""L4: composition root and Python facade."""

@@ -1,0 +1,190 @@
+"""Loading ``soundlake.yml``: discovery, ``.env``, ``${env:NAME}``, targets, strict typing.
+
+The file is found by walking up from the current directory (or given as a folder). Strings
+of the form ``${env:NAME}`` are replaced by environment variables, which may also come from
+a ``.env`` file beside ``soundlake.yml`` (the process environment wins). A ``targets:``
+mapping holds named overrides (``dev``, ``prod``) that are deep-merged over the top-level
+keys when selected. Unknown keys are errors that name the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from dotenv import dotenv_values
+from pydantic import Field, ValidationError
+
+from soundlake.core.config import StrictModel
+from soundlake.core.errors import ConfigError
+from soundlake.ingest.config import IngestConfig
+from soundlake.source.config import SourceConfig
+
+CONFIG_FILE = "soundlake.yml"
+EngineName = Literal["duckdb", "spark"]
+_ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class SparkConfig(StrictModel):
+    """Spark settings used when ``engine: spark``.
+
+    Attributes:
+        master: ``local[*]`` by default; ``spark://``, ``yarn`` or a Spark Connect
+            ``sc://`` URL point the same project at a cluster.
+        conf: Extra Spark configuration passed to the session builder.
+    """
+
+    master: str = "local[*]"
+    conf: dict[str, str] = Field(default_factory=dict)
+
+
+class ProjectConfig(StrictModel):
+    """The typed content of ``soundlake.yml`` after target overrides.
+
+    Attributes:
+        name: Project (and pipeline) name.
+        catalog: Default catalog for unqualified names.
+        schema_: Default schema for unqualified names (``schema`` in YAML).
+        storage: Lake root: a folder (relative to the project) or an ``abfss://`` URL.
+        engine: Compute engine.
+        source: Source database.
+        ingest: Metadata-driven ingestion list.
+        libraries: Globs (relative to the project) of SQL and Python pipeline files.
+        configuration: Key/values substituted as ``${key}`` in SQL and read by
+            ``spark.conf.get`` in Python definitions.
+        spark: Spark engine settings.
+        storage_options: Credentials/options for an object-store ``storage``.
+    """
+
+    name: str
+    catalog: str = "main"
+    schema_: str = Field(default="default", alias="schema")
+    storage: str
+    engine: EngineName = "duckdb"
+    source: SourceConfig = Field(default_factory=SourceConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    libraries: list[str] = Field(default_factory=list)
+    configuration: dict[str, str] = Field(default_factory=dict)
+    spark: SparkConfig = Field(default_factory=SparkConfig)
+    storage_options: dict[str, str] = Field(default_factory=dict)
+
+
+class LoadedProject(StrictModel):
+    """A validated configuration together with where it came from."""
+
+    root: Path
+    config_file: Path
+    target: str | None
+    config: ProjectConfig
+
+
+def find_project_root(start: Path | None = None) -> Path:
+    """Return the folder holding ``soundlake.yml``, walking up from ``start``.
+
+    Raises:
+        ConfigError: when no ``soundlake.yml`` exists in ``start`` or any parent.
+    """
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
+    raise ConfigError(
+        f"no {CONFIG_FILE} found in {here} or any parent folder",
+        hint="run 'soundlake init DIR' or pass --project DIR",
+    )
+
+
+def load_project(
+    project_dir: Path | None = None, *, target: str | None = None, overrides: dict[str, Any] | None = None
+) -> LoadedProject:
+    """Load, substitute, override and validate a project's configuration.
+
+    Args:
+        project_dir: The project folder, or None to search upwards from the cwd.
+        target: Name of an entry of ``targets:`` to apply.
+        overrides: Final top-level overrides (for example ``{"engine": "spark"}`` from a flag).
+
+    Raises:
+        ConfigError: naming the file and the offending key or variable.
+    """
+    root = find_project_root(project_dir) if project_dir is None else Path(project_dir).resolve()
+    config_file = root / CONFIG_FILE
+    if not config_file.is_file():
+        raise ConfigError(f"{config_file} does not exist", hint="run 'soundlake init DIR'")
+    try:
+        raw = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{config_file}: invalid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{config_file}: the top level must be a mapping of keys")
+    env = _environment(root)
+    raw = _substitute(raw, env, config_file, path="")
+    targets = raw.pop("targets", None) or {}
+    if not isinstance(targets, dict):
+        raise ConfigError(f"{config_file}: 'targets' must be a mapping of target names")
+    if target is not None:
+        if target not in targets:
+            known = ", ".join(sorted(targets)) or "none defined"
+            raise ConfigError(f"{config_file}: unknown target '{target}' (targets: {known})")
+        override = targets[target] or {}
+        if not isinstance(override, dict):
+            raise ConfigError(f"{config_file}: target '{target}' must be a mapping")
+        raw = _deep_merge(raw, override)
+    if overrides:
+        raw = _deep_merge(raw, overrides)
+    try:
+        config = ProjectConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{config_file}: {_describe(exc)}") from exc
+    return LoadedProject(root=root, config_file=config_file, target=target, config=config)
+
+
+def _environment(root: Path) -> dict[str, str]:
+    values = {k: v for k, v in dotenv_values(root / ".env").items() if v is not None}
+    values.update(os.environ)
+    return values
+
+
+def _substitute(value: Any, env: dict[str, str], file: Path, path: str) -> Any:
+    if isinstance(value, str):
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in env:
+                raise ConfigError(
+                    f"{file}: key '{path or '<root>'}' refers to ${{env:{name}}}, "
+                    f"but environment variable {name} is not set (nor in .env)"
+                )
+            return env[name]
+
+        return _ENV_REF.sub(replace, value)
+    if isinstance(value, dict):
+        return {k: _substitute(v, env, file, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, env, file, f"{path}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "<root>"
+        if err["type"] == "extra_forbidden":
+            parts.append(f"unknown key '{where}'")
+        elif err["type"] == "missing":
+            parts.append(f"missing required key '{where}'")
+        else:
+            parts.append(f"key '{where}': {err['msg']}")
+    return "; ".join(parts)

@@ -1,0 +1,74 @@
+"""Shared fixtures: tutorial data, PostgreSQL databases, project folders.
+
+PostgreSQL tests use ``SOUNDLAKE_TEST_PG_URL`` (default
+``postgresql+psycopg://soundlake:soundlake@127.0.0.1:5432/postgres``); each test gets a
+fresh database. They skip with a reason when no server answers, except under CI
+(``CI=true``), where an unreachable server is a failure: CI must run them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TUTORIAL = REPO.parent / "shared" / "reference-data" / "tutorial"
+DEFAULT_PG = "postgresql+psycopg://soundlake:soundlake@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(scope="session")
+def tutorial_dir() -> Path:
+    """Folder with the tutorial's SQL scripts; skips when ../shared is absent."""
+    if not (TUTORIAL / "spotify_initial_load.sql").is_file():
+        pytest.skip(f"tutorial data not found at {TUTORIAL} (../shared is absent)")
+    return TUTORIAL
+
+
+def _pg_admin_url() -> str:
+    return os.environ.get("SOUNDLAKE_TEST_PG_URL", DEFAULT_PG)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> str:
+    """The admin URL of a reachable PostgreSQL server (skip, or fail under CI, if none)."""
+    import psycopg
+
+    url = _pg_admin_url()
+    conninfo = url.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        with psycopg.connect(conninfo, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except Exception as exc:  # any connection failure
+        message = f"PostgreSQL not reachable at {url}: {exc}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message + " (CI must run the PostgreSQL tests)")
+        pytest.skip(message)
+    return url
+
+
+@pytest.fixture()
+def pg_url(pg_server: str) -> Iterator[str]:
+    """A SQLAlchemy URL of a fresh, empty PostgreSQL database, dropped afterwards."""
+    import psycopg
+
+    name = f"sl_test_{uuid.uuid4().hex[:12]}"
+    conninfo = pg_server.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = pg_server.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that use PostgreSQL fixtures carry the ``postgres`` marker automatically."""
+    for item in items:
+        if "pg_url" in getattr(item, "fixturenames", ()) or "pg_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)

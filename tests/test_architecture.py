@@ -1,0 +1,27 @@
+"""The layer rule of ARCHITECTURE.md and third-party confinement, checked by import-linter."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+
+def test_import_linter_contracts_hold() -> None:
+    exe = shutil.which("lint-imports")
+    assert exe, "import-linter is a test dependency: pip install -e '.[test]'"
+    result = subprocess.run([exe, str(REPO / ".importlinter")], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+def test_import_soundlake_loads_no_engine() -> None:
+    code = (
+        "import sys, soundlake, soundlake.project.context, soundlake.cli.main;"
+        "bad = [m for m in ('duckdb', 'pyspark', 'delta') if m in sys.modules];"
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -1,0 +1,50 @@
+"""CLI: help on every command, init, and error mapping to exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "soundlake.cli.main", *args], cwd=cwd, capture_output=True, text=True
+    )
+
+
+def _all_commands() -> list[list[str]]:
+    from typer.main import get_command
+
+    from soundlake.cli.commands import register_all
+    from soundlake.cli.main import app
+
+    register_all(app)
+    root = get_command(app)
+    paths: list[list[str]] = []
+
+    def walk(cmd: object, prefix: list[str]) -> None:
+        paths.append(prefix)
+        for name, sub in getattr(cmd, "commands", {}).items():
+            walk(sub, [*prefix, name])
+
+    walk(root, [])
+    return paths
+
+
+@pytest.mark.parametrize("path", _all_commands(), ids=lambda p: " ".join(p) or "<root>")
+def test_every_command_has_help(path: list[str]) -> None:
+    result = run_cli(*path, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Usage" in result.stdout
+
+
+def test_init_then_config_loads(tmp_path: Path) -> None:
+    result = run_cli("init", str(tmp_path / "proj"))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "proj" / "soundlake.yml").is_file()
+    again = run_cli("init", str(tmp_path / "proj"))
+    assert again.returncode == 2
+    assert again.stderr.count("\n") == 1 and "already exists" in again.stderr
