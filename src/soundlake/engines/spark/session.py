@@ -1,0 +1,148 @@
+"""A SparkSession with Delta Lake, local by default, pointed anywhere by ``master``.
+
+``master`` comes from the project (``spark.master``): ``local[*]`` (default), ``spark://``,
+``yarn``, or a Spark Connect URL ``sc://host:port``. Delta's jars resolve from Maven
+Central on first use through ``spark.jars.packages`` into an Ivy cache whose location is
+predictable (``SOUNDLAKE_SPARK_IVY_DIR``, default ``~/.cache/soundlake/ivy``), so CI can
+prefetch them once (``scripts/prefetch-spark-jars.sh``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from soundlake.core.errors import EngineError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+IVY_ENV = "SOUNDLAKE_SPARK_IVY_DIR"
+SCALA_VERSION = "2.13"
+
+#: Settings for one machine: few shuffle partitions, no UI, Delta defaults that every
+#: Delta reader (``deltalake``, DuckDB, Polars) understands. Project ``conf`` wins.
+LOCAL_DEFAULTS: Mapping[str, str] = {
+    "spark.sql.shuffle.partitions": "4",
+    "spark.default.parallelism": "4",
+    "spark.ui.enabled": "false",
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.driver.memory": "2g",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.adaptive.enabled": "true",
+    "spark.databricks.delta.snapshotPartitions": "2",
+    "spark.databricks.delta.properties.defaults.enableDeletionVectors": "false",
+    "spark.databricks.delta.retentionDurationCheck.enabled": "false",
+}
+
+DELTA_SESSION_CONF: Mapping[str, str] = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+}
+
+
+def ivy_dir() -> Path:
+    """The Ivy cache where Delta's jars are resolved (``SOUNDLAKE_SPARK_IVY_DIR``)."""
+    configured = os.environ.get(IVY_ENV)
+    if configured:
+        return Path(configured).expanduser().resolve()
+    return Path.home() / ".cache" / "soundlake" / "ivy"
+
+
+def delta_maven_coordinates() -> str:
+    """The Maven coordinates of the delta-spark jar matching the installed wheels.
+
+    Raises:
+        EngineError: when pyspark or delta-spark is not installed.
+    """
+    try:
+        delta_version = metadata.version("delta-spark")
+        spark_version = metadata.version("pyspark")
+    except metadata.PackageNotFoundError as exc:
+        raise EngineError(
+            "the spark engine needs pyspark and delta-spark",
+            hint="pip install 'soundlake[spark]'",
+        ) from exc
+    spark_minor = ".".join(spark_version.split(".")[:2])
+    return f"io.delta:delta-spark_{spark_minor}_{SCALA_VERSION}:{delta_version}"
+
+
+def session_conf(
+    master: str, conf: Mapping[str, str], *, app_name: str, warehouse_dir: str
+) -> dict[str, str]:
+    """The full configuration a session is built with (defaults, Delta, then ``conf``)."""
+    settings: dict[str, str] = {}
+    if master.startswith("local"):
+        settings.update(LOCAL_DEFAULTS)
+    settings.update(DELTA_SESSION_CONF)
+    settings["spark.app.name"] = app_name
+    settings["spark.sql.warehouse.dir"] = warehouse_dir
+    settings["spark.jars.ivy"] = str(ivy_dir())
+    packages = [delta_maven_coordinates()]
+    extra = conf.get("spark.jars.packages")
+    if extra:
+        packages.extend(p.strip() for p in extra.split(",") if p.strip())
+    settings.update(conf)
+    settings["spark.jars.packages"] = ",".join(dict.fromkeys(packages))
+    return settings
+
+
+def spark_session(
+    master: str = "local[*]",
+    conf: Mapping[str, str] | None = None,
+    *,
+    app_name: str = "soundlake",
+    warehouse_dir: str,
+) -> SparkSession:
+    """Start (or reuse) a SparkSession with Delta Lake configured.
+
+    Args:
+        master: ``local[*]``, ``local[N]``, ``spark://...``, ``yarn``, or ``sc://...`` for
+            Spark Connect (the server must already have Delta configured; only runtime
+            settings of ``conf`` apply then).
+        conf: Extra Spark settings from the project; they override soundlake's defaults.
+        app_name: The application name shown by the cluster manager.
+        warehouse_dir: ``spark.sql.warehouse.dir`` (a folder under the project's storage).
+
+    Raises:
+        EngineError: when pyspark or delta-spark is missing or the session fails to start.
+    """
+    conf = dict(conf or {})
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise EngineError(
+            "the spark engine needs pyspark", hint="pip install 'soundlake[spark]'"
+        ) from exc
+    if master.startswith("sc://"):
+        return _connect_session(SparkSession, master, conf)
+    ivy_dir().mkdir(parents=True, exist_ok=True)
+    builder = SparkSession.builder.master(master)
+    for key, value in session_conf(master, conf, app_name=app_name, warehouse_dir=warehouse_dir).items():
+        builder = builder.config(key, value)
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:  # py4j and JVM startup raise many types
+        raise EngineError(f"cannot start Spark (master {master}): {exc}") from exc
+    session.sparkContext.setLogLevel(conf.get("soundlake.log_level", "ERROR"))
+    return session
+
+
+def _connect_session(factory: type[SparkSession], url: str, conf: Mapping[str, str]) -> SparkSession:
+    builder = factory.builder.remote(url)
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:  # grpc and import errors vary
+        raise EngineError(
+            f"cannot connect to Spark Connect at {url}: {exc}",
+            hint="Spark Connect needs the pyspark[connect] dependencies and a server with Delta",
+        ) from exc
+    for key, value in conf.items():
+        if not key.startswith("spark.jars") and key != "soundlake.log_level":
+            session.conf.set(key, value)
+    return session

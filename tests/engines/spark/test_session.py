@@ -1,0 +1,64 @@
+"""The session factory: Delta configured, local defaults, project conf wins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from soundlake.engines.spark.session import (
+    DELTA_SESSION_CONF,
+    delta_maven_coordinates,
+    ivy_dir,
+    session_conf,
+)
+
+pytest.importorskip("delta", reason="pip install -e '.[spark]' to run Spark tests")
+
+
+def test_session_conf_layers_defaults_delta_and_project_conf() -> None:
+    conf = session_conf(
+        "local[*]",
+        {"spark.sql.shuffle.partitions": "8", "spark.jars.packages": "org.example:x_2.13:1.0"},
+        app_name="app",
+        warehouse_dir="/tmp/wh",
+    )
+    assert conf["spark.sql.shuffle.partitions"] == "8"
+    assert conf["spark.ui.enabled"] == "false"
+    assert conf["spark.sql.extensions"] == DELTA_SESSION_CONF["spark.sql.extensions"]
+    assert conf["spark.jars.packages"].split(",") == [
+        delta_maven_coordinates(),
+        "org.example:x_2.13:1.0",
+    ]
+    assert conf["spark.sql.warehouse.dir"] == "/tmp/wh"
+
+
+def test_cluster_master_gets_no_local_defaults() -> None:
+    conf = session_conf("spark://host:7077", {}, app_name="app", warehouse_dir="/tmp/wh")
+    assert "spark.driver.memory" not in conf
+    assert conf["spark.sql.catalog.spark_catalog"].endswith("DeltaCatalog")
+
+
+def test_ivy_dir_is_configurable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SOUNDLAKE_SPARK_IVY_DIR", str(tmp_path / "ivy"))
+    assert ivy_dir() == (tmp_path / "ivy").resolve()
+    conf = session_conf("local[1]", {}, app_name="a", warehouse_dir="/w")
+    assert conf["spark.jars.ivy"] == str((tmp_path / "ivy").resolve())
+
+
+def test_delta_coordinates_match_installed_pyspark() -> None:
+    pytest.importorskip("pyspark")
+    import pyspark
+
+    minor = ".".join(pyspark.__version__.split(".")[:2])
+    assert delta_maven_coordinates().startswith(f"io.delta:delta-spark_{minor}_2.13:")
+
+
+@pytest.mark.spark
+def test_local_session_writes_and_reads_delta(spark: Any, tmp_path: Path) -> None:
+    path = str(tmp_path / "t")
+    spark.range(3).write.format("delta").save(path)
+    spark.sql(f"INSERT INTO delta.`{path}` VALUES (10)")
+    assert sorted(r.id for r in spark.read.format("delta").load(path).collect()) == [0, 1, 2, 10]
+    assert spark.conf.get("spark.sql.shuffle.partitions") == "4"
