@@ -11,6 +11,7 @@ import typer
 
 COMMAND_MODULES = (
     "soundlake.cli.init_cmd",
+    "soundlake.cli.source_cmd",
 )
 
 
