@@ -81,4 +81,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    # Under ``python -m`` this file is ``__main__``, a second copy of the module: run the
+    # imported ``soundlake.cli.main`` so that ``--project``/``--target`` land in the
+    # GlobalOptions that ``soundlake.cli.common`` reads.
+    from soundlake.cli.main import main as _main
+
+    _main()
