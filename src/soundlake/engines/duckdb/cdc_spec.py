@@ -1,0 +1,161 @@
+"""Resolve a :class:`CdcSpec` against the event schema into DuckDB-ready names and SQL.
+
+The pipeline hands over Spark SQL text; this module transpiles it once with sqlglot and
+fixes the target's column list, the tracked columns and the sequence type, so the SCD
+builders only deal with quoted identifiers and DuckDB expressions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+import sqlglot
+from sqlglot import exp
+
+from soundlake.core.errors import FlowError
+from soundlake.engines.base import CdcSpec
+
+START_AT = "__START_AT"
+END_AT = "__END_AT"
+SEQ = "__seq"
+OP = "__op"
+UPSERT, DELETE, TRUNCATE = 0, 1, 2
+META_COLUMNS = (START_AT, END_AT)
+
+
+def q(name: str) -> str:
+    """Quote an identifier for DuckDB."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def to_duckdb(flow: str, spark_sql: str) -> str:
+    """Transpile one Spark SQL expression to DuckDB SQL, naming the flow on failure."""
+    try:
+        out = sqlglot.transpile(spark_sql, read="spark", write="duckdb")
+    except sqlglot.errors.ParseError as exc:
+        raise FlowError(f"flow {flow!r}: cannot parse expression {spark_sql!r}: {exc}") from exc
+    if len(out) != 1:
+        raise FlowError(f"flow {flow!r}: expected one expression, got {spark_sql!r}")
+    return out[0]
+
+
+def _field_name(spark_sql: str, index: int) -> str:
+    try:
+        node = sqlglot.parse_one(spark_sql, read="spark")
+    except sqlglot.errors.ParseError:
+        return f"_{index}"
+    if isinstance(node, (exp.Column, exp.Alias)) and node.alias_or_name:
+        return str(node.alias_or_name)
+    return f"_{index}"
+
+
+@dataclass(frozen=True)
+class ResolvedCdc:
+    """A CDC spec bound to concrete columns.
+
+    Attributes:
+        flow: Flow name, used in every error message.
+        scd_type: 1 or 2.
+        keys: Key columns, compared column by column.
+        columns: Target data columns in target order (keys included).
+        values: ``columns`` without the keys.
+        tracked: Value columns whose change opens a new SCD2 version.
+        seq_sql: DuckDB expression computing the sequence value of an event row.
+        seq_fields: Field names when the sequence is a struct, else ``()``.
+        seq_parts: DuckDB expressions of each sequence part (for NULL checks).
+        delete_sql: DuckDB boolean expression marking deletes, or None.
+        truncate_sql: DuckDB boolean expression marking truncates, or None.
+        ignore_null_updates: NULL values in an update keep the previous value.
+    """
+
+    flow: str
+    scd_type: int
+    keys: tuple[str, ...]
+    columns: tuple[str, ...]
+    values: tuple[str, ...]
+    tracked: tuple[str, ...]
+    seq_sql: str
+    seq_fields: tuple[str, ...]
+    seq_parts: tuple[str, ...]
+    delete_sql: str | None
+    truncate_sql: str | None
+    ignore_null_updates: bool
+
+    @property
+    def match_columns(self) -> tuple[str, ...]:
+        """Columns identifying one target row: the keys (SCD1) or keys + __START_AT."""
+        return self.keys + ((START_AT,) if self.scd_type == 2 else ())
+
+    def key_join(self, left: str, right: str) -> str:
+        """Equality join condition on the keys (keys are never NULL)."""
+        return " AND ".join(f"{left}.{q(k)} = {right}.{q(k)}" for k in self.keys)
+
+
+def _select_columns(
+    spec: CdcSpec, event_names: list[str], target_names: list[str] | None
+) -> tuple[str, ...]:
+    if target_names is not None:
+        return tuple(n for n in target_names if n not in META_COLUMNS)
+    if spec.columns is not None:
+        chosen = list(spec.columns)
+    else:
+        excluded = set(spec.except_columns)
+        chosen = [n for n in event_names if n not in excluded]
+    missing_keys = [k for k in spec.keys if k not in chosen]
+    return tuple(missing_keys + chosen)
+
+
+def resolve(
+    spec: CdcSpec, event_schema: pa.Schema, target_names: list[str] | None
+) -> ResolvedCdc:
+    """Bind ``spec`` to the event schema (and the existing target's columns, if any).
+
+    Raises:
+        FlowError: unknown columns, no keys, or truncates requested on SCD type 2.
+    """
+    flow = spec.flow
+    if not spec.keys:
+        raise FlowError(f"flow {flow!r}: AUTO CDC needs at least one key column")
+    if not spec.sequence_by:
+        raise FlowError(f"flow {flow!r}: AUTO CDC needs sequence_by")
+    if int(spec.scd_type) not in (1, 2):
+        raise FlowError(f"flow {flow!r}: stored_as_scd_type must be 1 or 2")
+    if int(spec.scd_type) == 2 and spec.apply_as_truncates:
+        raise FlowError(f"flow {flow!r}: apply_as_truncates is only supported for SCD type 1")
+    names = list(event_schema.names)
+    columns = _select_columns(spec, names, target_names)
+    unknown = [c for c in columns if c not in names]
+    if unknown:
+        raise FlowError(f"flow {flow!r}: columns {unknown} are not in the source events")
+    values = tuple(c for c in columns if c not in spec.keys)
+    if spec.tracked_columns is not None:
+        tracked_set = set(spec.tracked_columns)
+    else:
+        tracked_set = set(values)
+    tracked_set -= set(spec.untracked_columns)
+    tracked = tuple(c for c in values if c in tracked_set)
+    parts = tuple(to_duckdb(flow, e) for e in spec.sequence_by)
+    if len(parts) == 1:
+        seq_sql, fields = f"({parts[0]})", ()
+    else:
+        fields = tuple(_field_name(e, i) for i, e in enumerate(spec.sequence_by))
+        seq_sql = "struct_pack(" + ", ".join(
+            f"{q(f)} := ({p})" for f, p in zip(fields, parts)
+        ) + ")"
+    return ResolvedCdc(
+        flow=flow,
+        scd_type=int(spec.scd_type),
+        keys=tuple(spec.keys),
+        columns=columns,
+        values=values,
+        tracked=tracked,
+        seq_sql=seq_sql,
+        seq_fields=fields,
+        seq_parts=parts,
+        delete_sql=to_duckdb(flow, spec.apply_as_deletes) if spec.apply_as_deletes else None,
+        truncate_sql=(
+            to_duckdb(flow, spec.apply_as_truncates) if spec.apply_as_truncates else None
+        ),
+        ignore_null_updates=spec.ignore_null_updates,
+    )

@@ -1,0 +1,141 @@
+"""The hidden CDC state: a Delta table of every remembered change event.
+
+Like Databricks' ``__apply_changes_storage`` table, the state lets late events be judged
+against what was applied before: per key it keeps one event per sequence value (upserts
+with their values, deletes as tombstones) and the truncates (``__op`` = 2, NULL keys).
+The target is a pure function of the state, so the state is committed first (with the
+batch's app transaction) and the target second; a crash between the two is repaired by a
+re-run, which finds the batch in the state and recomputes the target rows of its keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+
+from soundlake.engines.base import CommitInfo
+from soundlake.engines.duckdb.cdc_events import dedup_sql
+from soundlake.engines.duckdb.cdc_spec import DELETE, OP, SEQ, TRUNCATE, ResolvedCdc, q
+
+
+def open_table(uri: str, storage_options: dict[str, str] | None) -> DeltaTable | None:
+    """The Delta table at ``uri``, or None when none exists yet."""
+    if not DeltaTable.is_deltatable(uri, storage_options=storage_options):
+        return None
+    return DeltaTable(uri, storage_options=storage_options)
+
+
+def committed(table: DeltaTable | None, commit: CommitInfo) -> bool:
+    """True when ``table`` already holds ``commit`` (its app transaction is recorded)."""
+    if table is None:
+        return False
+    done = table.transaction_version(commit.app_id)
+    return done is not None and done >= commit.version
+
+
+def commit_properties(commit: CommitInfo, extra: dict[str, str] | None = None) -> CommitProperties:
+    """Delta commit properties carrying the app transaction and the commit metadata."""
+    meta = {str(k): str(v) for k, v in commit.metadata.items()}
+    meta.update(extra or {})
+    return CommitProperties(
+        custom_metadata=meta or None,
+        app_transactions=[Transaction(app_id=commit.app_id, version=commit.version)],
+    )
+
+
+def key_range(con: Any, rc: ResolvedCdc) -> tuple[Any, Any] | None:
+    """Min and max of the first key over the affected keys, for file skipping."""
+    k = q(rc.keys[0])
+    lo, hi = con.execute(f"SELECT min({k}), max({k}) FROM cdc_affected").fetchall()[0]
+    return None if lo is None else (lo, hi)
+
+
+def load_state_events(
+    con: Any, rc: ResolvedCdc, state: DeltaTable | None, full: bool
+) -> None:
+    """Create ``cdc_events``: all remembered and new events of the affected keys, deduped.
+
+    Also creates ``cdc_state_old`` (the remembered events of those keys) and, for SCD1,
+    adds a delete at the latest truncate's sequence for every affected key.
+    """
+    cols = ", ".join(q(c) for c in (*rc.keys, *rc.values, SEQ, OP))
+    if state is None:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE cdc_state_old AS SELECT {cols} FROM cdc_batch LIMIT 0")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE cdc_truncates AS SELECT {SEQ} FROM cdc_batch_truncates")
+    else:
+        con.register("cdc_state_ds", state.to_pyarrow_dataset())
+        where = f"s.{OP} < {TRUNCATE}"
+        params: list[Any] = []
+        bounds = key_range(con, rc)
+        if bounds is not None and not full:
+            where += f" AND s.{q(rc.keys[0])} BETWEEN ? AND ?"
+            params = list(bounds)
+        join = "" if full else f" SEMI JOIN cdc_affected a ON {rc.key_join('s', 'a')}"
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE cdc_state_old AS SELECT {cols} FROM cdc_state_ds s"
+            f"{join} WHERE {where}",
+            params,
+        )
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE cdc_truncates AS SELECT {SEQ} FROM cdc_state_ds "
+            f"WHERE {OP} = {TRUNCATE} UNION ALL SELECT {SEQ} FROM cdc_batch_truncates"
+        )
+    if full:
+        key_cols = ", ".join(q(k) for k in rc.keys)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE cdc_affected AS SELECT DISTINCT {key_cols} FROM "
+            f"(SELECT {key_cols} FROM cdc_state_old UNION ALL SELECT {key_cols} FROM cdc_batch)"
+        )
+    parts = [f"SELECT {cols} FROM cdc_state_old", f"SELECT {cols} FROM cdc_batch"]
+    if rc.scd_type == 1:
+        nulls = "".join(f", NULL AS {q(c)}" for c in rc.values)
+        keys = ", ".join(q(k) for k in rc.keys)
+        parts.append(
+            f"SELECT {keys}{nulls}, (SELECT max({SEQ}) FROM cdc_truncates) AS {SEQ}, "
+            f"{DELETE}::TINYINT AS {OP} FROM cdc_affected "
+            f"WHERE (SELECT count(*) FROM cdc_truncates) > 0"
+        )
+    union = "(" + " UNION ALL ".join(parts) + ")"
+    con.execute("CREATE OR REPLACE TEMP TABLE cdc_events AS " + dedup_sql(rc, union))
+
+
+def append_state(
+    con: Any,
+    rc: ResolvedCdc,
+    state_uri: str,
+    storage_options: dict[str, str] | None,
+    commit: CommitInfo,
+) -> int:
+    """Append the batch's new events and truncates to the state in one commit.
+
+    Returns:
+        The number of state rows appended.
+    """
+    cols = ", ".join(q(c) for c in (*rc.keys, *rc.values, SEQ, OP))
+    nulls = ", ".join(
+        [f"NULL::{_type(con, 'cdc_batch', k)} AS {q(k)}" for k in rc.keys]
+        + [f"NULL::{_type(con, 'cdc_batch', c)} AS {q(c)}" for c in rc.values]
+    )
+    sql = (
+        f"(SELECT {cols} FROM cdc_batch EXCEPT ALL SELECT {cols} FROM cdc_state_old) "
+        f"UNION ALL SELECT {nulls}, {SEQ}, {TRUNCATE}::TINYINT AS {OP} FROM cdc_batch_truncates"
+    )
+    data: pa.Table = con.sql(sql).to_arrow_table()
+    write_deltalake(
+        state_uri,
+        data,
+        mode="append",
+        storage_options=storage_options,
+        commit_properties=commit_properties(commit, {"soundlake.cdc": "state"}),
+    )
+    return data.num_rows
+
+
+def _type(con: Any, table: str, column: str) -> str:
+    row = con.execute(
+        "SELECT data_type FROM duckdb_columns() WHERE table_name = ? AND column_name = ?",
+        [table, column],
+    ).fetchall()[0]
+    return str(row[0])
