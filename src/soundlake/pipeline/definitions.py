@@ -142,10 +142,16 @@ Flow = QueryFlow | AutoCdcFlow | SnapshotCdcFlow
 
 @dataclass
 class Registry:
-    """Collects definitions from every library file, in load order."""
+    """Collects definitions from every library file, in load order.
+
+    ``catalog`` and ``schema`` are the project defaults that unqualified names in queries
+    resolve against (set by the loader; used by graph building and query analysis).
+    """
 
     datasets: list[Dataset] = field(default_factory=list)
     flows: list[Flow] = field(default_factory=list)
+    catalog: str = "main"
+    schema: str = "default"
 
     def add_dataset(self, dataset: Dataset) -> None:
         """Register a dataset (duplicates are reported by graph validation)."""

@@ -1,0 +1,343 @@
+"""Parser for pipeline SQL files (Databricks / Lakeflow declarative pipelines dialect).
+
+Statements understood (keywords case-insensitive, ``LIVE.`` prefixes accepted):
+
+- ``CREATE [OR REFRESH] STREAMING TABLE name [(columns, CONSTRAINT c EXPECT (cond)
+  [ON VIOLATION DROP ROW | FAIL UPDATE | QUARANTINE], ...)] [COMMENT '...']
+  [TBLPROPERTIES (...)] [PARTITIONED BY (...) | CLUSTER BY (...)] [AS query]``; without
+  ``AS`` the table is a target only (for append and AUTO CDC flows). Legacy
+  ``STREAMING LIVE TABLE`` and ``INCREMENTAL LIVE TABLE`` are streaming tables too.
+- ``CREATE [OR REFRESH] MATERIALIZED VIEW name ... AS query``; legacy ``LIVE TABLE`` is a
+  materialized view.
+- ``CREATE TEMPORARY [LIVE] VIEW name ... AS query`` (also ``LIVE VIEW`` and ``VIEW``):
+  not stored.
+- ``CREATE FLOW name [COMMENT '...'] AS INSERT INTO [ONCE] target [BY NAME] query``:
+  an append flow (``ONCE`` may also follow the flow name).
+- ``CREATE FLOW name AS AUTO CDC [ONCE] INTO target FROM STREAM(source) KEYS (...) ...``
+  and the legacy ``APPLY CHANGES INTO target FROM ...`` (flow named after the target).
+
+``${key}`` is replaced from the configuration first. Every error names file, line and
+statement number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from soundlake.catalog.names import TableName
+from soundlake.core.errors import DefinitionError
+from soundlake.pipeline.definitions import (
+    AutoCdcFlow,
+    Dataset,
+    DatasetKind,
+    Expectation,
+    ExpectationAction,
+    Flow,
+    QueryFlow,
+    Registry,
+    SourceLocation,
+)
+from soundlake.pipeline.sql.cdc import parse_cdc_clauses
+from soundlake.pipeline.sql.cursor import Cursor
+from soundlake.pipeline.sql.lexer import Statement, split_statements, substitute, tokenize
+from soundlake.pipeline.sql.query import analyze_query, validate_expression
+
+Definition = Dataset | Flow
+
+
+def parse_sql_file(
+    path: Path,
+    registry: Registry,
+    *,
+    display_name: str | None = None,
+    catalog: str,
+    schema: str,
+    configuration: Mapping[str, str],
+) -> None:
+    """Parse one ``.sql`` file and add its datasets and flows to ``registry``.
+
+    Args:
+        path: The file to read (UTF-8).
+        registry: Receives the definitions in statement order.
+        display_name: How locations name the file (default: ``str(path)``).
+        catalog: Default catalog for unqualified names.
+        schema: Default schema for unqualified names.
+        configuration: Values for ``${key}`` substitution.
+
+    Raises:
+        DefinitionError: naming file, line and statement for any syntax or analysis error.
+    """
+    name = display_name or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DefinitionError(f"{name}: cannot read pipeline file: {exc}") from exc
+    for definition in parse_sql_text(
+        text, file=name, catalog=catalog, schema=schema, configuration=configuration
+    ):
+        if isinstance(definition, Dataset):
+            registry.add_dataset(definition)
+        else:
+            registry.add_flow(definition)
+
+
+def parse_sql_text(
+    text: str,
+    *,
+    file: str,
+    catalog: str,
+    schema: str,
+    configuration: Mapping[str, str] | None = None,
+) -> list[Definition]:
+    """Parse SQL pipeline text into datasets and flows, in statement order.
+
+    Raises:
+        DefinitionError: naming ``file``, line and statement number.
+    """
+    definitions: list[Definition] = []
+    for raw in split_statements(text, file=file):
+        statement = substitute(raw, configuration or {}, file=file)
+        parser = _StatementParser(statement, file=file, catalog=catalog, schema=schema)
+        definitions.extend(parser.parse())
+    return definitions
+
+
+class _StatementParser(Cursor):
+    """Parses one statement into definitions."""
+
+    def __init__(self, statement: Statement, *, file: str, catalog: str, schema: str) -> None:
+        location = SourceLocation(file, statement.line, statement.number)
+        try:
+            tokens = tokenize(statement.text)
+        except DefinitionError as exc:
+            raise DefinitionError(f"{location}: {exc.message}") from exc
+        super().__init__(statement, tokens, file=file)
+        self.catalog = catalog
+        self.schema = schema
+
+    def table_name(self) -> TableName:
+        token = self.peek()
+        written = self.dotted_name()
+        try:
+            return TableName.parse(written, catalog=self.catalog, schema=self.schema)
+        except DefinitionError as exc:
+            raise self.error(exc.message, token) from exc
+
+    def parse(self) -> list[Definition]:
+        if self.accept("APPLY", "CHANGES", "INTO"):
+            return [self.cdc_flow(name=None, once=False)]
+        self.expect("CREATE")
+        self.accept("OR", "REFRESH") or self.accept("OR", "REPLACE")
+        if self.accept("FLOW"):
+            return self.flow()
+        return self.dataset()
+
+    # -- datasets -----------------------------------------------------------------------
+
+    def dataset(self) -> list[Definition]:
+        start = self.location()
+        kind = self.dataset_kind()
+        self.accept("IF", "NOT", "EXISTS")
+        name = self.table_name()
+        schema_text, expectations = self.column_group() if self.at_op("(") else (None, ())
+        options = self.dataset_options()
+        dataset = Dataset(
+            name=name,
+            kind=kind,
+            location=start,
+            comment=options.get("comment"),
+            table_properties=options.get("properties", {}),
+            partition_cols=options.get("partition_cols", ()),
+            cluster_by=options.get("cluster_by", ()),
+            schema=schema_text,
+            expectations=tuple(expectations),
+        )
+        if not self.accept("AS"):
+            self.expect_end()
+            if kind != "streaming_table":
+                raise self.error(f"{_KIND_TEXT[kind]} {name} needs 'AS query'")
+            return [dataset]
+        sql, inputs_streaming = self.query()
+        flow = QueryFlow(
+            name=str(name),
+            target=name,
+            location=start,
+            streaming=inputs_streaming,
+            sql=sql,
+            is_default=True,
+        )
+        return [dataset, flow]
+
+    def dataset_kind(self) -> DatasetKind:
+        temporary = self.accept("TEMPORARY") or self.accept("TEMP")
+        self.accept("PRIVATE")
+        streaming = self.accept("STREAMING") or self.accept("INCREMENTAL")
+        self.accept("LIVE")
+        materialized = self.accept("MATERIALIZED")
+        if self.accept("TABLE"):
+            if temporary:
+                raise self.error("temporary tables are not supported; use CREATE TEMPORARY VIEW")
+            return "streaming_table" if streaming else "materialized_view"
+        if self.accept("VIEW"):
+            if materialized and not temporary:
+                return "materialized_view"
+            return "temporary_view"
+        raise self.error("expected STREAMING TABLE, MATERIALIZED VIEW, TEMPORARY VIEW or FLOW")
+
+    def column_group(self) -> tuple[str | None, list[Expectation]]:
+        columns: list[str] = []
+        expectations: list[Expectation] = []
+        for lo, hi in self.paren_items():
+            first = self.tokens[lo]
+            if first.is_word("CONSTRAINT"):
+                expectation = self.constraint(lo, hi)
+                if expectation is not None:
+                    expectations.append(expectation)
+            elif first.is_word("PRIMARY", "FOREIGN", "CHECK", "UNIQUE"):
+                continue  # informational table constraints
+            else:
+                columns.append(self.span_text(lo, hi))
+        return (", ".join(columns) or None), expectations
+
+    def constraint(self, lo: int, hi: int) -> Expectation | None:
+        sub = self.sub_cursor(lo, hi)
+        location = sub.location()
+        sub.expect("CONSTRAINT")
+        name = sub.identifier()
+        if not sub.accept("EXPECT"):
+            return None  # PRIMARY KEY / FOREIGN KEY constraints are informational
+        inner_lo, inner_hi = sub.paren_span()
+        condition = sub.span_text(inner_lo, inner_hi).strip()
+        if not condition:
+            raise sub.error(f"expectation '{name}' has an empty condition")
+        validate_expression(condition, location=location, what=f"expectation '{name}'")
+        action: ExpectationAction = "warn"
+        if sub.accept("ON", "VIOLATION"):
+            if sub.accept("DROP", "ROW"):
+                action = "drop"
+            elif sub.accept("FAIL", "UPDATE"):
+                action = "fail"
+            elif sub.accept("QUARANTINE"):
+                action = "quarantine"
+            else:
+                raise sub.error("expected DROP ROW, FAIL UPDATE or QUARANTINE after ON VIOLATION")
+        sub.expect_end()
+        return Expectation(name=name, condition=condition, action=action, location=location)
+
+    def dataset_options(self) -> dict[str, object]:
+        options: dict[str, object] = {}
+        while not self.at_end() and not self.at_word("AS"):
+            token = self.peek()
+            if self.accept("COMMENT"):
+                options["comment"] = self.string()
+            elif self.accept("TBLPROPERTIES"):
+                options["properties"] = self.properties()
+            elif self.accept("PARTITIONED", "BY"):
+                options["partition_cols"] = self.name_list()
+            elif self.accept("CLUSTER", "BY"):
+                if self.accept("AUTO") or self.accept("NONE"):
+                    options["cluster_by"] = ()
+                else:
+                    options["cluster_by"] = self.name_list()
+            elif self.accept("USING"):
+                fmt = self.identifier()
+                if fmt.lower() != "delta":
+                    raise self.error(f"only USING DELTA is supported, not '{fmt}'", token)
+            else:
+                assert token is not None
+                raise self.error(f"unsupported or misplaced clause starting at '{token.value}'", token)
+        return options
+
+    def properties(self) -> dict[str, str]:
+        result: dict[str, str] = {}
+        for lo, hi in self.paren_items():
+            sub = self.sub_cursor(lo, hi)
+            key_token = sub.peek()
+            key = sub.string() if key_token is not None and key_token.kind == "string" else sub.dotted_name()
+            sub.expect_op("=")
+            value_token = sub.take()
+            if value_token.kind not in ("string", "number", "word"):
+                raise sub.error(f"invalid value for table property '{key}'", value_token)
+            sub.expect_end()
+            result[key] = value_token.value
+        return result
+
+    def name_list(self) -> tuple[str, ...]:
+        names: list[str] = []
+        for lo, hi in self.paren_items():
+            sub = self.sub_cursor(lo, hi)
+            names.append(sub.identifier())
+            sub.expect_end()
+        return tuple(names)
+
+    def query(self) -> tuple[str, bool]:
+        """Consume the rest as the query; return its text and whether it streams."""
+        first = self.peek()
+        if first is None:
+            raise self.error("expected a query after AS")
+        location = self.location(first)
+        sql = self.statement.text[first.start :].strip()
+        inputs = analyze_query(sql, catalog=self.catalog, schema=self.schema, location=location)
+        self.pos = len(self.tokens)
+        return sql, any(i.streaming for i in inputs)
+
+    # -- flows --------------------------------------------------------------------------
+
+    def flow(self) -> list[Definition]:
+        name = self.identifier()
+        once = self.accept("ONCE")
+        if self.accept("COMMENT"):
+            self.string()
+        self.expect("AS")
+        if self.accept("AUTO", "CDC"):
+            once = self.accept("ONCE") or once
+            self.expect("INTO")
+            return [self.cdc_flow(name=name, once=once)]
+        start = self.location()
+        self.expect("INSERT", "INTO")
+        once = self.accept("ONCE") or once
+        target = self.table_name()
+        self.accept("BY", "NAME")
+        sql, streaming = self.query()
+        return [
+            QueryFlow(
+                name=name,
+                target=target,
+                location=start,
+                streaming=streaming,
+                sql=sql,
+                once=once,
+                is_default=False,
+            )
+        ]
+
+    def cdc_flow(self, *, name: str | None, once: bool) -> AutoCdcFlow:
+        location = SourceLocation(self.file, self.statement.line, self.statement.number)
+        target = self.table_name()
+        self.expect("FROM")
+        streaming = self.accept("STREAM")
+        if streaming and self.at_op("("):
+            lo, hi = self.paren_span()
+            sub = self.sub_cursor(lo, hi)
+            source = sub.table_name_with(self.catalog, self.schema)
+            sub.expect_end()
+        else:
+            source = self.table_name()
+        clauses = parse_cdc_clauses(self, location=location)
+        return AutoCdcFlow(
+            name=name or str(target),
+            target=target,
+            source=source,
+            location=location,
+            once=once,
+            source_is_stream=streaming,
+            **clauses,
+        )
+
+
+_KIND_TEXT = {
+    "streaming_table": "streaming table",
+    "materialized_view": "materialized view",
+    "temporary_view": "temporary view",
+}
