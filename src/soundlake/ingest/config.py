@@ -33,6 +33,7 @@ class IngestConfig(StrictModel):
         workers: How many tables are ingested at once.
         batch_rows: Rows per Arrow batch / Parquet row group streamed from the source.
         retries: Attempts for transient errors before a table is marked failed.
+        backoff_seconds: Delay before the first retry; it doubles for each next one.
     """
 
     tables: list[IngestTable] = Field(default_factory=list)
@@ -40,3 +41,4 @@ class IngestConfig(StrictModel):
     workers: int = Field(default=4, ge=1, le=64)
     batch_rows: int = Field(default=100_000, ge=1)
     retries: int = Field(default=3, ge=1, le=20)
+    backoff_seconds: float = Field(default=1.0, ge=0, le=60)
