@@ -12,6 +12,7 @@ import typer
 COMMAND_MODULES = (
     "soundlake.cli.init_cmd",
     "soundlake.cli.source_cmd",
+    "soundlake.cli.ingest_cmd",
 )
 
 

@@ -1,0 +1,150 @@
+"""``soundlake ingest``: source tables to bronze Parquet, with progress and a summary."""
+
+from __future__ import annotations
+
+import threading
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from soundlake.cli.common import console, open_project
+from soundlake.ingest.results import IngestResult, Mode, TableResult
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``ingest`` to ``app``."""
+
+    @app.command("ingest")
+    def ingest(
+        table: Optional[list[str]] = typer.Option(
+            None, "--table", help="Ingest only this table (repeatable; default: every table in ingest.tables)."
+        ),
+        from_date: Optional[str] = typer.Option(
+            None, "--from-date", help="Backfill: read rows with the CDC column at or after this value."
+        ),
+    ) -> None:
+        """Copy new and changed source rows to bronze/<Table>/ and move each watermark."""
+        from soundlake.project.ingest_ops import run_ingest
+
+        project = open_project()
+        if console.is_terminal:
+            with RichReporter(console) as reporter:
+                result = run_ingest(project, tables=table or None, from_date=from_date, reporter=reporter)
+        else:
+            result = run_ingest(project, tables=table or None, from_date=from_date, reporter=PlainReporter(console))
+        render_summary(console, result)
+        if not result.ok:
+            raise typer.Exit(1)
+
+
+class PlainReporter:
+    """One line per event, for logs and pipes."""
+
+    def __init__(self, out: Console) -> None:
+        self.out = out
+        self._lock = threading.Lock()
+
+    def _line(self, text: str) -> None:
+        with self._lock:
+            self.out.print(text, highlight=False, soft_wrap=True)
+
+    def table_started(self, table: str, mode: Mode, watermark: str | None) -> None:
+        """Print the start line."""
+        self._line(f"{table}: {mode} load from watermark {watermark or '-'}")
+
+    def table_progress(self, table: str, rows: int) -> None:
+        """Progress is only shown on terminals."""
+
+    def table_retry(self, table: str, attempt: int, error: str, delay: float) -> None:
+        """Print the retry."""
+        self._line(f"{table}: attempt {attempt} failed ({error}); retrying in {delay:.1f}s")
+
+    def table_note(self, table: str, message: str) -> None:
+        """Print the note."""
+        self._line(f"{table}: {message}")
+
+    def table_finished(self, result: TableResult) -> None:
+        """Print the end line."""
+        if result.status == "ok":
+            self._line(f"{result.table}: {result.rows} rows, watermark {result.watermark_after or '-'}")
+        else:
+            self._line(f"{result.table}: FAILED: {result.error}")
+
+
+class RichReporter(PlainReporter):
+    """A progress bar per table (rows written so far)."""
+
+    def __init__(self, out: Console) -> None:
+        super().__init__(out)
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description:<12}"),
+            BarColumn(),
+            TextColumn("{task.completed:>12,.0f} rows"),
+            TimeElapsedColumn(),
+            console=out,
+        )
+        self._tasks: dict[str, int] = {}
+
+    def __enter__(self) -> RichReporter:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def _task(self, table: str) -> int:
+        with self._lock:
+            if table not in self._tasks:
+                self._tasks[table] = self.progress.add_task(table, total=None)
+            return self._tasks[table]
+
+    def _line(self, text: str) -> None:
+        self.progress.console.print(text, highlight=False, soft_wrap=True)
+
+    def table_started(self, table: str, mode: Mode, watermark: str | None) -> None:
+        """Show the table's bar."""
+        self.progress.update(self._task(table), description=f"{table} ({mode})")
+
+    def table_progress(self, table: str, rows: int) -> None:
+        """Advance the table's bar."""
+        self.progress.update(self._task(table), completed=rows)
+
+    def table_finished(self, result: TableResult) -> None:
+        """Complete the table's bar."""
+        task = self._task(result.table)
+        self.progress.update(task, total=max(result.rows, 1), completed=max(result.rows, 1))
+        if result.status != "ok":
+            self._line(f"[red]{result.table}: FAILED:[/] {result.error}")
+
+
+def render_summary(out: Console, result: IngestResult) -> None:
+    """The summary table: table, status, rows, files, watermark before/after, seconds."""
+    grid = Table(title=f"ingest run {result.run_id}", title_justify="left")
+    for name, justify in (
+        ("table", "left"), ("status", "left"), ("mode", "left"), ("rows", "right"), ("files", "right"),
+        ("watermark before", "left"), ("watermark after", "left"), ("seconds", "right"),
+    ):
+        grid.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for t in result.tables:
+        status = "ok" if t.status == "ok" else "[red]failed[/]"
+        if t.adopted:
+            status += f" (+{len(t.adopted)} adopted)"
+        grid.add_row(
+            t.table, status, t.mode or "-", f"{t.rows:,}", str(len(t.files)),
+            t.watermark_before or "-", t.watermark_after or "-", f"{t.seconds:.2f}",
+        )
+    out.print(grid)
+    line = f"{result.rows:,} rows in {result.seconds:.2f}s"
+    if result.failed:
+        line += f"; failed: {', '.join(t.table for t in result.failed)}"
+        for t in result.failed:
+            out.print(f"[red]{t.table}:[/] {t.error}", highlight=False, soft_wrap=True)
+    if result.alert_sent:
+        line += "; alert sent"
+    elif result.alert_error:
+        line += f"; alert NOT sent: {result.alert_error}"
+    out.print(line, highlight=False)
