@@ -1,0 +1,106 @@
+"""The report in a real headless Chromium (Debian's ``chromium``, see scripts/install-chromium.sh).
+
+Loads the written file, lets the report's own script check that the graph and every chart
+rendered with a size (``<body data-render-ok>``), asserts Chromium logged no console
+message for the page, and keeps a screenshot under ``test-artifacts/``. Skips when Chromium
+is absent, except under CI (``CI=true``), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from soundlake.observe.report import ReportData, count_charts, render_report
+from soundlake.observe.report_sample import sample_report_data
+from tests.conftest import REPO
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = REPO / "test-artifacts"
+FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--hide-scrollbars", "--enable-logging=stderr", "--v=0",
+]
+
+pytestmark = pytest.mark.chromium
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Path:
+    """Path of Chromium; skip without it (fail under CI)."""
+    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
+        message = f"{CHROMIUM} not found: run 'bash scripts/install-chromium.sh'"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message + " (CI must run the browser test)")
+        pytest.skip(message)
+    return CHROMIUM
+
+
+def run_chromium(exe: Path, page: Path, profile: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    command = [str(exe), *FLAGS, f"--user-data-dir={profile}", *extra, page.as_uri()]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+def console_lines(stderr: str, page: Path) -> list[str]:
+    """Console messages Chromium logged for ``page`` (every level logs as INFO:CONSOLE)."""
+    return [line for line in stderr.splitlines() if ":CONSOLE" in line and page.name in line]
+
+
+def body_attribute(dom: str, name: str) -> str | None:
+    match = re.search(r"<body\b[^>]*\b" + re.escape(name) + r'="([^"]*)"', dom)
+    return match.group(1) if match else None
+
+
+def load(exe: Path, tmp_path: Path, html: str, name: str) -> tuple[str, list[str]]:
+    page = tmp_path / name
+    page.write_text(html, encoding="utf-8")
+    result = run_chromium(exe, page, tmp_path / f"profile-{name}", "--dump-dom",
+                          "--virtual-time-budget=3000")
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout, console_lines(result.stderr, page)
+
+
+def test_report_renders_in_chromium(chromium: Path, tmp_path: Path) -> None:
+    data = sample_report_data()
+    dom, console = load(chromium, tmp_path, render_report(data), "report.html")
+    assert console == []
+    info_text = body_attribute(dom, "data-render-info")
+    assert info_text is not None, "the report's script did not run"
+    info = json.loads(info_text.replace("&quot;", '"'))
+    assert info == {
+        "nodes": len(data.nodes), "edges": len(data.edges), "charts": count_charts(data),
+        "sized": info["svgs"], "svgs": info["svgs"], "errors": 0,
+    }
+    assert info["svgs"] == 1 + count_charts(data)  # graph + charts, all with a size
+    assert body_attribute(dom, "data-render-ok") == "true"
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    html_copy = ARTIFACTS / "report.html"
+    html_copy.write_text(render_report(data), encoding="utf-8")
+    shot = ARTIFACTS / "report.png"
+    shot.unlink(missing_ok=True)
+    result = run_chromium(chromium, html_copy, tmp_path / "profile-shot",
+                          f"--screenshot={shot}", "--window-size=1280,2000")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
+
+
+def test_empty_report_renders_in_chromium(chromium: Path, tmp_path: Path) -> None:
+    dom, console = load(chromium, tmp_path, render_report(ReportData()), "empty.html")
+    assert console == []
+    assert body_attribute(dom, "data-render-ok") == "true"
+    assert "mart is missing or empty" in dom
+
+
+def test_console_errors_are_detected(chromium: Path, tmp_path: Path) -> None:
+    """Control: a page whose script throws is seen as failing, so a pass above means something."""
+    html = render_report(ReportData()).replace("</body>", "<script>undefinedFunction();</script></body>")
+    dom, console = load(chromium, tmp_path, html, "broken.html")
+    assert any("Uncaught ReferenceError" in line for line in console)
+    assert body_attribute(dom, "data-render-ok") == "false"
