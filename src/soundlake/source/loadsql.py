@@ -11,7 +11,8 @@ batch separators) and applies them as follows:
   are never dropped.
 - Every ``INSERT`` is an upsert by primary key, in file order: a row whose key exists
   replaces it, so the later of two rows for a key wins (the incremental script re-inserts
-  keys of the initial one; user 44 appears twice in it).
+  keys of the initial one; user 44 appears twice in it). An ``INSERT`` that names only some
+  columns sets those and keeps the others of an existing row (NULL for a new row).
 - Any other statement, an unknown table or column, or a value that does not fit its column
   raises :class:`SourceError` naming the file and line. All files are parsed before the
   first row is written, and all rows are written in one transaction: a bad file loads
