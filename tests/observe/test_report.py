@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import replace
 from datetime import date, datetime
@@ -86,12 +87,16 @@ def test_no_external_assets() -> None:
 def test_all_text_is_escaped() -> None:
     evil = '<script>alert("x")</script>'
     data = ReportData(
-        title=evil, pipeline_name=evil, generated_at=evil,
+        title=evil,
+        pipeline_name=evil,
+        generated_at=evil,
         nodes=(GraphNode(evil, "silver", evil, 1, evil),),
         runs=(RunSummary(evil, evil, flows=(FlowRun(evil, evil, evil, error=evil),)),),
         expectations=(ExpectationResult(evil, evil, evil, 1, 1),),
-        marts=MartCharts(top_tracks=(RankedItem(evil, evil, 3),),
-                         daily_listening=(DailyListening(date(2026, 1, 1), 1, 1.0),)),
+        marts=MartCharts(
+            top_tracks=(RankedItem(evil, evil, 3),),
+            daily_listening=(DailyListening(date(2026, 1, 1), 1, 1.0),),
+        ),
     )
     html = render_report(data)
     assert "<script>alert" not in html
@@ -116,18 +121,22 @@ def test_graph_layout_columns_follow_layers_without_overlaps() -> None:
     for node in data.nodes:
         x_by_layer.setdefault(node.layer, set()).add(layout.positions[node.name][0])
     order = ["bronze", "silver", "gold", "mart"]
-    for left, right in zip(order, order[1:]):
+    for left, right in itertools.pairwise(order):
         assert max(x_by_layer[left]) < min(x_by_layer[right])
     boxes = sorted(layout.positions.values())
     for i, (x1, y1) in enumerate(boxes):
-        for x2, y2 in boxes[i + 1:]:
+        for x2, y2 in boxes[i + 1 :]:
             assert abs(x1 - x2) >= NODE_W or abs(y1 - y2) >= NODE_H
     for x, y in boxes:
         assert 0 <= x and x + NODE_W <= layout.width and 0 <= y and y + NODE_H <= layout.height
 
 
 def test_same_layer_chain_gets_its_own_column() -> None:
-    nodes = (GraphNode("a.gold.stg", "gold"), GraphNode("a.gold.dim", "gold"), GraphNode("a.silver.t", "silver"))
+    nodes = (
+        GraphNode("a.gold.stg", "gold"),
+        GraphNode("a.gold.dim", "gold"),
+        GraphNode("a.silver.t", "silver"),
+    )
     edges = (GraphEdge("a.silver.t", "a.gold.stg"), GraphEdge("a.gold.stg", "a.gold.dim"))
     layout = layout_graph(nodes, edges)
     xs = [layout.positions[n][0] for n in ("a.silver.t", "a.gold.stg", "a.gold.dim")]
@@ -143,11 +152,19 @@ def test_cycle_does_not_hang() -> None:
 
 def test_run_gantt_and_statuses() -> None:
     t0 = datetime(2026, 1, 1, 0, 0, 0)
-    run = RunSummary("u1", "FAILED", t0, t0.replace(second=9), flows=(
-        FlowRun("f1", "d1", "COMPLETED", t0.replace(second=1), t0.replace(second=4), output_rows=12),
-        FlowRun("f2", "d2", "FAILED", t0.replace(second=4), t0.replace(second=8), error="boom"),
-        FlowRun("f3", "d3", "SKIPPED", t0.replace(second=8), t0.replace(second=8)),
-    ))
+    run = RunSummary(
+        "u1",
+        "FAILED",
+        t0,
+        t0.replace(second=9),
+        flows=(
+            FlowRun(
+                "f1", "d1", "COMPLETED", t0.replace(second=1), t0.replace(second=4), output_rows=12
+            ),
+            FlowRun("f2", "d2", "FAILED", t0.replace(second=4), t0.replace(second=8), error="boom"),
+            FlowRun("f3", "d3", "SKIPPED", t0.replace(second=8), t0.replace(second=8)),
+        ),
+    )
     html = render_report(ReportData(runs=(run,)))
     assert html.count('class="gantt-row"') == 3
     assert 'data-status="FAILED"' in html and "error: boom" in html
@@ -165,5 +182,7 @@ def test_expectation_bars_mark_failures_per_run() -> None:
 
 
 def test_plan_mix_in_plays_is_labelled() -> None:
-    data = replace(sample_report_data(), marts=replace(sample_report_data().marts, plan_mix_measure="plays"))
+    data = replace(
+        sample_report_data(), marts=replace(sample_report_data().marts, plan_mix_measure="plays")
+    )
     assert "plays per month" in render_report(data)

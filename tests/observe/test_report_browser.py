@@ -23,9 +23,17 @@ from tests.conftest import REPO
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "test-artifacts"
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--hide-scrollbars", "--enable-logging=stderr", "--v=0",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--enable-logging=stderr",
+    "--v=0",
 ]
 
 pytestmark = pytest.mark.chromium
@@ -42,7 +50,9 @@ def chromium() -> Path:
     return CHROMIUM
 
 
-def run_chromium(exe: Path, page: Path, profile: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def run_chromium(
+    exe: Path, page: Path, profile: Path, *extra: str
+) -> subprocess.CompletedProcess[str]:
     command = [str(exe), *FLAGS, f"--user-data-dir={profile}", *extra, page.as_uri()]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
@@ -60,8 +70,9 @@ def body_attribute(dom: str, name: str) -> str | None:
 def load(exe: Path, tmp_path: Path, html: str, name: str) -> tuple[str, list[str]]:
     page = tmp_path / name
     page.write_text(html, encoding="utf-8")
-    result = run_chromium(exe, page, tmp_path / f"profile-{name}", "--dump-dom",
-                          "--virtual-time-budget=3000")
+    result = run_chromium(
+        exe, page, tmp_path / f"profile-{name}", "--dump-dom", "--virtual-time-budget=3000"
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout, console_lines(result.stderr, page)
 
@@ -74,8 +85,12 @@ def test_report_renders_in_chromium(chromium: Path, tmp_path: Path) -> None:
     assert info_text is not None, "the report's script did not run"
     info = json.loads(info_text.replace("&quot;", '"'))
     assert info == {
-        "nodes": len(data.nodes), "edges": len(data.edges), "charts": count_charts(data),
-        "sized": info["svgs"], "svgs": info["svgs"], "errors": 0,
+        "nodes": len(data.nodes),
+        "edges": len(data.edges),
+        "charts": count_charts(data),
+        "sized": info["svgs"],
+        "svgs": info["svgs"],
+        "errors": 0,
     }
     assert info["svgs"] == 1 + count_charts(data)  # graph + charts, all with a size
     assert body_attribute(dom, "data-render-ok") == "true"
@@ -85,8 +100,13 @@ def test_report_renders_in_chromium(chromium: Path, tmp_path: Path) -> None:
     html_copy.write_text(render_report(data), encoding="utf-8")
     shot = ARTIFACTS / "report.png"
     shot.unlink(missing_ok=True)
-    result = run_chromium(chromium, html_copy, tmp_path / "profile-shot",
-                          f"--screenshot={shot}", "--window-size=1280,2000")
+    result = run_chromium(
+        chromium,
+        html_copy,
+        tmp_path / "profile-shot",
+        f"--screenshot={shot}",
+        "--window-size=1280,2000",
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
 
@@ -100,7 +120,9 @@ def test_empty_report_renders_in_chromium(chromium: Path, tmp_path: Path) -> Non
 
 def test_console_errors_are_detected(chromium: Path, tmp_path: Path) -> None:
     """Control: a page whose script throws is seen as failing, so a pass above means something."""
-    html = render_report(ReportData()).replace("</body>", "<script>undefinedFunction();</script></body>")
+    html = render_report(ReportData()).replace(
+        "</body>", "<script>undefinedFunction();</script></body>"
+    )
     dom, console = load(chromium, tmp_path, html, "broken.html")
     assert any("Uncaught ReferenceError" in line for line in console)
     assert body_attribute(dom, "data-render-ok") == "false"

@@ -23,29 +23,69 @@ class Log:
     def __init__(self) -> None:
         self.rows: list[dict[str, Any]] = []
 
-    def add(self, seconds: float, update: str, kind: str, details: dict[str, Any], *,
-            flow: str | None = None, dataset: str | None = None,
-            error: dict[str, Any] | None = None) -> None:
-        self.rows.append({
-            "id": f"e{len(self.rows)}", "sequence": len(self.rows),
-            "origin": {"pipeline_name": "spotify", "update_id": update, "flow_name": flow,
-                       "dataset_name": dataset},
-            "timestamp": T0 + timedelta(seconds=seconds), "message": kind,
-            "level": "ERROR" if error else "INFO", "error": json.dumps(error) if error else None,
-            "details": json.dumps(details), "event_type": kind,
-        })
+    def add(
+        self,
+        seconds: float,
+        update: str,
+        kind: str,
+        details: dict[str, Any],
+        *,
+        flow: str | None = None,
+        dataset: str | None = None,
+        error: dict[str, Any] | None = None,
+    ) -> None:
+        self.rows.append(
+            {
+                "id": f"e{len(self.rows)}",
+                "sequence": len(self.rows),
+                "origin": {
+                    "pipeline_name": "spotify",
+                    "update_id": update,
+                    "flow_name": flow,
+                    "dataset_name": dataset,
+                },
+                "timestamp": T0 + timedelta(seconds=seconds),
+                "message": kind,
+                "level": "ERROR" if error else "INFO",
+                "error": json.dumps(error) if error else None,
+                "details": json.dumps(details),
+                "event_type": kind,
+            }
+        )
 
-    def define(self, t: float, update: str, flow: str, output: str, inputs: list[str], ftype: str) -> None:
-        self.add(t, update, "flow_definition", {"flow_definition": {
-            "output_dataset": output, "input_datasets": inputs, "flow_type": ftype}},
-            flow=flow, dataset=output)
+    def define(
+        self, t: float, update: str, flow: str, output: str, inputs: list[str], ftype: str
+    ) -> None:
+        self.add(
+            t,
+            update,
+            "flow_definition",
+            {
+                "flow_definition": {
+                    "output_dataset": output,
+                    "input_datasets": inputs,
+                    "flow_type": ftype,
+                }
+            },
+            flow=flow,
+            dataset=output,
+        )
 
-    def progress(self, t: float, update: str, flow: str, output: str, status: str, **extra: Any) -> None:
+    def progress(
+        self, t: float, update: str, flow: str, output: str, status: str, **extra: Any
+    ) -> None:
         body: dict[str, Any] = {"status": status}
         error = extra.pop("error", None)
         body.update(extra)
-        self.add(t, update, "flow_progress", {"flow_progress": body}, flow=flow, dataset=output,
-                 error=error)
+        self.add(
+            t,
+            update,
+            "flow_progress",
+            {"flow_progress": body},
+            flow=flow,
+            dataset=output,
+            error=error,
+        )
 
 
 USERS_S = f"{CAT}.silver.dimuser"
@@ -63,10 +103,23 @@ FLOWS = [
 
 
 def expectations(dataset: str, failed: int, passed: int = 100) -> dict[str, Any]:
-    return {"dropped_records": failed, "expectations": [
-        {"name": "key_not_null", "dataset": dataset, "passed_records": passed, "failed_records": failed},
-        {"name": "in_range", "dataset": dataset, "passed_records": passed + failed, "failed_records": 0},
-    ]}
+    return {
+        "dropped_records": failed,
+        "expectations": [
+            {
+                "name": "key_not_null",
+                "dataset": dataset,
+                "passed_records": passed,
+                "failed_records": failed,
+            },
+            {
+                "name": "in_range",
+                "dataset": dataset,
+                "passed_records": passed + failed,
+                "failed_records": 0,
+            },
+        ],
+    }
 
 
 def three_runs() -> list[dict[str, Any]]:
@@ -89,8 +142,18 @@ def three_runs() -> list[dict[str, Any]]:
             log.progress(t + 0.5, run, flow, output, "RUNNING")
             t += 2
             if run == "u3" and flow == "dim_user_cdc":
-                log.progress(t, run, flow, output, "FAILED", error={
-                    "exceptions": [{"class_name": "SoundlakeError", "message": "bad sequence_by"}]})
+                log.progress(
+                    t,
+                    run,
+                    flow,
+                    output,
+                    "FAILED",
+                    error={
+                        "exceptions": [
+                            {"class_name": "SoundlakeError", "message": "bad sequence_by"}
+                        ]
+                    },
+                )
                 failed_upstream = True
                 continue
             extra: dict[str, Any] = {"metrics": {"num_output_rows": 10 if run != "u1" else 500}}
@@ -126,11 +189,24 @@ def test_graph_nodes_layers_edges_and_latest_status() -> None:
     counts = {USERS_G: 520, MART: 31, "lake/bronze/DimUser": 700}
     data = report_data_from_events(three_runs(), {}, row_counts=counts)
     nodes = {n.name: n for n in data.nodes}
-    assert set(nodes) == {"lake/bronze/DimUser", "lake/bronze/FactStream", USERS_S, STREAMS_S,
-                          USERS_G, STREAMS_G, MART}
+    assert set(nodes) == {
+        "lake/bronze/DimUser",
+        "lake/bronze/FactStream",
+        USERS_S,
+        STREAMS_S,
+        USERS_G,
+        STREAMS_G,
+        MART,
+    }
     assert {n: nodes[n].layer for n in nodes} == {
-        "lake/bronze/DimUser": "bronze", "lake/bronze/FactStream": "bronze", USERS_S: "silver",
-        STREAMS_S: "silver", USERS_G: "gold", STREAMS_G: "gold", MART: "mart"}
+        "lake/bronze/DimUser": "bronze",
+        "lake/bronze/FactStream": "bronze",
+        USERS_S: "silver",
+        STREAMS_S: "silver",
+        USERS_G: "gold",
+        STREAMS_G: "gold",
+        MART: "mart",
+    }
     assert nodes[USERS_G].status == "FAILED" and nodes[MART].status == "SKIPPED"
     assert nodes[STREAMS_S].status == "IDLE" and nodes[USERS_S].status == "COMPLETED"
     assert nodes["lake/bronze/DimUser"].status is None
@@ -145,8 +221,14 @@ def test_graph_nodes_layers_edges_and_latest_status() -> None:
 
 def test_expectations_per_dataset_over_runs() -> None:
     data = report_data_from_events(three_runs(), {})
-    key_not_null = [e for e in data.expectations if e.dataset == USERS_S and e.name == "key_not_null"]
-    assert [(e.update_id, e.failed_records) for e in key_not_null] == [("u1", 0), ("u2", 4), ("u3", 1)]
+    key_not_null = [
+        e for e in data.expectations if e.dataset == USERS_S and e.name == "key_not_null"
+    ]
+    assert [(e.update_id, e.failed_records) for e in key_not_null] == [
+        ("u1", 0),
+        ("u2", 4),
+        ("u3", 1),
+    ]
     streams = [e for e in data.expectations if e.dataset == STREAMS_S]
     # factstream was IDLE in run 3: no results for it there
     assert sorted({e.update_id for e in streams}) == ["u1", "u2"]
@@ -165,8 +247,11 @@ def test_order_and_representation_do_not_matter() -> None:
     random.Random(5).shuffle(shuffled)
     # same rows with dict details and ISO text timestamps
     variant = [
-        {**r, "details": json.loads(r["details"]),
-         "timestamp": r["timestamp"].isoformat().replace("+00:00", "Z")}
+        {
+            **r,
+            "details": json.loads(r["details"]),
+            "timestamp": r["timestamp"].isoformat().replace("+00:00", "Z"),
+        }
         for r in shuffled
     ]
     expected = report_data_from_events(rows, {})
@@ -212,7 +297,9 @@ def test_unnamed_layer_follows_inputs() -> None:
 
 def test_parse_timestamp() -> None:
     assert parse_timestamp("2026-03-01T06:00:00Z") == datetime(2026, 3, 1, 6)
-    assert parse_timestamp(datetime(2026, 3, 1, 7, tzinfo=timezone(timedelta(hours=1)))) == datetime(2026, 3, 1, 6)
+    assert parse_timestamp(
+        datetime(2026, 3, 1, 7, tzinfo=timezone(timedelta(hours=1)))
+    ) == datetime(2026, 3, 1, 6)
     assert parse_timestamp("nonsense") is None and parse_timestamp(None) is None
 
 
@@ -221,9 +308,30 @@ def reference_marts() -> dict[str, list[dict[str, Any]]]:
     d1, d2 = date(2026, 1, 30), date(2026, 2, 2)
     return {
         f"{CAT}.gold.mart_daily_listening": [
-            {"listen_date": d1, "country": "US", "device_type": "Mobile", "plays": 3, "minutes": 7.5, "listeners": 2},
-            {"listen_date": d1, "country": "IN", "device_type": "Desktop", "plays": 2, "minutes": 4.0, "listeners": 2},
-            {"listen_date": d2, "country": "US", "device_type": "Mobile", "plays": 5, "minutes": 11.25, "listeners": 4},
+            {
+                "listen_date": d1,
+                "country": "US",
+                "device_type": "Mobile",
+                "plays": 3,
+                "minutes": 7.5,
+                "listeners": 2,
+            },
+            {
+                "listen_date": d1,
+                "country": "IN",
+                "device_type": "Desktop",
+                "plays": 2,
+                "minutes": 4.0,
+                "listeners": 2,
+            },
+            {
+                "listen_date": d2,
+                "country": "US",
+                "device_type": "Mobile",
+                "plays": 5,
+                "minutes": 11.25,
+                "listeners": 4,
+            },
         ],
         f"{CAT}.gold.mart_listening_by_plan": [
             {"listen_date": d1, "subscription_type": "Free", "plays": 4},
@@ -234,11 +342,34 @@ def reference_marts() -> dict[str, list[dict[str, Any]]]:
             {"month_end": date(2026, 2, 28), "subscription_type": "Premium", "users": 7},
         ],
         f"{CAT}.gold.mart_top_tracks_weekly": [
-            {"week_start": d1, "rank": 1, "track_id": 1, "track_name": "A", "artist_name": "X", "plays": 9},
-            {"week_start": d1, "rank": 2, "track_id": 2, "track_name": "B", "artist_name": "Y", "plays": 8},
-            {"week_start": d2, "rank": 1, "track_id": 2, "track_name": "B", "artist_name": "Y", "plays": 6},
+            {
+                "week_start": d1,
+                "rank": 1,
+                "track_id": 1,
+                "track_name": "A",
+                "artist_name": "X",
+                "plays": 9,
+            },
+            {
+                "week_start": d1,
+                "rank": 2,
+                "track_id": 2,
+                "track_name": "B",
+                "artist_name": "Y",
+                "plays": 8,
+            },
+            {
+                "week_start": d2,
+                "rank": 1,
+                "track_id": 2,
+                "track_name": "B",
+                "artist_name": "Y",
+                "plays": 6,
+            },
         ],
-        f"{CAT}.gold.mart_plan_changes_monthly": [{"month": d1, "upgrades": 1, "downgrades": 0, "churned": 0}],
+        f"{CAT}.gold.mart_plan_changes_monthly": [
+            {"month": d1, "upgrades": 1, "downgrades": 0, "churned": 0}
+        ],
     }
 
 
@@ -246,11 +377,19 @@ def test_mart_charts_from_reference_marts() -> None:
     charts = mart_charts(reference_marts())
     assert charts.daily_listening is not None
     assert [(d.day, d.plays, d.minutes) for d in charts.daily_listening] == [
-        (date(2026, 1, 30), 5, 11.5), (date(2026, 2, 2), 5, 11.25)]
+        (date(2026, 1, 30), 5, 11.5),
+        (date(2026, 2, 2), 5, 11.25),
+    ]
     assert charts.plan_mix_measure == "users"
     assert [(p.month, p.plan, p.value) for p in charts.plan_mix or ()] == [
-        ("2026-01", "Free", 10.0), ("2026-01", "Premium", 5.0), ("2026-02", "Premium", 7.0)]
-    assert [(t.label, t.detail, t.plays) for t in charts.top_tracks or ()] == [("B", "Y", 14), ("A", "X", 9)]
+        ("2026-01", "Free", 10.0),
+        ("2026-01", "Premium", 5.0),
+        ("2026-02", "Premium", 7.0),
+    ]
+    assert [(t.label, t.detail, t.plays) for t in charts.top_tracks or ()] == [
+        ("B", "Y", 14),
+        ("A", "X", 9),
+    ]
     assert charts.top_artists is None  # that mart is absent
 
 
@@ -266,7 +405,9 @@ def test_plan_mix_falls_back_to_listening_by_plan_and_date_keys() -> None:
     charts = mart_charts(marts)
     assert charts.plan_mix_measure == "plays"
     assert [(p.month, p.plan, p.value) for p in charts.plan_mix or ()] == [
-        ("2026-01", "Free", 10.0), ("2026-02", "Family", 1.0)]
+        ("2026-01", "Free", 10.0),
+        ("2026-02", "Family", 1.0),
+    ]
     assert charts.daily_listening is None  # empty mart = missing
 
 

@@ -90,7 +90,9 @@ def count_charts(data: ReportData) -> int:
     return sum(1 for rows in mart_charts if rows) + sum(1 for r in data.runs if r.flows)
 
 
-def _card(label: str, value: str, hint: str = "", *, tint: str = "#cbd5e1", bad: bool = False) -> str:
+def _card(
+    label: str, value: str, hint: str = "", *, tint: str = "#cbd5e1", bad: bool = False
+) -> str:
     return (
         f'<div class="card{" bad" if bad else ""}" style="--tint:{tint}">'
         f'<div class="label">{esc(label)}</div><div class="value">{esc(value)}</div>'
@@ -106,12 +108,17 @@ def _summary(data: ReportData) -> str:
             continue
         known = [n.rows for n in nodes if n.rows is not None]
         value = fmt_int(sum(known)) if known else "\u2014"
-        cards.append(_card(f"{layer} rows", value, f"{len(nodes)} datasets", tint=LAYER_INKS[layer]))
+        cards.append(
+            _card(f"{layer} rows", value, f"{len(nodes)} datasets", tint=LAYER_INKS[layer])
+        )
     latest = data.runs[-1] if data.runs else None
     cards.append(
         _card(
-            "runs", str(len(data.runs)),
-            f"latest {latest.status.lower()}, {fmt_seconds(_duration(latest))}" if latest else "none yet",
+            "runs",
+            str(len(data.runs)),
+            f"latest {latest.status.lower()}, {fmt_seconds(_duration(latest))}"
+            if latest
+            else "none yet",
             tint=status_color(latest.status if latest else None),
         )
     )
@@ -120,14 +127,18 @@ def _summary(data: ReportData) -> str:
     failing = sum(1 for e in latest_results if e.failed_records)
     cards.append(
         _card(
-            "expectation failures", fmt_int(failed),
+            "expectation failures",
+            fmt_int(failed),
             f"{failing} of {len(latest_results)} expectations in latest run",
-            tint="#dc2626" if failed else "#16a34a", bad=failed > 0,
+            tint="#dc2626" if failed else "#16a34a",
+            bad=failed > 0,
         )
     )
     cards.append(
         _card(
-            "quarantined rows", fmt_int(data.quarantined_rows), "held for review",
+            "quarantined rows",
+            fmt_int(data.quarantined_rows),
+            "held for review",
             tint="#f59e0b" if data.quarantined_rows else "#16a34a",
         )
     )
@@ -153,7 +164,7 @@ def _run_row(index: int, run: RunSummary) -> str:
     written = sum(f.output_rows for f in run.flows)
     return (
         f"<tr><td>{index}</td><td><code>{esc(run.update_id)}</code></td>"
-        f"<td>{esc(_when(run.start))}</td><td class=\"num\">{esc(fmt_seconds(_duration(run)))}</td>"
+        f'<td>{esc(_when(run.start))}</td><td class="num">{esc(fmt_seconds(_duration(run)))}</td>'
         f"<td>{_pill(run.status)}</td><td>{esc(mix)}</td>"
         f'<td class="num">{esc(fmt_int(written))}</td></tr>'
     )
@@ -176,9 +187,9 @@ def _runs_section(data: ReportData) -> str:
         body = run_gantt(run) if run.flows else '<p class="empty">No flow ran.</p>'
         gantts.append(
             f'<details class="run"{" open" if index == len(data.runs) - 1 else ""}>'
-            f"<summary>Run {index + 1} {_pill(run.status)}<span class=\"meta\">"
+            f'<summary>Run {index + 1} {_pill(run.status)}<span class="meta">'
             f"{esc(_when(run.start))} \u00b7 {esc(fmt_seconds(_duration(run)))} \u00b7 "
-            f"{len(run.flows)} flows</span></summary><div class=\"scroll\">{body}</div></details>"
+            f'{len(run.flows)} flows</span></summary><div class="scroll">{body}</div></details>'
         )
     return (
         '<section class="panel" id="runs"><h2>Run timeline</h2>'
@@ -239,20 +250,34 @@ def _missing(what: str) -> str:
 
 def _marts_section(data: ReportData) -> str:
     marts = data.marts
-    parts = ['<section class="panel" id="marts"><h2>Marts</h2>',
-             '<p class="note">Charts of the gold marts at the time of the report.</p>']
+    parts = [
+        '<section class="panel" id="marts"><h2>Marts</h2>',
+        '<p class="note">Charts of the gold marts at the time of the report.</p>',
+    ]
     parts.append("<h3>Daily listening</h3>")
-    parts.append(daily_listening_chart(marts.daily_listening) if marts.daily_listening
-                 else _missing("daily listening"))
+    parts.append(
+        daily_listening_chart(marts.daily_listening)
+        if marts.daily_listening
+        else _missing("daily listening")
+    )
     parts.append(f"<h3>Plan mix over time ({esc(marts.plan_mix_measure)} per month)</h3>")
-    parts.append(plan_mix_chart(marts.plan_mix, marts.plan_mix_measure) if marts.plan_mix
-                 else _missing("plan mix"))
+    parts.append(
+        plan_mix_chart(marts.plan_mix, marts.plan_mix_measure)
+        if marts.plan_mix
+        else _missing("plan mix")
+    )
     parts.append('<div class="grid2"><div><h3>Top tracks (plays)</h3>')
-    parts.append(ranked_bar_chart(marts.top_tracks, "Top tracks") if marts.top_tracks
-                 else _missing("top tracks"))
+    parts.append(
+        ranked_bar_chart(marts.top_tracks, "Top tracks")
+        if marts.top_tracks
+        else _missing("top tracks")
+    )
     parts.append("</div><div><h3>Top artists (plays)</h3>")
-    parts.append(ranked_bar_chart(marts.top_artists, "Top artists", "#6366f1")
-                 if marts.top_artists else _missing("top artists"))
+    parts.append(
+        ranked_bar_chart(marts.top_artists, "Top artists", "#6366f1")
+        if marts.top_artists
+        else _missing("top artists")
+    )
     parts.append("</div></div></section>")
     return "".join(parts)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 
 from soundlake.observe.report_model import (
@@ -33,8 +33,13 @@ def _day_label(day: date) -> str:
     return f"{MONTHS[day.month - 1]} {day.day:02d}"
 
 
-def _y_axis(ticks: list[float], x0: float, x1: float, y_of: object, unit: str = "") -> str:
-    assert callable(y_of)
+def _month_label(day: date) -> str:
+    return f"{MONTHS[day.month - 1]} {day.year}"
+
+
+def _y_axis(
+    ticks: list[float], x0: float, x1: float, y_of: Callable[[float], float], unit: str = ""
+) -> str:
     parts = []
     for tick in ticks:
         y = y_of(tick)
@@ -46,15 +51,14 @@ def _y_axis(ticks: list[float], x0: float, x1: float, y_of: object, unit: str = 
     return "".join(parts)
 
 
-def _x_day_ticks(days: Sequence[date], x_of: object, y: float) -> str:
-    assert callable(x_of)
+def _x_day_ticks(days: Sequence[date], x_of: Callable[[date], float], y: float) -> str:
     if not days:
         return ""
     span = (days[-1] - days[0]).days
     if span > 120:
         picks = [d for d in days if d.day == 1] or list(days[:: max(len(days) // 6, 1)])
         picks = picks[:: max(len(picks) // 12 + (1 if len(picks) > 12 else 0), 1)]
-        label = lambda d: f"{MONTHS[d.month - 1]} {d.year}"  # noqa: E731
+        label = _month_label
     else:
         picks = list(days[:: max(len(days) // 7, 1)])
         label = _day_label
@@ -66,8 +70,14 @@ def _x_day_ticks(days: Sequence[date], x_of: object, y: float) -> str:
 
 
 def _line_panel(
-    points: Sequence[tuple[date, float]], *, top: float, height: float, width: float, name: str,
-    color: str, unit: str,
+    points: Sequence[tuple[date, float]],
+    *,
+    top: float,
+    height: float,
+    width: float,
+    name: str,
+    color: str,
+    unit: str,
 ) -> str:
     left, right = 64.0, 16.0
     days = [p[0] for p in points]
@@ -83,7 +93,9 @@ def _line_panel(
 
     coords = [(x_of(d), y_of(v)) for d, v in points]
     line = " ".join(f"{_xy(x)},{_xy(y)}" for x, y in coords)
-    area = f"{_xy(coords[0][0])},{_xy(top + height)} {line} {_xy(coords[-1][0])},{_xy(top + height)}"
+    area = (
+        f"{_xy(coords[0][0])},{_xy(top + height)} {line} {_xy(coords[-1][0])},{_xy(top + height)}"
+    )
     dots = "".join(
         f'<circle class="dot" cx="{_xy(x)}" cy="{_xy(y)}" r="{3 if len(points) <= 62 else 1.6}" '
         f'fill="{color}"><title>{esc(d.isoformat())}: {esc(fmt_num(v))} {esc(name)}</title></circle>'
@@ -105,11 +117,21 @@ def daily_listening_chart(rows: Sequence[DailyListening]) -> str:
     rows = sorted(rows, key=lambda r: r.day)
     width, panel = 960.0, 150.0
     body = _line_panel(
-        [(r.day, float(r.plays)) for r in rows], top=28, height=panel, width=width,
-        name="plays", color="#1db954", unit="",
+        [(r.day, float(r.plays)) for r in rows],
+        top=28,
+        height=panel,
+        width=width,
+        name="plays",
+        color="#1db954",
+        unit="",
     ) + _line_panel(
-        [(r.day, float(r.minutes)) for r in rows], top=28 + panel + 70, height=panel,
-        width=width, name="minutes listened", color="#6366f1", unit="",
+        [(r.day, float(r.minutes)) for r in rows],
+        top=28 + panel + 70,
+        height=panel,
+        width=width,
+        name="minutes listened",
+        color="#6366f1",
+        unit="",
     )
     height = 28 + panel * 2 + 70 + 30
     return svg_open(width, height, "chart chart-daily", "Daily listening") + body + "</svg>"

@@ -31,8 +31,18 @@ from soundlake.observe.report_model import (
 
 TERMINAL_RUN_STATES = {"COMPLETED", "FAILED", "CANCELED", "STOPPED"}
 WAITING_FLOW_STATES = {"QUEUED"}
-STATUS_PRIORITY = ("FAILED", "SKIPPED", "STOPPED", "RUNNING", "STARTING", "PLANNING", "QUEUED",
-                   "COMPLETED", "IDLE", "EXCLUDED")
+STATUS_PRIORITY = (
+    "FAILED",
+    "SKIPPED",
+    "STOPPED",
+    "RUNNING",
+    "STARTING",
+    "PLANNING",
+    "QUEUED",
+    "COMPLETED",
+    "IDLE",
+    "EXCLUDED",
+)
 KIND_BY_TYPE = {
     "STREAMING_TABLE": "streaming table",
     "MATERIALIZED_VIEW": "materialized view",
@@ -92,7 +102,10 @@ def _sequence_key(value: object) -> tuple[int, str]:
         return (value, "")
     if isinstance(value, Mapping):
         number = value.get("control_plane_seq_no", value.get("data_plane_seq_no"))
-        return (int(number) if isinstance(number, int) else 0, json.dumps(value, sort_keys=True, default=str))
+        return (
+            int(number) if isinstance(number, int) else 0,
+            json.dumps(value, sort_keys=True, default=str),
+        )
     return (0, "" if value is None else str(value))
 
 
@@ -186,15 +199,24 @@ def _flow_progress(acc: _FlowAcc, event: _Event) -> None:
 
 def _finish_flow(acc: _FlowAcc) -> FlowRun:
     metrics = acc.metrics
-    upserted, deleted = _int(metrics.get("num_upserted_rows")), _int(metrics.get("num_deleted_rows"))
+    upserted, deleted = (
+        _int(metrics.get("num_upserted_rows")),
+        _int(metrics.get("num_deleted_rows")),
+    )
     output = metrics.get("num_output_rows")
     quality = acc.quality or {}
     start = acc.start or acc.end
     return FlowRun(
-        flow=acc.flow, dataset=acc.dataset, status=acc.status, start=start, end=acc.end,
+        flow=acc.flow,
+        dataset=acc.dataset,
+        status=acc.status,
+        start=start,
+        end=acc.end,
         output_rows=_int(output) if output is not None else upserted + deleted,
-        upserted_rows=upserted, deleted_rows=deleted,
-        dropped_records=_int(quality.get("dropped_records")), error=acc.error,
+        upserted_rows=upserted,
+        deleted_rows=deleted,
+        dropped_records=_int(quality.get("dropped_records")),
+        error=acc.error,
     )
 
 
@@ -245,15 +267,23 @@ def _runs(events: Sequence[_Event]) -> tuple[list[RunSummary], list[ExpectationR
             progress = event.details.get("flow_progress")
             if isinstance(progress, Mapping) and isinstance(progress.get("data_quality"), Mapping):
                 if "quarantined_records" in progress["data_quality"] and acc.status != "RUNNING":
-                    quarantined = (quarantined or 0) + _int(progress["data_quality"]["quarantined_records"])
+                    quarantined = (quarantined or 0) + _int(
+                        progress["data_quality"]["quarantined_records"]
+                    )
     runs, results = [], []
     for update_id in order:
-        accs = sorted(flows[update_id].values(), key=lambda a: (a.start or datetime.max, a.first_seen or (datetime.max,), a.flow))
+        accs = sorted(
+            flows[update_id].values(),
+            key=lambda a: (a.start or datetime.max, a.first_seen or (datetime.max,), a.flow),
+        )
         flow_runs = tuple(_finish_flow(a) for a in accs)
         state, state_at = states.get(update_id, ("", None))
         if not state:
-            state = "FAILED" if any(f.status == "FAILED" for f in flow_runs) else (
-                "COMPLETED" if flow_runs else "UNKNOWN")
+            state = (
+                "FAILED"
+                if any(f.status == "FAILED" for f in flow_runs)
+                else ("COMPLETED" if flow_runs else "UNKNOWN")
+            )
         ends = [f.end for f in flow_runs if f.end]
         end = state_at if state in TERMINAL_RUN_STATES and state_at else max(ends, default=None)
         runs.append(RunSummary(update_id, state, starts.get(update_id), end, flow_runs))
@@ -271,7 +301,7 @@ def infer_layer(name: str) -> Layer | None:
         return "mart"
     for layer in ("gold", "silver", "bronze"):
         if layer in parts[:-1]:
-            return layer  # type: ignore[return-value]
+            return layer
     if "bronze" in lowered:
         return "bronze"
     return None
@@ -311,9 +341,9 @@ def _definitions(events: Sequence[_Event]) -> _Definitions:
                 continue
             found.outputs[flow] = output
             found.inputs[flow] = _names(body.get("input_datasets"))
-            kind = KIND_BY_TYPE.get(str(body.get("dataset_type") or "").upper()) or KIND_BY_FLOW_TYPE.get(
-                str(body.get("flow_type") or "").upper()
-            )
+            kind = KIND_BY_TYPE.get(
+                str(body.get("dataset_type") or "").upper()
+            ) or KIND_BY_FLOW_TYPE.get(str(body.get("flow_type") or "").upper())
             if kind:
                 found.kinds.setdefault(output, kind)
         elif event.kind == "dataset_definition":
@@ -331,7 +361,7 @@ def _combined_status(statuses: Iterable[str]) -> str | None:
     for status in STATUS_PRIORITY:
         if status in present:
             return status
-    return sorted(present)[0] if present else None
+    return min(present) if present else None
 
 
 def _assign_layers(names: Sequence[str], preds: Mapping[str, Sequence[str]]) -> dict[str, Layer]:
@@ -343,13 +373,15 @@ def _assign_layers(names: Sequence[str], preds: Mapping[str, Sequence[str]]) -> 
         if name in layers:
             return layers[name]
         named = infer_layer(name)
-        if named is None:
-            visiting.add(name)
-            upstream = [visit(p) for p in preds.get(name, []) if p not in visiting]
-            visiting.discard(name)
-            named = max(upstream, key=LAYERS.index, default="bronze")
-        layers[name] = named
-        return named
+        if named is not None:
+            layers[name] = named
+            return named
+        visiting.add(name)
+        upstream = [visit(p) for p in preds.get(name, []) if p not in visiting]
+        visiting.discard(name)
+        layer: Layer = max(upstream, key=LAYERS.index, default="bronze")
+        layers[name] = layer
+        return layer
 
     for name in names:
         visit(name)
@@ -388,7 +420,10 @@ def _graph(
         )
         nodes.append(
             GraphNode(
-                name=name, layer=layers[name], kind=kind, rows=_lookup(row_counts, name),
+                name=name,
+                layer=layers[name],
+                kind=kind,
+                rows=_lookup(row_counts, name),
                 status=_combined_status(f.status for f in mine),
                 last_output_rows=sum(f.output_rows for f in mine) if mine else None,
             )
@@ -427,9 +462,17 @@ def report_data_from_events(
     if quarantined_rows is None:
         held = [int(v) for k, v in sorted(counts.items()) if "quarantine" in k.lower()]
         quarantined_rows = sum(held) if held else logged_quarantine
-    pipeline = next((str(e.origin["pipeline_name"]) for e in parsed if e.origin.get("pipeline_name")), None)
+    pipeline = next(
+        (str(e.origin["pipeline_name"]) for e in parsed if e.origin.get("pipeline_name")), None
+    )
     return ReportData(
-        title=title, pipeline_name=pipeline, generated_at=generated_at, nodes=nodes, edges=edges,
-        runs=tuple(runs), expectations=tuple(results), marts=mart_charts(marts or {}),
+        title=title,
+        pipeline_name=pipeline,
+        generated_at=generated_at,
+        nodes=nodes,
+        edges=edges,
+        runs=tuple(runs),
+        expectations=tuple(results),
+        marts=mart_charts(marts or {}),
         quarantined_rows=quarantined_rows,
     )

@@ -93,13 +93,15 @@ def daily_listening(rows: Rows) -> tuple[DailyListening, ...] | None:
     if not days:
         return None
     return tuple(
-        DailyListening(day, int(round(v[0])), round(v[1], 2)) for day, v in sorted(days.items())
+        DailyListening(day, round(v[0]), round(v[1], 2)) for day, v in sorted(days.items())
     )
 
 
 def plan_mix(rows: Rows, measure: str) -> tuple[PlanMixPoint, ...] | None:
     """Plan sizes per month (``YYYY-MM``); the measure column is ``users`` or plays."""
-    columns = ("users", "num_users", "user_count", "subscribers") if measure == "users" else PLAY_COLUMNS
+    columns = (
+        ("users", "num_users", "user_count", "subscribers") if measure == "users" else PLAY_COLUMNS
+    )
     cells: dict[tuple[str, str], tuple[date, float]] = {}
     for row in rows:
         day = _as_date(_get(row, MONTH_COLUMNS))
@@ -121,8 +123,12 @@ def plan_mix(rows: Rows, measure: str) -> tuple[PlanMixPoint, ...] | None:
     return tuple(PlanMixPoint(m, p, v) for (m, p), (_, v) in sorted(cells.items()))
 
 
-def ranked(rows: Rows, label_columns: Sequence[str], detail_columns: Sequence[str],
-           id_columns: Sequence[str]) -> tuple[RankedItem, ...] | None:
+def ranked(
+    rows: Rows,
+    label_columns: Sequence[str],
+    detail_columns: Sequence[str],
+    id_columns: Sequence[str],
+) -> tuple[RankedItem, ...] | None:
     """Top items by plays summed over all rows (all weeks of a weekly top list)."""
     totals: dict[tuple[str, str, str], float] = {}
     for row in rows:
@@ -132,12 +138,18 @@ def ranked(rows: Rows, label_columns: Sequence[str], detail_columns: Sequence[st
             continue
         label_text = str(label) if label is not None else f"#{ident}"
         detail = _get(row, detail_columns)
-        key = (str(ident if ident is not None else label_text), label_text, "" if detail is None else str(detail))
+        key = (
+            str(ident if ident is not None else label_text),
+            label_text,
+            "" if detail is None else str(detail),
+        )
         totals[key] = totals.get(key, 0.0) + _number(_get(row, PLAY_COLUMNS))
     if not totals:
         return None
     best = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0][1], kv[0][0]))[:TOP_N]
-    return tuple(RankedItem(label, detail or None, int(round(plays))) for (_, label, detail), plays in best)
+    return tuple(
+        RankedItem(label, detail or None, round(plays)) for (_, label, detail), plays in best
+    )
 
 
 def mart_charts(marts: Mapping[str, Rows]) -> MartCharts:
@@ -152,8 +164,15 @@ def mart_charts(marts: Mapping[str, Rows]) -> MartCharts:
         daily_listening=daily_listening(daily_rows) if daily_rows else None,
         plan_mix=plan_mix(mix_rows, measure) if mix_rows else None,
         plan_mix_measure=measure,
-        top_tracks=ranked(tracks, ("track_name", "track", "title", "name"), ("artist_name", "artist"),
-                          ("track_id",)) if tracks else None,
+        top_tracks=ranked(
+            tracks,
+            ("track_name", "track", "title", "name"),
+            ("artist_name", "artist"),
+            ("track_id",),
+        )
+        if tracks
+        else None,
         top_artists=ranked(artists, ("artist_name", "artist", "name"), ("genre",), ("artist_id",))
-        if artists else None,
+        if artists
+        else None,
     )

@@ -17,10 +17,20 @@ from soundlake.observe.report_model import ReportData
 
 PIPELINE = "spotify"
 CAT = "spotify_catalog"
-TABLES = {"dimuser": "DimUser", "dimartist": "DimArtist", "dimtrack": "DimTrack",
-          "dimdate": "DimDate", "factstream": "FactStream"}
-GOLD = {"dim_user": "dimuser", "dim_artist": "dimartist", "dim_track": "dimtrack",
-        "dim_date": "dimdate", "fact_stream": "factstream"}
+TABLES = {
+    "dimuser": "DimUser",
+    "dimartist": "DimArtist",
+    "dimtrack": "DimTrack",
+    "dimdate": "DimDate",
+    "factstream": "FactStream",
+}
+GOLD = {
+    "dim_user": "dimuser",
+    "dim_artist": "dimartist",
+    "dim_track": "dimtrack",
+    "dim_date": "dimdate",
+    "fact_stream": "factstream",
+}
 MARTS = {
     "mart_daily_listening": ["fact_stream", "dim_user"],
     "mart_listening_by_plan": ["fact_stream", "dim_user"],
@@ -32,19 +42,36 @@ MARTS = {
 EXPECTATIONS = {
     "dimuser": ["user_id_not_null", "updated_at_not_null", "known_plan"],
     "dimtrack": ["track_id_not_null", "duration_in_range", "known_artist"],
-    "factstream": ["stream_id_not_null", "listen_duration_positive", "known_user", "known_track",
-                   "date_key_matches_timestamp"],
+    "factstream": [
+        "stream_id_not_null",
+        "listen_duration_positive",
+        "known_user",
+        "known_track",
+        "date_key_matches_timestamp",
+    ],
 }
 
 
 def _flows() -> list[tuple[str, str, list[str], str]]:
     """(flow, output, inputs, flow_type) in topological order."""
-    flows = [(t, f"{CAT}.silver.{t}", [f"lake/bronze/{src}"], "APPEND") for t, src in TABLES.items()]
-    flows.append(("factstream_quarantine", f"{CAT}.silver.factstream_quarantine",
-                  ["lake/bronze/FactStream"], "APPEND"))
-    flows += [(f"{g}_cdc", f"{CAT}.gold.{g}", [f"{CAT}.silver.{s}"], "AUTO_CDC") for g, s in GOLD.items()]
-    flows += [(m, f"{CAT}.gold.{m}", [f"{CAT}.gold.{i}" for i in ins], "MATERIALIZED_VIEW")
-              for m, ins in MARTS.items()]
+    flows = [
+        (t, f"{CAT}.silver.{t}", [f"lake/bronze/{src}"], "APPEND") for t, src in TABLES.items()
+    ]
+    flows.append(
+        (
+            "factstream_quarantine",
+            f"{CAT}.silver.factstream_quarantine",
+            ["lake/bronze/FactStream"],
+            "APPEND",
+        )
+    )
+    flows += [
+        (f"{g}_cdc", f"{CAT}.gold.{g}", [f"{CAT}.silver.{s}"], "AUTO_CDC") for g, s in GOLD.items()
+    ]
+    flows += [
+        (m, f"{CAT}.gold.{m}", [f"{CAT}.gold.{i}" for i in ins], "MATERIALIZED_VIEW")
+        for m, ins in MARTS.items()
+    ]
     return flows
 
 
@@ -52,17 +79,37 @@ class _Log:
     def __init__(self) -> None:
         self.rows: list[dict[str, Any]] = []
 
-    def add(self, when: datetime, update: str, kind: str, details: dict[str, Any], *,
-            flow: str | None = None, dataset: str | None = None, level: str = "INFO",
-            message: str = "", error: dict[str, Any] | None = None) -> None:
-        self.rows.append({
-            "id": f"evt-{len(self.rows):05d}", "sequence": len(self.rows),
-            "origin": {"pipeline_name": PIPELINE, "update_id": update, "flow_name": flow,
-                       "dataset_name": dataset},
-            "timestamp": when.isoformat() + "Z", "message": message or kind, "level": level,
-            "error": json.dumps(error) if error else None, "details": json.dumps(details),
-            "event_type": kind,
-        })
+    def add(
+        self,
+        when: datetime,
+        update: str,
+        kind: str,
+        details: dict[str, Any],
+        *,
+        flow: str | None = None,
+        dataset: str | None = None,
+        level: str = "INFO",
+        message: str = "",
+        error: dict[str, Any] | None = None,
+    ) -> None:
+        self.rows.append(
+            {
+                "id": f"evt-{len(self.rows):05d}",
+                "sequence": len(self.rows),
+                "origin": {
+                    "pipeline_name": PIPELINE,
+                    "update_id": update,
+                    "flow_name": flow,
+                    "dataset_name": dataset,
+                },
+                "timestamp": when.isoformat() + "Z",
+                "message": message or kind,
+                "level": level,
+                "error": json.dumps(error) if error else None,
+                "details": json.dumps(details),
+                "event_type": kind,
+            }
+        )
 
 
 def _quality(flow: str, rows: int, rng: random.Random, run: int) -> dict[str, Any] | None:
@@ -75,8 +122,14 @@ def _quality(flow: str, rows: int, rng: random.Random, run: int) -> dict[str, An
         failed = 0 if run == 0 or rng.random() < 0.5 else rng.randint(1, max(rows // 40, 2))
         if name.endswith("not_null") or name == "listen_duration_positive":
             dropped += failed
-        expectations.append({"name": name, "dataset": f"{CAT}.silver.{flow}",
-                             "passed_records": rows - failed, "failed_records": failed})
+        expectations.append(
+            {
+                "name": name,
+                "dataset": f"{CAT}.silver.{flow}",
+                "passed_records": rows - failed,
+                "failed_records": failed,
+            }
+        )
     return {"dropped_records": dropped, "expectations": expectations}
 
 
@@ -85,39 +138,104 @@ def _run(log: _Log, rng: random.Random, run: int, start: datetime) -> None:
     log.add(start, update, "create_update", {"create_update": {"cause": "API_CALL"}})
     flows = _flows()
     for flow, output, inputs, ftype in flows:
-        log.add(start, update, "flow_definition", {"flow_definition": {
-            "output_dataset": output, "input_datasets": inputs, "flow_type": ftype}},
-            flow=flow, dataset=output)
+        log.add(
+            start,
+            update,
+            "flow_definition",
+            {
+                "flow_definition": {
+                    "output_dataset": output,
+                    "input_datasets": inputs,
+                    "flow_type": ftype,
+                }
+            },
+            flow=flow,
+            dataset=output,
+        )
     clock = start + timedelta(seconds=0.4)
     failed: set[str] = set()
     for flow, output, inputs, _ in flows:
-        log.add(clock, update, "flow_progress", {"flow_progress": {"status": "QUEUED"}}, flow=flow, dataset=output)
+        log.add(
+            clock,
+            update,
+            "flow_progress",
+            {"flow_progress": {"status": "QUEUED"}},
+            flow=flow,
+            dataset=output,
+        )
         if any(i in failed for i in inputs):
             failed.add(output)
-            log.add(clock, update, "flow_progress", {"flow_progress": {"status": "SKIPPED"}},
-                    flow=flow, dataset=output, level="WARN")
+            log.add(
+                clock,
+                update,
+                "flow_progress",
+                {"flow_progress": {"status": "SKIPPED"}},
+                flow=flow,
+                dataset=output,
+                level="WARN",
+            )
             continue
         if run == 2 and flow == "dimdate":
-            log.add(clock, update, "flow_progress", {"flow_progress": {"status": "IDLE"}}, flow=flow, dataset=output)
+            log.add(
+                clock,
+                update,
+                "flow_progress",
+                {"flow_progress": {"status": "IDLE"}},
+                flow=flow,
+                dataset=output,
+            )
             continue
-        log.add(clock, update, "flow_progress", {"flow_progress": {"status": "RUNNING"}}, flow=flow, dataset=output)
+        log.add(
+            clock,
+            update,
+            "flow_progress",
+            {"flow_progress": {"status": "RUNNING"}},
+            flow=flow,
+            dataset=output,
+        )
         clock += timedelta(seconds=rng.uniform(0.2, 2.5) * (3 if "fact" in flow else 1))
         if run == 2 and flow == "dim_track_cdc":
             failed.add(output)
-            log.add(clock, update, "flow_progress", {"flow_progress": {"status": "FAILED"}},
-                    flow=flow, dataset=output, level="ERROR", message="dim_track_cdc failed",
-                    error={"exceptions": [{"class_name": "SoundlakeError",
-                                           "message": "sequence_by column updated_at is NULL"}]})
+            log.add(
+                clock,
+                update,
+                "flow_progress",
+                {"flow_progress": {"status": "FAILED"}},
+                flow=flow,
+                dataset=output,
+                level="ERROR",
+                message="dim_track_cdc failed",
+                error={
+                    "exceptions": [
+                        {
+                            "class_name": "SoundlakeError",
+                            "message": "sequence_by column updated_at is NULL",
+                        }
+                    ]
+                },
+            )
             continue
         rows = rng.randint(400, 1200) if run == 0 else rng.randint(5, 60)
         progress: dict[str, Any] = {"status": "COMPLETED", "metrics": {"num_output_rows": rows}}
         quality = _quality(flow, rows, rng, run)
         if quality:
             progress["data_quality"] = quality
-        log.add(clock, update, "flow_progress", {"flow_progress": progress}, flow=flow, dataset=output,
-                level="METRICS")
+        log.add(
+            clock,
+            update,
+            "flow_progress",
+            {"flow_progress": progress},
+            flow=flow,
+            dataset=output,
+            level="METRICS",
+        )
     state = "FAILED" if failed else "COMPLETED"
-    log.add(clock + timedelta(seconds=0.2), update, "update_progress", {"update_progress": {"state": state}})
+    log.add(
+        clock + timedelta(seconds=0.2),
+        update,
+        "update_progress",
+        {"update_progress": {"state": state}},
+    )
 
 
 def sample_events() -> list[dict[str, Any]]:
@@ -138,11 +256,20 @@ def sample_marts() -> dict[str, list[dict[str, Any]]]:
         for country in ("US", "IN", "BR"):
             for device in ("Mobile", "Desktop", "Smart Speaker"):
                 plays = rng.randint(2, 12) + offset // 30
-                daily.append({"listen_date": day, "country": country, "device_type": device,
-                              "plays": plays, "minutes": round(plays * rng.uniform(2.2, 3.6), 2),
-                              "listeners": max(plays - 2, 1)})
+                daily.append(
+                    {
+                        "listen_date": day,
+                        "country": country,
+                        "device_type": device,
+                        "plays": plays,
+                        "minutes": round(plays * rng.uniform(2.2, 3.6), 2),
+                        "listeners": max(plays - 2, 1),
+                    }
+                )
         for plan in ("Free", "Premium", "Family"):
-            by_plan.append({"listen_date": day, "subscription_type": plan, "plays": rng.randint(5, 40)})
+            by_plan.append(
+                {"listen_date": day, "subscription_type": plan, "plays": rng.randint(5, 40)}
+            )
     mix = []
     users = {"Free": 260, "Premium": 170, "Family": 70}
     for month in range(9, 15):
@@ -155,15 +282,37 @@ def sample_marts() -> dict[str, list[dict[str, Any]]]:
         week_start = first + timedelta(days=7 * week)
         for rank in range(1, 11):
             track = rng.randint(1, 40)
-            tracks.append({"week_start": week_start, "rank": rank, "track_id": track,
-                           "track_name": f"Track {track:03d} <Remix & Edit>" if track % 9 == 0 else f"Track {track:03d}",
-                           "artist_name": f"Artist {track % 13:02d}", "plays": 40 - rank * 3, "minutes": 10.0})
-            artists.append({"week_start": week_start, "rank": rank, "artist_id": track % 13,
-                            "artist_name": f"Artist {track % 13:02d}", "genre": "Pop",
-                            "plays": 90 - rank * 7, "minutes": 30.0})
-    return {f"{CAT}.gold.mart_daily_listening": daily, f"{CAT}.gold.mart_listening_by_plan": by_plan,
-            f"{CAT}.gold.mart_plan_mix_monthly": mix, f"{CAT}.gold.mart_top_tracks_weekly": tracks,
-            f"{CAT}.gold.mart_top_artists_weekly": artists}
+            tracks.append(
+                {
+                    "week_start": week_start,
+                    "rank": rank,
+                    "track_id": track,
+                    "track_name": f"Track {track:03d} <Remix & Edit>"
+                    if track % 9 == 0
+                    else f"Track {track:03d}",
+                    "artist_name": f"Artist {track % 13:02d}",
+                    "plays": 40 - rank * 3,
+                    "minutes": 10.0,
+                }
+            )
+            artists.append(
+                {
+                    "week_start": week_start,
+                    "rank": rank,
+                    "artist_id": track % 13,
+                    "artist_name": f"Artist {track % 13:02d}",
+                    "genre": "Pop",
+                    "plays": 90 - rank * 7,
+                    "minutes": 30.0,
+                }
+            )
+    return {
+        f"{CAT}.gold.mart_daily_listening": daily,
+        f"{CAT}.gold.mart_listening_by_plan": by_plan,
+        f"{CAT}.gold.mart_plan_mix_monthly": mix,
+        f"{CAT}.gold.mart_top_tracks_weekly": tracks,
+        f"{CAT}.gold.mart_top_artists_weekly": artists,
+    }
 
 
 def sample_row_counts() -> dict[str, int]:
@@ -177,6 +326,10 @@ def sample_row_counts() -> dict[str, int]:
 
 def sample_report_data() -> ReportData:
     """The sample as :class:`ReportData`."""
-    return report_data_from_events(sample_events(), sample_marts(), row_counts=sample_row_counts(),
-                                   title="Spotify lakehouse \u2014 pipeline report",
-                                   generated_at="2026-03-15 06:05 UTC")
+    return report_data_from_events(
+        sample_events(),
+        sample_marts(),
+        row_counts=sample_row_counts(),
+        title="Spotify lakehouse \u2014 pipeline report",
+        generated_at="2026-03-15 06:05 UTC",
+    )

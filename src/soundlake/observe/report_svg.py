@@ -39,7 +39,7 @@ LAYER_INKS: dict[str, str] = {
 }
 PALETTE = ("#1db954", "#6366f1", "#f59e0b", "#0ea5e9", "#ec4899", "#14b8a6", "#a855f7", "#64748b")
 
-NODE_W = 204
+NODE_W = 222
 NODE_H = 52
 COL_GAP = 64
 ROW_GAP = 16
@@ -52,11 +52,11 @@ def esc(text: object) -> str:
     return escape(str(text), quote=True)
 
 
-def fmt_int(value: float | int | None) -> str:
+def fmt_int(value: float | None) -> str:
     """Format a count with thousands separators, or an em dash when unknown."""
     if value is None:
         return "\u2014"
-    return f"{int(round(value)):,}"
+    return f"{round(value):,}"
 
 
 def fmt_num(value: float) -> str:
@@ -81,7 +81,7 @@ def fmt_seconds(seconds: float | None) -> str:
         return f"{seconds * 1000:.0f} ms"
     if seconds < 60:
         return f"{seconds:.1f} s"
-    minutes, rest = divmod(int(round(seconds)), 60)
+    minutes, rest = divmod(round(seconds), 60)
     if minutes < 60:
         return f"{minutes} min {rest:02d} s"
     hours, minutes = divmod(minutes, 60)
@@ -101,7 +101,7 @@ def nice_ticks(maximum: float, count: int = 4) -> list[float]:
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
     top = math.ceil(maximum / step - 1e-9) * step
-    return [round(i * step, 10) for i in range(int(round(top / step)) + 1)]
+    return [round(i * step, 10) for i in range(round(top / step) + 1)]
 
 
 def truncate(text: str, limit: int) -> str:
@@ -119,7 +119,9 @@ def _xy(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
-def svg_open(width: float, height: float, css_class: str, label: str, *, fixed: bool = False) -> str:
+def svg_open(
+    width: float, height: float, css_class: str, label: str, *, fixed: bool = False
+) -> str:
     """Opening ``<svg>`` tag with a viewBox; ``fixed`` keeps the natural pixel size."""
     size = f' width="{_xy(width)}" height="{_xy(height)}"' if fixed else ""
     return (
@@ -238,7 +240,7 @@ def _node_svg(node: GraphNode, x: float, y: float) -> str:
         f'transform="translate({_xy(x)},{_xy(y)})"><title>{esc(chr(10).join(tip))}</title>'
         f'<rect class="node-box" width="{NODE_W}" height="{NODE_H}" rx="8"/>'
         f'<rect width="6" height="{NODE_H}" rx="3" fill="{color}"/>'
-        f'<text class="node-name" x="16" y="21">{esc(truncate(short_name(node.name), 25))}</text>'
+        f'<text class="node-name" x="16" y="21">{esc(truncate(short_name(node.name), 26))}</text>'
         f'<text class="node-rows" x="16" y="40">{esc(rows)}</text>'
         f'<circle cx="{NODE_W - 82}" cy="36" r="4" fill="{color}"/>'
         f'<text class="node-status" x="{NODE_W - 74}" y="40" fill="{color}">'
