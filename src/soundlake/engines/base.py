@@ -7,9 +7,12 @@ crossing the boundary is defined here in plain terms: Spark SQL text, table URIs
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 @dataclass(frozen=True)
@@ -80,3 +83,104 @@ class CdcMetrics:
     num_deleted_rows: int = 0
     num_output_rows: int = 0
     plan: str = ""
+
+
+# --- Relations: what a flow's query reads, in engine-neutral terms -------------------
+
+
+@dataclass(frozen=True)
+class DeltaRelation:
+    """A Delta table snapshot, or only some of its data files.
+
+    Attributes:
+        uri: Table location.
+        version: Snapshot version (latest when None).
+        files: Only these data files (relative to the table), e.g. the files added by a
+            range of append commits; None reads the whole snapshot.
+        storage_options: Object-store options.
+    """
+
+    uri: str
+    version: int | None = None
+    files: tuple[str, ...] | None = None
+    storage_options: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ArrowRelation:
+    """Rows produced in Python (a one-pass ``pyarrow.RecordBatchReader`` or a Table).
+
+    Used for files read with Auto Loader semantics and for Python dataset functions.
+    """
+
+    data: Any
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ViewRelation:
+    """A temporary view: SQL (in the engine dialect) over its own relations."""
+
+    sql: str
+    relations: Mapping[str, Relation] = field(default_factory=dict)
+
+
+Relation = DeltaRelation | ArrowRelation | ViewRelation
+WriteMode = Literal["append", "overwrite"]
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    """What an engine write did: committed (False: app transaction already recorded)."""
+
+    committed: bool
+    num_rows: int = 0
+    version: int | None = None
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """The compute engine the pipeline runs on.
+
+    SQL handed to :meth:`execute` is already in ``capabilities.sql_dialect`` and names its
+    inputs by the keys of ``relations``. Results cross the boundary as Arrow batches;
+    writes are idempotent per :class:`CommitInfo`.
+    """
+
+    capabilities: EngineCapabilities
+
+    def execute(self, sql: str, relations: Mapping[str, Relation]) -> pa.RecordBatchReader:
+        """Run a query over ``relations`` and stream its result."""
+        ...
+
+    def write_delta(
+        self,
+        uri: str,
+        data: pa.RecordBatchReader,
+        *,
+        mode: WriteMode,
+        commit: CommitInfo,
+        storage_options: Mapping[str, str],
+        partition_by: Sequence[str] = (),
+        table_properties: Mapping[str, str] | None = None,
+        description: str | None = None,
+    ) -> WriteOutcome:
+        """Append or overwrite in one commit carrying ``commit``'s app transaction."""
+        ...
+
+    def apply_cdc(
+        self,
+        spec: CdcSpec,
+        events: pa.RecordBatchReader,
+        target_uri: str,
+        *,
+        state_uri: str,
+        storage_options: Mapping[str, str],
+        commit: CommitInfo,
+    ) -> CdcMetrics:
+        """Apply one batch of change events to an SCD1/SCD2 target (AUTO CDC)."""
+        ...
+
+    def close(self) -> None:
+        """Release engine resources."""
+        ...

@@ -1,0 +1,153 @@
+"""The DuckDB engine: DuckDB runs the queries, ``deltalake`` reads snapshots and commits.
+
+Each :meth:`DuckDBEngine.execute` call works on its own cursor of one in-process database,
+so independent flows can run on threads at once. Results stream as Arrow batches.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from soundlake.core.errors import EngineError
+from soundlake.engines.base import (
+    ArrowRelation,
+    CdcMetrics,
+    CdcSpec,
+    CommitInfo,
+    DeltaRelation,
+    EngineCapabilities,
+    Relation,
+    ViewRelation,
+    WriteMode,
+    WriteOutcome,
+)
+from soundlake.lake import delta
+
+BATCH_ROWS = 131_072
+
+
+class DuckDBEngine:
+    """Runs Spark SQL definitions (transpiled to DuckDB) over Delta snapshots and files.
+
+    Args:
+        threads: DuckDB worker threads (None: DuckDB's default, the core count).
+        memory_limit: DuckDB memory limit such as ``"4GB"`` (None: DuckDB's default).
+        parallel_flows: How many independent flows the runner may execute at once.
+    """
+
+    def __init__(
+        self, *, threads: int | None = None, memory_limit: str | None = None, parallel_flows: int = 2
+    ) -> None:
+        self.capabilities = EngineCapabilities(
+            name="duckdb", sql_dialect="duckdb", parallel_flows=max(1, parallel_flows)
+        )
+        self._db = duckdb.connect(":memory:")
+        self._db.execute("SET preserve_insertion_order = false")
+        if threads:
+            self._db.execute(f"SET threads = {int(threads)}")
+        if memory_limit:
+            self._db.execute("SET memory_limit = ?", [memory_limit])
+        self._lock = threading.Lock()
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            return self._db.cursor()
+
+    def execute(self, sql: str, relations: Mapping[str, Relation]) -> pa.RecordBatchReader:
+        """Run ``sql`` (DuckDB dialect) over ``relations`` and stream the result."""
+        cursor = self._cursor()
+        keep: list[Any] = []
+        try:
+            self._register(cursor, relations, keep)
+            result = cursor.sql(sql)
+            if result is None:
+                raise EngineError(f"query returned no result: {sql[:200]}")
+            reader = result.to_arrow_reader(BATCH_ROWS)
+        except duckdb.Error as exc:
+            cursor.close()
+            raise EngineError(f"DuckDB failed: {exc}\n  query: {sql[:2000]}") from exc
+        return pa.RecordBatchReader.from_batches(reader.schema, _hold(reader, cursor, keep))
+
+    def _register(self, cursor: duckdb.DuckDBPyConnection, relations: Mapping[str, Relation], keep: list[Any]) -> None:
+        for name, relation in relations.items():
+            if isinstance(relation, DeltaRelation):
+                dataset = delta.snapshot_dataset(
+                    relation.uri, relation.storage_options, version=relation.version, files=relation.files
+                )
+                keep.append(dataset)
+                cursor.register(name, dataset)
+            elif isinstance(relation, ArrowRelation):
+                keep.append(relation.data)
+                cursor.register(name, relation.data)
+            elif isinstance(relation, ViewRelation):
+                self._register(cursor, relation.relations, keep)
+                cursor.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {relation.sql}')
+            else:  # pragma: no cover - guarded by the type
+                raise EngineError(f"unsupported relation for {name}: {relation!r}")
+
+    def write_delta(
+        self,
+        uri: str,
+        data: pa.RecordBatchReader,
+        *,
+        mode: WriteMode,
+        commit: CommitInfo,
+        storage_options: Mapping[str, str],
+        partition_by: Sequence[str] = (),
+        table_properties: Mapping[str, str] | None = None,
+        description: str | None = None,
+    ) -> WriteOutcome:
+        """Append or overwrite through ``deltalake`` with the commit's app transaction."""
+        result = delta.write_table(
+            uri,
+            data,
+            mode=mode,
+            storage_options=storage_options,
+            app_id=commit.app_id,
+            app_version=commit.version,
+            metadata=commit.metadata,
+            partition_by=partition_by,
+            configuration=table_properties,
+            description=description,
+        )
+        return WriteOutcome(result.committed, result.num_rows, result.version)
+
+    def apply_cdc(
+        self,
+        spec: CdcSpec,
+        events: pa.RecordBatchReader,
+        target_uri: str,
+        *,
+        state_uri: str,
+        storage_options: Mapping[str, str],
+        commit: CommitInfo,
+    ) -> CdcMetrics:
+        """Apply AUTO CDC events with the DuckDB SCD implementation (``cdc`` module)."""
+        try:
+            from soundlake.engines.duckdb import cdc
+        except ImportError as exc:
+            raise EngineError(
+                f"flow '{spec.flow}': AUTO CDC is not available in this build of the DuckDB engine"
+            ) from exc
+        return cdc.apply_cdc(  # type: ignore[no-any-return]
+            spec, events, target_uri, state_uri=state_uri, storage_options=dict(storage_options), commit=commit
+        )
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+
+def _hold(reader: pa.RecordBatchReader, cursor: duckdb.DuckDBPyConnection, keep: list[Any]) -> Iterator[pa.RecordBatch]:
+    try:
+        yield from reader
+    except duckdb.Error as exc:
+        raise EngineError(f"DuckDB failed while streaming a result: {exc}") from exc
+    finally:
+        del keep
+        cursor.close()

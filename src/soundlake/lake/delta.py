@@ -1,0 +1,320 @@
+"""Delta Lake operations through ``deltalake``: snapshots, idempotent writes, history.
+
+Every write can carry a Delta app transaction ``(app_id, version)`` and commit metadata
+(pipeline, run, flow). :func:`write_table` skips a batch whose transaction version is
+already recorded in the target's log, so re-running a committed batch is a no-op.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.fs as pafs
+
+from soundlake.core.errors import StorageError
+
+WriteMode = Literal["append", "overwrite"]
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What one :func:`write_table` call did."""
+
+    committed: bool
+    num_rows: int = 0
+    version: int | None = None
+
+
+@dataclass(frozen=True)
+class CommitActions:
+    """The data actions of one Delta commit (from its JSON log entry)."""
+
+    version: int
+    operation: str
+    added_files: tuple[str, ...] = ()
+    removed_files: tuple[str, ...] = ()
+    app_transactions: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def changes_existing_rows(self) -> bool:
+        """True when the commit removed data files with ``dataChange`` (update/delete)."""
+        return bool(self.removed_files)
+
+
+def _options(storage_options: Mapping[str, str] | None) -> dict[str, str] | None:
+    return dict(storage_options) if storage_options else None
+
+
+def is_delta_table(uri: str, storage_options: Mapping[str, str] | None = None) -> bool:
+    """True when ``uri`` holds a Delta table."""
+    from deltalake import DeltaTable
+
+    try:
+        return bool(DeltaTable.is_deltatable(uri, storage_options=_options(storage_options)))
+    except Exception:  # object stores raise several types for missing paths
+        return False
+
+
+def open_table(uri: str, storage_options: Mapping[str, str] | None = None, version: int | None = None) -> Any:
+    """Return a ``deltalake.DeltaTable`` (at ``version`` if given).
+
+    Raises:
+        StorageError: when no Delta table exists at ``uri``.
+    """
+    from deltalake import DeltaTable
+
+    try:
+        return DeltaTable(uri, version=version, storage_options=_options(storage_options))
+    except Exception as exc:
+        raise StorageError(f"no Delta table at {uri}: {exc}") from exc
+
+
+def table_version(uri: str, storage_options: Mapping[str, str] | None = None) -> int | None:
+    """The latest version of the table at ``uri``, or None when there is no table."""
+    if not is_delta_table(uri, storage_options):
+        return None
+    return int(open_table(uri, storage_options).version())
+
+
+def transaction_version(uri: str, app_id: str, storage_options: Mapping[str, str] | None = None) -> int | None:
+    """The last app-transaction version committed by ``app_id`` to the table, if any."""
+    if not is_delta_table(uri, storage_options):
+        return None
+    value = open_table(uri, storage_options).transaction_version(app_id)
+    return None if value is None else int(value)
+
+
+def table_schema(uri: str, storage_options: Mapping[str, str] | None = None) -> pa.Schema | None:
+    """The Arrow schema of the table, or None when there is no table."""
+    if not is_delta_table(uri, storage_options):
+        return None
+    return pa.schema(open_table(uri, storage_options).schema().to_arrow())
+
+
+def snapshot_dataset(
+    uri: str,
+    storage_options: Mapping[str, str] | None = None,
+    *,
+    version: int | None = None,
+    files: Sequence[str] | None = None,
+) -> pads.Dataset:
+    """A lazily scanned Arrow dataset of a snapshot, optionally only some data files.
+
+    Args:
+        uri: Table location.
+        storage_options: Object-store options.
+        version: Snapshot version (latest when None).
+        files: Restrict the scan to these data files (paths relative to the table), for
+            example the files added by a range of append commits.
+    """
+    table = open_table(uri, storage_options, version)
+    if "://" in uri:
+        dataset = table.to_pyarrow_dataset()
+        if files is None:
+            return dataset
+        wanted = {f.lstrip("/") for f in files}
+        fragments = [frag for frag in dataset.get_fragments() if _relative(frag.path, uri) in wanted]
+        return pads.FileSystemDataset(fragments, dataset.schema, dataset.format, dataset.filesystem)
+    # Local tables: pyarrow's own filesystem (deltalake's Python filesystem handler can
+    # abort the interpreter at exit when its IO threads are still alive).
+    schema = pa.schema(table.schema().to_arrow())
+    root = uri.rstrip("/")
+    if files is None:
+        paths = [_local_path(p) for p in table.file_uris()]
+    else:
+        paths = [posixpath.join(root, f.lstrip("/")) for f in files]
+    part_cols = list(table.metadata().partition_columns)
+    partitioning = None
+    if part_cols:
+        partitioning = pads.partitioning(pa.schema([schema.field(c) for c in part_cols]), flavor="hive")
+    return pads.dataset(
+        paths,
+        schema=schema,
+        format="parquet",
+        filesystem=pafs.LocalFileSystem(),
+        partitioning=partitioning,
+        partition_base_dir=root if partitioning is not None else None,
+    )
+
+
+def _local_path(path: str) -> str:
+    from urllib.parse import unquote
+
+    return unquote(path[len("file://"):]) if path.startswith("file://") else path
+
+
+def _relative(path: str, uri: str) -> str:
+    root = uri.split("://", 1)[-1].rstrip("/")
+    path = path.split("://", 1)[-1]
+    if path.startswith(root):
+        path = path[len(root):]
+    else:  # object stores drop the container/account prefix differently
+        marker = path.find("/part-")
+        path = path[marker:] if marker >= 0 else path
+    from urllib.parse import unquote
+
+    return unquote(path.lstrip("/"))
+
+
+class _GuardedReader:
+    """Wraps a batch iterator so that an exception raised inside survives the Rust boundary."""
+
+    def __init__(self, reader: pa.RecordBatchReader) -> None:
+        self.reader = reader
+        self.error: BaseException | None = None
+        self.rows = 0
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        try:
+            for batch in self.reader:
+                self.rows += batch.num_rows
+                yield batch
+        except BaseException as exc:
+            self.error = exc
+            raise
+
+    def as_reader(self) -> pa.RecordBatchReader:
+        return pa.RecordBatchReader.from_batches(self.reader.schema, self.batches())
+
+
+def write_table(
+    uri: str,
+    data: pa.RecordBatchReader | pa.Table,
+    *,
+    mode: WriteMode,
+    storage_options: Mapping[str, str] | None = None,
+    app_id: str | None = None,
+    app_version: int | None = None,
+    metadata: Mapping[str, str] | None = None,
+    schema_mode: Literal["merge", "overwrite"] | None = "merge",
+    partition_by: Sequence[str] = (),
+    configuration: Mapping[str, str] | None = None,
+    description: str | None = None,
+) -> WriteResult:
+    """Append or overwrite in one commit, streaming ``data`` batch by batch.
+
+    When ``app_id`` and ``app_version`` are given, the commit records that app
+    transaction, and a batch whose version is already recorded is skipped (nothing is
+    read from ``data``). An exception raised while reading ``data`` aborts the commit
+    and is re-raised unchanged: the table is left as it was.
+    """
+    from deltalake import CommitProperties, Transaction, write_deltalake
+
+    if app_id is not None and app_version is not None:
+        done = transaction_version(uri, app_id, storage_options)
+        if done is not None and done >= app_version:
+            return WriteResult(committed=False)
+    reader = data.to_reader() if isinstance(data, pa.Table) else data
+    guard = _GuardedReader(reader)
+    txns = [Transaction(app_id, app_version)] if app_id is not None and app_version is not None else None
+    exists = is_delta_table(uri, storage_options)
+    if mode == "overwrite" and schema_mode == "merge":
+        schema_mode = "overwrite"
+    try:
+        write_deltalake(
+            uri,
+            guard.as_reader(),
+            mode=mode,
+            schema_mode=schema_mode if exists else None,
+            partition_by=list(partition_by) or None,
+            storage_options=_options(storage_options),
+            configuration=dict(configuration) if configuration and not exists else None,
+            description=description if not exists else None,
+            commit_properties=CommitProperties(
+                custom_metadata=dict(metadata or {}), app_transactions=txns
+            ),
+        )
+    except Exception as exc:
+        if guard.error is not None:
+            raise guard.error from None
+        raise StorageError(f"writing Delta table {uri} failed: {exc}") from exc
+    if guard.error is not None:
+        raise guard.error
+    return WriteResult(committed=True, num_rows=guard.rows, version=table_version(uri, storage_options))
+
+
+def delete_all(
+    uri: str,
+    *,
+    storage_options: Mapping[str, str] | None = None,
+    metadata: Mapping[str, str] | None = None,
+) -> bool:
+    """Remove every row (a full refresh's truncate); False when there is no table."""
+    from deltalake import CommitProperties
+
+    if not is_delta_table(uri, storage_options):
+        return False
+    table = open_table(uri, storage_options)
+    table.delete(commit_properties=CommitProperties(custom_metadata=dict(metadata or {})))
+    return True
+
+
+def history(uri: str, storage_options: Mapping[str, str] | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    """The table's commit history, newest first."""
+    return list(open_table(uri, storage_options).history(limit))
+
+
+def commits_between(
+    uri: str, start_exclusive: int, end_inclusive: int, storage_options: Mapping[str, str] | None = None
+) -> list[CommitActions]:
+    """Read the log entries of versions ``start_exclusive+1 .. end_inclusive``.
+
+    Raises:
+        StorageError: when a log entry is gone (log retention); a full refresh of the
+            reading table is then needed.
+    """
+    fs, base = _filesystem(uri, storage_options)
+    out = []
+    for version in range(start_exclusive + 1, end_inclusive + 1):
+        path = posixpath.join(base, "_delta_log", f"{version:020d}.json")
+        try:
+            with fs.open_input_stream(path) as stream:
+                text = stream.read().decode("utf-8")
+        except (FileNotFoundError, OSError) as exc:
+            raise StorageError(
+                f"Delta log entry {version} of {uri} is no longer available: {exc}",
+                hint="run a full refresh of the tables that read it",
+            ) from exc
+        out.append(_parse_commit(version, text))
+    return out
+
+
+def _parse_commit(version: int, text: str) -> CommitActions:
+    added: list[str] = []
+    removed: list[str] = []
+    txns: dict[str, int] = {}
+    operation = ""
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        action = json.loads(line)
+        if "add" in action and action["add"].get("dataChange", True):
+            added.append(_unquote(action["add"]["path"]))
+        elif "remove" in action and action["remove"].get("dataChange", True):
+            removed.append(_unquote(action["remove"]["path"]))
+        elif "txn" in action:
+            txns[action["txn"]["appId"]] = int(action["txn"]["version"])
+        elif "commitInfo" in action:
+            operation = str(action["commitInfo"].get("operation", ""))
+    return CommitActions(version, operation, tuple(added), tuple(removed), txns)
+
+
+def _unquote(path: str) -> str:
+    from urllib.parse import unquote
+
+    return unquote(path)
+
+
+def _filesystem(uri: str, storage_options: Mapping[str, str] | None) -> tuple[pafs.FileSystem, str]:
+    if "://" not in uri:
+        return pafs.LocalFileSystem(), uri
+    try:
+        return pafs.FileSystem.from_uri(uri)
+    except Exception as exc:
+        raise StorageError(f"cannot open storage '{uri}': {exc}") from exc

@@ -1,0 +1,209 @@
+"""The pipeline event log: a Delta table per pipeline with the Databricks columns.
+
+Columns (SEMANTICS.md section 5): ``id``, ``sequence``, ``origin`` (struct of pipeline,
+update, flow, dataset), ``timestamp``, ``message``, ``level`` (INFO/WARN/ERROR/METRICS),
+``error`` (JSON), ``details`` (JSON), ``event_type``. Events are buffered in memory and
+appended in small commits (after each flow and at the end of an update), so a crash
+loses at most the events of the flow that was running.
+
+Listeners (a terminal progress display, a test recorder) see every event as it happens.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from soundlake.core.clock import utc_now
+from soundlake.lake import delta
+
+LEVELS = ("INFO", "WARN", "ERROR", "METRICS")
+
+ORIGIN_TYPE = pa.struct(
+    [
+        pa.field("pipeline_name", pa.string()),
+        pa.field("update_id", pa.string()),
+        pa.field("flow_name", pa.string()),
+        pa.field("dataset_name", pa.string()),
+    ]
+)
+SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string()),
+        pa.field("sequence", pa.int64()),
+        pa.field("origin", ORIGIN_TYPE),
+        pa.field("timestamp", pa.timestamp("us", tz="UTC")),
+        pa.field("message", pa.string()),
+        pa.field("level", pa.string()),
+        pa.field("error", pa.string()),
+        pa.field("details", pa.string()),
+        pa.field("event_type", pa.string()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event, as stored (``details`` and ``error`` are dicts here, JSON in the table)."""
+
+    id: str
+    sequence: int
+    pipeline: str
+    update_id: str
+    timestamp: datetime
+    message: str
+    level: str
+    event_type: str
+    flow: str | None = None
+    dataset: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+    error: Mapping[str, Any] | None = None
+
+    def row(self) -> dict[str, Any]:
+        """The event as a row of :data:`SCHEMA`."""
+        return {
+            "id": self.id,
+            "sequence": self.sequence,
+            "origin": {
+                "pipeline_name": self.pipeline,
+                "update_id": self.update_id,
+                "flow_name": self.flow,
+                "dataset_name": self.dataset,
+            },
+            "timestamp": self.timestamp,
+            "message": self.message,
+            "level": self.level,
+            "error": json.dumps(self.error, default=str) if self.error else None,
+            "details": json.dumps(dict(self.details), default=str),
+            "event_type": self.event_type,
+        }
+
+
+class EventListener(Protocol):
+    """Receives every event as it is emitted (for progress displays)."""
+
+    def on_event(self, event: Event) -> None:
+        """Handle one event (must not raise)."""
+        ...
+
+
+class EventLog:
+    """Collects the events of one update and appends them to the event log table.
+
+    Args:
+        uri: The event log Delta table.
+        pipeline: Pipeline name.
+        update_id: The run id.
+        storage_options: Object-store options.
+        listeners: Called for every event.
+        start_sequence: First sequence number (continues the table's sequence).
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        pipeline: str,
+        update_id: str,
+        *,
+        storage_options: Mapping[str, str] | None = None,
+        listeners: Sequence[EventListener] = (),
+    ) -> None:
+        self.uri = uri
+        self.pipeline = pipeline
+        self.update_id = update_id
+        self.storage_options = dict(storage_options or {})
+        self.listeners = list(listeners)
+        self._pending: list[Event] = []
+        self.events: list[Event] = []
+        self._lock = threading.Lock()
+        self._sequence = _next_sequence(uri, self.storage_options)
+
+    def emit(
+        self,
+        event_type: str,
+        message: str,
+        *,
+        level: str = "INFO",
+        flow: str | None = None,
+        dataset: str | None = None,
+        details: Mapping[str, Any] | None = None,
+        error: BaseException | Mapping[str, Any] | None = None,
+    ) -> Event:
+        """Record an event and notify listeners."""
+        if isinstance(error, BaseException):
+            error = {
+                "exceptions": [{"class_name": type(error).__name__, "message": str(error)}],
+                "fatal": True,
+            }
+        with self._lock:
+            event = Event(
+                id=uuid.uuid4().hex,
+                sequence=self._sequence,
+                pipeline=self.pipeline,
+                update_id=self.update_id,
+                timestamp=utc_now(),
+                message=message,
+                level=level,
+                event_type=event_type,
+                flow=flow,
+                dataset=dataset,
+                details=dict(details or {}),
+                error=error,
+            )
+            self._sequence += 1
+            self._pending.append(event)
+            self.events.append(event)
+        for listener in self.listeners:
+            try:
+                listener.on_event(event)
+            except Exception:  # a display must never break a run
+                pass
+        return event
+
+    def flush(self) -> None:
+        """Append buffered events to the event log table in one commit."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+            if not pending:
+                return
+            table = pa.Table.from_pylist([e.row() for e in pending], schema=SCHEMA)
+            delta.write_table(
+                self.uri,
+                table,
+                mode="append",
+                storage_options=self.storage_options,
+                metadata={"pipeline": self.pipeline, "run": self.update_id, "writer": "event_log"},
+            )
+
+
+def _next_sequence(uri: str, storage_options: Mapping[str, str]) -> int:
+    if not delta.is_delta_table(uri, storage_options):
+        return 1
+    dataset = delta.snapshot_dataset(uri, storage_options)
+    table = dataset.to_table(columns=["sequence"])
+    if table.num_rows == 0:
+        return 1
+    import pyarrow.compute as pc
+
+    return int(pc.max(table.column("sequence")).as_py() or 0) + 1
+
+
+def read_events(
+    uri: str, storage_options: Mapping[str, str] | None = None, *, update_id: str | None = None
+) -> pa.Table:
+    """The event log (optionally one update), ordered by sequence."""
+    if not delta.is_delta_table(uri, storage_options):
+        return SCHEMA.empty_table()
+    table = delta.snapshot_dataset(uri, storage_options).to_table()
+    if update_id is not None:
+        import pyarrow.compute as pc
+
+        table = table.filter(pc.equal(pc.struct_field(table.column("origin"), "update_id"), update_id))
+    return table.sort_by("sequence")

@@ -1,0 +1,95 @@
+"""What a running update needs: engine, lake, state, event log, names, and the SQL binder."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from soundlake.catalog.names import TableName
+from soundlake.catalog.state import StateStore
+from soundlake.core.clock import utc_now
+from soundlake.engines.base import Engine
+from soundlake.lake.storage import Lake
+from soundlake.observe.events import EventLog
+from soundlake.pipeline.definitions import Dataset
+
+FAULT_ENV = "SOUNDLAKE_FAULT"
+
+
+def fault_point(step: str, flow: str | None = None) -> None:
+    """Crash the process here when ``SOUNDLAKE_FAULT`` names this step (tests only).
+
+    The variable holds ``step`` or ``step:flow``; the process exits at once with code 97,
+    without cleanup, like a killed process.
+    """
+    wanted = os.environ.get(FAULT_ENV)
+    if not wanted:
+        return
+    name, _, only = wanted.partition(":")
+    if name == step and (not only or only == flow):
+        os._exit(97)
+
+
+class Binder(Protocol):
+    """Turns a flow's Spark SQL into engine SQL over placeholder relation names."""
+
+    def bind(self, sql: str, inputs: Sequence[Any], dialect: str) -> str:
+        """Replace table references by each input's ``placeholder``; transpile to ``dialect``."""
+        ...
+
+
+@dataclass(frozen=True)
+class SqlBinder:
+    """The SQL front end's ``bind_query`` with the project's default names."""
+
+    catalog: str
+    schema: str
+
+    def bind(self, sql: str, inputs: Sequence[Any], dialect: str) -> str:
+        """Bind with :func:`soundlake.pipeline.sql.bind_query`."""
+        from soundlake.pipeline.sql import bind_query
+
+        return str(bind_query(sql, tuple(inputs), catalog=self.catalog, schema=self.schema, dialect=dialect))
+
+
+@dataclass
+class RunContext:
+    """Everything flows share during one update."""
+
+    pipeline: str
+    run_id: str
+    lake: Lake
+    engine: Engine
+    state: StateStore
+    events: EventLog
+    binder: Binder
+    base_dir: Path
+    datasets: Mapping[TableName, Dataset]
+    view_flows: Mapping[TableName, Any] = field(default_factory=dict)
+    started: datetime = field(default_factory=utc_now)
+
+    @property
+    def storage_options(self) -> dict[str, str]:
+        """Object-store options of the lake."""
+        return dict(self.lake.storage_options)
+
+    def table_uri(self, name: TableName) -> str:
+        """Where a table lives: ``<storage>/<catalog>/<schema>/<table>``."""
+        return self.lake.uri(*name.parts)
+
+    def app_id(self, flow: str) -> str:
+        """The Delta app-transaction id of a flow."""
+        return f"{self.pipeline}:{flow}"
+
+    def commit_metadata(self, flow: str, batch: int) -> dict[str, str]:
+        """Commit metadata naming pipeline, run, flow and batch."""
+        return {"pipeline": self.pipeline, "run": self.run_id, "flow": flow, "batch": str(batch)}
+
+
+def quarantine_name(table: TableName) -> TableName:
+    """The quarantine table of ``table``: ``<table>_quarantine`` beside it."""
+    return TableName(table.catalog, table.schema, f"{table.name}_quarantine")

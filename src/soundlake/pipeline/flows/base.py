@@ -1,0 +1,156 @@
+"""What flow strategies share: results, checkpoints, and writing one batch's outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pyarrow as pa
+
+from soundlake.catalog.state import checkpoint_key
+from soundlake.core.clock import utc_now
+from soundlake.engines.base import CommitInfo
+from soundlake.lake import delta
+from soundlake.pipeline.context import RunContext, fault_point, quarantine_name
+from soundlake.pipeline.expectations import ExpectationMetrics, ExpectationSplitter, flagged_query
+from soundlake.pipeline.inputs import Node, ReadGuard, open_relations
+from soundlake.pipeline.planner import FlowPlan
+
+FlowStatus = Literal[
+    "QUEUED", "PLANNING", "STARTING", "RUNNING", "COMPLETED", "FAILED", "SKIPPED", "STOPPED", "EXCLUDED", "IDLE"
+]
+
+
+@dataclass
+class FlowResult:
+    """The outcome of one flow in one update."""
+
+    status: FlowStatus
+    num_output_rows: int = 0
+    num_upserted_rows: int = 0
+    num_deleted_rows: int = 0
+    batch: int | None = None
+    expectations: ExpectationMetrics | None = None
+    message: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def details(self) -> dict[str, Any]:
+        """The ``flow_progress`` details of SEMANTICS.md section 5."""
+        progress: dict[str, Any] = {
+            "status": self.status,
+            "metrics": {
+                "num_output_rows": self.num_output_rows,
+                "num_upserted_rows": self.num_upserted_rows,
+                "num_deleted_rows": self.num_deleted_rows,
+            },
+        }
+        if self.expectations is not None:
+            progress["data_quality"] = self.expectations.as_data_quality()
+            progress["metrics"]["num_input_rows"] = self.expectations.input_rows
+        if self.batch is not None:
+            progress["batch_id"] = self.batch
+        progress.update(self.extra)
+        return {"flow_progress": progress}
+
+
+def load_checkpoint(ctx: RunContext, flow: str) -> dict[str, Any]:
+    """The flow's checkpoint (a fresh one when there is none)."""
+    cp = ctx.state.read(checkpoint_key(flow))
+    if cp is None:
+        cp = {"flow": flow, "batch": 0, "sources": {}, "planned": None}
+    cp.setdefault("sources", {})
+    cp.setdefault("batch", 0)
+    return cp
+
+
+def save_checkpoint(ctx: RunContext, flow: str, cp: dict[str, Any]) -> None:
+    """Atomically store the flow's checkpoint."""
+    cp["updated_at"] = utc_now().isoformat()
+    cp["run_id"] = ctx.run_id
+    ctx.state.write(checkpoint_key(flow), cp)
+
+
+def delta_properties(props: Mapping[str, str]) -> dict[str, str]:
+    """Table properties that are Delta table configuration (``delta.*``)."""
+    return {k: str(v) for k, v in props.items() if k.lower().startswith("delta.")}
+
+
+def batch_done(ctx: RunContext, plan: FlowPlan, batch: int) -> tuple[bool, bool]:
+    """Whether the target and the quarantine table already hold ``batch``."""
+    app_id = ctx.app_id(plan.name)
+    target = delta.transaction_version(ctx.table_uri(plan.target), app_id, ctx.storage_options)
+    has_q = any(e.action == "quarantine" for e in plan.dataset.expectations)
+    if not has_q:
+        return (target is not None and target >= batch), True
+    q = delta.transaction_version(ctx.table_uri(quarantine_name(plan.target)), app_id, ctx.storage_options)
+    return (target is not None and target >= batch), (q is not None and q >= batch)
+
+
+def execute_batch(
+    ctx: RunContext,
+    plan: FlowPlan,
+    sql: str,
+    nodes: list[Node],
+    entries: Mapping[str, Mapping[str, Any]],
+    *,
+    batch: int,
+    mode: Literal["append", "overwrite"],
+    skip_target: bool = False,
+    skip_quarantine: bool = False,
+) -> FlowResult:
+    """Run the query of one batch, apply expectations, write target and quarantine.
+
+    The target commit and the quarantine commit each carry the app transaction
+    ``(pipeline:flow, batch)``; a table that already holds the batch is not written again.
+    """
+    dialect = ctx.engine.capabilities.sql_dialect
+    guard = ReadGuard()
+    relations = open_relations(ctx, nodes, entries, guard)
+    bound = ctx.binder.bind(sql, [n.input for n in nodes], dialect)
+    dataset = plan.dataset
+    splitter = ExpectationSplitter(
+        str(plan.target), plan.name, dataset.expectations, run_id=ctx.run_id, batch_id=batch, now=utc_now()
+    )
+    commit = CommitInfo(ctx.app_id(plan.name), batch, ctx.commit_metadata(plan.name, batch))
+    try:
+        reader = ctx.engine.execute(flagged_query(bound, dataset.expectations, dialect), relations)
+        kept = splitter.split(reader)
+        if skip_target:
+            for _ in kept:
+                pass
+        else:
+            ctx.engine.write_delta(
+                ctx.table_uri(plan.target),
+                kept,
+                mode=mode,
+                commit=commit,
+                storage_options=ctx.storage_options,
+                partition_by=dataset.partition_cols,
+                table_properties=delta_properties(dataset.table_properties),
+                description=dataset.comment,
+            )
+        fault_point("after_target_commit", plan.name)
+        if splitter.has_quarantine and not skip_quarantine:
+            ctx.engine.write_delta(
+                ctx.table_uri(quarantine_name(plan.target)),
+                splitter.quarantine_table(reader.schema).to_reader(),
+                mode=mode,
+                commit=commit,
+                storage_options=ctx.storage_options,
+            )
+            fault_point("after_quarantine_commit", plan.name)
+    except Exception as exc:
+        guard.reraise(exc)
+        raise
+    return FlowResult(
+        "COMPLETED",
+        num_output_rows=splitter.metrics.output_rows,
+        batch=batch,
+        expectations=splitter.metrics,
+    )
+
+
+def empty_reader(schema: pa.Schema) -> pa.RecordBatchReader:
+    """A reader with no rows."""
+    return pa.RecordBatchReader.from_batches(schema, iter(()))

@@ -1,0 +1,165 @@
+"""AUTO CDC flows: new change events from the source, applied by the engine (SCD1/SCD2).
+
+The pipeline layer reads the new events (the same exactly-once offsets as a streaming
+flow), applies the target's expectations to them, resolves the column lists and hands a
+:class:`CdcSpec` to ``engine.apply_cdc``, which is idempotent per app transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from soundlake.catalog.state import safe_name
+from soundlake.core.errors import DefinitionError, EngineError
+from soundlake.core.clock import utc_now
+from soundlake.engines.base import CdcSpec, CommitInfo
+from soundlake.pipeline.context import RunContext, fault_point
+from soundlake.pipeline.definitions import AutoCdcFlow
+from soundlake.pipeline.expectations import ExpectationSplitter, flagged_query
+from soundlake.pipeline.flows.base import FlowResult, load_checkpoint, save_checkpoint
+from soundlake.pipeline.inputs import PlannedBatch, ReadGuard, expand, open_relations, plan_batch
+from soundlake.pipeline.planner import FlowPlan
+
+SOURCE_PLACEHOLDER = "__sl_cdc_source"
+
+
+@dataclass(frozen=True)
+class CdcSourceInput:
+    """The source of an AUTO CDC flow, shaped like the SQL front end's ``FlowInput``."""
+
+    table: Any
+    streaming: bool = True
+    kind: str = "table"
+    path: str | None = None
+    options: dict[str, str] = field(default_factory=dict)
+    placeholder: str = SOURCE_PLACEHOLDER
+
+
+def build_spec(flow: AutoCdcFlow, name: str, source_columns: list[str]) -> CdcSpec:
+    """Resolve ``column_list`` / ``except_column_list`` and the tracked columns.
+
+    Raises:
+        DefinitionError: when a named column is not in the source.
+    """
+    known = set(source_columns)
+    for what, cols in (
+        ("keys", flow.keys),
+        ("column_list", flow.column_list or ()),
+        ("except_column_list", flow.except_column_list or ()),
+    ):
+        missing = [c for c in cols if c not in known]
+        if missing:
+            raise DefinitionError(
+                f"flow '{name}': {what} names column(s) {missing} not in source {flow.source} "
+                f"(columns: {source_columns}) ({flow.location})"
+            )
+    if flow.column_list:
+        columns = list(flow.column_list)
+    else:
+        excluded = set(flow.except_column_list or ())
+        columns = [c for c in source_columns if c not in excluded]
+    tracked: tuple[str, ...] | None = None
+    untracked: tuple[str, ...] = ()
+    if flow.track_history_column_list:
+        tracked = tuple(flow.track_history_column_list)
+    elif flow.track_history_except_column_list:
+        skip = set(flow.track_history_except_column_list)
+        tracked = tuple(c for c in columns if c not in skip)
+    if tracked is not None:
+        untracked = tuple(c for c in columns if c not in tracked and c not in flow.keys)
+    return CdcSpec(
+        flow=name,
+        target=str(flow.target),
+        keys=tuple(flow.keys),
+        sequence_by=tuple(flow.sequence_by),
+        scd_type=flow.stored_as_scd_type,
+        columns=tuple(columns),
+        except_columns=tuple(flow.except_column_list or ()),
+        ignore_null_updates=flow.ignore_null_updates,
+        apply_as_deletes=flow.apply_as_deletes,
+        apply_as_truncates=flow.apply_as_truncates,
+        tracked_columns=tracked,
+        untracked_columns=untracked,
+    )
+
+
+def run_auto_cdc(ctx: RunContext, plan: FlowPlan) -> FlowResult:
+    """Apply the source's new change events to the target."""
+    flow = plan.flow
+    assert isinstance(flow, AutoCdcFlow)
+    cp = load_checkpoint(ctx, plan.name)
+    if flow.once and cp.get("once_done"):
+        return FlowResult("IDLE", message="once flow already ran")
+    source = CdcSourceInput(flow.source, streaming=flow.source_is_stream and not flow.once)
+    sql = f"SELECT * FROM {SOURCE_PLACEHOLDER}_0"
+    nodes = expand(ctx, sql, [source], prefix=SOURCE_PLACEHOLDER)
+    resume = cp.get("planned")
+    if resume:
+        batch = int(resume["batch"])
+        planned = PlannedBatch(resume["entries"], resume["after"], True, [])
+    else:
+        planned = plan_batch(ctx, nodes, cp["sources"], flow=plan.name, target=plan.target)
+        if planned.missing:
+            return FlowResult("IDLE", message=f"waiting for input: {', '.join(planned.missing)}")
+        if not planned.has_new and not flow.once:
+            return FlowResult("IDLE", message="no new change events")
+        batch = int(cp["batch"]) + 1
+        cp["planned"] = {"batch": batch, "entries": planned.entries, "after": planned.after}
+        save_checkpoint(ctx, plan.name, cp)
+        fault_point("after_plan", plan.name)
+    result = _apply(ctx, plan, flow, nodes, planned, sql, batch)
+    fault_point("before_checkpoint", plan.name)
+    cp["batch"] = batch
+    cp["sources"].update(planned.after)
+    cp["planned"] = None
+    if flow.once:
+        cp["once_done"] = True
+    save_checkpoint(ctx, plan.name, cp)
+    return result
+
+
+def _apply(
+    ctx: RunContext, plan: FlowPlan, flow: AutoCdcFlow, nodes: Any, planned: PlannedBatch, sql: str, batch: int
+) -> FlowResult:
+    dialect = ctx.engine.capabilities.sql_dialect
+    guard = ReadGuard()
+    relations = open_relations(ctx, nodes, planned.entries, guard)
+    expectations = plan.dataset.expectations
+    splitter = ExpectationSplitter(
+        str(plan.target), plan.name, expectations, run_id=ctx.run_id, batch_id=batch, now=utc_now()
+    )
+    try:
+        reader = ctx.engine.execute(flagged_query(sql, expectations, dialect), relations)
+        events = splitter.split(reader)
+        spec = build_spec(flow, plan.name, list(events.schema.names))
+        commit = CommitInfo(ctx.app_id(plan.name), batch, ctx.commit_metadata(plan.name, batch))
+        metrics = ctx.engine.apply_cdc(
+            spec,
+            events,
+            ctx.table_uri(plan.target),
+            state_uri=ctx.state.uri("cdc", safe_name(plan.name)),
+            storage_options=ctx.storage_options,
+            commit=commit,
+        )
+    except EngineError:
+        raise
+    except Exception as exc:
+        guard.reraise(exc)
+        raise
+    return FlowResult(
+        "COMPLETED",
+        num_output_rows=metrics.num_output_rows,
+        num_upserted_rows=metrics.num_upserted_rows,
+        num_deleted_rows=metrics.num_deleted_rows,
+        batch=batch,
+        expectations=splitter.metrics if expectations else None,
+        extra={"cdc_plan": metrics.plan} if metrics.plan else {},
+    )
+
+
+def empty_events(schema: pa.Schema) -> pa.RecordBatchReader:
+    """A reader of no events (used by engines for no-op batches)."""
+    return pa.RecordBatchReader.from_batches(schema, iter(()))

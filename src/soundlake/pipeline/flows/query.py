@@ -1,0 +1,149 @@
+"""Query flows: streaming (append) flows, ``once`` flows and materialized views.
+
+Exactly-once protocol of a streaming flow, per batch N (like Structured Streaming):
+
+1. plan: describe the new input (files, Delta version range) and store it in the
+   checkpoint as ``planned`` (batch N);
+2. write: commit the target (and quarantine) with app transaction ``(pipeline:flow, N)``;
+3. commit: store the new source offsets and ``batch = N`` in the checkpoint.
+
+On restart, a planned batch that some table already holds is re-run with the same input
+(tables holding it skip the write); a planned batch no table holds is planned afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from soundlake.core.errors import FlowError
+from soundlake.lake import delta
+from soundlake.pipeline.context import RunContext, fault_point
+from soundlake.pipeline.definitions import QueryFlow
+from soundlake.pipeline.flows.base import (
+    FlowResult,
+    batch_done,
+    execute_batch,
+    load_checkpoint,
+    save_checkpoint,
+)
+from soundlake.pipeline.inputs import PlannedBatch, expand, plan_batch
+from soundlake.pipeline.planner import FlowPlan
+
+_NONDETERMINISTIC = ("current_", "now(", "rand", "uuid", "random")
+
+
+def flow_sql(plan: FlowPlan) -> str:
+    """The flow's Spark SQL; Python dataset functions returning SQL text are called here.
+
+    Raises:
+        FlowError: when a Python function returns something this engine cannot run yet.
+    """
+    flow = plan.flow
+    assert isinstance(flow, QueryFlow)
+    if flow.sql is not None:
+        return flow.sql
+    if flow.function is not None:
+        result = flow.function()
+        if isinstance(result, str):
+            return result
+        raise FlowError(
+            f"flow '{plan.name}': the dataset function returned {type(result).__name__}; "
+            f"DataFrame results need the Python front end ({flow.location})"
+        )
+    raise FlowError(f"flow '{plan.name}' has no query ({flow.location})")
+
+
+def run_streaming(ctx: RunContext, plan: FlowPlan) -> FlowResult:
+    """Process the input that is new since the checkpoint (or run a ``once`` flow)."""
+    cp = load_checkpoint(ctx, plan.name)
+    once = plan.kind == "once"
+    if once and cp.get("once_done"):
+        return FlowResult("IDLE", message="once flow already ran (re-runs on full refresh)")
+    sql = flow_sql(plan)
+    nodes = expand(ctx, sql, plan.inputs)
+    planned: PlannedBatch | None = None
+    skip_target = skip_q = False
+    resume = cp.get("planned")
+    if resume:
+        batch = int(resume["batch"])
+        skip_target, skip_q = batch_done(ctx, plan, batch)
+        if skip_target and skip_q:
+            _commit(ctx, plan, cp, batch, resume["after"], once)
+        elif skip_target or skip_q:
+            planned = PlannedBatch(resume["entries"], resume["after"], True, [])
+        cp["planned"] = None
+    if planned is None:
+        skip_target = skip_q = False
+        planned = plan_batch(ctx, nodes, cp["sources"], flow=plan.name, target=plan.target)
+        if planned.missing:
+            return FlowResult("IDLE", message=f"waiting for input: {', '.join(planned.missing)}")
+        if not planned.has_new and not once:
+            return FlowResult("IDLE", message="no new input")
+        batch = int(cp["batch"]) + 1
+        cp["planned"] = {"batch": batch, "entries": planned.entries, "after": planned.after}
+        save_checkpoint(ctx, plan.name, cp)
+        fault_point("after_plan", plan.name)
+    else:
+        batch = int(resume["batch"])
+    result = execute_batch(
+        ctx, plan, sql, nodes, planned.entries, batch=batch, mode="append",
+        skip_target=skip_target, skip_quarantine=skip_q,
+    )
+    fault_point("before_checkpoint", plan.name)
+    _commit(ctx, plan, cp, batch, planned.after, once)
+    fault_point("after_checkpoint", plan.name)
+    added = [c for e in planned.entries.values() for c in e.get("added_columns", ())]
+    if added:
+        result.extra["schema_evolution"] = {"added_columns": added}
+    return result
+
+
+def _commit(ctx: RunContext, plan: FlowPlan, cp: dict[str, Any], batch: int, after: dict[str, Any], once: bool) -> None:
+    cp["batch"] = batch
+    cp["sources"].update(after)
+    cp["planned"] = None
+    if once:
+        cp["once_done"] = True
+    save_checkpoint(ctx, plan.name, cp)
+
+
+def run_materialized_view(ctx: RunContext, plan: FlowPlan) -> FlowResult:
+    """Recompute the view and overwrite it in one commit (skipped when inputs are unchanged)."""
+    cp = load_checkpoint(ctx, plan.name)
+    sql = flow_sql(plan)
+    nodes = expand(ctx, sql, plan.inputs)
+    planned = plan_batch(ctx, nodes, {}, flow=plan.name, target=plan.target)
+    if planned.missing:
+        raise FlowError(
+            f"materialized view {plan.target}: input {', '.join(planned.missing)} does not exist yet"
+        )
+    signature = _signature(sql, planned, plan)
+    uri = ctx.table_uri(plan.target)
+    if signature is not None and cp.get("signature") == signature and delta.is_delta_table(uri, ctx.storage_options):
+        return FlowResult("IDLE", message="inputs unchanged since the last refresh")
+    done = delta.transaction_version(uri, ctx.app_id(plan.name), ctx.storage_options) or 0
+    batch = max(int(cp["batch"]), done) + 1
+    result = execute_batch(ctx, plan, sql, nodes, planned.entries, batch=batch, mode="overwrite")
+    fault_point("before_checkpoint", plan.name)
+    cp["batch"] = batch
+    cp["signature"] = signature
+    save_checkpoint(ctx, plan.name, cp)
+    return result
+
+
+def _signature(sql: str, planned: PlannedBatch, plan: FlowPlan) -> str | None:
+    lowered = sql.lower()
+    if any(token in lowered for token in _NONDETERMINISTIC):
+        return None
+    body = json.dumps(
+        {
+            "sql": sql,
+            "inputs": planned.entries,
+            "expectations": [(e.name, e.condition, e.action) for e in plan.dataset.expectations],
+        },
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()

@@ -1,0 +1,265 @@
+"""Plan and open a flow's inputs: new files, new Delta commits, snapshots, temporary views.
+
+Planning turns a flow's ``FlowInput`` values into a JSON-able description of exactly what
+one batch reads (the files, or the Delta version range and its added files). The
+description is stored in the checkpoint before the batch runs, so a re-run after a crash
+reads the same input. Opening turns the description into engine relations.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from soundlake.catalog.names import TableName
+from soundlake.core.errors import FlowError
+from soundlake.engines.base import ArrowRelation, DeltaRelation, Relation, ViewRelation
+from soundlake.lake import delta
+from soundlake.pipeline import autoloader as al
+from soundlake.pipeline.context import RunContext
+from soundlake.pipeline.definitions import QueryFlow
+
+
+@dataclass
+class Leaf:
+    """A table or file input (after temporary views are expanded)."""
+
+    key: str
+    placeholder: str
+    input: Any
+    streaming: bool
+    mentions_metadata: bool
+
+
+@dataclass
+class ViewNode:
+    """A temporary view read by a flow: its SQL and its own inputs."""
+
+    key: str
+    placeholder: str
+    sql: str
+    input: Any
+    children: list[Leaf | ViewNode] = field(default_factory=list)
+
+
+Node = Leaf | ViewNode
+
+
+@dataclass
+class PlannedBatch:
+    """What one batch reads (``entries``) and the source offsets after it (``after``)."""
+
+    entries: dict[str, dict[str, Any]]
+    after: dict[str, dict[str, Any]]
+    has_new: bool
+    missing: list[str]
+
+
+def input_key(inp: Any) -> str:
+    """A stable identity of an input for checkpoints."""
+    if getattr(inp, "kind", "table") == "files":
+        return f"files:{inp.path}"
+    return f"table:{inp.table}"
+
+
+def _rename(inp: Any, placeholder: str) -> Any:
+    if dataclasses.is_dataclass(inp) and not isinstance(inp, type):
+        return dataclasses.replace(inp, placeholder=placeholder)
+    clone = copy.copy(inp)
+    object.__setattr__(clone, "placeholder", placeholder)
+    return clone
+
+
+def expand(ctx: RunContext, sql: str, inputs: Sequence[Any], *, prefix: str = "__sl_in", key_prefix: str = "") -> list[Node]:
+    """Give every input a unique placeholder; replace temporary views by their inputs."""
+    nodes: list[Node] = []
+    for i, inp in enumerate(inputs):
+        placeholder = f"{prefix}_{i}"
+        renamed = _rename(inp, placeholder)
+        key = key_prefix + input_key(inp)
+        table = getattr(inp, "table", None) if getattr(inp, "kind", "table") == "table" else None
+        view = ctx.view_flows.get(table) if table is not None else None
+        if view is not None:
+            flow = view.flow
+            view_sql = flow.sql if isinstance(flow, QueryFlow) and flow.sql else ""
+            node = ViewNode(key, placeholder, view_sql, renamed)
+            children = [
+                _restream(c, bool(getattr(inp, "streaming", False)))
+                for c in expand(ctx, view_sql, view.inputs, prefix=placeholder, key_prefix=f"view:{table}/")
+            ]
+            node.children = children
+            nodes.append(node)
+        else:
+            nodes.append(Leaf(key, placeholder, renamed, bool(getattr(inp, "streaming", False)), "_metadata" in sql.lower()))
+    return nodes
+
+
+def _restream(node: Node, outer_streaming: bool) -> Node:
+    """A view read in batch mode reads its inputs in batch mode too."""
+    if isinstance(node, Leaf):
+        node.streaming = node.streaming and outer_streaming
+    else:
+        node.children = [_restream(c, outer_streaming) for c in node.children]
+    return node
+
+
+def leaves(nodes: Sequence[Node]) -> Iterator[Leaf]:
+    """Every leaf input under ``nodes``."""
+    for node in nodes:
+        if isinstance(node, Leaf):
+            yield node
+        else:
+            yield from leaves(node.children)
+
+
+def _skip_change_commits(inp: Any, ctx: RunContext, target: TableName) -> bool:
+    options = {str(k).lower(): str(v).lower() for k, v in (getattr(inp, "options", None) or {}).items()}
+    if options.get("skipchangecommits") == "true":
+        return True
+    dataset = ctx.datasets.get(target)
+    props = dataset.table_properties if dataset is not None else {}
+    return any(k.lower().endswith("skipchangecommits") and str(v).lower() == "true" for k, v in props.items())
+
+
+def plan_batch(ctx: RunContext, nodes: Sequence[Node], sources: Mapping[str, Any], *, flow: str, target: TableName) -> PlannedBatch:
+    """Describe what the next batch reads given the checkpointed source offsets."""
+    entries: dict[str, dict[str, Any]] = {}
+    after: dict[str, dict[str, Any]] = {}
+    has_new = False
+    missing: list[str] = []
+    for leaf in leaves(nodes):
+        prev = sources.get(leaf.key) or {}
+        if getattr(leaf.input, "kind", "table") == "files":
+            entry, offsets, new = _plan_files(ctx, leaf, prev)
+        else:
+            planned = _plan_table(ctx, leaf, prev, flow=flow, target=target)
+            if planned is None:
+                missing.append(str(leaf.input.table))
+                continue
+            entry, offsets, new = planned
+        entries[leaf.key] = entry
+        if offsets is not None:
+            after[leaf.key] = offsets
+        has_new = has_new or (new and leaf.streaming)
+    return PlannedBatch(entries, after, has_new, missing)
+
+
+def _plan_files(ctx: RunContext, leaf: Leaf, prev: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None, bool]:
+    inp = leaf.input
+    root = al.resolve_path(str(inp.path), ctx.base_dir)
+    options = al.FileSourceOptions.parse(dict(getattr(inp, "options", None) or {}), str(inp.path))
+    processed = set(prev.get("files", ())) if leaf.streaming else set()
+    stored = al.schema_from_json(prev["schema"]) if leaf.streaming and prev.get("schema") else None
+    new_files = al.discover(root, options, processed)
+    schema, added = (stored, []) if not new_files else al.evolve_schema(stored, new_files, root, options)
+    entry: dict[str, Any] = {
+        "kind": "files",
+        "root": root,
+        "files": [f.to_json() for f in new_files],
+        "schema": al.schema_to_json(schema) if schema is not None else None,
+        "added_columns": added,
+        "metadata": leaf.mentions_metadata,
+        "path": str(inp.path),
+        "options": {str(k): str(v) for k, v in (getattr(inp, "options", None) or {}).items()},
+    }
+    offsets = None
+    if leaf.streaming:
+        offsets = {
+            "files": sorted(processed | {f.path for f in new_files}),
+            "schema": entry["schema"],
+        }
+    return entry, offsets, bool(new_files)
+
+
+def _plan_table(
+    ctx: RunContext, leaf: Leaf, prev: Mapping[str, Any], *, flow: str, target: TableName
+) -> tuple[dict[str, Any], dict[str, Any] | None, bool] | None:
+    inp = leaf.input
+    uri = ctx.table_uri(inp.table)
+    version = delta.table_version(uri, ctx.storage_options)
+    if version is None:
+        return None
+    if not leaf.streaming:
+        return {"kind": "delta", "uri": uri, "version": version, "files": None}, None, True
+    start = prev.get("version")
+    if start is None:
+        return {"kind": "delta", "uri": uri, "version": version, "files": None}, {"version": version}, True
+    start = int(start)
+    if version <= start:
+        return {"kind": "delta", "uri": uri, "version": version, "files": []}, {"version": start}, False
+    skip = _skip_change_commits(inp, ctx, target)
+    added: list[str] = []
+    for commit in delta.commits_between(uri, start, version, ctx.storage_options):
+        if commit.changes_existing_rows:
+            if skip:
+                continue
+            raise FlowError(
+                f"flow '{flow}': source table {inp.table} version {commit.version} "
+                f"({commit.operation}) updated or deleted rows; a streaming read accepts appends "
+                f"only. Set the read option skipChangeCommits = true to ignore such commits, "
+                f"or run a full refresh of {target}"
+            )
+        added.extend(commit.added_files)
+    entry = {"kind": "delta", "uri": uri, "version": version, "files": added}
+    return entry, {"version": version}, bool(added)
+
+
+class ReadGuard:
+    """Remembers an error raised while Python produced rows for the engine."""
+
+    def __init__(self) -> None:
+        self.error: BaseException | None = None
+
+    def wrap(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        try:
+            yield from batches
+        except BaseException as exc:
+            self.error = exc
+            raise
+
+    def reraise(self, exc: BaseException) -> None:
+        """Raise the original error if the engine wrapped one of ours."""
+        if self.error is not None and self.error is not exc:
+            raise self.error from None
+
+
+def open_relations(ctx: RunContext, nodes: Sequence[Node], entries: Mapping[str, Mapping[str, Any]], guard: ReadGuard) -> dict[str, Relation]:
+    """Engine relations for one planned batch."""
+    relations: dict[str, Relation] = {}
+    dialect = ctx.engine.capabilities.sql_dialect
+    for node in nodes:
+        if isinstance(node, ViewNode):
+            child_relations = open_relations(ctx, node.children, entries, guard)
+            child_inputs = [c.input for c in node.children]
+            sql = ctx.binder.bind(node.sql, child_inputs, dialect)
+            relations[node.placeholder] = ViewRelation(sql, child_relations)
+            continue
+        entry = entries.get(node.key)
+        if entry is None:
+            raise FlowError(f"input {node.key} is not available (the table does not exist yet)")
+        relations[node.placeholder] = _relation(ctx, entry, guard)
+    return relations
+
+
+def _relation(ctx: RunContext, entry: Mapping[str, Any], guard: ReadGuard) -> Relation:
+    if entry["kind"] == "delta":
+        files = entry.get("files")
+        return DeltaRelation(
+            entry["uri"], int(entry["version"]), None if files is None else tuple(files), ctx.storage_options
+        )
+    if entry.get("schema") is None:
+        raise FlowError(f"read_files: no files found under {entry['root']}")
+    schema = al.schema_from_json(entry["schema"])
+    options_schema = al.read_schema(schema, bool(entry.get("metadata")))
+    files = [al.FileInfo.from_json(f) for f in entry["files"]]
+    options = al.FileSourceOptions.parse(entry.get("options") or {}, str(entry.get("path", entry["root"])))
+    batches = al.read_files(
+        entry["root"], files, schema, options, with_metadata=bool(entry.get("metadata")), ingestion_time=ctx.started
+    )
+    reader = pa.RecordBatchReader.from_batches(options_schema, guard.wrap(batches))
+    return ArrowRelation(reader, description=entry["root"])

@@ -1,0 +1,259 @@
+"""Run an update: resets, then every selected flow in dependency order.
+
+Independent flows run at once up to ``capabilities.parallel_flows``. A failed flow marks
+everything downstream of it SKIPPED; the other flows complete. Every step is reported to
+the event log (SEMANTICS.md section 5).
+"""
+
+from __future__ import annotations
+
+import traceback
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Callable
+
+from soundlake.catalog.names import TableName
+from soundlake.catalog.state import dataset_key, safe_name
+from soundlake.core.errors import SoundlakeError
+from soundlake.lake import delta
+from soundlake.pipeline.context import RunContext, fault_point, quarantine_name
+from soundlake.pipeline.flows.base import FlowResult, load_checkpoint, save_checkpoint
+from soundlake.pipeline.flows.cdc import run_auto_cdc
+from soundlake.pipeline.flows.query import run_materialized_view, run_streaming
+from soundlake.pipeline.inputs import input_key
+from soundlake.pipeline.planner import FlowPlan, UpdatePlan, input_table
+
+TERMINAL_OK = ("COMPLETED", "IDLE", "EXCLUDED")
+
+
+@dataclass
+class UpdateResult:
+    """The outcome of one update."""
+
+    run_id: str
+    status: str
+    flows: dict[str, FlowResult] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when no flow failed."""
+        return self.status == "COMPLETED"
+
+
+def _strategy(plan: FlowPlan) -> Callable[[RunContext, FlowPlan], FlowResult]:
+    kind = plan.kind
+    if kind == "materialized_view":
+        return run_materialized_view
+    if kind in ("streaming", "once"):
+        return run_streaming
+    if kind == "auto_cdc":
+        return run_auto_cdc
+    return _unsupported
+
+
+def _unsupported(ctx: RunContext, plan: FlowPlan) -> FlowResult:
+    raise SoundlakeError(
+        f"flow '{plan.name}': {plan.kind} flows are not supported by this version of the runtime"
+    )
+
+
+def run_update(ctx: RunContext, plan: UpdatePlan, *, cause: str = "API_CALL") -> UpdateResult:
+    """Run ``plan``; never raises for a flow failure (see :attr:`UpdateResult.errors`)."""
+    events = ctx.events
+    events.emit(
+        "create_update",
+        f"Update {ctx.run_id} started",
+        details={
+            "create_update": {
+                "cause": cause,
+                "full_refresh_selection": [str(t) for t in plan.resets],
+                "refresh_selection": sorted({str(p.target) for p in plan.flows if p.selected}),
+            }
+        },
+    )
+    for warning in plan.warnings:
+        events.emit("update_progress", warning, level="WARN")
+    for fp in plan.flows:
+        events.emit(
+            "flow_definition",
+            f"Flow '{fp.name}' is defined as {fp.kind}",
+            flow=fp.name,
+            dataset=str(fp.target),
+            details={
+                "flow_definition": {
+                    "output_dataset": str(fp.target),
+                    "input_datasets": _input_names(fp),
+                    "flow_type": fp.kind,
+                }
+            },
+        )
+    events.emit("update_progress", "Update is RUNNING", details={"update_progress": {"state": "RUNNING"}})
+    result = UpdateResult(ctx.run_id, "RUNNING")
+    crashed = True
+    try:
+        apply_resets(ctx, plan)
+        _run_flows(ctx, plan, result)
+        crashed = False
+    finally:
+        failed = crashed or bool(result.errors)
+        result.status = "FAILED" if failed else "COMPLETED"
+        events.emit(
+            "update_progress",
+            f"Update {ctx.run_id} is {result.status}",
+            level="ERROR" if failed else "INFO",
+            details={"update_progress": {"state": result.status}},
+        )
+        events.flush()
+    return result
+
+
+def _input_names(fp: FlowPlan) -> list[str]:
+    names = []
+    for inp in fp.inputs:
+        table = input_table(inp)
+        names.append(str(table) if table is not None else input_key(inp))
+    if fp.kind == "auto_cdc":
+        names.append(str(getattr(fp.flow, "source", "")))
+    return names
+
+
+def _run_flows(ctx: RunContext, plan: UpdatePlan, result: UpdateResult) -> None:
+    status: dict[str, str] = {}
+    todo: list[FlowPlan] = []
+    for fp in plan.flows:
+        if not fp.selected and fp.kind != "view":
+            status[fp.name] = "EXCLUDED"
+            _report(ctx, fp, FlowResult("EXCLUDED"), result)
+        else:
+            todo.append(fp)
+            if fp.kind != "view":
+                _progress(ctx, fp, "QUEUED")
+    workers = max(1, ctx.engine.capabilities.parallel_flows)
+    running: dict[Future[FlowResult], FlowPlan] = {}
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="flow") as pool:
+        while todo or running:
+            progressed = False
+            for fp in list(todo):
+                upstream = [status.get(u) for u in fp.upstream]
+                if any(s in ("FAILED", "SKIPPED") for s in upstream):
+                    todo.remove(fp)
+                    status[fp.name] = "SKIPPED"
+                    bad = sorted(u for u in fp.upstream if status.get(u) in ("FAILED", "SKIPPED"))
+                    if fp.kind != "view":
+                        message = f"upstream failed: {', '.join(bad)}"
+                        _report(ctx, fp, FlowResult("SKIPPED", message=message), result)
+                    progressed = True
+                elif fp.kind == "view" and all(s is not None and s in TERMINAL_OK for s in upstream):
+                    todo.remove(fp)  # computed inside the flows that read it
+                    status[fp.name] = "COMPLETED"
+                    progressed = True
+                elif all(s is not None and s in TERMINAL_OK for s in upstream) and len(running) < workers:
+                    todo.remove(fp)
+                    _progress(ctx, fp, "RUNNING")
+                    running[pool.submit(_run_one, ctx, fp)] = fp
+                    progressed = True
+            if not running:
+                if todo and not progressed:  # pragma: no cover - cycles fail in planning
+                    for fp in todo:
+                        status[fp.name] = "SKIPPED"
+                    break
+                continue
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in done:
+                fp = running.pop(future)
+                flow_result = future.result()
+                status[fp.name] = flow_result.status
+                _report(ctx, fp, flow_result, result)
+
+
+def _run_one(ctx: RunContext, fp: FlowPlan) -> FlowResult:
+    try:
+        return _strategy(fp)(ctx, fp)
+    except SoundlakeError as exc:
+        return FlowResult("FAILED", message=str(exc), extra={"error_class": type(exc).__name__})
+    except Exception as exc:  # an engine bug must not take the other flows down
+        text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        return FlowResult("FAILED", message=text, extra={"error_class": type(exc).__name__})
+
+
+def _progress(ctx: RunContext, fp: FlowPlan, status: str) -> None:
+    ctx.events.emit(
+        "flow_progress",
+        f"Flow '{fp.name}' is {status}",
+        flow=fp.name,
+        dataset=str(fp.target),
+        details={"flow_progress": {"status": status}},
+    )
+
+
+def _report(ctx: RunContext, fp: FlowPlan, flow_result: FlowResult, result: UpdateResult) -> None:
+    result.flows[fp.name] = flow_result
+    failed = flow_result.status == "FAILED"
+    if failed:
+        result.errors[fp.name] = flow_result.message
+    message = f"Flow '{fp.name}' has {flow_result.status}" + (f": {flow_result.message}" if flow_result.message else "")
+    level = "ERROR" if failed else ("METRICS" if flow_result.status == "COMPLETED" else "INFO")
+    ctx.events.emit(
+        "flow_progress",
+        message,
+        level=level,
+        flow=fp.name,
+        dataset=str(fp.target),
+        details=flow_result.details(),
+        error={"exceptions": [{"class_name": flow_result.extra.get("error_class", "FlowError"), "message": flow_result.message}], "fatal": True} if failed else None,
+    )
+    ctx.events.flush()
+
+
+# --- full refresh ---------------------------------------------------------------------
+
+
+def apply_resets(ctx: RunContext, plan: UpdatePlan) -> None:
+    """Reset the tables selected for full refresh, and finish resets a crash interrupted.
+
+    Protocol per table: write a pending-reset marker; clear the checkpoints of the flows
+    into it (keeping their batch counters monotonic, so app transactions stay unique);
+    truncate the table and its quarantine table; remove the marker. A crash anywhere
+    leaves the marker, and the next update completes the reset first.
+    """
+    pending = set()
+    for key in ctx.state.keys("datasets"):
+        doc = ctx.state.read(key) or {}
+        if doc.get("pending_reset") and doc.get("table"):
+            pending.add(doc["table"])
+    targets = {str(t) for t in plan.resets} | pending
+    for text in sorted(targets):
+        table = next((t for t in plan.datasets if str(t) == text), None)
+        if table is None:
+            for key in ctx.state.keys("datasets"):
+                if (ctx.state.read(key) or {}).get("table") == text:
+                    ctx.state.delete(key)
+            continue
+        _reset(ctx, plan, table)
+
+
+def _reset(ctx: RunContext, plan: UpdatePlan, table: TableName) -> None:
+    flows = [fp for fp in plan.flows if fp.target == table]
+    key = dataset_key(str(table))
+    ctx.state.write(key, {"pending_reset": True, "table": str(table), "run_id": ctx.run_id})
+    fault_point("after_reset_marker")
+    uri = ctx.table_uri(table)
+    for fp in flows:
+        cp = load_checkpoint(ctx, fp.name)
+        done = delta.transaction_version(uri, ctx.app_id(fp.name), ctx.storage_options) or 0
+        planned = int((cp.get("planned") or {}).get("batch", 0))
+        batch = max(int(cp["batch"]), planned, done)
+        save_checkpoint(ctx, fp.name, {"flow": fp.name, "batch": batch, "sources": {}, "planned": None})
+        ctx.state.delete_tree(f"cdc/{safe_name(fp.name)}")
+    meta = {"pipeline": ctx.pipeline, "run": ctx.run_id, "operation": "full_refresh"}
+    delta.delete_all(uri, storage_options=ctx.storage_options, metadata=meta)
+    delta.delete_all(ctx.table_uri(quarantine_name(table)), storage_options=ctx.storage_options, metadata=meta)
+    fault_point("after_truncate")
+    ctx.state.delete(key)
+    ctx.events.emit(
+        "update_progress",
+        f"Table {table} was reset for a full refresh",
+        dataset=str(table),
+        details={"reset": {"dataset": str(table), "flows": [fp.name for fp in flows]}},
+    )

@@ -1,0 +1,263 @@
+"""Pipeline commands of the Python facade: run, dry_run, query, events, history, status.
+
+This module is the composition root of the pipeline runtime: it loads definitions,
+builds and validates the graph, chooses the engine from the configuration (imported
+lazily, so ``import soundlake`` never loads DuckDB or Spark), holds the project's writer
+lock and runs the update.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from soundlake.catalog.lock import ProjectLock
+from soundlake.catalog.names import TableName
+from soundlake.catalog.state import StateStore
+from soundlake.core.errors import ConfigError, EngineError, SoundlakeError, StorageError
+from soundlake.core.ids import new_run_id
+from soundlake.engines.base import DeltaRelation, Engine
+from soundlake.lake import delta
+from soundlake.observe.events import EventListener, EventLog, read_events
+from soundlake.pipeline.context import RunContext, SqlBinder
+from soundlake.pipeline.definitions import SourceLocation
+from soundlake.pipeline.graph import Graph, build_graph
+from soundlake.pipeline.loader import load_definitions
+from soundlake.pipeline.planner import UpdatePlan, plan_update
+from soundlake.pipeline.runner import UpdateResult, run_update
+from soundlake.pipeline.sql.query import analyze_query, bind_query
+from soundlake.project.context import Project
+
+
+def make_engine(project: Project, engine: str | None = None) -> Engine:
+    """Build the configured engine (``duckdb`` or ``spark``), importing it lazily.
+
+    Raises:
+        ConfigError: for an unknown engine name.
+        EngineError: when the engine's packages are not installed.
+    """
+    name = engine or project.config.engine
+    if name == "duckdb":
+        from soundlake.engines.duckdb.engine import DuckDBEngine
+
+        return DuckDBEngine()
+    if name == "spark":
+        try:
+            from soundlake.engines.spark import engine as spark_engine  # type: ignore[attr-defined]
+        except ImportError as exc:
+            raise EngineError(
+                "the Spark engine is not available: install it with pip install 'soundlake[spark]'"
+            ) from exc
+        return spark_engine.SparkEngine(project.config.spark)  # type: ignore[no-any-return]
+    raise ConfigError(f"unknown engine '{name}' (duckdb or spark)")
+
+
+def pipeline_state(project: Project) -> StateStore:
+    """The pipeline's state store under ``<storage>/_soundlake``."""
+    return StateStore(project.lake, project.config.name)
+
+
+def event_log_uri(project: Project) -> str:
+    """Where the pipeline's event log table lives."""
+    return pipeline_state(project).uri("event_log")
+
+
+def writer_lock(project: Project) -> ProjectLock:
+    """The project's one-writer lock (in the lake when local, else in the project folder)."""
+    if project.lake.is_local:
+        path = Path(project.lake.uri("_soundlake", "lock.json"))
+    else:
+        path = project.root / ".soundlake" / "lock.json"
+    return ProjectLock(path, what=f"project '{project.config.name}'")
+
+
+def load_graph(project: Project) -> Graph:
+    """Load the library files and build the validated graph."""
+    config = project.config
+    registry = load_definitions(
+        project.root, config.libraries, catalog=config.catalog, schema=config.schema_, configuration=config.configuration
+    )
+    return build_graph(registry, catalog=config.catalog, schema=config.schema_)
+
+
+def plan_for(
+    project: Project,
+    graph: Graph,
+    *,
+    refresh: Sequence[str] | None = None,
+    full_refresh: Sequence[str] | None = None,
+    full_refresh_all: bool = False,
+) -> UpdatePlan:
+    """The update plan for ``graph`` with a refresh selection."""
+    flows = [(name, graph.flows[name].flow, graph.flows[name].inputs) for name in graph.order]
+    return plan_update(
+        graph.datasets.values(),
+        flows,
+        catalog=project.config.catalog,
+        schema=project.config.schema_,
+        refresh=refresh,
+        full_refresh=full_refresh,
+        full_refresh_all=full_refresh_all,
+    )
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """A validated graph and the plan a run would follow."""
+
+    graph: Graph
+    plan: UpdatePlan
+
+    def render(self) -> str:
+        """The graph as text plus the flow order."""
+        order = "\n".join(f"  {i + 1}. {fp.name} ({fp.kind})" for i, fp in enumerate(self.plan.flows))
+        return f"{self.graph.render()}\n\nrun order:\n{order}"
+
+
+def dry_run(project: Project, **selection: Any) -> DryRun:
+    """Validate every definition and the graph; run nothing."""
+    graph = load_graph(project)
+    return DryRun(graph, plan_for(project, graph, **selection))
+
+
+def run(
+    project: Project,
+    *,
+    refresh: Sequence[str] | None = None,
+    full_refresh: Sequence[str] | None = None,
+    full_refresh_all: bool = False,
+    engine: str | None = None,
+    listeners: Sequence[EventListener] = (),
+) -> UpdateResult:
+    """Run a pipeline update under the project's writer lock.
+
+    Raises:
+        LockedError: when another process holds the lock.
+        DefinitionError: when definitions or the graph are invalid (nothing runs).
+    """
+    with writer_lock(project):
+        graph = load_graph(project)
+        plan = plan_for(
+            project, graph, refresh=refresh, full_refresh=full_refresh, full_refresh_all=full_refresh_all
+        )
+        run_id = new_run_id()
+        state = pipeline_state(project)
+        events = EventLog(
+            state.uri("event_log"),
+            project.config.name,
+            run_id,
+            storage_options=project.lake.storage_options,
+            listeners=listeners,
+        )
+        eng = make_engine(project, engine)
+        try:
+            ctx = RunContext(
+                pipeline=project.config.name,
+                run_id=run_id,
+                lake=project.lake,
+                engine=eng,
+                state=state,
+                events=events,
+                binder=SqlBinder(project.config.catalog, project.config.schema_),
+                base_dir=project.root,
+                datasets=plan.datasets,
+                view_flows={fp.target: fp for fp in plan.flows if fp.kind == "view"},
+            )
+            return run_update(ctx, plan)
+        finally:
+            eng.close()
+
+
+def query(project: Project, sql: str, *, limit: int | None = None) -> pa.Table:
+    """Run a read-only Spark SQL query over the lake's Delta tables with DuckDB.
+
+    Table names resolve as ``catalog.schema.table`` with the project defaults.
+
+    Raises:
+        DefinitionError: when the query does not parse.
+        StorageError: when a table does not exist.
+    """
+    config = project.config
+    inputs = analyze_query(sql, catalog=config.catalog, schema=config.schema_, location=SourceLocation("<query>"))
+    relations = {}
+    for inp in inputs:
+        if inp.kind != "table" or inp.table is None:
+            raise SoundlakeError("soundlake query reads tables only (no read_files)")
+        uri = project.lake.uri(*inp.table.parts)
+        if not delta.is_delta_table(uri, project.lake.storage_options):
+            raise StorageError(f"table {inp.table} does not exist (no Delta table at {uri})")
+        relations[inp.placeholder] = DeltaRelation(uri, storage_options=project.lake.storage_options)
+    from soundlake.engines.duckdb.engine import DuckDBEngine
+
+    engine = DuckDBEngine(parallel_flows=1)
+    try:
+        bound = bind_query(sql, inputs, catalog=config.catalog, schema=config.schema_, dialect="duckdb")
+        if limit is not None:
+            bound = f"SELECT * FROM ({bound}) AS __sl_q LIMIT {int(limit)}"
+        return engine.execute(bound, relations).read_all()
+    finally:
+        engine.close()
+
+
+def events(project: Project, *, run_id: str | None = None, last: int | None = None) -> pa.Table:
+    """The event log (one update, or the whole log), oldest first; ``last`` keeps the tail."""
+    table = read_events(event_log_uri(project), project.lake.storage_options, update_id=run_id)
+    if last is not None and table.num_rows > last:
+        table = table.slice(table.num_rows - last)
+    return table
+
+
+def history(project: Project, table: str, *, limit: int | None = None) -> list[dict[str, Any]]:
+    """The Delta history of a table (newest first).
+
+    Raises:
+        StorageError: when the table does not exist.
+    """
+    name = TableName.parse(table, catalog=project.config.catalog, schema=project.config.schema_)
+    uri = project.lake.uri(*name.parts)
+    if not delta.is_delta_table(uri, project.lake.storage_options):
+        raise StorageError(f"table {name} does not exist (no Delta table at {uri})")
+    return delta.history(uri, project.lake.storage_options, limit)
+
+
+@dataclass(frozen=True)
+class FlowStatusRow:
+    """The last outcome of one flow."""
+
+    flow: str
+    dataset: str
+    status: str
+    run_id: str
+    timestamp: str
+    num_output_rows: int
+    message: str
+
+
+def status(project: Project) -> list[FlowStatusRow]:
+    """The last terminal status of every flow in the event log."""
+    table = read_events(event_log_uri(project), project.lake.storage_options)
+    latest: dict[str, FlowStatusRow] = {}
+    for row in table.to_pylist():
+        if row["event_type"] != "flow_progress":
+            continue
+        details = json.loads(row["details"] or "{}").get("flow_progress", {})
+        state = details.get("status")
+        if state in ("QUEUED", "RUNNING", "STARTING", "PLANNING"):
+            continue
+        origin = row["origin"] or {}
+        flow = origin.get("flow_name") or ""
+        latest[flow] = FlowStatusRow(
+            flow=flow,
+            dataset=origin.get("dataset_name") or "",
+            status=str(state),
+            run_id=origin.get("update_id") or "",
+            timestamp=row["timestamp"].isoformat() if row["timestamp"] else "",
+            num_output_rows=int((details.get("metrics") or {}).get("num_output_rows", 0)),
+            message=row["message"] or "",
+        )
+    return list(latest.values())
