@@ -14,7 +14,7 @@ from soundlake.source.db import read_rows, table_counts
 def run_cli(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "soundlake.cli.main", "--project", str(project), "source", *args],
-        capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"},
+        capture_output=True, text=True, check=False, env={**os.environ, "COLUMNS": "200"},
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, timedelta
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -98,7 +99,7 @@ def test_sessions_are_consecutive_plays_on_one_device(generated) -> None:  # typ
     back_to_back = same_device = pairs = 0
     for plays in by_user.values():
         plays.sort(key=lambda s: s["stream_timestamp"])
-        for a, b in zip(plays, plays[1:]):
+        for a, b in pairwise(plays):
             gap = (b["stream_timestamp"] - a["stream_timestamp"]).total_seconds()
             pairs += 1
             if a["listen_duration"] <= gap <= a["listen_duration"] + 3:
@@ -144,5 +145,5 @@ def test_stream_ids_follow_time(generated) -> None:  # type: ignore[no-untyped-d
     streams = t["FactStream"]
     assert sorted(streams) == list(range(1, len(streams) + 1))
     stamps = [streams[k]["stream_timestamp"] for k in sorted(streams)]
-    inversions = sum(1 for a, b in zip(stamps, stamps[1:]) if b < a)
+    inversions = sum(1 for a, b in pairwise(stamps) if b < a)
     assert inversions < 0.01 * len(stamps)

@@ -19,7 +19,7 @@ from soundlake.source.loadsql import LoadResult, load_sql_files
 from soundlake.source.simulate import SimulationSummary
 from soundlake.source.simulate import simulate as simulate_url
 
-__all__ = ["create_source", "load_sql", "generate", "simulate", "source_counts", "display_url"]
+__all__ = ["create_source", "display_url", "generate", "load_sql", "simulate", "source_counts"]
 
 
 def display_url(project: Project) -> str:

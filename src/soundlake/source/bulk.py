@@ -116,6 +116,6 @@ class BulkWriter:
         buffer = io.BytesIO()
         pacsv.write_csv(data, buffer, write_options=pacsv.WriteOptions(include_header=False))
         names = ", ".join(f'"{n}"' for n in data.column_names)
-        with self._raw.driver_connection.cursor() as cur:
-            with cur.copy(f'COPY "{table}" ({names}) FROM STDIN (FORMAT csv)') as copy:
-                copy.write(buffer.getbuffer())
+        sql = f'COPY "{table}" ({names}) FROM STDIN (FORMAT csv)'
+        with self._raw.driver_connection.cursor() as cur, cur.copy(sql) as copy:
+            copy.write(buffer.getbuffer())

@@ -305,12 +305,14 @@ def _dim_date(spec: GenerateSpec) -> pa.Table:
 
 def _norm(weights: object) -> np.ndarray:
     arr = np.asarray(weights, dtype=float)
-    return arr / arr.sum()
+    normed: np.ndarray = arr / arr.sum()
+    return normed
 
 
 def _cdf(weights: np.ndarray) -> np.ndarray:
     cdf = np.cumsum(weights, dtype=float)
-    return cdf / cdf[-1]
+    normed: np.ndarray = cdf / cdf[-1]
+    return normed
 
 
 def draw(cdf: np.ndarray, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -363,7 +365,8 @@ def _session_lengths(n: int, rng: np.random.Generator) -> np.ndarray:
     count = int(np.searchsorted(ends, n)) + 1
     lengths = lengths[:count].copy()
     lengths[-1] -= int(ends[count - 1] - n)
-    return lengths
+    result: np.ndarray = lengths
+    return result
 
 
 def _session_users(pop: Population, day: np.ndarray, rng: np.random.Generator) -> np.ndarray:

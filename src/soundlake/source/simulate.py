@@ -32,7 +32,15 @@ from pydantic import BaseModel, Field
 
 from soundlake.core.errors import SourceError
 from soundlake.source import vocab
-from soundlake.source.db import KEYS, TABLE_NAMES, _create_missing, _read_rows, connect, safe_url, upsert_rows
+from soundlake.source.db import (
+    KEYS,
+    TABLE_NAMES,
+    _create_missing,
+    _read_rows,
+    connect,
+    safe_url,
+    upsert_rows,
+)
 from soundlake.source.schema import metadata
 
 DAY = 86_400
@@ -128,10 +136,10 @@ class _Batch:
 
     def n(self, table: str, share: float, minimum: int = 1) -> int:
         """How many rows of a kind to touch: ``rate * share * rows``, at least ``minimum``."""
-        return max(minimum, round(self.rate * share * self.count[table]))
+        return max(minimum, round(self.rate * share * int(self.count[table])))
 
     def next_id(self, table: str) -> int:
-        self.max_id[table] += 1
+        self.max_id[table] = int(self.max_id[table]) + 1
         return int(self.max_id[table])
 
     def read(self, table: str, keys: list[int]) -> dict[int, dict[str, Any]]:
