@@ -25,6 +25,7 @@ import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 
 from soundlake.engines.base import CommitInfo
+from soundlake.engines.duckdb.cdc_io import register_delta
 from soundlake.engines.duckdb.cdc_spec import END_AT, ResolvedCdc, q
 from soundlake.engines.duckdb.cdc_state import commit_properties
 
@@ -108,7 +109,7 @@ def write_create(con: Any, uri: str, so: dict[str, str] | None, commit: CommitIn
 
 def load_old_rows(con: Any, rc: ResolvedCdc, target: DeltaTable) -> None:
     """Create ``cdc_old``: the target's current rows of the affected keys."""
-    con.register("cdc_target_ds", target.to_pyarrow_dataset())
+    register_delta(con, "cdc_target_ds", target)
     k = q(rc.keys[0])
     lo, hi = con.execute(f"SELECT min({k}), max({k}) FROM cdc_affected").fetchall()[0]
     con.execute(

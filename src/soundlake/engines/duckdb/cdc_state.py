@@ -17,6 +17,7 @@ from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 
 from soundlake.engines.base import CommitInfo
 from soundlake.engines.duckdb.cdc_events import dedup_sql
+from soundlake.engines.duckdb.cdc_io import register_delta
 from soundlake.engines.duckdb.cdc_spec import DELETE, OP, SEQ, TRUNCATE, ResolvedCdc, q
 
 
@@ -65,7 +66,7 @@ def load_state_events(
         con.execute(f"CREATE OR REPLACE TEMP TABLE cdc_state_old AS SELECT {cols} FROM cdc_batch LIMIT 0")
         con.execute(f"CREATE OR REPLACE TEMP TABLE cdc_truncates AS SELECT {SEQ} FROM cdc_batch_truncates")
     else:
-        con.register("cdc_state_ds", state.to_pyarrow_dataset())
+        register_delta(con, "cdc_state_ds", state)
         where = f"s.{OP} < {TRUNCATE}"
         params: list[Any] = []
         bounds = key_range(con, rc)
