@@ -116,4 +116,10 @@ def is_transient(exc: BaseException) -> bool:
 
 def transient_error(what: str, exc: BaseException) -> TransientError:
     """Wrap a driver error as a :class:`TransientError` with context."""
-    return TransientError(f"{what}: {type(exc).__name__}: {exc}")
+    return TransientError(f"{what}: {type(exc).__name__}: {first_line(exc)}")
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error message (drivers append the whole query)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

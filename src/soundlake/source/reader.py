@@ -20,6 +20,7 @@ are validated by introspection and quoted; values are always bound parameters.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from soundlake.core.errors import SoundlakeError, SourceError
-from soundlake.source.dialects import is_transient, transient_error
+from soundlake.source.dialects import first_line, is_transient, transient_error
 from soundlake.source.introspect import ColumnInfo, TableInfo
 
 CdcValue = dt.date | dt.datetime | int
@@ -76,7 +77,19 @@ def read_batches(request: ReadRequest) -> Iterator[pa.RecordBatch]:
     except Exception as exc:  # driver errors of every kind
         if is_transient(exc):
             raise transient_error(what, exc) from exc
-        raise SourceError(f"{what}: {type(exc).__name__}: {exc}") from exc
+        raise SourceError(f"{what}: {type(exc).__name__}: {first_line(exc)}{_culprit(exc, request)}") from exc
+
+
+def _culprit(exc: BaseException, request: ReadRequest) -> str:
+    """Name the column of an ADBC SQLite 'Type mismatch in column N' error."""
+    match = re.search(r"mismatch in column (\d+)", str(exc))
+    if not match or request.table.dialect.reader != "adbc-sqlite":
+        return ""
+    index = int(match.group(1)) - 1  # column 0 is the sentinel marker
+    if 0 <= index < len(request.table.columns):
+        col = request.table.columns[index]
+        return f" (column '{col.name}', declared {col.sql_type}, holds a value of another type)"
+    return ""
 
 
 def conform(batch: pa.RecordBatch, table: TableInfo) -> pa.RecordBatch:
