@@ -10,9 +10,11 @@ import importlib
 import typer
 
 COMMAND_MODULES = (
+    "soundlake.cli.pipeline_cmd",
     "soundlake.cli.init_cmd",
     "soundlake.cli.source_cmd",
     "soundlake.cli.ingest_cmd",
+    "soundlake.cli.job_cmd",
 )
 
 

@@ -1,0 +1,53 @@
+"""``soundlake job``: ingest then run the pipeline (what a scheduler calls)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Optional
+
+import typer
+
+from soundlake.cli.common import console, open_project
+from soundlake.cli.ingest_cmd import PlainReporter, RichReporter, render_summary
+from soundlake.cli.pipeline_cmd import ProgressListener, render_update
+
+
+@contextlib.contextmanager
+def ingest_reporter() -> Iterator[PlainReporter]:
+    """A progress-bar reporter on a terminal, plain lines otherwise."""
+    if console.is_terminal:
+        with RichReporter(console) as reporter:
+            yield reporter
+    else:
+        yield PlainReporter(console)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``job`` to ``app``."""
+
+    @app.command("job")
+    def job(
+        engine: Optional[str] = typer.Option(None, "--engine", help="duckdb or spark (default: from soundlake.yml)."),
+        keep_going: bool = typer.Option(
+            False, "--keep-going", help="Run the pipeline even when a table failed to ingest."
+        ),
+    ) -> None:
+        """Ingest every configured table into bronze, then run a pipeline update."""
+        from soundlake.project.job import run_job
+
+        project = open_project({"engine": engine} if engine else None)
+        with ingest_reporter() as reporter:
+            result = run_job(
+                project,
+                ingest_reporter=reporter,
+                listeners=[ProgressListener(console)],
+                run_pipeline_after_ingest_failure=keep_going,
+            )
+        render_summary(console, result.ingest)
+        if result.update is None:
+            console.print("[red]ingestion failed: the pipeline update did not run[/]")
+        else:
+            render_update(console, result.update)
+        if not result.ok:
+            raise typer.Exit(1)

@@ -1,0 +1,45 @@
+"""``soundlake job``: what a scheduler calls — ingest into bronze, then a pipeline update."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from soundlake.ingest.results import IngestReporter, IngestResult
+from soundlake.observe.events import EventListener
+from soundlake.pipeline.runner import UpdateResult
+from soundlake.project.context import Project
+from soundlake.project.ingest_ops import run_ingest
+from soundlake.project.pipeline_ops import run
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """The outcome of one job: the ingestion, and the update (None when ingestion failed)."""
+
+    ingest: IngestResult
+    update: UpdateResult | None
+
+    @property
+    def ok(self) -> bool:
+        """True when every table was ingested and no flow failed."""
+        return self.ingest.ok and self.update is not None and self.update.ok
+
+
+def run_job(
+    project: Project,
+    *,
+    ingest_reporter: IngestReporter | None = None,
+    listeners: Sequence[EventListener] = (),
+    run_pipeline_after_ingest_failure: bool = False,
+) -> JobResult:
+    """Ingest every configured table, then run a pipeline update.
+
+    When a table fails to ingest, the update does not run (bronze stays consistent and the
+    next job picks up where this one stopped) unless ``run_pipeline_after_ingest_failure``.
+    """
+    ingested = run_ingest(project, reporter=ingest_reporter)
+    if not ingested.ok and not run_pipeline_after_ingest_failure:
+        return JobResult(ingest=ingested, update=None)
+    update = run(project, listeners=listeners)
+    return JobResult(ingest=ingested, update=update)
