@@ -1,0 +1,646 @@
+"""A PySpark-compatible DataFrame API that builds Spark SQL for the DuckDB engine.
+
+Pipeline dataset functions written with PySpark (``spark.readStream.table(...)
+.withColumn(...).dropDuplicates(...)``) run locally: the session here records each call
+as Spark SQL (with sqlglot) instead of executing it. A dataset function's DataFrame
+becomes SQL text whose inputs are ``STREAM(table)``, tables and ``read_files(...)``, so the
+pipeline runtime executes it exactly like a SQL definition (on DuckDB, after transpiling).
+
+Why not SQLFrame: SQLFrame 4.10 needs every table's schema before building a query (its
+standalone session cannot read a pipeline table that does not exist yet) and pins
+``sqlglot<30.30``, which conflicts with soundlake's sqlglot pin.
+
+Semantics that differ from Spark (documented choices):
+
+- Columns are not known while a definition loads. When a DataFrame's columns are unknown,
+  ``withColumn`` of an existing name, ``withColumnRenamed`` and ``drop`` use DuckDB's
+  ``COLUMNS(lambda ...)`` star, so the replaced/renamed column moves to the end (Spark
+  keeps its position). After ``select``/``agg`` with named columns, columns are known and
+  the SQL is plain Spark SQL that keeps Spark's column order.
+- ``dropDuplicates(subset)`` keeps one row per key *within each batch* (not across
+  batches with streaming state); ``withWatermark`` is accepted and ignored.
+- Actions and writes (``collect``, ``count``, ``show``, ``toPandas``, ``write``,
+  ``saveAsTable``, ...) are side effects that dataset functions must not perform: they
+  raise a DefinitionError naming the call and the file.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+
+from soundlake.core.errors import DefinitionError
+from soundlake.engines.duckdb.dataframe_column import (
+    DIALECT,
+    Column,
+    call_site,
+    column_ref,
+    flatten,
+    order_expr,
+    parse_expression,
+    to_column,
+    to_expr,
+    unsupported,
+)
+
+_ALIASES = itertools.count()
+SIDE_EFFECTS = frozenset(
+    {
+        "collect", "toPandas", "toArrow", "toLocalIterator", "show", "count", "take", "head",
+        "first", "tail", "foreach", "foreachPartition", "write", "writeStream", "writeTo",
+        "saveAsTable", "toTable", "save", "insertInto", "createOrReplaceTempView",
+        "createTempView", "createGlobalTempView", "createOrReplaceGlobalTempView",
+        "printSchema", "explain", "describe", "summary", "isEmpty", "rdd", "toJSON",
+        "checkpoint", "localCheckpoint", "mapInPandas", "mapInArrow", "applyInPandas",
+    }
+)
+_NO_OPS = frozenset({"cache", "persist", "unpersist", "repartition", "coalesce", "hint",
+                     "repartitionByRange", "sortWithinPartitions", "withWatermark"})
+_JOIN_KINDS = {
+    "inner": ("", "INNER"), "cross": ("", "CROSS"), "left": ("LEFT", "OUTER"),
+    "leftouter": ("LEFT", "OUTER"), "left_outer": ("LEFT", "OUTER"), "right": ("RIGHT", "OUTER"),
+    "rightouter": ("RIGHT", "OUTER"), "right_outer": ("RIGHT", "OUTER"), "full": ("FULL", "OUTER"),
+    "outer": ("FULL", "OUTER"), "fullouter": ("FULL", "OUTER"), "full_outer": ("FULL", "OUTER"),
+    "semi": ("LEFT", "SEMI"), "leftsemi": ("LEFT", "SEMI"), "left_semi": ("LEFT", "SEMI"),
+    "anti": ("LEFT", "ANTI"), "leftanti": ("LEFT", "ANTI"), "left_anti": ("LEFT", "ANTI"),
+}
+
+
+def _new_alias() -> str:
+    return f"_sl_df{next(_ALIASES)}"
+
+
+def reset_aliases() -> None:
+    """Restart relation alias numbering (call before each dataset function: stable SQL)."""
+    global _ALIASES
+    _ALIASES = itertools.count()
+
+
+class DataFrame:
+    """A lazily built Spark SQL query with the PySpark DataFrame API.
+
+    Attributes:
+        query: The sqlglot query (Spark SQL).
+        alias_name: The relation alias other DataFrames use to reference this one.
+        known_columns: Output column names when known, else None.
+        streaming: True when the query reads a stream (``readStream``).
+    """
+
+    def __init__(
+        self,
+        query: exp.Query,
+        *,
+        streaming: bool,
+        known_columns: tuple[str, ...] | None = None,
+        alias_name: str | None = None,
+        hidden: frozenset[str] = frozenset(),
+    ) -> None:
+        self.query = query
+        self.streaming = streaming
+        self.known_columns = known_columns
+        self.alias_name = alias_name or _new_alias()
+        self._hidden = hidden
+
+    # -- SQL ------------------------------------------------------------------------------
+
+    def to_sql(self) -> str:
+        """The query as Spark SQL text (Databricks dialect)."""
+        return self.query.sql(dialect=DIALECT)
+
+    @property
+    def isStreaming(self) -> bool:  # noqa: N802 - PySpark name
+        """True when the DataFrame reads a stream."""
+        return self.streaming
+
+    # -- building blocks --------------------------------------------------------------------
+
+    def _open_select(self) -> exp.Select | None:
+        """This query, when further projection/filtering can be applied at its level."""
+        q = self.query
+        if not isinstance(q, exp.Select):
+            return None
+        blocked = ("group", "limit", "distinct", "qualify", "order", "having", "offset")
+        if any(q.args.get(k) for k in blocked):
+            return None
+        if len(q.expressions) != 1 or not isinstance(q.expressions[0], exp.Star):
+            return None
+        return q
+
+    def _wrapped(self) -> tuple[exp.Select, frozenset[str]]:
+        """``SELECT * FROM (this) AS alias``, with the aliases that become invisible."""
+        inner = self.query.copy()
+        hidden = self._hidden | frozenset(_relation_aliases(inner))
+        select = exp.Select(expressions=[exp.Star()]).from_(
+            exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(self.alias_name)))
+        )
+        return select, hidden
+
+    def _base(self) -> tuple[exp.Select, frozenset[str]]:
+        open_select = self._open_select()
+        if open_select is not None:
+            return open_select.copy(), self._hidden
+        return self._wrapped()
+
+    def _derive(self, query: exp.Query, hidden: frozenset[str], columns: tuple[str, ...] | None) -> DataFrame:
+        return DataFrame(query, streaming=self.streaming, known_columns=columns, hidden=hidden)
+
+    def _fix(self, node: exp.Expression, hidden: frozenset[str]) -> exp.Expression:
+        """Unqualify columns that name relations no longer visible after wrapping."""
+        if not hidden:
+            return node.copy()
+
+        def strip(n: exp.Expression) -> exp.Expression:
+            if isinstance(n, exp.Column) and n.table and n.table in hidden:
+                return exp.column(n.this.copy())
+            return n
+
+        return node.copy().transform(strip)
+
+    # -- projection -------------------------------------------------------------------------
+
+    def select(self, *cols: Any) -> DataFrame:
+        items = [to_column(c) for c in flatten(cols)]
+        base, hidden = self._base()
+        base.set("expressions", [self._fix(c.expr, hidden) for c in items])
+        names = tuple(c.output_name or "" for c in items)
+        known = names if all(names) else None
+        return self._derive(base, hidden, known)
+
+    def selectExpr(self, *exprs: str) -> DataFrame:  # noqa: N802
+        return self.select(*[Column(parse_expression(e)) for e in flatten(exprs)])
+
+    def withColumn(self, name: str, col: Column) -> DataFrame:  # noqa: N802
+        return self.withColumns({name: col})
+
+    def withColumns(self, mapping: Mapping[str, Column]) -> DataFrame:  # noqa: N802
+        if not isinstance(mapping, Mapping):
+            raise unsupported("withColumns with a non-dict argument")
+        base, hidden = self._wrapped()
+        values = {n: self._fix(to_expr(c), hidden) for n, c in mapping.items()}
+        if self.known_columns is not None:
+            lowered = {n.lower(): n for n in values}
+            items: list[exp.Expression] = []
+            for existing in self.known_columns:
+                if existing.lower() in lowered:
+                    new_name = lowered.pop(existing.lower())
+                    items.append(exp.alias_(values[new_name], exp.to_identifier(new_name)))
+                else:
+                    items.append(exp.column(exp.to_identifier(existing)))
+            items += [exp.alias_(values[n], exp.to_identifier(n)) for n in lowered.values()]
+            known: tuple[str, ...] | None = tuple(i.alias_or_name for i in items)
+        else:
+            items = [_all_except(values)] + [exp.alias_(v, exp.to_identifier(n)) for n, v in values.items()]
+            known = None
+        base.set("expressions", items)
+        return self._derive(base, hidden, known)
+
+    def withColumnRenamed(self, existing: str, new: str) -> DataFrame:  # noqa: N802
+        return self.withColumnsRenamed({existing: new})
+
+    def withColumnsRenamed(self, mapping: Mapping[str, str]) -> DataFrame:  # noqa: N802
+        base, hidden = self._wrapped()
+        if self.known_columns is not None:
+            lowered = {k.lower(): v for k, v in mapping.items()}
+            items = [
+                exp.alias_(exp.column(exp.to_identifier(c)), exp.to_identifier(lowered[c.lower()]))
+                if c.lower() in lowered else exp.column(exp.to_identifier(c))
+                for c in self.known_columns
+            ]
+            base.set("expressions", items)
+            return self._derive(base, hidden, tuple(i.alias_or_name for i in items))
+        values = {new: exp.column(exp.to_identifier(old)) for old, new in mapping.items()}
+        items = [_all_except({old: None for old in mapping}, keep_names=values)]
+        items += [exp.alias_(v, exp.to_identifier(n)) for n, v in values.items()]
+        base.set("expressions", items)
+        return self._derive(base, hidden, None)
+
+    def drop(self, *cols: Any) -> DataFrame:
+        names = []
+        for c in flatten(cols):
+            name = c if isinstance(c, str) else to_column(c).output_name
+            if not name:
+                raise unsupported("drop of an expression", "drop columns by name")
+            names.append(name)
+        base, hidden = self._wrapped()
+        if self.known_columns is not None:
+            drop = {n.lower() for n in names}
+            keep = tuple(c for c in self.known_columns if c.lower() not in drop)
+            base.set("expressions", [exp.column(exp.to_identifier(c)) for c in keep])
+            return self._derive(base, hidden, keep)
+        base.set("expressions", [_all_except({n: None for n in names})])
+        return self._derive(base, hidden, None)
+
+    def alias(self, name: str) -> DataFrame:
+        return DataFrame(
+            self.query, streaming=self.streaming, known_columns=self.known_columns,
+            alias_name=name, hidden=self._hidden,
+        )
+
+    # -- filtering and ordering -------------------------------------------------------------
+
+    def filter(self, condition: Any) -> DataFrame:
+        cond = parse_expression(condition) if isinstance(condition, str) else to_expr(condition)
+        base, hidden = self._base()
+        base = base.where(self._fix(cond, hidden), copy=False)
+        return self._derive(base, hidden, self.known_columns)
+
+    where = filter
+
+    def orderBy(self, *cols: Any, ascending: bool | list[bool] = True) -> DataFrame:  # noqa: N802
+        items = flatten(cols)
+        flags = ascending if isinstance(ascending, list) else [ascending] * len(items)
+        orders = []
+        for item, up in zip(items, flags):
+            node = order_expr(item)
+            if not up and isinstance(item, str):
+                node = exp.Ordered(this=node.this, desc=True, nulls_first=False)
+            orders.append(node)
+        base, hidden = self._base()
+        base.set("order", exp.Order(expressions=[self._fix(o, hidden) for o in orders]))
+        return self._derive(base, hidden, self.known_columns)
+
+    sort = orderBy
+
+    def limit(self, n: int) -> DataFrame:
+        base, hidden = self._wrapped()
+        return self._derive(base.limit(n, copy=False), hidden, self.known_columns)
+
+    def distinct(self) -> DataFrame:
+        base, hidden = self._wrapped()
+        return self._derive(base.distinct(copy=False), hidden, self.known_columns)
+
+    def dropDuplicates(self, subset: Any = None) -> DataFrame:  # noqa: N802
+        if subset is None:
+            return self.distinct()
+        keys = [to_expr(to_column(c)) for c in flatten([subset])]
+        base, hidden = self._wrapped()
+        number = exp.Window(
+            this=exp.RowNumber(),
+            partition_by=[k.copy() for k in keys],
+            order=exp.Order(expressions=[exp.Ordered(this=k.copy(), nulls_first=True) for k in keys]),
+        )
+        base.set("qualify", exp.Qualify(this=exp.EQ(this=number, expression=exp.Literal.number(1))))
+        return self._derive(base, hidden, self.known_columns)
+
+    drop_duplicates = dropDuplicates
+    dropDuplicatesWithinWatermark = dropDuplicates  # noqa: N815
+
+    def dropna(self, how: str = "any", thresh: int | None = None, subset: Any = None) -> DataFrame:
+        if thresh is not None or subset is None:
+            raise unsupported("dropna without subset / with thresh", "pass subset=[columns]")
+        checks = [to_column(c).isNotNull() for c in flatten([subset])]
+        condition = checks[0]
+        for check in checks[1:]:
+            condition = (condition & check) if how == "any" else (condition | check)
+        return self.filter(condition)
+
+    def fillna(self, value: Any, subset: Any = None) -> DataFrame:
+        from soundlake.engines.duckdb import dataframe_functions as F
+
+        if isinstance(value, Mapping):
+            pairs = dict(value)
+        elif subset is not None:
+            pairs = {c: value for c in flatten([subset])}
+        else:
+            raise unsupported("fillna without subset", "pass subset=[columns] or a dict")
+        return self.withColumns({c: F.coalesce(F.col(c), F.lit(v)) for c, v in pairs.items()})
+
+    # -- combining --------------------------------------------------------------------------
+
+    def join(self, other: DataFrame, on: Any = None, how: str | None = None) -> DataFrame:
+        if not isinstance(other, DataFrame):
+            raise unsupported("join with a non-DataFrame")
+        kind = _JOIN_KINDS.get((how or "inner").lower().replace(" ", ""))
+        if kind is None:
+            raise DefinitionError(f"{call_site()}: unknown join type '{how}'")
+        side, join_kind = kind
+        left = self._as_relation()
+        right = other._as_relation()
+        args: dict[str, Any] = {"this": right}
+        if side:
+            args["side"] = side
+        if join_kind in ("SEMI", "ANTI", "CROSS"):
+            args["kind"] = join_kind
+        if on is not None:
+            items = on if isinstance(on, list) else [on]
+            if all(isinstance(i, str) for i in items):
+                args["using"] = [exp.to_identifier(i) for i in items]
+            else:
+                conds = [to_expr(i) for i in items]
+                condition = conds[0]
+                for c in conds[1:]:
+                    condition = exp.And(this=condition, expression=c)
+                args["on"] = condition
+        select = exp.Select(expressions=[exp.Star()]).from_(left)
+        select.append("joins", exp.Join(**args))
+        hidden = self._hidden | other._hidden
+        return DataFrame(select, streaming=self.streaming or other.streaming, hidden=hidden)
+
+    def crossJoin(self, other: DataFrame) -> DataFrame:  # noqa: N802
+        return self.join(other, how="cross")
+
+    def _as_relation(self) -> exp.Expression:
+        return exp.Subquery(this=self.query.copy(), alias=exp.TableAlias(this=exp.to_identifier(self.alias_name)))
+
+    def union(self, other: DataFrame) -> DataFrame:
+        query = exp.Union(this=self.query.copy(), expression=other.query.copy(), distinct=False)
+        return DataFrame(query, streaming=self.streaming or other.streaming, known_columns=self.known_columns)
+
+    unionAll = union  # noqa: N815
+
+    def unionByName(self, other: DataFrame, allowMissingColumns: bool = False) -> DataFrame:  # noqa: N802, N803
+        if self.known_columns is None or other.known_columns is None or allowMissingColumns:
+            raise unsupported(
+                "unionByName on DataFrames whose columns are not known",
+                "select() the columns of both sides first, or use union()",
+            )
+        return self.union(other.select(*self.known_columns))
+
+    def groupBy(self, *cols: Any) -> GroupedData:  # noqa: N802
+        return GroupedData(self, [to_column(c) for c in flatten(cols)])
+
+    groupby = groupBy
+
+    def agg(self, *exprs: Any) -> DataFrame:
+        return self.groupBy().agg(*exprs)
+
+    def transform(self, func: Callable[..., DataFrame], *args: Any, **kwargs: Any) -> DataFrame:
+        return func(self, *args, **kwargs)
+
+    # -- columns ----------------------------------------------------------------------------
+
+    @property
+    def columns(self) -> list[str]:
+        if self.known_columns is None:
+            raise unsupported("DataFrame.columns", "columns are not known while definitions load")
+        return list(self.known_columns)
+
+    def __getitem__(self, item: Any) -> Any:
+        if isinstance(item, str):
+            return Column(exp.column(exp.to_identifier(item), table=exp.to_identifier(self.alias_name)))
+        if isinstance(item, Column):
+            return self.filter(item)
+        if isinstance(item, (list, tuple)):
+            return self.select(*item)
+        raise unsupported(f"DataFrame[{type(item).__name__}]")
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name in SIDE_EFFECTS:
+            raise DefinitionError(
+                f"{call_site()}: DataFrame.{name}() in a dataset function: dataset functions must "
+                "only define a query, without side effects (no actions, writes or collects)",
+                hint="return the DataFrame; soundlake runs and writes it",
+            )
+        if name in _NO_OPS:
+            return lambda *args, **kwargs: self
+        if name in _UNSUPPORTED:
+            raise unsupported(f"DataFrame.{name}")
+        return self[name]
+
+
+_UNSUPPORTED = frozenset({
+    "sample", "randomSplit", "pivot", "unpivot", "melt", "cube", "rollup", "na", "stat",
+    "intersect", "intersectAll", "subtract", "exceptAll", "observe", "toDF", "schema",
+    "dtypes", "withMetadata", "sampleBy", "freqItems", "crosstab", "approxQuantile",
+})
+
+
+class GroupedData:
+    """``df.groupBy(...)``: ``agg``, ``count``, ``sum``, ``avg``, ``min``, ``max``."""
+
+    def __init__(self, df: DataFrame, keys: list[Column]) -> None:
+        self.df = df
+        self.keys = keys
+
+    def agg(self, *exprs: Any) -> DataFrame:
+        if len(exprs) == 1 and isinstance(exprs[0], Mapping):
+            from soundlake.engines.duckdb import dataframe_functions as F
+
+            items = [getattr(F, fn)(c).alias(f"{fn}({c})") for c, fn in exprs[0].items()]
+        else:
+            items = [to_column(e) for e in flatten(exprs)]
+        base, hidden = self.df._base()
+        keys = [self.df._fix(k.expr, hidden) for k in self.keys]
+        base.set("expressions", keys + [self.df._fix(i.expr, hidden) for i in items])
+        if keys:
+            base.set("group", exp.Group(expressions=[k.this.copy() if isinstance(k, exp.Alias) else k.copy() for k in keys]))
+        names = tuple(c.output_name or "" for c in (*self.keys, *items))
+        return self.df._derive(base, hidden, names if all(names) else None)
+
+    def count(self) -> DataFrame:
+        return self.agg(Column(exp.alias_(exp.Count(this=exp.Star()), "count")))
+
+    def _simple(self, fn: str, cols: tuple[str, ...]) -> DataFrame:
+        from soundlake.engines.duckdb import dataframe_functions as F
+
+        if not cols:
+            raise unsupported(f"GroupedData.{fn}() without column names")
+        return self.agg(*[getattr(F, fn)(c).alias(f"{fn}({c})") for c in cols])
+
+    def sum(self, *cols: str) -> DataFrame:
+        return self._simple("sum", cols)
+
+    def avg(self, *cols: str) -> DataFrame:
+        return self._simple("avg", cols)
+
+    mean = avg
+
+    def min(self, *cols: str) -> DataFrame:
+        return self._simple("min", cols)
+
+    def max(self, *cols: str) -> DataFrame:
+        return self._simple("max", cols)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        raise unsupported(f"GroupedData.{name}")
+
+
+def _relation_aliases(query: exp.Expression) -> list[str]:
+    out = []
+    for sub in query.find_all(exp.Subquery, exp.Table):
+        alias = sub.args.get("alias")
+        if alias is not None and alias.name:
+            out.append(alias.name)
+    return out
+
+
+def _all_except(names: Mapping[str, Any], keep_names: Mapping[str, Any] | None = None) -> exp.Expression:
+    """DuckDB ``COLUMNS(lambda c: lower(c) NOT IN (...))``: every column but ``names``."""
+    excluded = {n.lower() for n in names} | {n.lower() for n in (keep_names or {})}
+    var = exp.to_identifier("c")
+    body = exp.Not(
+        this=exp.In(
+            this=exp.Lower(this=exp.column(var.copy())),
+            expressions=[exp.Literal.string(n) for n in sorted(excluded)],
+        )
+    )
+    return exp.Columns(this=exp.Lambda(this=body, expressions=[var]))
+
+
+# -- readers and session -----------------------------------------------------------------------
+
+
+def _table_sql(name: str, *, streaming: bool) -> exp.Query:
+    quoted = ".".join(exp.to_identifier(p.strip("`")).sql(DIALECT) for p in name.split("."))
+    text = f"SELECT * FROM STREAM({quoted})" if streaming else f"SELECT * FROM {quoted}"
+    query = sqlglot.parse_one(text, read=DIALECT)
+    assert isinstance(query, exp.Query)
+    return query
+
+
+def _files_sql(path: str, options: Mapping[str, str], *, streaming: bool) -> exp.Query:
+    args = [exp.Literal.string(path)]
+    args += [
+        exp.Kwarg(this=exp.var(k), expression=exp.Literal.string(str(v))) for k, v in options.items()
+    ]
+    call = exp.Anonymous(this="read_files", expressions=args).sql(DIALECT)
+    text = f"SELECT * FROM STREAM {call}" if streaming else f"SELECT * FROM {call}"
+    query = sqlglot.parse_one(text, read=DIALECT)
+    assert isinstance(query, exp.Query)
+    return query
+
+
+class DataFrameReader:
+    """``spark.read`` / ``spark.readStream``: tables and files (``cloudFiles`` = Auto Loader)."""
+
+    def __init__(self, *, streaming: bool) -> None:
+        self._streaming = streaming
+        self._format: str | None = None
+        self._options: dict[str, str] = {}
+
+    def format(self, source: str) -> DataFrameReader:
+        self._format = source
+        return self
+
+    def option(self, key: str, value: Any) -> DataFrameReader:
+        self._options[key] = str(value).lower() if isinstance(value, bool) else str(value)
+        return self
+
+    def options(self, **options: Any) -> DataFrameReader:
+        for key, value in options.items():
+            self.option(key, value)
+        return self
+
+    def schema(self, schema: Any) -> DataFrameReader:
+        text = schema if isinstance(schema, str) else schema.simpleString()
+        self._options["schema"] = text
+        return self
+
+    def table(self, name: str) -> DataFrame:
+        if self._options:
+            raise unsupported(
+                f"reader options {sorted(self._options)} on a table read",
+                "set the table property pipelines.skipChangeCommits = 'true' on the target instead",
+            )
+        return DataFrame(_table_sql(name, streaming=self._streaming), streaming=self._streaming)
+
+    def load(self, path: str | None = None) -> DataFrame:
+        if path is None:
+            raise unsupported("load() without a path")
+        options: dict[str, str] = {}
+        fmt = self._format
+        for key, value in self._options.items():
+            plain = key[len("cloudFiles."):] if key.lower().startswith("cloudfiles.") else key
+            if plain.lower() == "format":
+                fmt = value
+                continue
+            options[plain] = value
+        if fmt is None or fmt.lower() == "cloudfiles":
+            raise DefinitionError(f"{call_site()}: reading files needs a format (cloudFiles.format)")
+        if fmt.lower() == "delta":
+            return DataFrame(_table_sql(path, streaming=self._streaming), streaming=self._streaming)
+        ordered = {"format": fmt.lower(), **options}
+        return DataFrame(_files_sql(path, ordered, streaming=self._streaming), streaming=self._streaming)
+
+    def _file(self, fmt: str, path: str) -> DataFrame:
+        self._format = fmt
+        return self.load(path)
+
+    def parquet(self, path: str) -> DataFrame:
+        return self._file("parquet", path)
+
+    def json(self, path: str) -> DataFrame:
+        return self._file("json", path)
+
+    def csv(self, path: str) -> DataFrame:
+        return self._file("csv", path)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        raise unsupported(f"{'readStream' if self._streaming else 'read'}.{name}")
+
+
+class RuntimeConfig:
+    """``spark.conf``: reads the pipeline's ``configuration``."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self._values = dict(values)
+
+    def get(self, key: str, default: Any = ...) -> Any:
+        if key in self._values:
+            return self._values[key]
+        if default is not ...:
+            return default
+        raise DefinitionError(
+            f"{call_site()}: spark.conf.get('{key}'): no such configuration key "
+            f"(configuration keys: {', '.join(sorted(self._values)) or 'none'})",
+            hint="add it under 'configuration:' in soundlake.yml",
+        )
+
+    def set(self, key: str, value: Any) -> None:
+        raise unsupported("spark.conf.set", "set values under 'configuration:' in soundlake.yml")
+
+    def isModifiable(self, key: str) -> bool:  # noqa: N802
+        return False
+
+
+class PipelineSession:
+    """The ``spark`` object of a pipeline definition file (PySpark ``SparkSession`` subset)."""
+
+    def __init__(self, configuration: Mapping[str, str] | None = None) -> None:
+        self.conf = RuntimeConfig(configuration or {})
+
+    @property
+    def read(self) -> DataFrameReader:
+        return DataFrameReader(streaming=False)
+
+    @property
+    def readStream(self) -> DataFrameReader:  # noqa: N802
+        return DataFrameReader(streaming=True)
+
+    def table(self, name: str) -> DataFrame:
+        return self.read.table(name)
+
+    def sql(self, query: str, args: Any = None, **kwargs: Any) -> DataFrame:
+        if args or kwargs:
+            raise unsupported("spark.sql with parameters", "use ${key} configuration values")
+        try:
+            tree = sqlglot.parse_one(query, read=DIALECT)
+        except sqlglot.errors.SqlglotError as exc:
+            message = str(exc).strip().splitlines()[0]
+            raise DefinitionError(f"{call_site()}: spark.sql: invalid query: {message}") from exc
+        if not isinstance(tree, exp.Query):
+            raise DefinitionError(f"{call_site()}: spark.sql must be given a query (SELECT ...)")
+        streaming = tree.find(exp.Stream) is not None
+        return DataFrame(tree, streaming=streaming)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name in ("createDataFrame", "range", "stop", "udf", "catalog", "sparkContext"):
+            raise unsupported(f"spark.{name}")
+        raise unsupported(f"spark.{name}")
+
+
+def column(name: str) -> Column:
+    """Shortcut used by the pipeline front end: a Column for ``name``."""
+    return Column(column_ref(name))

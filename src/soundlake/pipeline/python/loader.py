@@ -1,0 +1,223 @@
+"""Loading a Python pipeline file: run it with a local ``spark``, then call its functions.
+
+The file runs with ``spark`` (a :class:`~soundlake.engines.duckdb.dataframe.PipelineSession`)
+in its globals, and with ``pyspark.sql.functions`` / ``pyspark.sql.types`` /
+``pyspark.sql.window`` / ``pyspark.pipelines`` importable as soundlake's local versions
+when PySpark is not already imported in the process. After the file has run, every
+decorated dataset function is called once: its DataFrame (or SQL text) becomes the flow's
+Spark SQL. Errors name the file and line of the definition or of the offending call.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import sys
+import traceback
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from soundlake.core.errors import DefinitionError
+from soundlake.engines.duckdb import dataframe as df_module
+from soundlake.engines.duckdb import dataframe_column, dataframe_functions, dataframe_types
+from soundlake.pipeline.definitions import Dataset, QueryFlow, Registry
+from soundlake.pipeline.python import api
+from soundlake.pipeline.python.state import STATE, LoadState, PendingQuery
+from soundlake.pipeline.sql.query import analyze_query
+
+if TYPE_CHECKING:
+    from soundlake.pipeline.loader import LoadContext
+
+_KIND = {"materialized_view": "materialized_view", "temporary_view": "temporary_view"}
+
+
+def load_python_file(path: Path, registry: Registry, context: LoadContext) -> None:
+    """Run one Python pipeline file and add its definitions to ``registry``.
+
+    Raises:
+        DefinitionError: naming file and line for syntax errors, exceptions while the file
+            runs, unsupported PySpark calls, side effects in dataset functions, and invalid
+            definitions.
+    """
+    display = context.display_name or str(path)
+    try:
+        source = path.read_text(encoding="utf-8")
+        code = compile(source, str(path), "exec")
+    except SyntaxError as exc:
+        raise DefinitionError(f"{display}:{exc.lineno or 1}: syntax error: {exc.msg}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DefinitionError(f"{display}: cannot read pipeline file: {exc}") from exc
+    session = df_module.PipelineSession(context.configuration)
+    state = LoadState(registry, context, str(path), display, session)
+    marks = (len(registry.datasets), len(registry.flows))
+    namespace: dict[str, Any] = {
+        "__name__": f"soundlake_pipeline_{Path(display).stem}",
+        "__file__": str(path),
+        "spark": session,
+    }
+    absolute = os.path.abspath(str(path))
+    dataframe_column.DISPLAY_NAMES[absolute] = display
+    token = STATE.set(state)
+    try:
+        with _environment(path, session):
+            _run(code, namespace, state)
+            _finalize(state, marks)
+    finally:
+        STATE.reset(token)
+        dataframe_column.DISPLAY_NAMES.pop(absolute, None)
+
+
+def _run(code: types.CodeType, namespace: dict[str, Any], state: LoadState) -> None:
+    try:
+        exec(code, namespace)  # noqa: S102 - running the user's pipeline definitions is the point
+    except DefinitionError:
+        raise
+    except Exception as exc:
+        line = _line_in_file(exc, state.path_text)
+        raise DefinitionError(
+            f"{state.display_name}:{line}: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _line_in_file(exc: BaseException, path_text: str) -> int:
+    line = 1
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename == path_text and frame.lineno is not None:
+            line = frame.lineno
+    return line
+
+
+def _finalize(state: LoadState, marks: tuple[int, int]) -> None:
+    """Call every pending function and insert its definitions where it was declared."""
+    inserts: list[tuple[int, int, PendingQuery, Dataset | None, QueryFlow]] = []
+    for pending in state.pending:
+        dataset, flow = _build(pending, state)
+        inserts.append((pending.options.get("_dataset_index", marks[0]), pending.options.get("_flow_index", marks[1]), pending, dataset, flow))
+    for ds_index, flow_index, _pending, dataset, flow in reversed(inserts):
+        state.registry.flows.insert(flow_index, flow)
+        if dataset is not None:
+            state.registry.datasets.insert(ds_index, dataset)
+
+
+def _build(pending: PendingQuery, state: LoadState) -> tuple[Dataset | None, QueryFlow]:
+    sql = _query_sql(pending)
+    inputs = analyze_query(sql, catalog=state.context.catalog, schema=state.context.schema, location=pending.location)
+    streaming = any(i.streaming for i in inputs)
+    options = pending.options
+    expectations = api.function_expectations(pending.function)
+    if pending.kind == "append_flow":
+        if expectations:
+            raise DefinitionError(
+                f"{pending.location}: expectations on an append flow are not supported; "
+                "declare them on the target table"
+            )
+        flow = QueryFlow(
+            name=pending.flow_name or pending.function.__name__,
+            target=pending.target,
+            location=pending.location,
+            streaming=streaming,
+            sql=sql,
+            once=bool(options.get("once")),
+            is_default=False,
+            spark_conf=options.get("spark_conf", {}),
+        )
+        return None, flow
+    kind = _KIND.get(pending.kind) or ("streaming_table" if streaming else "materialized_view")
+    dataset = Dataset(
+        name=pending.target,
+        kind=kind,  # type: ignore[arg-type]
+        location=pending.location,
+        comment=options.get("comment"),
+        table_properties=options.get("table_properties", {}),
+        partition_cols=options.get("partition_cols", ()),
+        cluster_by=options.get("cluster_by", ()),
+        schema=options.get("schema"),
+        expectations=expectations,
+    )
+    flow = QueryFlow(
+        name=str(pending.target),
+        target=pending.target,
+        location=pending.location,
+        streaming=streaming,
+        sql=sql,
+        is_default=True,
+        spark_conf=options.get("spark_conf", {}),
+    )
+    return dataset, flow
+
+
+def _query_sql(pending: PendingQuery) -> str:
+    name = pending.function.__name__
+    df_module.reset_aliases()
+    try:
+        result = pending.function()
+    except DefinitionError:
+        raise
+    except TypeError as exc:
+        raise DefinitionError(f"{pending.location}: dataset function '{name}' failed: {exc}") from exc
+    except Exception as exc:
+        raise DefinitionError(
+            f"{pending.location}: dataset function '{name}' failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    if isinstance(result, df_module.DataFrame):
+        return result.to_sql()
+    if isinstance(result, str) and result.strip():
+        return result.strip().rstrip(";")
+    raise DefinitionError(
+        f"{pending.location}: dataset function '{name}' returned {type(result).__name__}; "
+        "it must return a DataFrame or a SQL query string"
+    )
+
+
+@contextmanager
+def _environment(path: Path, session: Any) -> Iterator[None]:
+    """``spark`` as a builtin, the file's folder importable, and the PySpark shims."""
+    added_path = str(path.parent)
+    sys.path.insert(0, added_path)
+    had_spark = hasattr(builtins, "spark")
+    if not had_spark:
+        builtins.spark = session  # type: ignore[attr-defined]
+    shims = _shim_modules()
+    installed = [name for name in shims if name not in sys.modules] if "pyspark" not in sys.modules else []
+    for name in installed:
+        sys.modules[name] = shims[name]
+    try:
+        yield
+    finally:
+        for name in installed:
+            sys.modules.pop(name, None)
+        if not had_spark:
+            del builtins.spark  # type: ignore[attr-defined]
+        try:
+            sys.path.remove(added_path)
+        except ValueError:
+            pass
+
+
+def _shim_modules() -> dict[str, types.ModuleType]:
+    window = types.ModuleType("pyspark.sql.window")
+    window.Window = dataframe_column.Window  # type: ignore[attr-defined]
+    window.WindowSpec = dataframe_column.WindowSpec  # type: ignore[attr-defined]
+    sql = types.ModuleType("pyspark.sql")
+    sql.functions = dataframe_functions  # type: ignore[attr-defined]
+    sql.types = dataframe_types  # type: ignore[attr-defined]
+    sql.window = window  # type: ignore[attr-defined]
+    sql.Window = dataframe_column.Window  # type: ignore[attr-defined]
+    sql.Column = dataframe_column.Column  # type: ignore[attr-defined]
+    sql.DataFrame = df_module.DataFrame  # type: ignore[attr-defined]
+    pyspark = types.ModuleType("pyspark")
+    pyspark.sql = sql  # type: ignore[attr-defined]
+    pyspark.pipelines = api  # type: ignore[attr-defined]
+    pyspark.__path__ = []  # type: ignore[attr-defined]
+    sql.__path__ = []  # type: ignore[attr-defined]
+    return {
+        "pyspark": pyspark,
+        "pyspark.sql": sql,
+        "pyspark.sql.functions": dataframe_functions,  # type: ignore[dict-item]
+        "pyspark.sql.types": dataframe_types,  # type: ignore[dict-item]
+        "pyspark.sql.window": window,
+        "pyspark.pipelines": api,  # type: ignore[dict-item]
+    }

@@ -1,0 +1,66 @@
+"""Public pipeline API: ``from soundlake import pipelines as dp``.
+
+The same names as ``pyspark.pipelines`` (and Databricks ``dp``): ``table``,
+``materialized_view``, ``temporary_view`` / ``view``, ``create_streaming_table``,
+``append_flow``, ``create_auto_cdc_flow``, ``create_auto_cdc_from_snapshot_flow``,
+``expect``, ``expect_or_drop``, ``expect_or_fail``, ``expect_all*``, plus soundlake's
+``expect_or_quarantine`` / ``expect_all_or_quarantine``. ``functions``, ``types`` and
+``Window`` are the local PySpark-compatible builders used in dataset functions.
+"""
+
+from __future__ import annotations
+
+from soundlake.engines.duckdb import dataframe_functions as functions
+from soundlake.engines.duckdb import dataframe_types as types
+from soundlake.engines.duckdb.dataframe import DataFrame
+from soundlake.engines.duckdb.dataframe_column import Column, Window
+from soundlake.pipeline.python.api import (
+    append_flow,
+    apply_changes,
+    apply_changes_from_snapshot,
+    create_auto_cdc_flow,
+    create_auto_cdc_from_snapshot_flow,
+    create_streaming_table,
+    expect,
+    expect_all,
+    expect_all_or_drop,
+    expect_all_or_fail,
+    expect_all_or_quarantine,
+    expect_or_drop,
+    expect_or_fail,
+    expect_or_quarantine,
+    materialized_view,
+    read,
+    read_stream,
+    table,
+    temporary_view,
+    view,
+)
+
+__all__ = [
+    "Column",
+    "DataFrame",
+    "Window",
+    "append_flow",
+    "apply_changes",
+    "apply_changes_from_snapshot",
+    "create_auto_cdc_flow",
+    "create_auto_cdc_from_snapshot_flow",
+    "create_streaming_table",
+    "expect",
+    "expect_all",
+    "expect_all_or_drop",
+    "expect_all_or_fail",
+    "expect_all_or_quarantine",
+    "expect_or_drop",
+    "expect_or_fail",
+    "expect_or_quarantine",
+    "functions",
+    "materialized_view",
+    "read",
+    "read_stream",
+    "table",
+    "temporary_view",
+    "types",
+    "view",
+]
