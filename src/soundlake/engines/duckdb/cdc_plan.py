@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from deltalake import DeltaTable, write_deltalake
 
 from soundlake.engines.base import CommitInfo
@@ -75,7 +76,7 @@ def _touched(con: Any, rc: ResolvedCdc, target: DeltaTable, ivs: list[tuple[Any,
     """(touched files, total files, touched bytes, total bytes) from the log's statistics."""
     actions = pa.table(target.get_add_actions(flatten=True))
     lo_col, hi_col = f"min.{rc.keys[0]}", f"max.{rc.keys[0]}"
-    total_files, total_bytes = actions.num_rows, int(pa.compute.sum(actions["size_bytes"]).as_py() or 0)
+    total_files, total_bytes = actions.num_rows, int(pc.sum(actions["size_bytes"]).as_py() or 0)
     if lo_col not in actions.column_names or not ivs:
         return total_files, total_files, total_bytes, total_bytes
     files = pa.table({"lo": actions[lo_col], "hi": actions[hi_col], "size": actions["size_bytes"]})
