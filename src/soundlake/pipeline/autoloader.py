@@ -317,9 +317,7 @@ def _read_text_file(path: str, options: FileSourceOptions) -> pa.Table:
     fs, p = _fs(path)
     with fs.open_input_stream(p) as stream:
         if options.format == "json":
-            import pyarrow.json as pj
-
-            return pj.read_json(stream)
+            return _read_json(stream.read().decode("utf-8"))
         import pyarrow.csv as pcsv
 
         convert = None
@@ -331,6 +329,35 @@ def _read_text_file(path: str, options: FileSourceOptions) -> pa.Table:
         if not options.infer_types:
             table = table.cast(pa.schema([pa.field(f.name, pa.string()) for f in table.schema]))
         return table
+
+
+def _read_json(text: str) -> pa.Table:
+    """JSON lines (or one JSON array) to a table; a column of mixed types becomes strings.
+
+    Parsed in Python rather than with pyarrow's reader, which rejects a column whose
+    type changes inside a file; such values must reach ``_rescued_data`` instead.
+    """
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        records = json.loads(stripped)
+    else:
+        records = [json.loads(line) for line in text.splitlines() if line.strip()]
+    names: dict[str, None] = {}
+    for record in records:
+        if not isinstance(record, dict):
+            raise ValueError("every JSON record must be an object")
+        names.update(dict.fromkeys(record))
+    columns = {}
+    for name in names:
+        values = [r.get(name) for r in records]
+        try:
+            columns[name] = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            columns[name] = pa.array(
+                [None if v is None else v if isinstance(v, str) else json.dumps(v) for v in values],
+                type=pa.string(),
+            )
+    return pa.table(columns) if columns else pa.table({})
 
 
 def _file_batches(path: str, options: FileSourceOptions) -> Iterator[pa.RecordBatch]:

@@ -1,0 +1,212 @@
+"""Pipeline commands: ``run``, ``dry-run``, ``events``, ``history``, ``query``, ``status``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from soundlake.cli.common import console, open_project
+
+
+def _names(text: Optional[str]) -> list[str] | None:
+    if not text:
+        return None
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the pipeline commands to ``app``."""
+
+    @app.command("run")
+    def run(
+        refresh: Optional[str] = typer.Option(None, "--refresh", help="Refresh only these tables (comma-separated)."),
+        full_refresh: Optional[str] = typer.Option(
+            None, "--full-refresh", help="Reset and reprocess these tables (comma-separated)."
+        ),
+        full_refresh_all: bool = typer.Option(False, "--full-refresh-all", help="Reset and reprocess every table."),
+        engine: Optional[str] = typer.Option(None, "--engine", help="duckdb or spark (default: from soundlake.yml)."),
+    ) -> None:
+        """Run a pipeline update: every flow in dependency order."""
+        from soundlake.project.pipeline_ops import run as run_update
+
+        if full_refresh and full_refresh_all:
+            raise typer.BadParameter("use --full-refresh or --full-refresh-all, not both")
+        project = open_project({"engine": engine} if engine else None)
+        listener = ProgressListener(console)
+        result = run_update(
+            project,
+            refresh=_names(refresh),
+            full_refresh=_names(full_refresh),
+            full_refresh_all=full_refresh_all,
+            engine=engine,
+            listeners=[listener],
+        )
+        render_update(console, result)
+        if not result.ok:
+            raise typer.Exit(1)
+
+    @app.command("dry-run")
+    def dry_run() -> None:
+        """Validate every definition and the graph; print it. Runs nothing."""
+        from soundlake.project.pipeline_ops import dry_run as validate
+
+        result = validate(open_project())
+        console.print(result.render(), highlight=False, markup=False)
+        console.print("[green]valid[/]")
+
+    @app.command("events")
+    def events(
+        run_id: Optional[str] = typer.Option(None, "--run", help="Only this update id."),
+        last: int = typer.Option(50, "--last", help="Show the last N events."),
+        fmt: str = typer.Option("table", "--format", help="table or json"),
+    ) -> None:
+        """Show the pipeline's event log."""
+        from soundlake.project.pipeline_ops import events as read
+
+        table = read(open_project(), run_id=run_id, last=last)
+        rows = table.to_pylist()
+        if fmt == "json":
+            for row in rows:
+                typer.echo(json.dumps(row, default=str))
+            return
+        grid = Table(title="event log", title_justify="left")
+        for col in ("seq", "time", "level", "event_type", "flow / dataset", "message"):
+            grid.add_column(col)
+        for row in rows:
+            origin = row["origin"] or {}
+            grid.add_row(
+                str(row["sequence"]), row["timestamp"].strftime("%H:%M:%S") if row["timestamp"] else "",
+                row["level"], row["event_type"], origin.get("flow_name") or origin.get("dataset_name") or "",
+                row["message"],
+            )
+        console.print(grid)
+
+    @app.command("history")
+    def history(
+        table: str = typer.Argument(..., help="Table name (catalog.schema.table, or shorter)."),
+        limit: int = typer.Option(20, "--limit", help="Show the last N commits."),
+    ) -> None:
+        """Show a table's Delta history (commits, operation, pipeline/run/flow metadata)."""
+        from soundlake.project.pipeline_ops import history as read
+
+        commits = read(open_project(), table, limit=limit)
+        grid = Table(title=f"history of {table}", title_justify="left")
+        for col in ("version", "timestamp", "operation", "rows", "run", "flow"):
+            grid.add_column(col)
+        from datetime import datetime, timezone
+
+        for c in commits:
+            ts = datetime.fromtimestamp(int(c.get("timestamp", 0)) / 1000, tz=timezone.utc)
+            metrics = c.get("operationMetrics") or {}
+            rows = metrics.get("num_added_rows", metrics.get("num_deleted_rows", ""))
+            grid.add_row(
+                str(c.get("version", "")), ts.strftime("%Y-%m-%d %H:%M:%S"), str(c.get("operation", "")),
+                str(rows), str(c.get("run", ""))[:12], str(c.get("flow", "")),
+            )
+        console.print(grid)
+
+    @app.command("query")
+    def query(
+        sql: str = typer.Argument(..., help="Spark SQL over the catalog's tables (read-only)."),
+        fmt: str = typer.Option("table", "--format", help="table, csv or json"),
+        limit: Optional[int] = typer.Option(None, "--limit", help="At most N rows."),
+    ) -> None:
+        """Run a read-only Spark SQL query over the lake's tables with DuckDB."""
+        from soundlake.project.pipeline_ops import query as run_query
+
+        result = run_query(open_project(), sql, limit=limit)
+        render_rows(console, result.column_names, result.to_pylist(), fmt)
+
+    @app.command("status")
+    def status() -> None:
+        """The last status of every flow."""
+        from soundlake.project.pipeline_ops import status as read
+
+        rows = read(open_project())
+        grid = Table(title="flows", title_justify="left")
+        for col in ("flow", "status", "rows", "run", "time"):
+            grid.add_column(col)
+        for r in rows:
+            grid.add_row(r.flow, _color(r.status), f"{r.num_output_rows:,}", r.run_id[:12], r.timestamp[:19])
+        console.print(grid)
+
+
+def _color(status: str) -> str:
+    color = {"COMPLETED": "green", "FAILED": "red", "SKIPPED": "yellow", "IDLE": "dim"}.get(status)
+    return f"[{color}]{status}[/]" if color else status
+
+
+def render_rows(out: Console, columns: list[str], rows: list[dict[str, Any]], fmt: str) -> None:
+    """Print query rows as a table, CSV or JSON lines."""
+    if fmt == "json":
+        for row in rows:
+            typer.echo(json.dumps(row, default=str))
+        return
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow(["" if row[c] is None else row[c] for c in columns])
+        typer.echo(buffer.getvalue(), nl=False)
+        return
+    if fmt != "table":
+        raise typer.BadParameter(f"unknown format '{fmt}' (table, csv, json)")
+    grid = Table()
+    for col in columns:
+        grid.add_column(col)
+    for row in rows:
+        grid.add_row(*["NULL" if row[c] is None else str(row[c]) for c in columns])
+    out.print(grid)
+    out.print(f"{len(rows)} rows", style="dim")
+
+
+class ProgressListener:
+    """Prints each flow's progress as events arrive (one line per flow outcome)."""
+
+    def __init__(self, out: Console) -> None:
+        self.out = out
+        self._lock = threading.Lock()
+
+    def on_event(self, event: Any) -> None:
+        """Print flow outcomes and warnings."""
+        if event.event_type == "flow_progress":
+            status = (event.details.get("flow_progress") or {}).get("status")
+            if status in ("QUEUED",):
+                return
+            metrics = (event.details.get("flow_progress") or {}).get("metrics") or {}
+            rows = metrics.get("num_output_rows")
+            extra = f" {rows:,} rows" if status == "COMPLETED" and rows is not None else ""
+            text = f"  {_color(str(status)):<24} {event.flow}{extra}"
+            if status in ("FAILED", "SKIPPED"):
+                text += f"\n      {event.message}"
+        elif event.level in ("WARN", "ERROR") or event.event_type == "create_update":
+            text = f"{event.message}"
+        else:
+            return
+        with self._lock:
+            self.out.print(text, highlight=False, soft_wrap=True)
+
+
+def render_update(out: Console, result: Any) -> None:
+    """The update summary: one row per flow."""
+    grid = Table(title=f"update {result.run_id}: {result.status}", title_justify="left")
+    for col, justify in (("flow", "left"), ("status", "left"), ("output rows", "right"), ("dropped", "right"),
+                         ("quarantined", "right")):
+        grid.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for name, flow in result.flows.items():
+        exp = flow.expectations
+        grid.add_row(
+            name, _color(flow.status), f"{flow.num_output_rows:,}",
+            f"{exp.dropped_rows:,}" if exp else "", f"{exp.quarantined_rows:,}" if exp else "",
+        )
+    out.print(grid)
+    for name, message in result.errors.items():
+        out.print(f"[red]{name}:[/] {message}", highlight=False, soft_wrap=True)
