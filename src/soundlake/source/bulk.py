@@ -1,8 +1,9 @@
 """Bulk writes of Arrow tables into the source database, one transaction per writer.
 
-- SQLite: ``executemany`` on the raw ``sqlite3`` connection inside one transaction, with
-  ``journal_mode=WAL`` and ``synchronous=OFF`` for the load (values in the canonical text
-  formats of :mod:`soundlake.source.db`).
+- SQLite: ADBC bulk ingest (Arrow bound in C, about twice as fast as ``executemany``)
+  inside one transaction, with ``journal_mode=WAL`` and ``synchronous=OFF`` for the load;
+  dates and timestamps are converted to the canonical text formats of
+  :mod:`soundlake.source.db` first. An in-memory database uses ``executemany``.
 - PostgreSQL: ``COPY ... FROM STDIN (FORMAT csv)`` through psycopg, fed with CSV that
   Arrow renders in C++.
 - Other dialects: SQLAlchemy ``insert`` with ``executemany``.
@@ -32,10 +33,21 @@ class BulkWriter:
         self.engine = engine
         self.dialect = dialect_of(engine)
         self._raw: Any = None
+        self._adbc: Any = None
         self._sa_conn: sa.Connection | None = None
+        database = engine.url.database if self.dialect == "sqlite" else None
+        self._sqlite_file = database if database not in (None, "", ":memory:") else None
 
     def __enter__(self) -> BulkWriter:
-        if self.dialect in ("sqlite", "postgresql"):
+        if self._sqlite_file is not None:
+            import adbc_driver_sqlite.dbapi as adbc_sqlite
+
+            self._adbc = adbc_sqlite.connect(self._sqlite_file, autocommit=True)
+            with self._adbc.cursor() as cur:
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=OFF")
+                cur.execute("BEGIN")
+        elif self.dialect in ("sqlite", "postgresql"):
             self._raw = self.engine.raw_connection()
             if self.dialect == "sqlite":
                 driver = self._raw.driver_connection
@@ -51,7 +63,11 @@ class BulkWriter:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
-            if self._raw is not None:
+            if self._adbc is not None:
+                with self._adbc.cursor() as cur:
+                    cur.execute("COMMIT" if exc_type is None else "ROLLBACK")
+                self._adbc.close()
+            elif self._raw is not None:
                 if exc_type is None:
                     self._raw.commit()
                 else:
@@ -66,6 +82,7 @@ class BulkWriter:
                     self._sa_conn.rollback()
                 self._sa_conn.close()
         finally:
+            self._adbc = None
             self._raw = None
             self._sa_conn = None
 
@@ -75,6 +92,10 @@ class BulkWriter:
             names = ", ".join(f'"{n}"' for n in TABLE_NAMES)
             with self._raw.driver_connection.cursor() as cur:
                 cur.execute(f"TRUNCATE {names}")
+        elif self._adbc is not None:
+            with self._adbc.cursor() as cur:
+                for name in TABLE_NAMES:
+                    cur.execute(f'DELETE FROM "{name}"')
         elif self.dialect == "sqlite":
             for name in TABLE_NAMES:
                 self._raw.driver_connection.execute(f'DELETE FROM "{name}"')
@@ -102,14 +123,19 @@ class BulkWriter:
         columns = []
         for col in data.columns:
             if pa.types.is_timestamp(col.type):
-                col = pc.strftime(col, format="%Y-%m-%d %H:%M:%S")
+                # a cast of timestamp[s] renders "YYYY-MM-DD HH:MM:SS", ~30x faster than strftime
+                col = pc.cast(pc.cast(col, pa.timestamp("s"), safe=False), pa.string())
             elif pa.types.is_date(col.type):
                 col = pc.cast(col, pa.string())
-            columns.append(col.to_pylist())
+            columns.append(col)
+        if self._adbc is not None:
+            with self._adbc.cursor() as cur:
+                cur.adbc_ingest(table, pa.table(columns, names=data.column_names), mode="append")
+            return
         names = ", ".join(f'"{n}"' for n in data.column_names)
         marks = ", ".join("?" * data.num_columns)
         self._raw.driver_connection.executemany(
-            f'INSERT INTO "{table}" ({names}) VALUES ({marks})', zip(*columns)
+            f'INSERT INTO "{table}" ({names}) VALUES ({marks})', zip(*(c.to_pylist() for c in columns))
         )
 
     def _write_postgres(self, table: str, data: pa.Table) -> None:
