@@ -37,7 +37,9 @@ def register(app: typer.Typer) -> None:
             result = run_ingest(project, tables=table or None, from_date=from_date, reporter=PlainReporter(console))
         render_summary(console, result)
         if not result.ok:
-            raise typer.Exit(1)
+            # SystemExit, not typer.Exit: main() runs click with standalone_mode=False,
+            # which turns typer.Exit into a return value that main() does not pass on.
+            raise SystemExit(1)
 
 
 class PlainReporter:

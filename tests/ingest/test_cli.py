@@ -1,0 +1,81 @@
+"""``soundlake ingest``: plain progress lines off a terminal, a summary, exit codes, status."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from soundlake.project.context import Project
+from soundlake.project.ingest_ops import ingest_status, run_ingest
+from soundlake.source.loadsql import load_sql_files
+
+YML = """name: spotify
+storage: lake
+source:
+  url: sqlite:///source.db
+ingest:
+  workers: 2
+  tables:
+    - {schema: dbo, table: DimUser, cdc_col: updated_at}
+    - {schema: dbo, table: DimTrack, cdc_col: updated_at}
+    - {schema: dbo, table: DimDate, cdc_col: date}
+    - {schema: dbo, table: DimArtist, cdc_col: updated_at}
+    - {schema: dbo, table: FactStream, cdc_col: stream_timestamp}
+"""
+
+
+def make_project(root: Path, tutorial_dir: Path) -> Path:
+    (root / "soundlake.yml").write_text(YML)
+    load_sql_files(f"sqlite:///{root / 'source.db'}", [tutorial_dir / "spotify_initial_load.sql"])
+    return root
+
+
+def cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "soundlake.cli.main", "--project", str(root), "ingest", *args],
+        capture_output=True, text=True, timeout=120, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )
+
+
+def test_cli_ingest_prints_lines_and_a_summary(tmp_path: Path, tutorial_dir: Path) -> None:
+    root = make_project(tmp_path, tutorial_dir)
+    first = cli(root)
+    assert first.returncode == 0, first.stderr
+    assert "FactStream: full load from watermark -" in first.stdout
+    assert "FactStream: 1000 rows, watermark 2025-10-07T19:49:56" in first.stdout
+    for header in ("table", "rows", "files", "watermark before", "watermark after", "seconds"):
+        assert header in first.stdout
+    assert "2,865 rows" in first.stdout
+    second = cli(root, "--table", "FactStream", "--table", "DimDate")
+    assert second.returncode == 0
+    assert "DimUser" not in second.stdout and "0 rows" in second.stdout
+
+
+def test_cli_ingest_failure_exits_non_zero(tmp_path: Path, tutorial_dir: Path) -> None:
+    root = make_project(tmp_path, tutorial_dir)
+    with sqlite3.connect(root / "source.db") as conn:
+        conn.execute("UPDATE DimTrack SET duration_sec = 'long' WHERE track_id = 3")
+    result = cli(root)
+    assert result.returncode == 1
+    assert "failed: DimTrack" in result.stdout and "duration_sec" in result.stdout
+
+
+def test_cli_unknown_table_is_a_config_error(tmp_path: Path, tutorial_dir: Path) -> None:
+    root = make_project(tmp_path, tutorial_dir)
+    result = cli(root, "--table", "DimAlbum")
+    assert result.returncode == 2
+    assert "table 'DimAlbum' is not in ingest.tables" in result.stderr
+
+
+def test_run_ingest_and_status_facade(tmp_path: Path, tutorial_dir: Path) -> None:
+    root = make_project(tmp_path, tutorial_dir)
+    project = Project.open(root)
+    result = run_ingest(project, tables=["DimDate"], from_date="2025-10-01")
+    assert result.ok and result.tables[0].mode == "backfill" and result.rows == 6
+    statuses = {s.table: s for s in ingest_status(project)}
+    assert statuses["DimDate"].watermark == "2025-10-06"
+    assert statuses["DimDate"].rows == 6 and len(statuses["DimDate"].committed_files) == 1
+    assert statuses["DimDate"].manifests[0]["mode"] == "backfill"
+    assert statuses["FactStream"].watermark is None and statuses["FactStream"].committed_files == ()
