@@ -141,7 +141,7 @@ def bind_query(
             tree = new  # type: ignore[assignment]
         else:
             node.replace(new)
-    return tree.sql(dialect=_write_dialect(dialect))
+    return _spark_semantics(tree, dialect).sql(dialect=_write_dialect(dialect))
 
 
 def transpile_expression(expr: str, *, dialect: str) -> str:
@@ -157,7 +157,7 @@ def transpile_expression(expr: str, *, dialect: str) -> str:
             tree = sqlglot.parse_one(expr, read=READ_DIALECT)
         except SqlglotError as exc:
             raise DefinitionError(f"invalid SQL expression {expr!r}: {_first_line(exc)}") from exc
-    return tree.sql(dialect=_write_dialect(dialect))
+    return _spark_semantics(tree, dialect).sql(dialect=_write_dialect(dialect))
 
 
 def validate_expression(expr: str, *, location: SourceLocation, what: str) -> exp.Expression:
@@ -173,6 +173,23 @@ def validate_expression(expr: str, *, location: SourceLocation, what: str) -> ex
     if isinstance(tree, exp.Query) or tree.find(exp.Subquery) is not None:
         raise DefinitionError(f"{location}: {what} {expr!r} must not contain a subquery")
     return tree
+
+
+def _spark_semantics(tree: exp.Expression, dialect: str) -> exp.Expression:
+    """Keep Spark result types where sqlglot's DuckDB output differs.
+
+    ``date_add``/``date_sub``/``add_months`` return DATE in Spark; DuckDB's ``date +
+    INTERVAL`` gives a TIMESTAMP, so the result is cast back to DATE.
+    """
+    if dialect != "duckdb":
+        return tree
+
+    def fix(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, (exp.TsOrDsAdd, exp.AddMonths)) and not isinstance(node.parent, exp.Cast):
+            return exp.Cast(this=node, to=exp.DataType.build("date"))
+        return node
+
+    return tree.transform(fix)
 
 
 def _write_dialect(dialect: str) -> str:
