@@ -50,7 +50,10 @@ def register(app: typer.Typer) -> None:
         )
         render_update(console, result)
         if not result.ok:
-            raise typer.Exit(1)
+            from soundlake.core.errors import FlowError
+
+            failed = ", ".join(sorted(result.errors))
+            raise FlowError(f"update {result.run_id} failed: {failed}")
 
     @app.command("dry-run")
     def dry_run() -> None:
@@ -184,7 +187,7 @@ class ProgressListener:
             metrics = (event.details.get("flow_progress") or {}).get("metrics") or {}
             rows = metrics.get("num_output_rows")
             extra = f" {rows:,} rows" if status == "COMPLETED" and rows is not None else ""
-            text = f"  {_color(str(status)):<24} {event.flow}{extra}"
+            text = f"  {_color(f'{status:<10}')} {event.flow}{extra}"
             if status in ("FAILED", "SKIPPED"):
                 text += f"\n      {event.message}"
         elif event.level in ("WARN", "ERROR") or event.event_type == "create_update":

@@ -69,9 +69,11 @@ def run_streaming(ctx: RunContext, plan: FlowPlan) -> FlowResult:
     if resume:
         batch = int(resume["batch"])
         skip_target, skip_q = batch_done(ctx, plan, batch)
+        has_q = any(e.action == "quarantine" for e in plan.dataset.expectations)
         if skip_target and skip_q:
             _commit(ctx, plan, cp, batch, resume["after"], once)
-        elif skip_target or skip_q:
+        elif skip_target or (skip_q and has_q):
+            # part of the batch is committed: re-run it with the same input
             planned = PlannedBatch(resume["entries"], resume["after"], True, [])
         cp["planned"] = None
     if planned is None:

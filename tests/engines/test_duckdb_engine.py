@@ -1,0 +1,41 @@
+"""The DuckDB engine executes engine SQL over Delta, Arrow and view relations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from soundlake.core.errors import EngineError
+from soundlake.engines.base import ArrowRelation, CommitInfo, DeltaRelation, Engine, ViewRelation
+from soundlake.lake import delta
+
+
+def test_execute_over_relations_and_write(tmp_path: Path) -> None:
+    from soundlake.engines.duckdb.engine import DuckDBEngine
+
+    engine = DuckDBEngine()
+    assert isinstance(engine, Engine)
+    uri = str(tmp_path / "t")
+    delta.write_table(uri, pa.table({"k": [1, 2], "v": ["a", "b"]}), mode="append")
+    arrow = pa.table({"k": [2, 3]}).to_reader()
+    relations = {
+        "d": DeltaRelation(uri),
+        "a": ArrowRelation(arrow),
+        "view": ViewRelation("SELECT k FROM inner_rel WHERE k > 2", {"inner_rel": ArrowRelation(pa.table({"k": [1, 3]}))}),
+    }
+    out = engine.execute(
+        "SELECT d.k, d.v FROM d JOIN a USING (k) UNION ALL SELECT k, 'view' FROM view", relations
+    ).read_all()
+    assert sorted(out.to_pylist(), key=lambda r: r["k"]) == [{"k": 2, "v": "b"}, {"k": 3, "v": "view"}]
+    target = str(tmp_path / "out")
+    outcome = engine.write_delta(target, pa.table({"x": [1]}).to_reader(), mode="append",
+                                 commit=CommitInfo("p:f", 1, {"flow": "f"}), storage_options={})
+    assert outcome.committed and outcome.num_rows == 1
+    again = engine.write_delta(target, pa.table({"x": [1]}).to_reader(), mode="append",
+                               commit=CommitInfo("p:f", 1), storage_options={})
+    assert not again.committed
+    with pytest.raises(EngineError, match="DuckDB failed"):
+        engine.execute("SELECT nope FROM d", {"d": DeltaRelation(uri)})
+    engine.close()

@@ -1,0 +1,62 @@
+"""The pipeline CLI: run, dry-run, query formats, events, history, status, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.pipeline.conftest import Lakehouse
+
+
+def _cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, COLUMNS="200")
+    return subprocess.run(
+        [sys.executable, "-m", "soundlake.cli.main", "--project", str(root), *args],
+        capture_output=True, text=True, env=env,
+    )
+
+
+@pytest.mark.slow
+def test_run_query_events_history_status(lakehouse: Lakehouse) -> None:
+    lakehouse.sql("""
+    CREATE OR REFRESH STREAMING TABLE raw AS SELECT * FROM STREAM read_files('${data}/in', format => 'parquet');
+    CREATE OR REFRESH MATERIALIZED VIEW total AS SELECT count(*) AS n FROM raw;
+    """)
+    lakehouse.parquet("in", "a.parquet", [{"id": 1, "name": "x"}, {"id": 2, "name": "y"}])
+    dry = _cli(lakehouse.root, "dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "main.silver.raw" in dry.stdout and "run order" in dry.stdout
+    run = _cli(lakehouse.root, "run")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "COMPLETED" in run.stdout
+    out = _cli(lakehouse.root, "query", "SELECT id, name FROM raw ORDER BY id", "--format", "csv")
+    assert out.stdout.splitlines() == ["id,name", "1,x", "2,y"]
+    out = _cli(lakehouse.root, "query", "SELECT n FROM main.silver.total", "--format", "json")
+    assert json.loads(out.stdout) == {"n": 2}
+    assert "2 rows" in _cli(lakehouse.root, "query", "SELECT * FROM raw").stdout
+    events = _cli(lakehouse.root, "events", "--format", "json", "--last", "200")
+    types = {json.loads(line)["event_type"] for line in events.stdout.splitlines()}
+    assert {"create_update", "flow_definition", "flow_progress", "update_progress"} <= types
+    history = _cli(lakehouse.root, "history", "raw")
+    assert history.returncode == 0 and "WRITE" in history.stdout
+    status = _cli(lakehouse.root, "status")
+    assert "main.silver.total" in status.stdout and "COMPLETED" in status.stdout
+    missing = _cli(lakehouse.root, "query", "SELECT * FROM nope")
+    assert missing.returncode != 0 and "does not exist" in missing.stderr
+
+
+def test_failed_run_exits_non_zero(lakehouse: Lakehouse) -> None:
+    lakehouse.sql("""
+    CREATE OR REFRESH STREAMING TABLE raw (CONSTRAINT c EXPECT (id > 5) ON VIOLATION FAIL UPDATE)
+    AS SELECT * FROM STREAM read_files('${data}/in', format => 'parquet');
+    """)
+    lakehouse.parquet("in", "a.parquet", [{"id": 1}])
+    run = _cli(lakehouse.root, "run")
+    assert run.returncode == 1
+    assert "FAILED" in run.stdout and "expectation 'c'" in run.stdout
+    assert "update" in run.stderr and "failed" in run.stderr
