@@ -127,6 +127,13 @@ class _StatementParser(Cursor):
     def parse(self) -> list[Definition]:
         if self.accept("APPLY", "CHANGES", "INTO"):
             return [self.cdc_flow(name=None, once=False)]
+        first = self.peek()
+        if first is not None and not first.is_word("CREATE"):
+            raise self.error(
+                f"unsupported statement starting with '{first.value}' (pipeline files hold CREATE "
+                "STREAMING TABLE / MATERIALIZED VIEW / TEMPORARY VIEW / FLOW and APPLY CHANGES INTO)",
+                first,
+            )
         self.expect("CREATE")
         self.accept("OR", "REFRESH") or self.accept("OR", "REPLACE")
         if self.accept("FLOW"):
