@@ -65,7 +65,7 @@ __all__ = [
 
 
 def _asset(name: str) -> str:
-    return resources.files("soundlake.observe").joinpath("templates", name).read_text("utf-8")
+    return resources.files("soundlake.observe").joinpath("templates").joinpath(name).read_text("utf-8")
 
 
 def _pill(status: str | None) -> str:

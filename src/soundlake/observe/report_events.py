@@ -264,12 +264,6 @@ def _runs(events: Sequence[_Event]) -> tuple[list[RunSummary], list[ExpectationR
             dataset = str(event.origin.get("dataset_name") or name)
             acc = flows[update_id].setdefault(name, _FlowAcc(name, dataset))
             _flow_progress(acc, event)
-            progress = event.details.get("flow_progress")
-            if isinstance(progress, Mapping) and isinstance(progress.get("data_quality"), Mapping):
-                if "quarantined_records" in progress["data_quality"] and acc.status != "RUNNING":
-                    quarantined = (quarantined or 0) + _int(
-                        progress["data_quality"]["quarantined_records"]
-                    )
     runs, results = [], []
     for update_id in order:
         accs = sorted(
@@ -288,6 +282,9 @@ def _runs(events: Sequence[_Event]) -> tuple[list[RunSummary], list[ExpectationR
         end = state_at if state in TERMINAL_RUN_STATES and state_at else max(ends, default=None)
         runs.append(RunSummary(update_id, state, starts.get(update_id), end, flow_runs))
         results.extend(_expectations(update_id, accs))
+        for acc in accs:
+            if acc.quality is not None and "quarantined_records" in acc.quality:
+                quarantined = (quarantined or 0) + _int(acc.quality["quarantined_records"])
     return runs, results, quarantined
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from soundlake.observe.report_events import report_data_from_events
 from soundlake.observe.report_model import ReportData
 
+Row = dict[str, Any]
 PIPELINE = "spotify"
 CAT = "spotify_catalog"
 TABLES = {
@@ -133,86 +134,53 @@ def _quality(flow: str, rows: int, rng: random.Random, run: int) -> dict[str, An
     return {"dropped_records": dropped, "expectations": expectations}
 
 
+def _progress(
+    log: _Log, when: datetime, update: str, flow: str, output: str, body: dict[str, Any], **kw: Any
+) -> None:
+    log.add(when, update, "flow_progress", {"flow_progress": body}, flow=flow, dataset=output, **kw)
+
+
+FAILURE = {
+    "exceptions": [
+        {"class_name": "SoundlakeError", "message": "sequence_by column updated_at is NULL"}
+    ]
+}
+
+
 def _run(log: _Log, rng: random.Random, run: int, start: datetime) -> None:
     update = f"upd-{run + 1:03d}-{rng.randrange(16**6):06x}"
     log.add(start, update, "create_update", {"create_update": {"cause": "API_CALL"}})
     flows = _flows()
     for flow, output, inputs, ftype in flows:
+        body = {"output_dataset": output, "input_datasets": inputs, "flow_type": ftype}
         log.add(
-            start,
-            update,
-            "flow_definition",
-            {
-                "flow_definition": {
-                    "output_dataset": output,
-                    "input_datasets": inputs,
-                    "flow_type": ftype,
-                }
-            },
-            flow=flow,
-            dataset=output,
+            start, update, "flow_definition", {"flow_definition": body}, flow=flow, dataset=output
         )
     clock = start + timedelta(seconds=0.4)
     failed: set[str] = set()
     for flow, output, inputs, _ in flows:
-        log.add(
-            clock,
-            update,
-            "flow_progress",
-            {"flow_progress": {"status": "QUEUED"}},
-            flow=flow,
-            dataset=output,
-        )
+        _progress(log, clock, update, flow, output, {"status": "QUEUED"})
         if any(i in failed for i in inputs):
             failed.add(output)
-            log.add(
-                clock,
-                update,
-                "flow_progress",
-                {"flow_progress": {"status": "SKIPPED"}},
-                flow=flow,
-                dataset=output,
-                level="WARN",
-            )
+            _progress(log, clock, update, flow, output, {"status": "SKIPPED"}, level="WARN")
             continue
         if run == 2 and flow == "dimdate":
-            log.add(
-                clock,
-                update,
-                "flow_progress",
-                {"flow_progress": {"status": "IDLE"}},
-                flow=flow,
-                dataset=output,
-            )
+            _progress(log, clock, update, flow, output, {"status": "IDLE"})
             continue
-        log.add(
-            clock,
-            update,
-            "flow_progress",
-            {"flow_progress": {"status": "RUNNING"}},
-            flow=flow,
-            dataset=output,
-        )
+        _progress(log, clock, update, flow, output, {"status": "RUNNING"})
         clock += timedelta(seconds=rng.uniform(0.2, 2.5) * (3 if "fact" in flow else 1))
         if run == 2 and flow == "dim_track_cdc":
             failed.add(output)
-            log.add(
+            _progress(
+                log,
                 clock,
                 update,
-                "flow_progress",
-                {"flow_progress": {"status": "FAILED"}},
-                flow=flow,
-                dataset=output,
+                flow,
+                output,
+                {"status": "FAILED"},
                 level="ERROR",
-                message="dim_track_cdc failed",
-                error={
-                    "exceptions": [
-                        {
-                            "class_name": "SoundlakeError",
-                            "message": "sequence_by column updated_at is NULL",
-                        }
-                    ]
-                },
+                message=f"{flow} failed",
+                error=FAILURE,
             )
             continue
         rows = rng.randint(400, 1200) if run == 0 else rng.randint(5, 60)
@@ -220,22 +188,10 @@ def _run(log: _Log, rng: random.Random, run: int, start: datetime) -> None:
         quality = _quality(flow, rows, rng, run)
         if quality:
             progress["data_quality"] = quality
-        log.add(
-            clock,
-            update,
-            "flow_progress",
-            {"flow_progress": progress},
-            flow=flow,
-            dataset=output,
-            level="METRICS",
-        )
+        _progress(log, clock, update, flow, output, progress, level="METRICS")
     state = "FAILED" if failed else "COMPLETED"
-    log.add(
-        clock + timedelta(seconds=0.2),
-        update,
-        "update_progress",
-        {"update_progress": {"state": state}},
-    )
+    end = clock + timedelta(seconds=0.2)
+    log.add(end, update, "update_progress", {"update_progress": {"state": state}})
 
 
 def sample_events() -> list[dict[str, Any]]:
@@ -246,70 +202,84 @@ def sample_events() -> list[dict[str, Any]]:
     return log.rows
 
 
-def sample_marts() -> dict[str, list[dict[str, Any]]]:
-    """Rows of the reference marts, in their column layout (deterministic)."""
-    rng = random.Random(11)
-    first = date(2025, 9, 1)
-    daily, by_plan = [], []
+WORDS = (
+    "Midnight",
+    "Echo",
+    "Golden",
+    "Neon",
+    "River",
+    "Paper",
+    "Static",
+    "Velvet",
+    "Summer",
+    "Ghost",
+)
+GENRES = ("Pop", "Hip-Hop", "Jazz", "Electronic", "Rock", "Classical")
+
+
+def _daily_rows(rng: random.Random, first: date) -> tuple[list[Row], list[Row]]:
+    daily: list[Row] = []
+    by_plan: list[Row] = []
     for offset in range(180):
         day = first + timedelta(days=offset)
         for country in ("US", "IN", "BR"):
             for device in ("Mobile", "Desktop", "Smart Speaker"):
                 plays = rng.randint(2, 12) + offset // 30
+                minutes = round(plays * rng.uniform(2.2, 3.6), 2)
                 daily.append(
-                    {
-                        "listen_date": day,
-                        "country": country,
-                        "device_type": device,
-                        "plays": plays,
-                        "minutes": round(plays * rng.uniform(2.2, 3.6), 2),
-                        "listeners": max(plays - 2, 1),
-                    }
-                )
+                    {"listen_date": day, "country": country, "device_type": device,
+                     "plays": plays, "minutes": minutes, "listeners": max(plays - 2, 1)}
+                )  # fmt: skip
         for plan in ("Free", "Premium", "Family"):
-            by_plan.append(
-                {"listen_date": day, "subscription_type": plan, "plays": rng.randint(5, 40)}
-            )
-    mix = []
+            plays = rng.randint(5, 40)
+            by_plan.append({"listen_date": day, "subscription_type": plan, "plays": plays})
+    return daily, by_plan
+
+
+def _mix_rows(rng: random.Random) -> list[Row]:
+    mix: list[Row] = []
     users = {"Free": 260, "Premium": 170, "Family": 70}
     for month in range(9, 15):
         month_end = date(2025 + (month - 1) // 12, (month - 1) % 12 + 1, 28)
-        for plan in users:
-            users[plan] += rng.randint(-12, 18)
+        for plan, count in list(users.items()):
+            users[plan] = count + rng.randint(-12, 18)
             mix.append({"month_end": month_end, "subscription_type": plan, "users": users[plan]})
-    tracks, artists = [], []
+    return mix
+
+
+def _top_rows(rng: random.Random, first: date) -> tuple[list[Row], list[Row]]:
+    tracks: list[Row] = []
+    artists: list[Row] = []
     for week in range(4):
         week_start = first + timedelta(days=7 * week)
         for rank in range(1, 11):
             track = rng.randint(1, 40)
+            name = f"{WORDS[track % 10]} {WORDS[track * 7 % 10]} {track}"
+            if track % 9 == 0:
+                name += " <Remix & Edit>"
+            artist = f"Artist {track % 13:02d}"
             tracks.append(
-                {
-                    "week_start": week_start,
-                    "rank": rank,
-                    "track_id": track,
-                    "track_name": f"Track {track:03d} <Remix & Edit>"
-                    if track % 9 == 0
-                    else f"Track {track:03d}",
-                    "artist_name": f"Artist {track % 13:02d}",
-                    "plays": 40 - rank * 3,
-                    "minutes": 10.0,
-                }
-            )
+                {"week_start": week_start, "rank": rank, "track_id": track, "track_name": name,
+                 "artist_name": artist, "plays": 40 - rank * 3 + track % 9, "minutes": 10.0}
+            )  # fmt: skip
             artists.append(
-                {
-                    "week_start": week_start,
-                    "rank": rank,
-                    "artist_id": track % 13,
-                    "artist_name": f"Artist {track % 13:02d}",
-                    "genre": "Pop",
-                    "plays": 90 - rank * 7,
-                    "minutes": 30.0,
-                }
-            )
+                {"week_start": week_start, "rank": rank, "artist_id": track % 13,
+                 "artist_name": artist, "genre": GENRES[track % 6], "plays": 90 - rank * 7,
+                 "minutes": 30.0}
+            )  # fmt: skip
+    return tracks, artists
+
+
+def sample_marts() -> dict[str, list[dict[str, Any]]]:
+    """Rows of the reference marts, in their column layout (deterministic)."""
+    rng = random.Random(11)
+    first = date(2025, 9, 1)
+    daily, by_plan = _daily_rows(rng, first)
+    tracks, artists = _top_rows(rng, first)
     return {
         f"{CAT}.gold.mart_daily_listening": daily,
         f"{CAT}.gold.mart_listening_by_plan": by_plan,
-        f"{CAT}.gold.mart_plan_mix_monthly": mix,
+        f"{CAT}.gold.mart_plan_mix_monthly": _mix_rows(rng),
         f"{CAT}.gold.mart_top_tracks_weekly": tracks,
         f"{CAT}.gold.mart_top_artists_weekly": artists,
     }
