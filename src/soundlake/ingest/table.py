@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,29 +179,42 @@ def _stream(
     tracker: DeliveryTracker,
     reporter: IngestReporter,
 ) -> BatchWriter | None:
-    """Read and write the batches; None when no row was delivered (no file is left)."""
+    """Read and write the batches; None when no row was delivered (no file is left).
+
+    Reading the next batch overlaps with writing the previous one (a single writer
+    thread, at most one batch in flight), so memory holds about two batches.
+    """
     request = ReadRequest(info, info.column(job.spec.cdc_col).name, the_plan.lower, job.batch_rows)
     remaining = Counter(the_plan.skip)
     writer: BatchWriter | None = None
-    try:
-        for batch in read_batches(request):
-            if the_plan.lower is not None:  # exact filter (SQLite text compares loosely)
-                cdc = batch.column(tracker.cdc_index)
-                batch = batch.filter(_ge(cdc, the_plan.lower))
-            if the_plan.skip_at is not None and remaining:
-                batch = skip_delivered(batch, tracker.cdc_index, the_plan.skip_at, remaining)
-            if batch.num_rows == 0:
-                continue
-            if writer is None:
-                writer = bronze.open_batch(batch_file_name(info.table), info.arrow_schema)
-            writer.write(batch)
-            tracker.update(batch)
-            reporter.table_progress(info.table, tracker.rows)
-            fault_point("query", info.table)
-    except BaseException:
-        if writer is not None:
-            writer.abort()
-        raise
+    in_flight: Future[None] | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"write-{info.table}") as pool:
+        try:
+            for batch in read_batches(request):
+                if the_plan.lower is not None:  # exact filter (SQLite text compares loosely)
+                    cdc = batch.column(tracker.cdc_index)
+                    batch = batch.filter(_ge(cdc, the_plan.lower))
+                if the_plan.skip_at is not None and remaining:
+                    batch = skip_delivered(batch, tracker.cdc_index, the_plan.skip_at, remaining)
+                if batch.num_rows == 0:
+                    continue
+                if writer is None:
+                    writer = bronze.open_batch(batch_file_name(info.table), info.arrow_schema)
+                if in_flight is not None:
+                    in_flight.result()
+                in_flight = pool.submit(writer.write, batch)
+                tracker.update(batch)
+                reporter.table_progress(info.table, tracker.rows)
+                fault_point("query", info.table)
+            if in_flight is not None:
+                in_flight.result()
+        except BaseException:
+            if in_flight is not None:
+                in_flight.cancel()
+                wait([in_flight])
+            if writer is not None:
+                writer.abort()
+            raise
     return writer
 
 
