@@ -181,6 +181,20 @@ class Engine(Protocol):
         """Apply one batch of change events to an SCD1/SCD2 target (AUTO CDC)."""
         ...
 
+    def apply_cdc_snapshot(
+        self,
+        spec: CdcSpec,
+        snapshot: pa.RecordBatchReader,
+        version: int | str,
+        target_uri: str,
+        *,
+        state_uri: str,
+        storage_options: Mapping[str, str],
+        commit: CommitInfo,
+    ) -> CdcMetrics:
+        """Apply one full snapshot (AUTO CDC FROM SNAPSHOT): insert, update, delete keys."""
+        ...
+
     def close(self) -> None:
         """Release engine resources."""
         ...

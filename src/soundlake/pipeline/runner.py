@@ -18,7 +18,7 @@ from soundlake.core.errors import SoundlakeError
 from soundlake.lake import delta
 from soundlake.pipeline.context import RunContext, fault_point, quarantine_name
 from soundlake.pipeline.flows.base import FlowResult, load_checkpoint, save_checkpoint
-from soundlake.pipeline.flows.cdc import run_auto_cdc
+from soundlake.pipeline.flows.cdc import run_auto_cdc, run_snapshot_cdc
 from soundlake.pipeline.flows.query import run_materialized_view, run_streaming
 from soundlake.pipeline.inputs import input_key
 from soundlake.pipeline.planner import FlowPlan, UpdatePlan, input_table
@@ -49,6 +49,8 @@ def _strategy(plan: FlowPlan) -> Callable[[RunContext, FlowPlan], FlowResult]:
         return run_streaming
     if kind == "auto_cdc":
         return run_auto_cdc
+    if kind == "snapshot_cdc":
+        return run_snapshot_cdc
     return _unsupported
 
 

@@ -7,17 +7,18 @@ flow), applies the target's expectations to them, resolves the column lists and 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
 
 from soundlake.catalog.state import safe_name
-from soundlake.core.errors import DefinitionError, EngineError
+from soundlake.core.errors import DefinitionError, EngineError, FlowError
 from soundlake.core.clock import utc_now
 from soundlake.engines.base import CdcSpec, CommitInfo
 from soundlake.pipeline.context import RunContext, fault_point
-from soundlake.pipeline.definitions import AutoCdcFlow
+from soundlake.pipeline.definitions import AutoCdcFlow, SnapshotCdcFlow
 from soundlake.pipeline.expectations import ExpectationSplitter, flagged_query
 from soundlake.pipeline.flows.base import FlowResult, load_checkpoint, save_checkpoint
 from soundlake.pipeline.inputs import PlannedBatch, ReadGuard, expand, open_relations, plan_batch
@@ -157,6 +158,71 @@ def _apply(
         batch=batch,
         expectations=splitter.metrics if expectations else None,
         extra={"cdc_plan": metrics.plan} if metrics.plan else {},
+    )
+
+
+def run_snapshot_cdc(ctx: RunContext, plan: FlowPlan) -> FlowResult:
+    """AUTO CDC FROM SNAPSHOT with a table source: one snapshot per update.
+
+    The snapshot's version is the update's start time (microseconds since the epoch), so
+    versions increase from run to run. A snapshot whose source table did not change
+    since the last applied one is skipped (IDLE).
+    """
+    flow = plan.flow
+    assert isinstance(flow, SnapshotCdcFlow)
+    if flow.source is None:
+        raise FlowError(
+            f"flow '{plan.name}': snapshot functions need the Python front end ({flow.location})"
+        )
+    cp = load_checkpoint(ctx, plan.name)
+    source = CdcSourceInput(flow.source, streaming=False)
+    sql = f"SELECT * FROM {SOURCE_PLACEHOLDER}_0"
+    nodes = expand(ctx, sql, [source], prefix=SOURCE_PLACEHOLDER)
+    resume = cp.get("planned")
+    if resume:
+        batch, version = int(resume["batch"]), resume["version"]
+        planned = PlannedBatch(resume["entries"], {}, True, [])
+    else:
+        planned = plan_batch(ctx, nodes, {}, flow=plan.name, target=plan.target)
+        if planned.missing:
+            return FlowResult("IDLE", message=f"waiting for input: {', '.join(planned.missing)}")
+        seen = {k: e.get("version") for k, e in planned.entries.items()}
+        if cp.get("source_versions") == seen:
+            return FlowResult("IDLE", message="source unchanged since the last snapshot")
+        batch = int(cp["batch"]) + 1
+        version = int(ctx.started.timestamp() * 1_000_000)
+        cp["planned"] = {"batch": batch, "entries": planned.entries, "version": version}
+        save_checkpoint(ctx, plan.name, cp)
+    guard = ReadGuard()
+    relations = open_relations(ctx, nodes, planned.entries, guard)
+    try:
+        reader = ctx.engine.execute(sql, relations)
+        spec = CdcSpec(
+            flow=plan.name, target=str(plan.target), keys=tuple(flow.keys), sequence_by=(),
+            scd_type=flow.stored_as_scd_type,
+            tracked_columns=tuple(flow.track_history_column_list) if flow.track_history_column_list else None,
+        )
+        if flow.track_history_except_column_list:
+            skip = set(flow.track_history_except_column_list)
+            spec = dataclasses.replace(
+                spec, tracked_columns=tuple(c for c in reader.schema.names if c not in skip and c not in flow.keys)
+            )
+        commit = CommitInfo(ctx.app_id(plan.name), batch, ctx.commit_metadata(plan.name, batch))
+        metrics = ctx.engine.apply_cdc_snapshot(
+            spec, reader, version, ctx.table_uri(plan.target),
+            state_uri=ctx.state.uri("cdc", safe_name(plan.name)), storage_options=ctx.storage_options,
+            commit=commit,
+        )
+    except Exception as exc:
+        guard.reraise(exc)
+        raise
+    cp["batch"] = batch
+    cp["planned"] = None
+    cp["source_versions"] = {k: e.get("version") for k, e in planned.entries.items()}
+    save_checkpoint(ctx, plan.name, cp)
+    return FlowResult(
+        "COMPLETED", num_output_rows=metrics.num_output_rows, num_upserted_rows=metrics.num_upserted_rows,
+        num_deleted_rows=metrics.num_deleted_rows, batch=batch,
     )
 
 
