@@ -149,3 +149,79 @@ def test_side_effect_in_python_definition_fails_dry_run(tmp_path: Path) -> None:
     """), encoding="utf-8")
     with pytest.raises(DefinitionError, match=r"pipelines/bad\.py:7: DataFrame\.collect\(\) in a dataset function"):
         dry_run(lake.project)
+
+
+SEED_SILVER = '''
+from soundlake import pipelines as dp
+from pyspark.sql.functions import *
+from pyspark.sql.types import *
+
+
+@dp.table(name="silver.dimuser")
+def dimuser():
+    df_user = spark.readStream.format("cloudFiles") \\
+        .option("cloudFiles.format", "parquet") \\
+        .option("cloudFiles.schemaLocation", "/ignored/checkpoint") \\
+        .option("schemaEvolutionMode", "addNewColumns") \\
+        .load(spark.conf.get("data") + "/DimUser")
+    df_user = df_user.withColumn("user_name", upper(col("user_name")))
+    df_user = df_user.withColumn("plan_rank", when(col("subscription_type") == "Free", lit(0))
+                                 .when(col("subscription_type") == "Premium", lit(1)).otherwise(lit(2)))
+    df_user = df_user.withColumn("country", regexp_replace(col("country"), "-", " "))
+    df_user = df_user.drop("_rescued_data")
+    return df_user.dropDuplicates(["user_id"])
+'''
+
+SEED_GOLD = '''
+from soundlake import pipelines as dp
+
+expectations = {"rule_1": "user_id IS NOT NULL"}
+
+
+@dp.table
+@dp.expect_all_or_drop(expectations)
+def dimuser_stg():
+    df = spark.readStream.table("main.silver.dimuser")
+    return df
+
+
+dp.create_streaming_table(name="dimuser", expect_all_or_drop=expectations)
+dp.create_auto_cdc_flow(
+    target="dimuser",
+    source="dimuser_stg",
+    keys=["user_id"],
+    sequence_by="updated_at",
+    stored_as_scd_type=2,
+    track_history_except_column_list=None,
+    name=None,
+    once=False,
+)
+'''
+
+
+def test_seed_notebook_style_runs_unchanged_except_the_import(tmp_path: Path) -> None:
+    lake = Lakehouse(tmp_path / "seed")
+    lake.config(libraries=["pipelines/*.py"], schema="gold")
+    (lake.root / "pipelines" / "silver.py").write_text(SEED_SILVER, encoding="utf-8")
+    (lake.root / "pipelines" / "gold.py").write_text(SEED_GOLD, encoding="utf-8")
+    lake.parquet("DimUser", "u1.parquet", [
+        {"user_id": 1, "user_name": "ana", "country": "New-Zealand", "subscription_type": "Free", "updated_at": 1},
+        {"user_id": 2, "user_name": "bo", "country": "Chile", "subscription_type": "Family", "updated_at": 1},
+        {"user_id": None, "user_name": "x", "country": "Chile", "subscription_type": "Free", "updated_at": 1},
+    ])
+    assert lake.run().ok
+    lake.parquet("DimUser", "u2.parquet", [
+        {"user_id": 1, "user_name": "ana", "country": "New-Zealand", "subscription_type": "Premium", "updated_at": 2},
+    ])
+    result = lake.run()
+    assert result.ok, result.errors
+    silver = lake.rows("SELECT user_id, user_name, country, plan_rank FROM silver.dimuser "
+                       "WHERE user_id = 1 ORDER BY plan_rank")
+    assert silver == [{"user_id": 1, "user_name": "ANA", "country": "New Zealand", "plan_rank": 0},
+                      {"user_id": 1, "user_name": "ANA", "country": "New Zealand", "plan_rank": 1}]
+    gold = lake.rows("SELECT user_id, subscription_type, __START_AT, __END_AT FROM dimuser ORDER BY user_id, __START_AT")
+    assert gold == [
+        {"user_id": 1, "subscription_type": "Free", "__START_AT": 1, "__END_AT": 2},
+        {"user_id": 1, "subscription_type": "Premium", "__START_AT": 2, "__END_AT": None},
+        {"user_id": 2, "subscription_type": "Family", "__START_AT": 1, "__END_AT": None},
+    ]

@@ -182,6 +182,12 @@ def broadcast(df: Any) -> Any:
     return df
 
 
+__all__ = sorted(
+    [*_SIGNATURES, "mean", "power", "col", "column", "lit", "expr", "when", "count", "countDistinct",
+     "count_distinct", "sum_distinct", "sumDistinct", "asc", "desc", "input_file_name", "broadcast"]
+)
+
+
 def __getattr__(name: str) -> Any:
     if name.startswith("__"):
         raise AttributeError(name)

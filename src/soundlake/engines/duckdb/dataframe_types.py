@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+__all__ = [
+    "ArrayType", "BinaryType", "BooleanType", "ByteType", "DataType", "DateType", "DecimalType",
+    "DoubleType", "FloatType", "IntegerType", "LongType", "MapType", "ShortType", "StringType",
+    "StructField", "StructType", "TimestampNTZType", "TimestampType",
+]
+
 
 class DataType:
     """A Spark SQL data type; ``simpleString()`` is its SQL spelling."""
