@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -415,3 +416,75 @@ def test_report_data_carries_marts_and_title() -> None:
     data = report_data_from_events(three_runs(), reference_marts(), title="T", generated_at="now")
     assert data.title == "T" and data.generated_at == "now"
     assert data.marts.daily_listening and data.marts.top_tracks
+
+
+def test_short_names_of_tables_and_paths() -> None:
+    from soundlake.observe.report_svg import short_name
+
+    assert short_name("spotify_catalog.gold.dim_user") == "dim_user"
+    assert short_name("files:/tmp/p.q/lake/bronze/DimUser/") == "DimUser"
+    assert short_name("lake/bronze/FactStream") == "FactStream"
+
+
+def test_report_from_the_real_event_log_table(tmp_path: Path) -> None:
+    """Events written by observe.events.EventLog to Delta and read back feed the report."""
+    from soundlake.observe.events import EventLog, read_events
+
+    uri = str(tmp_path / "event_log")
+    silver, gold = f"{CAT}.silver.dimuser", f"{CAT}.gold.dim_user"
+    for run in ("r1", "r2"):
+        log = EventLog(uri, "spotify", run)
+        log.emit("create_update", "started", details={"create_update": {"cause": "API_CALL"}})
+        for flow, out, ins, kind in (
+            ("dimuser", silver, [f"files:{tmp_path}/lake/bronze/DimUser"], "append"),
+            ("dim_user_cdc", gold, [silver], "auto_cdc"),
+        ):
+            log.emit(
+                "flow_definition",
+                "def",
+                flow=flow,
+                dataset=out,
+                details={
+                    "flow_definition": {
+                        "output_dataset": out,
+                        "input_datasets": ins,
+                        "flow_type": kind,
+                    }
+                },
+            )
+            log.emit(
+                "flow_progress",
+                "run",
+                flow=flow,
+                dataset=out,
+                details={"flow_progress": {"status": "RUNNING"}},
+            )
+            status = "FAILED" if (run, flow) == ("r2", "dim_user_cdc") else "COMPLETED"
+            log.emit(
+                "flow_progress",
+                status,
+                flow=flow,
+                dataset=out,
+                details={
+                    "flow_progress": {
+                        "status": status,
+                        "metrics": {"num_output_rows": 5},
+                        "data_quality": expectations(silver, 1) if flow == "dimuser" else {},
+                    }
+                },
+                error=RuntimeError("boom") if status == "FAILED" else None,
+            )
+        state = "FAILED" if run == "r2" else "COMPLETED"
+        log.emit("update_progress", state, details={"update_progress": {"state": state}})
+        log.flush()
+    rows = read_events(uri).to_pylist()
+    data = report_data_from_events(rows, {})
+    assert [r.update_id for r in data.runs] == ["r1", "r2"]
+    assert [r.status for r in data.runs] == ["COMPLETED", "FAILED"]
+    nodes = {n.name: n for n in data.nodes}
+    bronze = next(n for n in data.nodes if n.layer == "bronze")
+    assert bronze.kind == "files" and bronze.name.endswith("DimUser")
+    assert nodes[gold].status == "FAILED" and nodes[silver].status == "COMPLETED"
+    assert nodes[gold].kind == "streaming table"
+    assert data.runs[1].flows[-1].error == "RuntimeError: boom"
+    assert [e.failed_records for e in data.expectations if e.name == "key_not_null"] == [1, 1]

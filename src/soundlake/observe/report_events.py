@@ -385,6 +385,10 @@ def _assign_layers(names: Sequence[str], preds: Mapping[str, Sequence[str]]) -> 
     return layers
 
 
+def _is_path(name: str) -> bool:
+    return name.startswith("files:") or "/" in name or "\\" in name
+
+
 def _lookup(counts: Mapping[str, int], name: str) -> int | None:
     if name in counts:
         return int(counts[name])
@@ -413,7 +417,7 @@ def _graph(
     for name in sorted(names):
         mine = [f for f in latest if f.dataset == name]
         kind = definitions.kinds.get(name) or (
-            "table" if name in written else ("files" if "/" in name else "table")
+            "table" if name in written else ("files" if _is_path(name) else "table")
         )
         nodes.append(
             GraphNode(

@@ -111,7 +111,9 @@ def truncate(text: str, limit: int) -> str:
 
 def short_name(name: str) -> str:
     """Last part of a dotted or slashed dataset name."""
-    tail = name.rstrip("/").replace("/", ".").split(".")[-1]
+    path = name.removeprefix("files:")
+    path = path.replace("\\", "/").rstrip("/")
+    tail = path.split("/")[-1] if "/" in path else path.split(".")[-1]
     return tail or name
 
 
