@@ -186,3 +186,20 @@ def test_plan_mix_in_plays_is_labelled() -> None:
         sample_report_data(), marts=replace(sample_report_data().marts, plan_mix_measure="plays")
     )
     assert "plays per month" in render_report(data)
+
+
+def test_many_runs_draw_bounded_timelines_and_bars() -> None:
+    t0 = datetime(2026, 1, 1)
+    runs = tuple(
+        RunSummary(
+            f"u{i:03d}", "COMPLETED", t0, t0, flows=(FlowRun("f", "d", "COMPLETED", t0, t0),)
+        )
+        for i in range(45)
+    )
+    results = tuple(ExpectationResult(r.update_id, "d", "e", 5, i % 3) for i, r in enumerate(runs))
+    data = ReportData(runs=runs, expectations=results)
+    html = render_report(data)
+    assert html.count('class="chart chart-gantt"') == count_charts(data) == 10
+    assert html.count("<tr><td>") == 45 + 1  # every run in the table, one expectation row
+    assert "run 16: " in html and "run 45: " in html and "run 15: " not in html
+    assert_well_formed(html)

@@ -64,8 +64,16 @@ __all__ = [
 ]
 
 
+MAX_GANTT_RUNS = 10
+"""Timelines are drawn for the latest runs only (the run table lists all)."""
+MAX_BAR_RUNS = 30
+"""Expectation bar charts show the latest runs only."""
+
+
 def _asset(name: str) -> str:
-    return resources.files("soundlake.observe").joinpath("templates").joinpath(name).read_text("utf-8")
+    return (
+        resources.files("soundlake.observe").joinpath("templates").joinpath(name).read_text("utf-8")
+    )
 
 
 def _pill(status: str | None) -> str:
@@ -87,7 +95,8 @@ def count_charts(data: ReportData) -> int:
     """Number of ``svg.chart`` elements :func:`render_report` draws for ``data``."""
     marts = data.marts
     mart_charts = [marts.daily_listening, marts.plan_mix, marts.top_tracks, marts.top_artists]
-    return sum(1 for rows in mart_charts if rows) + sum(1 for r in data.runs if r.flows)
+    recent = data.runs[-MAX_GANTT_RUNS:]
+    return sum(1 for rows in mart_charts if rows) + sum(1 for r in recent if r.flows)
 
 
 def _card(
@@ -183,7 +192,8 @@ def _runs_section(data: ReportData) -> str:
         f'<th class="num">rows written</th></tr></thead><tbody>{rows}</tbody></table>'
     )
     gantts = []
-    for index, run in reversed(list(enumerate(data.runs))):
+    first = max(len(data.runs) - MAX_GANTT_RUNS, 0)
+    for index, run in reversed(list(enumerate(data.runs))[first:]):
         body = run_gantt(run) if run.flows else '<p class="empty">No flow ran.</p>'
         gantts.append(
             f'<details class="run"{" open" if index == len(data.runs) - 1 else ""}>'
@@ -194,12 +204,12 @@ def _runs_section(data: ReportData) -> str:
     return (
         '<section class="panel" id="runs"><h2>Run timeline</h2>'
         '<p class="note">One row per pipeline update; below, each flow of a run from its start '
-        "to its end (latest run first).</p>"
+        f"to its end (latest {MAX_GANTT_RUNS} runs, latest first).</p>"
         f'<div class="scroll">{table}</div>{"".join(gantts)}</section>'
     )
 
 
-def _expectation_rows(data: ReportData, run_ids: Sequence[str]) -> str:
+def _expectation_rows(data: ReportData, run_ids: Sequence[str], first_run: int) -> str:
     groups: dict[tuple[str, str], list[ExpectationResult]] = {}
     for result in data.expectations:
         groups.setdefault((result.dataset, result.name), []).append(result)
@@ -221,7 +231,7 @@ def _expectation_rows(data: ReportData, run_ids: Sequence[str]) -> str:
             f'<td class="num">{esc(fmt_int(last.passed_records))}</td>'
             f'<td class="num {cls}">{esc(fmt_int(last.failed_records))}</td>'
             f'<td class="num">{esc(rate)}</td><td class="num">{esc(fmt_int(all_failed))}</td>'
-            f"<td>{expectation_bars(results, run_ids)}</td></tr>"
+            f"<td>{expectation_bars(results, run_ids, first_run)}</td></tr>"
         )
     return "".join(rows)
 
@@ -234,13 +244,16 @@ def _expectations_section(data: ReportData) -> str:
     for result in data.expectations:
         if result.update_id not in run_ids:
             run_ids.append(result.update_id)
+    first_run = max(len(run_ids) - MAX_BAR_RUNS, 0) + 1
+    run_ids = run_ids[-MAX_BAR_RUNS:]
     return (
         head + '<p class="note">Latest result per expectation, and failed records per run '
-        "(red bars; green ticks are clean runs, oldest run on the left).</p>"
+        f"(latest {MAX_BAR_RUNS} runs, oldest on the left; red bars are failures, "
+        "green ticks clean runs).</p>"
         '<div class="scroll"><table><thead><tr><th>expectation</th><th class="num">passed</th>'
         '<th class="num">failed</th><th class="num">fail rate</th>'
         '<th class="num">failed, all runs</th><th>failed per run</th></tr></thead>'
-        f"<tbody>{_expectation_rows(data, run_ids)}</tbody></table></div></section>"
+        f"<tbody>{_expectation_rows(data, run_ids, first_run)}</tbody></table></div></section>"
     )
 
 

@@ -286,12 +286,17 @@ def run_gantt(run: RunSummary) -> str:
     return "".join(parts)
 
 
-def expectation_bars(results: Sequence[ExpectationResult], run_ids: Sequence[str]) -> str:
-    """Small bar chart of failed records per run (zero runs drawn as a green tick)."""
+def expectation_bars(
+    results: Sequence[ExpectationResult], run_ids: Sequence[str], first_run: int = 1
+) -> str:
+    """Small bar chart of failed records per run (zero runs drawn as a green tick).
+
+    ``first_run`` is the number shown for the first of ``run_ids`` in tooltips.
+    """
     by_run = {r.update_id: r for r in results}
     width, height, gap = max(16.0 * len(run_ids), 48.0), 30.0, 4.0
     slot = width / max(len(run_ids), 1)
-    peak = max((r.failed_records for r in results), default=0)
+    peak = max((r.failed_records for r in results if r.update_id in run_ids), default=0)
     parts = [svg_open(width, height, "spark", "Failed records per run", fixed=True)]
     for index, run_id in enumerate(run_ids):
         x = index * slot + gap / 2
@@ -299,12 +304,12 @@ def expectation_bars(results: Sequence[ExpectationResult], run_ids: Sequence[str
         if result is None:
             parts.append(
                 f'<rect x="{_xy(x)}" y="{_xy(height - 2)}" width="{_xy(slot - gap)}" height="2" '
-                f'fill="#e2e8f0"><title>run {index + 1}: not evaluated</title></rect>'
+                f'fill="#e2e8f0"><title>run {index + first_run}: not evaluated</title></rect>'
             )
             continue
         total = result.passed_records + result.failed_records
         tip = (
-            f"run {index + 1}: {fmt_int(result.passed_records)} passed, "
+            f"run {index + first_run}: {fmt_int(result.passed_records)} passed, "
             f"{fmt_int(result.failed_records)} failed of {fmt_int(total)}"
         )
         if result.failed_records == 0:
