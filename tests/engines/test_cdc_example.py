@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ def _splits(seed: int) -> list[list[tuple]]:
     n_batches = 1 + seed % len(rows)
     cuts = sorted(rng.sample(range(1, len(rows)), n_batches - 1)) if n_batches > 1 else []
     bounds = [0, *cuts, len(rows)]
-    return [rows[a:b] for a, b in zip(bounds, bounds[1:])]
+    return [rows[a:b] for a, b in pairwise(bounds)]
 
 
 @pytest.mark.parametrize("scd_type", [1, 2], ids=["scd1", "scd2"])

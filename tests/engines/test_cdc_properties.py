@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from itertools import pairwise
 from pathlib import Path
 
 import pyarrow as pa
@@ -55,7 +56,7 @@ def _check(events: list[tuple], cuts: list[int], scd_type: int, ignore_nulls: bo
     bounds = [0, *cuts, len(events)]
     with tempfile.TemporaryDirectory() as tmp:
         flow = Flow(Path(tmp), spec)
-        for a, b in zip(bounds, bounds[1:]):
+        for a, b in pairwise(bounds):
             flow.apply(table(events[a:b], SCHEMA))
         got = flow.dicts()
     assert canonical(got) == canonical(expected)
@@ -72,7 +73,7 @@ def _check_intervals(rows: list[dict]) -> None:
         assert sum(r["__END_AT"] is None for r in versions) <= 1
         for r in versions:
             assert r["__END_AT"] is None or r["__START_AT"] < r["__END_AT"]
-        for a, b in zip(versions, versions[1:]):
+        for a, b in pairwise(versions):
             assert a["__END_AT"] is not None and a["__END_AT"] <= b["__START_AT"]
 
 

@@ -10,17 +10,17 @@ from deltalake import DeltaTable
 
 from soundlake.core.errors import FlowError
 from soundlake.engines.base import CdcSpec
-from tests.engines.cdc_helpers import Flow, sorted_rows, table
+from tests.engines.cdc_helpers import Flow, table
 
 SCHEMA = pa.schema([("k", pa.int64()), ("v", pa.string()), ("u", pa.string()),
                     ("op", pa.string()), ("seq", pa.int64())])
 
 
 def spec(scd_type: int = 1, **kw: object) -> CdcSpec:
-    base: dict[str, object] = dict(
-        flow="dim_flow", target="dim", keys=("k",), sequence_by=("seq",), scd_type=scd_type,
-        except_columns=("op", "seq"), apply_as_deletes="op = 'D'",
-    )
+    base: dict[str, object] = {
+        "flow": "dim_flow", "target": "dim", "keys": ("k",), "sequence_by": ("seq",),
+        "scd_type": scd_type, "except_columns": ("op", "seq"), "apply_as_deletes": "op = 'D'",
+    }
     base.update(kw)
     return CdcSpec(**base)  # type: ignore[arg-type]
 

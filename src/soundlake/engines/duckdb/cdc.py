@@ -134,10 +134,7 @@ def _apply(
 
 
 def _count(table: Any) -> int:
-    try:
-        return int(table.count())
-    except Exception:  # older tables without per-file stats
-        return int(table.to_pyarrow_dataset().count_rows())
+    return int(table.count())
 
 
 def target_columns(table_schema: pa.Schema) -> list[str]:

@@ -19,6 +19,7 @@ Cost is estimated from the Delta log's per-file key statistics (no data is read)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import pyarrow as pa
@@ -69,7 +70,7 @@ def _intervals(con: Any, rc: ResolvedCdc) -> list[tuple[Any, Any]]:
         step = max(1, -(-len(values) // MAX_INTERVALS))
         cuts = list(range(step, len(values), step))
     bounds = [0, *cuts, len(values)]
-    return [(values[a], values[b - 1]) for a, b in zip(bounds, bounds[1:]) if b > a]
+    return [(values[a], values[b - 1]) for a, b in pairwise(bounds) if b > a]
 
 
 def _touched(con: Any, rc: ResolvedCdc, target: DeltaTable, ivs: list[tuple[Any, Any]]) -> tuple[int, int, int, int]:

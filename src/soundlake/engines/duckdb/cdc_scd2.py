@@ -30,7 +30,7 @@ def scd2_rows_sql(rc: ResolvedCdc, source: str) -> str:
     win = f"PARTITION BY {keys} ORDER BY {SEQ}"
     lags = "".join(f", lag({q(c)}) OVER w AS {q('__p_' + c)}" for c in rc.tracked)
     changed = " OR ".join(
-        [f"__prev_op IS NULL", f"__prev_op = {DELETE}"]
+        ["__prev_op IS NULL", f"__prev_op = {DELETE}"]
         + [f"{q(c)} IS DISTINCT FROM {q('__p_' + c)}" for c in rc.tracked]
     )
     step1 = (

@@ -136,12 +136,13 @@ def resolve(
     tracked_set -= set(spec.untracked_columns)
     tracked = tuple(c for c in values if c in tracked_set)
     parts = tuple(to_duckdb(flow, e) for e in spec.sequence_by)
+    fields: tuple[str, ...] = ()
     if len(parts) == 1:
         seq_sql, fields = f"({parts[0]})", ()
     else:
         fields = tuple(_field_name(e, i) for i, e in enumerate(spec.sequence_by))
         seq_sql = "struct_pack(" + ", ".join(
-            f"{q(f)} := ({p})" for f, p in zip(fields, parts)
+            f"{q(name)} := ({p})" for name, p in zip(fields, parts)
         ) + ")"
     return ResolvedCdc(
         flow=flow,

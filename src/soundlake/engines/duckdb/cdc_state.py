@@ -131,7 +131,7 @@ def append_state(
         storage_options=storage_options,
         commit_properties=commit_properties(commit, {"soundlake.cdc": "state"}),
     )
-    return data.num_rows
+    return int(data.num_rows)
 
 
 def _type(con: Any, table: str, column: str) -> str:
