@@ -143,6 +143,29 @@ def snapshot_dataset(
     )
 
 
+def local_data_files(
+    uri: str, *, version: int | None = None, files: Sequence[str] | None = None
+) -> tuple[list[str], pa.Schema, list[str]] | None:
+    """Absolute data-file paths, schema and partition columns of a local snapshot.
+
+    None when the table is remote or uses deletion vectors (its files alone do not give
+    the snapshot's rows).
+    """
+    if "://" in uri:
+        return None
+    table = open_table(uri, None, version)
+    features = getattr(table.protocol(), "reader_features", None) or []
+    if "deletionVectors" in features:
+        return None
+    schema = pa.schema(table.schema().to_arrow())
+    root = uri.rstrip("/")
+    if files is None:
+        paths = [_local_path(p) for p in table.file_uris()]
+    else:
+        paths = [posixpath.join(root, f.lstrip("/")) for f in files]
+    return paths, schema, list(table.metadata().partition_columns)
+
+
 def _local_path(path: str) -> str:
     from urllib.parse import unquote
 

@@ -76,6 +76,8 @@ class DuckDBEngine:
     def _register(self, cursor: duckdb.DuckDBPyConnection, relations: Mapping[str, Relation], keep: list[Any]) -> None:
         for name, relation in relations.items():
             if isinstance(relation, DeltaRelation):
+                if self._register_native(cursor, name, relation):
+                    continue
                 dataset = delta.snapshot_dataset(
                     relation.uri, relation.storage_options, version=relation.version, files=relation.files
                 )
@@ -89,6 +91,31 @@ class DuckDBEngine:
                 cursor.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {relation.sql}')
             else:  # pragma: no cover - guarded by the type
                 raise EngineError(f"unsupported relation for {name}: {relation!r}")
+
+    def _register_native(self, cursor: duckdb.DuckDBPyConnection, name: str, relation: DeltaRelation) -> bool:
+        """Scan a local Delta snapshot with DuckDB's parallel Parquet reader.
+
+        Used when the snapshot's data files hold every column of the table schema and the
+        table has no deletion vectors; otherwise the Arrow dataset path is taken.
+        """
+        files = delta.local_data_files(relation.uri, version=relation.version, files=relation.files)
+        if not files:
+            return False
+        paths, schema, partition_cols = files
+        if not paths:
+            return False
+        listed = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
+        hive = ", hive_partitioning = true" if partition_cols else ", hive_partitioning = false"
+        source = f"read_parquet([{listed}], union_by_name = true{hive})"
+        try:
+            found = {row[0] for row in cursor.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+        except duckdb.Error:
+            return False
+        if not set(schema.names) <= found:
+            return False
+        cols = ", ".join('"' + c.replace('"', '""') + '"' for c in schema.names)
+        cursor.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT {cols} FROM {source}')
+        return True
 
     def write_delta(
         self,
