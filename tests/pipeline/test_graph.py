@@ -210,3 +210,13 @@ def test_external_auto_cdc_source_in_another_schema_is_allowed() -> None:
     g = graph("CREATE STREAMING TABLE d; APPLY CHANGES INTO d FROM STREAM(raw.changes) KEYS (k) SEQUENCE BY s")
     assert g.external == {TableName("cat", "raw", "changes")}
     assert isinstance(g.flows["cat.sch.d"].flow, AutoCdcFlow)
+
+
+def test_streaming_from_a_materialized_view_is_an_error() -> None:
+    with pytest.raises(GraphError, match=r"streams from materialized view cat\.sch\.m \(defined at f1\.sql:1"):
+        graph("CREATE MATERIALIZED VIEW m AS SELECT 1 AS x;\nCREATE STREAMING TABLE s AS SELECT * FROM STREAM(m)")
+
+
+def test_unknown_name_suggests_a_close_dataset() -> None:
+    with pytest.raises(GraphError, match=r"did you mean cat\.sch\.users\?"):
+        graph("CREATE MATERIALIZED VIEW users AS SELECT 1 AS x;\nCREATE MATERIALIZED VIEW m AS SELECT * FROM userz")

@@ -8,7 +8,8 @@ Rules (each violation raises :class:`~soundlake.core.errors.GraphError` naming l
   ``@append_flow``) only to streaming tables; a materialized view or temporary view has
   exactly its own default flow. A streaming table needs at least one flow.
 - A streaming table's flows read at least one ``STREAM(...)`` input unless they run
-  ``ONCE``; a materialized view reads no ``STREAM(...)`` input.
+  ``ONCE``; a materialized view reads no ``STREAM(...)`` input, and no flow streams from a
+  materialized view (it is recomputed, not appended to).
 - Names read are resolved against the pipeline's datasets first. A name that the pipeline
   does not define is an *external* Delta table (``storage/<catalog>/<schema>/<table>``,
   which must exist at run time) only when written with a schema or catalog
@@ -25,6 +26,7 @@ Flow names: a dataset's default flow is named by the dataset's full name
 
 from __future__ import annotations
 
+import difflib
 import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -333,7 +335,16 @@ def _check_reads(
 ) -> None:
     flow = node.flow
     for item in node.inputs:
-        if item.kind != "table" or item.table is None or item.table in datasets:
+        if item.kind != "table" or item.table is None:
+            continue
+        source = datasets.get(item.table)
+        if source is not None:
+            if item.streaming and source.kind == "materialized_view":
+                raise GraphError(
+                    f"{flow.location}: flow '{flow.name}' streams from materialized view {item.table} "
+                    f"(defined at {source.location}); a materialized view is recomputed, not appended to",
+                    hint="read it without STREAM(...), or define it as a STREAMING TABLE",
+                )
             continue
         parts = item.written.split(".") if item.written else []
         live = bool(parts) and parts[0].strip("`").lower() == "live"
@@ -342,10 +353,12 @@ def _check_reads(
         else:
             internal_guess = live or len(parts) < 2
         if internal_guess:
+            close = difflib.get_close_matches(str(item.table), [str(d) for d in datasets], n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
             raise GraphError(
                 f"{flow.location}: flow '{flow.name}' reads '{item.written or item.table}', which the "
                 f"pipeline does not define (resolved as {item.table})",
-                hint="define it in the pipeline, or name an external table as schema.table "
+                hint=hint + "define it in the pipeline, or name an external table as schema.table "
                 "or catalog.schema.table",
             )
 
