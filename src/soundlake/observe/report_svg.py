@@ -184,9 +184,12 @@ def layout_graph(nodes: Sequence[GraphNode], edges: Sequence[GraphEdge]) -> Grap
     for index, key in enumerate(keys):
         members = sorted(grouped[key])
 
-        def barycenter(name: str, current: list[str] = members) -> tuple[float, str]:
+        # list.sort empties the list while it sorts, so look positions up in a copy.
+        order = {name: i for i, name in enumerate(members)}
+
+        def barycenter(name: str, current: dict[str, int] = order) -> tuple[float, str]:
             ys = [positions[p][1] for p in preds.get(name, []) if p in positions]
-            return (sum(ys) / len(ys) if ys else float(current.index(name)) * 1e-6 - 1e6, name)
+            return (sum(ys) / len(ys) if ys else float(current[name]) * 1e-6 - 1e6, name)
 
         if index > 0:
             members.sort(key=barycenter)
