@@ -23,3 +23,13 @@ def test_layout_with_inputs_outside_the_graph_and_unplaced_members() -> None:
     assert set(layout.positions) == {n.name for n in nodes}
     marts = dict(layout.columns)["mart"]
     assert sorted(marts) == ["c.gold.mart_x", "c.gold.mart_y", "c.gold.mart_z"]
+
+
+def test_bronze_folder_nodes_take_the_row_count_of_their_table() -> None:
+    from soundlake.observe.report_events import _lookup
+
+    counts = {"DimUser": 207, "c.silver.dimuser": 200}
+    assert _lookup(counts, "files:/lake/bronze/DimUser") == 207
+    assert _lookup(counts, "files:/lake/bronze/DimUser/") == 207
+    assert _lookup(counts, "C.SILVER.DIMUSER") == 200
+    assert _lookup(counts, "files:/lake/bronze/FactStream") is None

@@ -15,6 +15,8 @@ COMMAND_MODULES = (
     "soundlake.cli.source_cmd",
     "soundlake.cli.ingest_cmd",
     "soundlake.cli.job_cmd",
+    "soundlake.cli.demo_cmd",
+    "soundlake.cli.bundle_cmd",
 )
 
 

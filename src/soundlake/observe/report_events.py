@@ -394,6 +394,8 @@ def _lookup(counts: Mapping[str, int], name: str) -> int | None:
         return int(counts[name])
     lowered = {k.lower(): v for k, v in counts.items()}
     value = lowered.get(name.lower())
+    if value is None and _is_path(name):  # a bronze folder: counted under its table name
+        value = lowered.get(name.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1].lower())
     return int(value) if value is not None else None
 
 

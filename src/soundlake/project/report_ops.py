@@ -11,6 +11,7 @@ from soundlake.lake import delta
 from soundlake.observe.events import read_events
 from soundlake.observe.report import render_report, report_data_from_events
 from soundlake.project.context import Project
+from soundlake.project.ingest_ops import ingest_status
 from soundlake.project.pipeline_ops import event_log_uri, load_graph
 
 MART_ROW_LIMIT = 5_000
@@ -58,10 +59,12 @@ def write_report(project: Project, output: Path | None = None) -> Path:
     for a local lake, else ``report.html`` in the project folder) and return its path."""
     tables = stored_tables(project)
     events = read_events(event_log_uri(project), project.lake.storage_options).to_pylist()
+    counts = row_counts(project, tables)
+    counts.update({status.table: status.rows for status in ingest_status(project)})
     data = report_data_from_events(
         events,
         _mart_rows(project, tables),
-        row_counts=row_counts(project, tables),
+        row_counts=counts,
         title=f"soundlake report: {project.config.name}",
         generated_at=utc_now().strftime("%Y-%m-%d %H:%M UTC"),
     )
