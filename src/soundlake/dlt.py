@@ -7,7 +7,7 @@ does not install a top-level ``dlt`` module: that name belongs to dlthub's packa
 
 from __future__ import annotations
 
-from soundlake.pipelines import *  # noqa: F403
+from soundlake.pipelines import *
 from soundlake.pipelines import __all__ as _all
 
 __all__ = list(_all)

@@ -9,7 +9,13 @@ import pytest
 
 from soundlake.catalog.names import TableName
 from soundlake.core.errors import DefinitionError
-from soundlake.pipeline.definitions import AutoCdcFlow, Dataset, QueryFlow, Registry, SnapshotCdcFlow
+from soundlake.pipeline.definitions import (
+    AutoCdcFlow,
+    Dataset,
+    QueryFlow,
+    Registry,
+    SnapshotCdcFlow,
+)
 from soundlake.pipeline.graph import build_graph
 from soundlake.pipeline.loader import load_definitions
 

@@ -177,8 +177,10 @@ def test_legacy_apply_changes_is_named_after_target() -> None:
         ("CREATE FLOW f AS AUTO CDC INTO t FROM STREAM(s) SEQUENCE BY ts", "needs KEYS"),
         ("CREATE FLOW f AS AUTO CDC INTO t FROM STREAM(s) KEYS (id)", "needs SEQUENCE BY"),
         (
-            "CREATE FLOW f AS AUTO CDC INTO t FROM STREAM(s) KEYS (id) SEQUENCE BY ts "
-            "APPLY AS TRUNCATE WHEN x STORED AS SCD TYPE 2",
+            (
+                "CREATE FLOW f AS AUTO CDC INTO t FROM STREAM(s) KEYS (id) SEQUENCE BY ts "
+                "APPLY AS TRUNCATE WHEN x STORED AS SCD TYPE 2"
+            ),
             "only allowed with SCD TYPE 1",
         ),
         (

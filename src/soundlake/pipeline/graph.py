@@ -168,10 +168,10 @@ class Graph:
     def dataset_order(self) -> tuple[TableName, ...]:
         """Dataset names in the order their first flow runs."""
         seen: dict[TableName, None] = {}
-        for name in self.order:
-            seen.setdefault(self.flows[name].target, None)
-        for name in self.datasets:
-            seen.setdefault(name, None)
+        for flow_name in self.order:
+            seen.setdefault(self.flows[flow_name].target, None)
+        for table in self.datasets:
+            seen.setdefault(table, None)
         return tuple(seen)
 
     def render(self) -> str:
@@ -417,7 +417,7 @@ def _find_cycle(blocked: list[str], deps: Mapping[str, set[str]]) -> list[str]:
     while current not in position:
         position[current] = len(path)
         path.append(current)
-        current = sorted(d for d in deps[current] if d in blocked_set)[0]
+        current = min(d for d in deps[current] if d in blocked_set)
     loop = path[position[current] :] + [current]
     loop.reverse()  # dependency order: upstream first
     return loop

@@ -128,7 +128,7 @@ def _display_name(root: Path, path: Path) -> str:
 
 def _load_python(path: Path, registry: Registry, context: LoadContext) -> None:
     try:
-        from soundlake.pipeline.python import load_python_file  # type: ignore[attr-defined]
+        from soundlake.pipeline.python import load_python_file
     except ImportError as exc:
         raise DefinitionError(
             f"{context.display_name}: Python definitions not yet supported"

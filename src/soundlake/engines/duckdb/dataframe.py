@@ -112,7 +112,7 @@ class DataFrame:
         return self.query.sql(dialect=DIALECT)
 
     @property
-    def isStreaming(self) -> bool:  # noqa: N802 - PySpark name
+    def isStreaming(self) -> bool:
         """True when the DataFrame reads a stream."""
         return self.streaming
 
@@ -148,12 +148,12 @@ class DataFrame:
     def _derive(self, query: exp.Query, hidden: frozenset[str], columns: tuple[str, ...] | None) -> DataFrame:
         return DataFrame(query, streaming=self.streaming, known_columns=columns, hidden=hidden)
 
-    def _fix(self, node: exp.Expression, hidden: frozenset[str]) -> exp.Expression:
+    def _fix(self, node: exp.Expr, hidden: frozenset[str]) -> exp.Expr:
         """Unqualify columns that name relations no longer visible after wrapping."""
         if not hidden:
             return node.copy()
 
-        def strip(n: exp.Expression) -> exp.Expression:
+        def strip(n: exp.Expr) -> exp.Expr:
             if isinstance(n, exp.Column) and n.table and n.table in hidden:
                 return exp.column(n.this.copy())
             return n
@@ -170,20 +170,20 @@ class DataFrame:
         known = names if all(names) else None
         return self._derive(base, hidden, known)
 
-    def selectExpr(self, *exprs: str) -> DataFrame:  # noqa: N802
+    def selectExpr(self, *exprs: str) -> DataFrame:
         return self.select(*[Column(parse_expression(e)) for e in flatten(exprs)])
 
-    def withColumn(self, name: str, col: Column) -> DataFrame:  # noqa: N802
+    def withColumn(self, name: str, col: Column) -> DataFrame:
         return self.withColumns({name: col})
 
-    def withColumns(self, mapping: Mapping[str, Column]) -> DataFrame:  # noqa: N802
+    def withColumns(self, mapping: Mapping[str, Column]) -> DataFrame:
         if not isinstance(mapping, Mapping):
             raise unsupported("withColumns with a non-dict argument")
         base, hidden = self._wrapped()
         values = {n: self._fix(to_expr(c), hidden) for n, c in mapping.items()}
         if self.known_columns is not None:
             lowered = {n.lower(): n for n in values}
-            items: list[exp.Expression] = []
+            items: list[exp.Expr] = []
             for existing in self.known_columns:
                 if existing.lower() in lowered:
                     new_name = lowered.pop(existing.lower())
@@ -198,10 +198,10 @@ class DataFrame:
         base.set("expressions", items)
         return self._derive(base, hidden, known)
 
-    def withColumnRenamed(self, existing: str, new: str) -> DataFrame:  # noqa: N802
+    def withColumnRenamed(self, existing: str, new: str) -> DataFrame:
         return self.withColumnsRenamed({existing: new})
 
-    def withColumnsRenamed(self, mapping: Mapping[str, str]) -> DataFrame:  # noqa: N802
+    def withColumnsRenamed(self, mapping: Mapping[str, str]) -> DataFrame:
         base, hidden = self._wrapped()
         if self.known_columns is not None:
             lowered = {k.lower(): v for k, v in mapping.items()}
@@ -250,7 +250,7 @@ class DataFrame:
 
     where = filter
 
-    def orderBy(self, *cols: Any, ascending: bool | list[bool] = True) -> DataFrame:  # noqa: N802
+    def orderBy(self, *cols: Any, ascending: bool | list[bool] = True) -> DataFrame:
         items = flatten(cols)
         flags = ascending if isinstance(ascending, list) else [ascending] * len(items)
         orders = []
@@ -273,7 +273,7 @@ class DataFrame:
         base, hidden = self._wrapped()
         return self._derive(base.distinct(copy=False), hidden, self.known_columns)
 
-    def dropDuplicates(self, subset: Any = None) -> DataFrame:  # noqa: N802
+    def dropDuplicates(self, subset: Any = None) -> DataFrame:
         if subset is None:
             return self.distinct()
         keys = [to_expr(to_column(c)) for c in flatten([subset])]
@@ -287,7 +287,7 @@ class DataFrame:
         return self._derive(base, hidden, self.known_columns)
 
     drop_duplicates = dropDuplicates
-    dropDuplicatesWithinWatermark = dropDuplicates  # noqa: N815
+    dropDuplicatesWithinWatermark = dropDuplicates
 
     def dropna(self, how: str = "any", thresh: int | None = None, subset: Any = None) -> DataFrame:
         if thresh is not None or subset is None:
@@ -340,19 +340,19 @@ class DataFrame:
         hidden = self._hidden | other._hidden
         return DataFrame(select, streaming=self.streaming or other.streaming, hidden=hidden)
 
-    def crossJoin(self, other: DataFrame) -> DataFrame:  # noqa: N802
+    def crossJoin(self, other: DataFrame) -> DataFrame:
         return self.join(other, how="cross")
 
-    def _as_relation(self) -> exp.Expression:
+    def _as_relation(self) -> exp.Expr:
         return exp.Subquery(this=self.query.copy(), alias=exp.TableAlias(this=exp.to_identifier(self.alias_name)))
 
     def union(self, other: DataFrame) -> DataFrame:
         query = exp.Union(this=self.query.copy(), expression=other.query.copy(), distinct=False)
         return DataFrame(query, streaming=self.streaming or other.streaming, known_columns=self.known_columns)
 
-    unionAll = union  # noqa: N815
+    unionAll = union
 
-    def unionByName(self, other: DataFrame, allowMissingColumns: bool = False) -> DataFrame:  # noqa: N802, N803
+    def unionByName(self, other: DataFrame, allowMissingColumns: bool = False) -> DataFrame:
         if self.known_columns is None or other.known_columns is None or allowMissingColumns:
             raise unsupported(
                 "unionByName on DataFrames whose columns are not known",
@@ -360,7 +360,7 @@ class DataFrame:
             )
         return self.union(other.select(*self.known_columns))
 
-    def groupBy(self, *cols: Any) -> GroupedData:  # noqa: N802
+    def groupBy(self, *cols: Any) -> GroupedData:
         return GroupedData(self, [to_column(c) for c in flatten(cols)])
 
     groupby = groupBy
@@ -463,7 +463,7 @@ class GroupedData:
         raise unsupported(f"GroupedData.{name}")
 
 
-def _relation_aliases(query: exp.Expression) -> list[str]:
+def _relation_aliases(query: exp.Expr) -> list[str]:
     out = []
     for sub in query.find_all(exp.Subquery, exp.Table):
         alias = sub.args.get("alias")
@@ -472,7 +472,7 @@ def _relation_aliases(query: exp.Expression) -> list[str]:
     return out
 
 
-def _all_except(names: Mapping[str, Any], keep_names: Mapping[str, Any] | None = None) -> exp.Expression:
+def _all_except(names: Mapping[str, Any], keep_names: Mapping[str, Any] | None = None) -> exp.Expr:
     """DuckDB ``COLUMNS(lambda c: lower(c) NOT IN (...))``: every column but ``names``."""
     excluded = {n.lower() for n in names} | {n.lower() for n in (keep_names or {})}
     var = exp.to_identifier("c")
@@ -497,7 +497,7 @@ def _table_sql(name: str, *, streaming: bool) -> exp.Query:
 
 
 def _files_sql(path: str, options: Mapping[str, str], *, streaming: bool) -> exp.Query:
-    args = [exp.Literal.string(path)]
+    args: list[exp.Expr] = [exp.Literal.string(path)]
     args += [
         exp.Kwarg(this=exp.var(k), expression=exp.Literal.string(str(v))) for k, v in options.items()
     ]
@@ -599,7 +599,7 @@ class RuntimeConfig:
     def set(self, key: str, value: Any) -> None:
         raise unsupported("spark.conf.set", "set values under 'configuration:' in soundlake.yml")
 
-    def isModifiable(self, key: str) -> bool:  # noqa: N802
+    def isModifiable(self, key: str) -> bool:
         return False
 
 
@@ -614,7 +614,7 @@ class PipelineSession:
         return DataFrameReader(streaming=False)
 
     @property
-    def readStream(self) -> DataFrameReader:  # noqa: N802
+    def readStream(self) -> DataFrameReader:
         return DataFrameReader(streaming=True)
 
     def table(self, name: str) -> DataFrame:

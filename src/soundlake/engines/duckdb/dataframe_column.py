@@ -44,7 +44,7 @@ def unsupported(call: str, hint: str | None = None) -> DefinitionError:
     )
 
 
-def parse_expression(text: str) -> exp.Expression:
+def parse_expression(text: str) -> exp.Expr:
     """Parse one Spark SQL expression (``F.expr``, ``filter("...")``)."""
     try:
         return sqlglot.parse_one(text, read=DIALECT)
@@ -53,7 +53,7 @@ def parse_expression(text: str) -> exp.Expression:
         raise DefinitionError(f"{call_site()}: invalid SQL expression {text!r}: {message}") from exc
 
 
-def column_ref(name: str) -> exp.Expression:
+def column_ref(name: str) -> exp.Expr:
     """A column reference from a name (``a``, ``t.a``, ``*``, ``t.*``, backquoted parts)."""
     if name == "*":
         return exp.Star()
@@ -67,7 +67,7 @@ class Column:
 
     __slots__ = ("expr",)
 
-    def __init__(self, expr: exp.Expression) -> None:
+    def __init__(self, expr: exp.Expr) -> None:
         self.expr = expr
 
     # -- naming ---------------------------------------------------------------------------
@@ -79,7 +79,7 @@ class Column:
 
     name = alias
 
-    def _unaliased(self) -> exp.Expression:
+    def _unaliased(self) -> exp.Expr:
         return self.expr.this if isinstance(self.expr, exp.Alias) else self.expr
 
     @property
@@ -93,7 +93,7 @@ class Column:
 
     # -- operators --------------------------------------------------------------------------
 
-    def _bin(self, cls: type[exp.Expression], other: Any, reverse: bool = False) -> Column:
+    def _bin(self, cls: type[exp.Expr], other: Any, reverse: bool = False) -> Column:
         left, right = self._unaliased(), to_expr(other)
         if reverse:
             left, right = right, left
@@ -108,8 +108,8 @@ class Column:
     def __truediv__(self, o: Any) -> Column: return self._bin(exp.Div, o)
     def __rtruediv__(self, o: Any) -> Column: return self._bin(exp.Div, o, True)
     def __mod__(self, o: Any) -> Column: return self._bin(exp.Mod, o)
-    def __eq__(self, o: Any) -> Column: return self._bin(exp.EQ, o)  # type: ignore[override]
-    def __ne__(self, o: Any) -> Column: return self._bin(exp.NEQ, o)  # type: ignore[override]
+    def __eq__(self, o: object) -> Column: return self._bin(exp.EQ, o)  # type: ignore[override]
+    def __ne__(self, o: object) -> Column: return self._bin(exp.NEQ, o)  # type: ignore[override]
     def __lt__(self, o: Any) -> Column: return self._bin(exp.LT, o)
     def __le__(self, o: Any) -> Column: return self._bin(exp.LTE, o)
     def __gt__(self, o: Any) -> Column: return self._bin(exp.GT, o)
@@ -129,15 +129,15 @@ class Column:
 
     __hash__ = None  # type: ignore[assignment]
 
-    def eqNullSafe(self, o: Any) -> Column:  # noqa: N802 - PySpark name
+    def eqNullSafe(self, o: Any) -> Column:
         return self._bin(exp.NullSafeEQ, o)
 
     # -- predicates -------------------------------------------------------------------------
 
-    def isNull(self) -> Column:  # noqa: N802
+    def isNull(self) -> Column:
         return Column(exp.Is(this=_paren(self._unaliased()), expression=exp.Null()))
 
-    def isNotNull(self) -> Column:  # noqa: N802
+    def isNotNull(self) -> Column:
         return Column(exp.Not(this=exp.Is(this=_paren(self._unaliased()), expression=exp.Null())))
 
     def isin(self, *values: Any) -> Column:
@@ -180,10 +180,10 @@ class Column:
     def substr(self, start: Any, length: Any) -> Column:
         return call_function("substring", self, start, length)
 
-    def getField(self, name: str) -> Column:  # noqa: N802
+    def getField(self, name: str) -> Column:
         return Column(exp.Dot(this=self._unaliased(), expression=exp.to_identifier(name)))
 
-    def getItem(self, key: Any) -> Column:  # noqa: N802
+    def getItem(self, key: Any) -> Column:
         return Column(exp.Bracket(this=self._unaliased(), expressions=[to_expr(key)]))
 
     def __getitem__(self, key: Any) -> Column:
@@ -243,12 +243,12 @@ class Column:
         raise unsupported(f"Column.{name}")
 
 
-def _paren(node: exp.Expression) -> exp.Expression:
+def _paren(node: exp.Expr) -> exp.Expr:
     simple = (exp.Column, exp.Literal, exp.Func, exp.Paren, exp.Null, exp.Boolean, exp.Cast, exp.Star)
     return node if isinstance(node, simple) else exp.Paren(this=node)
 
 
-def to_expr(value: Any) -> exp.Expression:
+def to_expr(value: Any) -> exp.Expr:
     """A sqlglot expression for a Column or a Python literal."""
     if isinstance(value, Column):
         return value._unaliased()
@@ -264,7 +264,7 @@ def to_column(value: Any) -> Column:
     raise DefinitionError(f"{call_site()}: expected a column or column name, got {type(value).__name__}")
 
 
-def literal(value: Any) -> exp.Expression:
+def literal(value: Any) -> exp.Expr:
     """A Spark SQL literal for a Python value."""
     if value is None:
         return exp.Null()
@@ -298,26 +298,26 @@ class WindowSpec:
 
     def __init__(
         self,
-        partition: Iterable[exp.Expression] = (),
-        order: Iterable[exp.Expression] = (),
+        partition: Iterable[exp.Expr] = (),
+        order: Iterable[exp.Expr] = (),
         frame: exp.WindowSpec | None = None,
     ) -> None:
         self.partition = list(partition)
         self.order = list(order)
         self.frame = frame
 
-    def partitionBy(self, *cols: Any) -> WindowSpec:  # noqa: N802
+    def partitionBy(self, *cols: Any) -> WindowSpec:
         names = _flatten(cols)
         return WindowSpec([to_expr(to_column(c)) for c in names], self.order, self.frame)
 
-    def orderBy(self, *cols: Any) -> WindowSpec:  # noqa: N802
+    def orderBy(self, *cols: Any) -> WindowSpec:
         names = _flatten(cols)
         return WindowSpec(self.partition, [order_expr(c) for c in names], self.frame)
 
-    def rowsBetween(self, start: int, end: int) -> WindowSpec:  # noqa: N802
+    def rowsBetween(self, start: int, end: int) -> WindowSpec:
         return WindowSpec(self.partition, self.order, _frame("ROWS", start, end))
 
-    def rangeBetween(self, start: int, end: int) -> WindowSpec:  # noqa: N802
+    def rangeBetween(self, start: int, end: int) -> WindowSpec:
         return WindowSpec(self.partition, self.order, _frame("RANGE", start, end))
 
 
@@ -342,20 +342,20 @@ def _frame(kind: str, start: int, end: int) -> exp.WindowSpec:
 class Window:
     """``pyspark.sql.Window``: build a :class:`WindowSpec`."""
 
-    unboundedPreceding = -UNBOUNDED  # noqa: N815
-    unboundedFollowing = UNBOUNDED  # noqa: N815
-    currentRow = 0  # noqa: N815
+    unboundedPreceding = -UNBOUNDED
+    unboundedFollowing = UNBOUNDED
+    currentRow = 0
 
     @staticmethod
-    def partitionBy(*cols: Any) -> WindowSpec:  # noqa: N802
+    def partitionBy(*cols: Any) -> WindowSpec:
         return WindowSpec().partitionBy(*cols)
 
     @staticmethod
-    def orderBy(*cols: Any) -> WindowSpec:  # noqa: N802
+    def orderBy(*cols: Any) -> WindowSpec:
         return WindowSpec().orderBy(*cols)
 
 
-def order_expr(value: Any) -> exp.Expression:
+def order_expr(value: Any) -> exp.Expr:
     """An ORDER BY item: a Column (``asc()``/``desc()`` kept) or a name (ascending)."""
     column = to_column(value)
     node = column.expr

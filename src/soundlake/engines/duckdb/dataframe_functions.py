@@ -145,7 +145,7 @@ def count(target: Any = "*") -> Column:
     return Column(sx.Count(this=to_expr(to_column(target))))
 
 
-def countDistinct(first: Any, *more: Any) -> Column:  # noqa: N802 - PySpark name
+def countDistinct(first: Any, *more: Any) -> Column:
     """``count(DISTINCT a, b, ...)``."""
     items = [to_expr(to_column(c)) for c in (first, *more)]
     return Column(sx.Count(this=sx.Distinct(expressions=items)))
@@ -159,7 +159,7 @@ def sum_distinct(target: Any) -> Column:
     return Column(sx.Sum(this=sx.Distinct(expressions=[to_expr(to_column(target))])))
 
 
-sumDistinct = sum_distinct  # noqa: N816
+sumDistinct = sum_distinct
 
 
 def asc(name: str) -> Column:
@@ -182,10 +182,10 @@ def broadcast(df: Any) -> Any:
     return df
 
 
-__all__ = sorted(
-    [*_SIGNATURES, "mean", "power", "col", "column", "lit", "expr", "when", "count", "countDistinct",
-     "count_distinct", "sum_distinct", "sumDistinct", "asc", "desc", "input_file_name", "broadcast"]
-)
+__all__ = [  # noqa: PLE0604 - the generated names are strings
+    *_SIGNATURES, "mean", "power", "col", "column", "lit", "expr", "when", "count", "countDistinct",
+    "count_distinct", "sum_distinct", "sumDistinct", "asc", "desc", "input_file_name", "broadcast",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -16,7 +16,7 @@ class DataType:
 
     _sql = ""
 
-    def simpleString(self) -> str:  # noqa: N802 - PySpark name
+    def simpleString(self) -> str:
         return self._sql
 
     def __repr__(self) -> str:
@@ -54,35 +54,35 @@ class DecimalType(DataType):
         self.precision = precision
         self.scale = scale
 
-    def simpleString(self) -> str:  # noqa: N802
+    def simpleString(self) -> str:
         return f"decimal({self.precision},{self.scale})"
 
 
 class ArrayType(DataType):
     """``array<element>``."""
 
-    def __init__(self, elementType: DataType, containsNull: bool = True) -> None:  # noqa: N803
+    def __init__(self, elementType: DataType, containsNull: bool = True) -> None:
         self.elementType = elementType
 
-    def simpleString(self) -> str:  # noqa: N802
+    def simpleString(self) -> str:
         return f"array<{self.elementType.simpleString()}>"
 
 
 class MapType(DataType):
     """``map<key, value>``."""
 
-    def __init__(self, keyType: DataType, valueType: DataType, valueContainsNull: bool = True) -> None:  # noqa: N803
+    def __init__(self, keyType: DataType, valueType: DataType, valueContainsNull: bool = True) -> None:
         self.keyType = keyType
         self.valueType = valueType
 
-    def simpleString(self) -> str:  # noqa: N802
+    def simpleString(self) -> str:
         return f"map<{self.keyType.simpleString()},{self.valueType.simpleString()}>"
 
 
 class StructField:
     """One field of a :class:`StructType`."""
 
-    def __init__(self, name: str, dataType: DataType, nullable: bool = True, metadata: object = None) -> None:  # noqa: N803
+    def __init__(self, name: str, dataType: DataType, nullable: bool = True, metadata: object = None) -> None:
         self.name = name
         self.dataType = dataType
         self.nullable = nullable
@@ -104,7 +104,7 @@ class StructType(DataType):
         self.fields.append(item)
         return self
 
-    def simpleString(self) -> str:  # noqa: N802
+    def simpleString(self) -> str:
         return "struct<" + ",".join(f"{f.name}:{f.dataType.simpleString()}" for f in self.fields) + ">"
 
     def ddl(self) -> str:

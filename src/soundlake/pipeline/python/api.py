@@ -140,7 +140,7 @@ def table(
     temporary: bool = False,
     private: bool = False,
     path: str | None = None,
-    format: str | None = None,  # noqa: A002 - Databricks parameter name
+    format: str | None = None,
 ) -> Any:
     """Define a streaming table (streaming query) or materialized view (batch query).
 
@@ -176,7 +176,7 @@ def materialized_view(
     schema: Any = None,
     row_filter: str | None = None,
     private: bool = False,
-    format: str | None = None,  # noqa: A002
+    format: str | None = None,
 ) -> Any:
     """Define a materialized view (a batch query recomputed on refresh); see :func:`table`."""
     _reject(row_filter=row_filter, format=None if format in (None, "delta") else format)
@@ -233,7 +233,7 @@ def create_streaming_table(
     expect_all_or_fail: Mapping[str, str] | None = None,
     expect_all_or_quarantine: Mapping[str, str] | None = None,
     row_filter: str | None = None,
-    format: str | None = None,  # noqa: A002
+    format: str | None = None,
 ) -> None:
     """Declare a streaming table without a default flow (target of append or AUTO CDC flows)."""
     _reject(row_filter=row_filter, format=None if format in (None, "delta") else format)
@@ -295,7 +295,10 @@ def create_auto_cdc_flow(
     deletes = _condition(apply_as_deletes, "apply_as_deletes", location)
     truncates = _condition(apply_as_truncates, "apply_as_truncates", location)
     target_name = _table_name(target, None, location)
-    optional = lambda v, what: None if v is None else _names(v, what, location)  # noqa: E731
+
+    def optional(values: Sequence[Any] | None, what: str) -> tuple[str, ...] | None:
+        return None if values is None else _names(values, what, location)
+
     state.registry.add_flow(
         AutoCdcFlow(
             name=name or str(target_name),

@@ -179,7 +179,7 @@ def _environment(path: Path, session: Any) -> Iterator[None]:
     sys.path.insert(0, added_path)
     had_spark = hasattr(builtins, "spark")
     if not had_spark:
-        builtins.spark = session  # type: ignore[attr-defined]
+        setattr(builtins, "spark", session)  # noqa: B010 - a builtin, as on Databricks
     shims = _shim_modules()
     installed = [name for name in shims if name not in sys.modules] if "pyspark" not in sys.modules else []
     for name in installed:
@@ -190,34 +190,40 @@ def _environment(path: Path, session: Any) -> Iterator[None]:
         for name in installed:
             sys.modules.pop(name, None)
         if not had_spark:
-            del builtins.spark  # type: ignore[attr-defined]
+            delattr(builtins, "spark")
         try:
             sys.path.remove(added_path)
         except ValueError:
             pass
 
 
+def _module(name: str, **attributes: Any) -> types.ModuleType:
+    module = types.ModuleType(name)
+    for key, value in attributes.items():
+        setattr(module, key, value)
+    return module
+
+
 def _shim_modules() -> dict[str, types.ModuleType]:
-    window = types.ModuleType("pyspark.sql.window")
-    window.Window = dataframe_column.Window  # type: ignore[attr-defined]
-    window.WindowSpec = dataframe_column.WindowSpec  # type: ignore[attr-defined]
-    sql = types.ModuleType("pyspark.sql")
-    sql.functions = dataframe_functions  # type: ignore[attr-defined]
-    sql.types = dataframe_types  # type: ignore[attr-defined]
-    sql.window = window  # type: ignore[attr-defined]
-    sql.Window = dataframe_column.Window  # type: ignore[attr-defined]
-    sql.Column = dataframe_column.Column  # type: ignore[attr-defined]
-    sql.DataFrame = df_module.DataFrame  # type: ignore[attr-defined]
-    pyspark = types.ModuleType("pyspark")
-    pyspark.sql = sql  # type: ignore[attr-defined]
-    pyspark.pipelines = api  # type: ignore[attr-defined]
-    pyspark.__path__ = []  # type: ignore[attr-defined]
-    sql.__path__ = []  # type: ignore[attr-defined]
+    window = _module(
+        "pyspark.sql.window", Window=dataframe_column.Window, WindowSpec=dataframe_column.WindowSpec
+    )
+    sql = _module(
+        "pyspark.sql",
+        functions=dataframe_functions,
+        types=dataframe_types,
+        window=window,
+        Window=dataframe_column.Window,
+        Column=dataframe_column.Column,
+        DataFrame=df_module.DataFrame,
+        __path__=[],
+    )
+    pyspark = _module("pyspark", sql=sql, pipelines=api, __path__=[])
     return {
         "pyspark": pyspark,
         "pyspark.sql": sql,
-        "pyspark.sql.functions": dataframe_functions,  # type: ignore[dict-item]
-        "pyspark.sql.types": dataframe_types,  # type: ignore[dict-item]
+        "pyspark.sql.functions": dataframe_functions,
+        "pyspark.sql.types": dataframe_types,
         "pyspark.sql.window": window,
-        "pyspark.pipelines": api,  # type: ignore[dict-item]
+        "pyspark.pipelines": api,
     }

@@ -23,6 +23,7 @@ statement number.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from soundlake.catalog.names import TableName
@@ -103,6 +104,16 @@ def parse_sql_text(
     return definitions
 
 
+@dataclass
+class _DatasetOptions:
+    """The clauses between a dataset's name (and columns) and ``AS``."""
+
+    comment: str | None = None
+    properties: dict[str, str] = field(default_factory=dict)
+    partition_cols: tuple[str, ...] = ()
+    cluster_by: tuple[str, ...] = ()
+
+
 class _StatementParser(Cursor):
     """Parses one statement into definitions."""
 
@@ -153,10 +164,10 @@ class _StatementParser(Cursor):
             name=name,
             kind=kind,
             location=start,
-            comment=options.get("comment"),
-            table_properties=options.get("properties", {}),
-            partition_cols=options.get("partition_cols", ()),
-            cluster_by=options.get("cluster_by", ()),
+            comment=options.comment,
+            table_properties=options.properties,
+            partition_cols=options.partition_cols,
+            cluster_by=options.cluster_by,
             schema=schema_text,
             expectations=tuple(expectations),
         )
@@ -232,21 +243,19 @@ class _StatementParser(Cursor):
         sub.expect_end()
         return Expectation(name=name, condition=condition, action=action, location=location)
 
-    def dataset_options(self) -> dict[str, object]:
-        options: dict[str, object] = {}
+    def dataset_options(self) -> _DatasetOptions:
+        options = _DatasetOptions()
         while not self.at_end() and not self.at_word("AS"):
             token = self.peek()
             if self.accept("COMMENT"):
-                options["comment"] = self.string()
+                options.comment = self.string()
             elif self.accept("TBLPROPERTIES"):
-                options["properties"] = self.properties()
+                options.properties = self.properties()
             elif self.accept("PARTITIONED", "BY"):
-                options["partition_cols"] = self.name_list()
+                options.partition_cols = self.name_list()
             elif self.accept("CLUSTER", "BY"):
-                if self.accept("AUTO") or self.accept("NONE"):
-                    options["cluster_by"] = ()
-                else:
-                    options["cluster_by"] = self.name_list()
+                if not (self.accept("AUTO") or self.accept("NONE")):
+                    options.cluster_by = self.name_list()
             elif self.accept("USING"):
                 fmt = self.identifier()
                 if fmt.lower() != "delta":

@@ -130,7 +130,7 @@ def bind_query(
     """
     tree = parse_query(sql)
     by_key = {i.key: i for i in inputs}
-    replacements: list[tuple[exp.Expression, exp.Expression]] = []
+    replacements: list[tuple[exp.Expr, exp.Expr]] = []
     for node, found in _references(tree, catalog=catalog, schema=schema, location=None):
         bound = by_key.get(found.key)
         if bound is None or not bound.placeholder:
@@ -150,6 +150,7 @@ def transpile_expression(expr: str, *, dialect: str) -> str:
     Raises:
         DefinitionError: when the expression does not parse.
     """
+    tree: exp.Expr
     try:
         tree = sqlglot.parse_one(expr, read=READ_DIALECT, into=exp.Condition)
     except SqlglotError:
@@ -160,7 +161,7 @@ def transpile_expression(expr: str, *, dialect: str) -> str:
     return _spark_semantics(tree, dialect).sql(dialect=_write_dialect(dialect))
 
 
-def validate_expression(expr: str, *, location: SourceLocation, what: str) -> exp.Expression:
+def validate_expression(expr: str, *, location: SourceLocation, what: str) -> exp.Expr:
     """Parse a Spark SQL expression, raising DefinitionError naming ``what`` and ``location``."""
     try:
         tree = sqlglot.parse_one(expr, read=READ_DIALECT)
@@ -175,7 +176,7 @@ def validate_expression(expr: str, *, location: SourceLocation, what: str) -> ex
     return tree
 
 
-def _spark_semantics(tree: exp.Expression, dialect: str) -> exp.Expression:
+def _spark_semantics(tree: exp.Expr, dialect: str) -> exp.Expr:
     """Keep Spark result types where sqlglot's DuckDB output differs.
 
     ``date_add``/``date_sub``/``add_months`` return DATE in Spark; DuckDB's ``date +
@@ -184,7 +185,7 @@ def _spark_semantics(tree: exp.Expression, dialect: str) -> exp.Expression:
     if dialect != "duckdb":
         return tree
 
-    def fix(node: exp.Expression) -> exp.Expression:
+    def fix(node: exp.Expr) -> exp.Expr:
         if isinstance(node, (exp.TsOrDsAdd, exp.AddMonths)) and not isinstance(node.parent, exp.Cast):
             return exp.Cast(this=node, to=exp.DataType.build("date"))
         return node
@@ -199,15 +200,15 @@ def _write_dialect(dialect: str) -> str:
 
 
 def _references(
-    tree: exp.Expression, *, catalog: str, schema: str, location: SourceLocation | None
-) -> Iterator[tuple[exp.Expression, FlowInput]]:
+    tree: exp.Expr, *, catalog: str, schema: str, location: SourceLocation | None
+) -> Iterator[tuple[exp.Expr, FlowInput]]:
     """Yield ``(node to replace, input without placeholder)`` for each read, in text order."""
     found = list(_unordered_references(tree, catalog=catalog, schema=schema, location=location))
     found.sort(key=lambda pair: _text_position(pair[0]))
     yield from found
 
 
-def _text_position(node: exp.Expression) -> int:
+def _text_position(node: exp.Expr) -> int:
     for child in node.walk():
         start = child.meta.get("start") if child.meta else None
         if isinstance(start, int):
@@ -216,8 +217,8 @@ def _text_position(node: exp.Expression) -> int:
 
 
 def _unordered_references(
-    tree: exp.Expression, *, catalog: str, schema: str, location: SourceLocation | None
-) -> Iterator[tuple[exp.Expression, FlowInput]]:
+    tree: exp.Expr, *, catalog: str, schema: str, location: SourceLocation | None
+) -> Iterator[tuple[exp.Expr, FlowInput]]:
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     handled: set[int] = set()
     for node in list(tree.walk(bfs=False)):
@@ -267,7 +268,7 @@ def _table_input(
     return FlowInput(kind="files", streaming=streaming, path=path, options=options, written=fname)
 
 
-def _function_name(func: exp.Expression) -> str:
+def _function_name(func: exp.Expr) -> str:
     if isinstance(func, exp.Anonymous):
         return str(func.this).lower()
     if isinstance(func, exp.Func):
@@ -275,14 +276,14 @@ def _function_name(func: exp.Expression) -> str:
     return ""
 
 
-def _args(func: exp.Expression) -> list[exp.Expression]:
+def _args(func: exp.Expr) -> list[exp.Expr]:
     if isinstance(func, exp.Anonymous):
         return list(func.expressions)
-    return [v for v in func.args.values() if isinstance(v, exp.Expression)]
+    return [v for v in func.args.values() if isinstance(v, exp.Expr)]
 
 
 def _read_files_args(
-    func: exp.Expression, location: SourceLocation | None
+    func: exp.Expr, location: SourceLocation | None
 ) -> tuple[str, dict[str, str]]:
     path: str | None = None
     options: dict[str, str] = {}
@@ -301,7 +302,7 @@ def _read_files_args(
 
 
 def _cloud_files_args(
-    func: exp.Expression, location: SourceLocation | None
+    func: exp.Expr, location: SourceLocation | None
 ) -> tuple[str, dict[str, str]]:
     args = _args(func)
     if len(args) < 2 or not all(isinstance(a, exp.Literal) and a.is_string for a in args[:2]):
@@ -317,7 +318,7 @@ def _cloud_files_args(
     return str(args[0].this), options
 
 
-def _literal_text(node: exp.Expression) -> str:
+def _literal_text(node: exp.Expr) -> str:
     if isinstance(node, exp.Literal):
         return str(node.this)
     if isinstance(node, exp.Boolean):
@@ -325,7 +326,7 @@ def _literal_text(node: exp.Expression) -> str:
     return node.sql(READ_DIALECT)
 
 
-def _placeholder_table(node: exp.Expression, placeholder: str) -> exp.Table:
+def _placeholder_table(node: exp.Expr, placeholder: str) -> exp.Table:
     table = _stream_target(node) if isinstance(node, exp.Stream) else node
     assert isinstance(table, exp.Table)
     new = table.copy()
