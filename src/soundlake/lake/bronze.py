@@ -193,7 +193,7 @@ class BatchWriter:
         """Rename the finished file into ``bronze/<Table>/`` (atomic on POSIX and ADLS Gen2)."""
         fs = self.bronze.fs
         fs.create_dir(self.bronze.data_dir, recursive=True)
-        fs.move(self.temp_path, self.final_path)
+        rename(fs, self.temp_path, self.final_path)
         _fsync_dir(fs, self.bronze.data_dir)
 
     def abort(self) -> None:
@@ -248,8 +248,25 @@ def write_json_atomic(
             before_replace()  # a fault point: a crash here leaves a half-written temp file
         handle.write(data[len(data) // 2 :])
     _fsync(fs, temp)
-    fs.move(temp, path)
+    rename(fs, temp, path)
     _fsync_dir(fs, folder)
+
+
+def rename(fs: pafs.FileSystem, source: str, target: str) -> None:
+    """Move ``source`` to ``target``, replacing it: a rename on local disks and ADLS Gen2.
+
+    Blob storage without a hierarchical namespace (Azurite, plain blob accounts) cannot
+    rename; there the target is written by a server-side copy, which becomes visible
+    whole, and the source is deleted afterwards. A crash in between leaves only a temp
+    file, which the next run removes.
+    """
+    try:
+        fs.move(source, target)
+    except (NotImplementedError, pa.ArrowNotImplementedError, OSError) as exc:
+        if "not implemented" not in str(exc).lower() and not isinstance(exc, NotImplementedError):
+            raise
+        fs.copy_file(source, target)
+        fs.delete_file(source)
 
 
 def committed_batch_files(lake: Lake, table: str) -> list[str]:
