@@ -123,18 +123,12 @@ def _apply(
     else:
         result = write_target(con, rc, target, target_uri, so, commit)
     _fault("after_target")
-    out = open_table(target_uri, so)
-    n_out = 0 if out is None else _count(out)
     return CdcMetrics(
         num_upserted_rows=result.upserted,
         num_deleted_rows=result.deleted,
-        num_output_rows=n_out,
+        num_output_rows=result.rows_after,
         plan=result.plan,
     )
-
-
-def _count(table: Any) -> int:
-    return int(table.count())
 
 
 def target_columns(table_schema: pa.Schema) -> list[str]:

@@ -45,6 +45,7 @@ class PlanResult:
     plan: str
     upserted: int
     deleted: int
+    rows_after: int
 
 
 def _literal(value: Any) -> str | None:
@@ -106,7 +107,7 @@ def write_create(con: Any, uri: str, so: dict[str, str] | None, commit: CommitIn
     data = con.sql("SELECT * FROM cdc_new").to_arrow_table()
     write_deltalake(uri, data, mode="append", storage_options=so,
                     commit_properties=commit_properties(commit, {"soundlake.cdc.plan": "create"}))
-    return PlanResult("create", data.num_rows, 0)
+    return PlanResult("create", data.num_rows, 0, data.num_rows)
 
 
 def load_old_rows(con: Any, rc: ResolvedCdc, target: DeltaTable) -> None:
@@ -147,14 +148,15 @@ def write_target(
     upserted, deleted, removed = count_changes(con, rc)
     n_old = con.execute("SELECT count(*) FROM cdc_old").fetchall()[0][0]
     n_new = con.execute("SELECT count(*) FROM cdc_new").fetchall()[0][0]
+    after = int(target.count()) + n_new - n_old
     if not upserted and not removed:
-        return PlanResult("noop", 0, 0)
+        return PlanResult("noop", 0, 0, after)
     schema = _target_schema(target)
     if n_old == 0:
         write_deltalake(uri, _reader(con, "SELECT * FROM cdc_new", schema), mode="append",
                         storage_options=so,
                         commit_properties=commit_properties(commit, {"soundlake.cdc.plan": "append"}))
-        return PlanResult("append", upserted, deleted)
+        return PlanResult("append", upserted, deleted, after)
     ivs = _intervals(con, rc)
     lits = [(_literal(a), _literal(b)) for a, b in ivs]
     prunable = bool(ivs) and all(a is not None and b is not None for a, b in lits)
@@ -162,14 +164,14 @@ def write_target(
     detail = f"files {files}/{total}"
     if not prunable or size > FULL_REWRITE_FRACTION * total_size:
         _full_rewrite(con, rc, uri, so, commit, schema)
-        return PlanResult(f"full-rewrite ({detail})", upserted, deleted)
+        return PlanResult(f"full-rewrite ({detail})", upserted, deleted, after)
     k = rc.keys[0]
     pred = " OR ".join(f"(`{k}` BETWEEN {a} AND {b})" for a, b in lits)
     if files <= MERGE_MAX_FILES and n_new + n_old <= MERGE_MAX_ROWS and not rc.seq_fields:
         _merge(con, rc, target, pred, commit, schema)
-        return PlanResult(f"merge ({detail})", upserted, deleted)
+        return PlanResult(f"merge ({detail})", upserted, deleted, after)
     _rewrite(con, rc, uri, so, commit, schema, ivs, pred)
-    return PlanResult(f"rewrite ({detail}, {len(ivs)} key intervals)", upserted, deleted)
+    return PlanResult(f"rewrite ({detail}, {len(ivs)} key intervals)", upserted, deleted, after)
 
 
 def _full_rewrite(con: Any, rc: ResolvedCdc, uri: str, so: dict[str, str] | None,

@@ -7,6 +7,7 @@ builders only deal with quoted identifiers and DuckDB expressions.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -29,8 +30,14 @@ def q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+_IDENTIFIER = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*|`[^`]+`)$")
+
+
 def to_duckdb(flow: str, spark_sql: str) -> str:
     """Transpile one Spark SQL expression to DuckDB SQL, naming the flow on failure."""
+    text = spark_sql.strip()
+    if _IDENTIFIER.match(text):  # a plain column name: no parser needed
+        return q(text.strip("`"))
     try:
         out = sqlglot.transpile(spark_sql, read="spark", write="duckdb")
     except sqlglot.errors.ParseError as exc:
@@ -41,6 +48,9 @@ def to_duckdb(flow: str, spark_sql: str) -> str:
 
 
 def _field_name(spark_sql: str, index: int) -> str:
+    text = spark_sql.strip()
+    if _IDENTIFIER.match(text):
+        return text.strip("`")
     try:
         node = sqlglot.parse_one(spark_sql, read="spark")
     except sqlglot.errors.ParseError:
