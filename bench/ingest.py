@@ -78,7 +78,9 @@ def child_dlt(url: str, out: Path) -> dict[str, float]:
         dataset_name="bronze",
         pipelines_dir=str(out / "pipelines"),
     )
-    source = sql_table(credentials=url, table="FactStream", backend="pyarrow", chunk_size=BATCH_ROWS)
+    source = sql_table(
+        credentials=url, table="FactStream", backend="pyarrow", chunk_size=BATCH_ROWS
+    )
     pipeline.run(source, loader_file_format="parquet")
     seconds = time.perf_counter() - started
     return {"rows": _parquet_rows(out / "dlt"), "seconds": seconds}
@@ -100,7 +102,9 @@ def _pg_database(admin_url: str) -> tuple[str, str]:
     import psycopg
 
     name = f"sl_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+    with psycopg.connect(
+        admin_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
+    ) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     return admin_url.rsplit("/", 1)[0] + "/" + name, name
 
@@ -108,7 +112,9 @@ def _pg_database(admin_url: str) -> tuple[str, str]:
 def _drop_pg(admin_url: str, name: str) -> None:
     import psycopg
 
-    with psycopg.connect(admin_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+    with psycopg.connect(
+        admin_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
+    ) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -125,9 +131,11 @@ def _prepare(db: str, scale: float, workdir: Path) -> tuple[str, str | None, int
 
 
 def _run_child(contender: str, url: str, out: Path) -> dict[str, float]:
-    proc = subprocess.run(
+    proc = subprocess.run(  # noqa: PLW1510 (the return code is checked)
         [sys.executable, __file__, "--child", contender, url, str(out)],
-        capture_output=True, text=True, timeout=3600,
+        capture_output=True,
+        text=True,
+        timeout=3600,
     )
     if proc.returncode != 0:
         raise SystemExit(f"{contender} failed:\n{proc.stderr[-3000:]}")
@@ -140,7 +148,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="S=0.1 and S=1")
     parser.add_argument("--scales", default=None, help="comma-separated scales (default 1,10)")
     parser.add_argument("--dbs", default="sqlite,postgresql", help="sqlite,postgresql")
-    parser.add_argument("--child", nargs=3, metavar=("CONTENDER", "URL", "OUT"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child", nargs=3, metavar=("CONTENDER", "URL", "OUT"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.child:
         child(*args.child)
@@ -157,11 +167,17 @@ def main() -> None:
                         out = workdir / f"{db}_{scale:g}_{contender}"
                         figures = _run_child(contender, url, out)
                         if figures["rows_on_disk"] != streams:
-                            raise SystemExit(f"{contender}: wrote {figures['rows_on_disk']} of {streams} rows")
+                            raise SystemExit(
+                                f"{contender}: wrote {figures['rows_on_disk']} of {streams} rows"
+                            )
                         rows_out.append((db, scale, contender, streams, figures))
                         shutil.rmtree(out, ignore_errors=True)
-                        print(f"  {db} S={scale:g} {contender}: {streams / figures['seconds']:,.0f} rows/s, "
-                              f"peak {figures['peak_rss_mib']:,.0f} MiB", file=sys.stderr, flush=True)
+                        print(
+                            f"  {db} S={scale:g} {contender}: {streams / figures['seconds']:,.0f} rows/s, "
+                            f"peak {figures['peak_rss_mib']:,.0f} MiB",
+                            file=sys.stderr,
+                            flush=True,
+                        )
                 finally:
                     if pg_name:
                         _drop_pg(os.environ.get("SOUNDLAKE_TEST_PG_URL", DEFAULT_PG), pg_name)
@@ -171,11 +187,15 @@ def main() -> None:
 
 
 def _print_table(rows: list[tuple[str, float, str, int, dict[str, float]]]) -> None:
-    print(f"# ingest bench: FactStream -> Parquet ({platform.node()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()})")
+    print(
+        f"# ingest bench: FactStream -> Parquet ({platform.node()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()})"
+    )
     print()
-    print("| source | S | rows | soundlake rows/s | dlt rows/s | speed ratio | soundlake peak RSS MiB "
-          "| dlt peak RSS MiB | memory ratio |")
+    print(
+        "| source | S | rows | soundlake rows/s | dlt rows/s | speed ratio | soundlake peak RSS MiB "
+        "| dlt peak RSS MiB | memory ratio |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     by_key = {(db, s, c): (n, f) for db, s, c, n, f in rows}
     for db, scale in sorted({(db, s) for db, s, _, _, _ in rows}, key=lambda k: (k[0], k[1])):
@@ -197,8 +217,10 @@ def _print_table(rows: list[tuple[str, float, str, int, dict[str, float]]]) -> N
                 if (db, low, contender) in by_key and (db, high, contender) in by_key:
                     a = by_key[(db, low, contender)][1]["peak_rss_mib"]
                     b = by_key[(db, high, contender)][1]["peak_rss_mib"]
-                    print(f"peak RSS growth S={low:g} -> S={high:g}, {db}, {contender}: {a:,.0f} -> {b:,.0f} MiB "
-                          f"({b / a:.2f}x)")
+                    print(
+                        f"peak RSS growth S={low:g} -> S={high:g}, {db}, {contender}: {a:,.0f} -> {b:,.0f} MiB "
+                        f"({b / a:.2f}x)"
+                    )
 
 
 if __name__ == "__main__":

@@ -46,9 +46,20 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
     data = tmp_path_factory.mktemp("azurite")
     proc = subprocess.Popen(
-        [exe, "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location", str(data),
-         "--skipApiVersionCheck", "--loose", "--silent"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            exe,
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            str(port),
+            "--location",
+            str(data),
+            "--skipApiVersionCheck",
+            "--loose",
+            "--silent",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 30
@@ -80,15 +91,20 @@ class AzuriteLake(Lake):
 def azure_fs(authority: str) -> pafs.AzureFileSystem:
     """pyarrow's Azure filesystem on the emulator's blob endpoint."""
     return pafs.AzureFileSystem(
-        account_name=ACCOUNT, account_key=KEY,
-        blob_storage_authority=authority, dfs_storage_authority=authority,
-        blob_storage_scheme="http", dfs_storage_scheme="http",
+        account_name=ACCOUNT,
+        account_key=KEY,
+        blob_storage_authority=authority,
+        dfs_storage_authority=authority,
+        blob_storage_scheme="http",
+        dfs_storage_scheme="http",
     )
 
 
 @pytest.mark.slow
 def test_ingest_to_azure_blob_storage(azurite: str, sqlite_url: str, load) -> None:
-    lake = AzuriteLake("abfs://lake@devstoreaccount1.dfs.core.windows.net/spotify", authority=azurite)
+    lake = AzuriteLake(
+        "abfs://lake@devstoreaccount1.dfs.core.windows.net/spotify", authority=azurite
+    )
     load(sqlite_url, "initial")
     first = run_tables(lake, sqlite_url, config(), pipeline="spotify")
     assert first.ok, first.failed
@@ -105,6 +121,9 @@ def test_ingest_to_azure_blob_storage(azurite: str, sqlite_url: str, load) -> No
     load(sqlite_url, "incremental")
     third = run_tables(lake, sqlite_url, config(), pipeline="spotify")
     assert third.ok and third.rows > 0
-    leftovers = [i.path for i in fs.get_file_info(pafs.FileSelector("lake/spotify", recursive=True))
-                 if i.path.endswith(".tmp")]
+    leftovers = [
+        i.path
+        for i in fs.get_file_info(pafs.FileSelector("lake/spotify", recursive=True))
+        if i.path.endswith(".tmp")
+    ]
     assert leftovers == []

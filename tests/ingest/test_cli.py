@@ -33,9 +33,12 @@ def make_project(root: Path, tutorial_dir: Path) -> Path:
 
 
 def cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    return subprocess.run(  # noqa: PLW1510 (the return code is checked)
         [sys.executable, "-m", "soundlake.cli.main", "--project", str(root), "ingest", *args],
-        capture_output=True, text=True, timeout=120, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
     )
 
 

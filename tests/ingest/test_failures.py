@@ -32,7 +32,7 @@ class Webhook:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server API)
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 owner.bodies.append(self.rfile.read(length))
                 owner.headers.append(dict(self.headers))
@@ -90,7 +90,9 @@ def test_failing_table_does_not_stop_others_and_alert_is_valid_json(
     assert webhook.headers[0]["Content-Type"].startswith("application/json")
 
 
-def test_no_alert_when_everything_succeeds(sqlite_url: str, lake: Lake, load, webhook: Webhook) -> None:
+def test_no_alert_when_everything_succeeds(
+    sqlite_url: str, lake: Lake, load, webhook: Webhook
+) -> None:
     load(sqlite_url, "initial")
     result = run_tables(lake, sqlite_url, config(alert_url=webhook.url), pipeline="spotify")
     assert result.ok and not result.alert_sent and webhook.bodies == []
@@ -147,12 +149,18 @@ def test_locked_database_is_retried_with_backoff(sqlite_url: str, lake: Lake, lo
     fact = result.tables[0]
     assert fact.attempts > 1 and fact.rows == 1000
     assert any("locked" in note for note in reporter.notes)
-    assert as_multiset(bronze_rows(lake, "FactStream")) == as_multiset(source_rows(sqlite_url, "FactStream"))
+    assert as_multiset(bronze_rows(lake, "FactStream")) == as_multiset(
+        source_rows(sqlite_url, "FactStream")
+    )
 
 
 @pytest.mark.parametrize(
     "message",
-    ["database is locked", "server closed the connection unexpectedly", "terminating connection due to administrator command"],
+    [
+        "database is locked",
+        "server closed the connection unexpectedly",
+        "terminating connection due to administrator command",
+    ],
 )
 def test_driver_errors_that_a_retry_may_cure_are_transient(message: str) -> None:
     assert is_transient(RuntimeError(message))
@@ -175,7 +183,10 @@ def test_bad_config_names_the_culprit_and_writes_nothing(
     table: str, cdc_col: str, message: str, source_url: str, lake: Lake, load
 ) -> None:
     load(source_url, "initial")
-    tables = [IngestTable(table="DimDate", cdc_col="date"), IngestTable(table=table, cdc_col=cdc_col)]
+    tables = [
+        IngestTable(table="DimDate", cdc_col="date"),
+        IngestTable(table=table, cdc_col=cdc_col),
+    ]
     with pytest.raises(ConfigError, match=message):
         run_tables(lake, source_url, config(tables=tables), pipeline="p")
     assert not (Path(lake.root) / "bronze").exists()

@@ -14,7 +14,14 @@ from soundlake.ingest.runner import run_tables
 from soundlake.lake.bronze import committed_batch_files
 from soundlake.lake.storage import Lake
 from tests.conftest import REPO
-from tests.ingest.helpers import TABLES, as_multiset, bronze_rows, config, expected_increment, source_rows
+from tests.ingest.helpers import (
+    TABLES,
+    as_multiset,
+    bronze_rows,
+    config,
+    expected_increment,
+    source_rows,
+)
 
 SCRIPT = """
 import sys
@@ -31,15 +38,21 @@ sys.exit(0 if result.ok else 1)
 def run_killed(url: str, lake: Lake, fault: str, *, batch_rows: int = 100) -> int:
     """Run an ingest in a child process that kills itself at ``fault``."""
     env = dict(os.environ, **{FAULT_ENV: fault})
-    proc = subprocess.run(
+    proc = subprocess.run(  # noqa: PLW1510 (the return code is checked)
         [sys.executable, "-c", SCRIPT, url, lake.root, str(batch_rows)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     return proc.returncode
 
 
 @pytest.mark.parametrize("step", STEPS)
-def test_kill_during_full_load_then_rerun_delivers_each_row_once(step: str, sqlite_url: str, lake: Lake, load) -> None:
+def test_kill_during_full_load_then_rerun_delivers_each_row_once(
+    step: str, sqlite_url: str, lake: Lake, load
+) -> None:
     load(sqlite_url, "initial")
     code = run_killed(sqlite_url, lake, f"{step}:FactStream")
     assert code == FAULT_EXIT_CODE
@@ -50,7 +63,9 @@ def test_kill_during_full_load_then_rerun_delivers_each_row_once(step: str, sqli
     rerun = run_tables(lake, sqlite_url, config(batch_rows=100), pipeline="spotify")
     assert rerun.ok, rerun.failed
     for table, _ in TABLES:
-        assert as_multiset(bronze_rows(lake, table)) == as_multiset(source_rows(sqlite_url, table)), table
+        assert as_multiset(bronze_rows(lake, table)) == as_multiset(
+            source_rows(sqlite_url, table)
+        ), table
         assert as_multiset(bronze_rows(lake, table, committed_only=False)) == as_multiset(
             source_rows(sqlite_url, table)
         ), table

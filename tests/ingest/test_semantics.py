@@ -36,9 +36,10 @@ def insert(url: str, rows: list[tuple[Any, ...]], table: str = "events") -> None
     engine = sa.create_engine(url)
     marks = ", ".join(f":c{i}" for i in range(len(rows[0])))
     with engine.begin() as conn:
-        conn.execute(sa.text(f"INSERT INTO {table} VALUES ({marks})"), [
-            {f"c{i}": v for i, v in enumerate(row)} for row in rows
-        ])
+        conn.execute(
+            sa.text(f"INSERT INTO {table} VALUES ({marks})"),
+            [{f"c{i}": v for i, v in enumerate(row)} for row in rows],
+        )
     engine.dispose()
 
 
@@ -50,7 +51,12 @@ def execute(url: str, sql: str) -> None:
 
 
 def ingest(
-    url: str, lake: Lake, *, cdc: str = "ts", from_date: str | None = None, table_from: str | None = None
+    url: str,
+    lake: Lake,
+    *,
+    cdc: str = "ts",
+    from_date: str | None = None,
+    table_from: str | None = None,
 ) -> Any:
     cfg = config(tables=[IngestTable(table="events", cdc_col=cdc, from_date=table_from)])
     result = run_tables(lake, url, cfg, pipeline="p", from_date=from_date)
@@ -74,7 +80,13 @@ def test_rows_sharing_the_watermark_second_arrive_later_and_are_delivered_once(
     assert ingest(source_url, lake).rows == 1
     assert ingest(source_url, lake).rows == 0
     assert delivered(lake) == Counter(
-        {(1, "a", T0): 1, (2, "b", T0): 1, (3, "c", T0 - dt.timedelta(seconds=1)): 1, (4, "d", T0): 1, (1, "a2", T0): 1}
+        {
+            (1, "a", T0): 1,
+            (2, "b", T0): 1,
+            (3, "c", T0 - dt.timedelta(seconds=1)): 1,
+            (4, "d", T0): 1,
+            (1, "a2", T0): 1,
+        }
     )
 
 
@@ -94,7 +106,9 @@ def test_a_row_committed_late_with_an_older_value_is_not_seen(sqlite_url: str, l
     insert(sqlite_url, [(2, "late", T0 - dt.timedelta(hours=1))])
     assert ingest(sqlite_url, lake).rows == 0
     backfill = ingest(sqlite_url, lake, from_date="2025-10-07T18:00:00")
-    assert backfill.mode == "backfill" and backfill.rows == 2  # re-delivers row 1 too (at least once)
+    assert (
+        backfill.mode == "backfill" and backfill.rows == 2
+    )  # re-delivers row 1 too (at least once)
     assert backfill.watermark_after == "2025-10-07T19:49:55"
     assert ingest(sqlite_url, lake).rows == 0  # the watermark continues from what was written
 
@@ -127,16 +141,21 @@ def test_a_table_with_only_null_cdc_values_is_not_loaded_twice(sqlite_url: str, 
     assert ingest(sqlite_url, lake).rows == 1
 
 
-def test_sqlite_text_spellings_of_datetimes_compare_as_instants(sqlite_url: str, lake: Lake) -> None:
+def test_sqlite_text_spellings_of_datetimes_compare_as_instants(
+    sqlite_url: str, lake: Lake
+) -> None:
     ddl = "CREATE TABLE events (id INT, v VARCHAR(20), ts DATETIME)"
     make_events(sqlite_url, [(1, "a", "2025-10-07 19:49:55.5")], ddl=ddl)
     assert ingest(sqlite_url, lake).watermark_after == "2025-10-07T19:49:55.500000"
-    insert(sqlite_url, [
-        (2, "same instant, other spelling", "2025-10-07 19:49:55.500000"),
-        (3, "earlier, T separator", "2025-10-07T19:49:55.4"),
-        (4, "later, offset", "2025-10-07 21:49:56+02:00"),
-        (5, "earlier, offset", "2025-10-07 21:49:55+02:00"),
-    ])
+    insert(
+        sqlite_url,
+        [
+            (2, "same instant, other spelling", "2025-10-07 19:49:55.500000"),
+            (3, "earlier, T separator", "2025-10-07T19:49:55.4"),
+            (4, "later, offset", "2025-10-07 21:49:56+02:00"),
+            (5, "earlier, offset", "2025-10-07 21:49:55+02:00"),
+        ],
+    )
     second = ingest(sqlite_url, lake)
     ids = sorted(r["id"] for r in bronze_rows(lake, "events"))
     assert ids == [1, 2, 4]
@@ -157,7 +176,9 @@ def test_postgres_timestamptz_is_utc(pg_url: str, lake: Lake) -> None:
 
 def test_date_cdc_column(source_url: str, lake: Lake) -> None:
     ddl = "CREATE TABLE events (id INT, v VARCHAR(20), d DATE)"
-    make_events(source_url, [(1, "a", dt.date(2025, 10, 6)), (2, "b", dt.date(2025, 10, 5))], ddl=ddl)
+    make_events(
+        source_url, [(1, "a", dt.date(2025, 10, 6)), (2, "b", dt.date(2025, 10, 5))], ddl=ddl
+    )
     assert ingest(source_url, lake, cdc="d").watermark_after == "2025-10-06"
     insert(source_url, [(3, "c", dt.date(2025, 10, 6)), (4, "d", dt.date(2025, 10, 7))])
     second = ingest(source_url, lake, cdc="d")
@@ -165,15 +186,26 @@ def test_date_cdc_column(source_url: str, lake: Lake) -> None:
 
 
 def test_taking_over_from_data_factory_loses_nothing(sqlite_url: str, lake: Lake) -> None:
-    make_events(sqlite_url, [(1, "a", T0 - dt.timedelta(seconds=1)), (2, "b", T0), (3, "c", T0 + dt.timedelta(seconds=1))])
+    make_events(
+        sqlite_url,
+        [
+            (1, "a", T0 - dt.timedelta(seconds=1)),
+            (2, "b", T0),
+            (3, "c", T0 + dt.timedelta(seconds=1)),
+        ],
+    )
     state = Path(lake.root) / "bronze" / "events_cdc" / "cdc.json"
     state.parent.mkdir(parents=True)
-    state.write_text(json.dumps({"cdc": "2025-10-07T19:49:55Z"}))  # as the seed's pipeline writes it
+    state.write_text(
+        json.dumps({"cdc": "2025-10-07T19:49:55Z"})
+    )  # as the seed's pipeline writes it
     adf_file = Path(lake.root) / "bronze" / "events" / "events_2025-10-07T19:49:57.1234567Z"
     adf_file.parent.mkdir(parents=True)
     pq.write_table(pa.table({"id": [1], "v": ["a"], "ts": [T0]}), adf_file.with_suffix(".parquet"))
     result = ingest(sqlite_url, lake)
-    assert result.mode == "incremental" and result.rows == 2  # the tie at 19:49:55 is re-read, not lost
+    assert (
+        result.mode == "incremental" and result.rows == 2
+    )  # the tie at 19:49:55 is re-read, not lost
     assert len(committed_batch_files(lake, "events")) == 2
     doc = json.loads(state.read_text())
     assert doc["cdc"] == "2025-10-07T19:49:56" and set(doc) == {"cdc", "soundlake"}

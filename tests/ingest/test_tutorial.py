@@ -21,18 +21,26 @@ from tests.ingest.helpers import (
 )
 
 
-def test_first_run_writes_every_row_then_no_change_writes_nothing(source_url: str, lake: Lake, load) -> None:
+def test_first_run_writes_every_row_then_no_change_writes_nothing(
+    source_url: str, lake: Lake, load
+) -> None:
     load(source_url, "initial")
     first = run_tables(lake, source_url, config(), pipeline="spotify")
     assert first.ok, first.failed
     for table, cdc in TABLES:
-        assert as_multiset(bronze_rows(lake, table)) == as_multiset(source_rows(source_url, table)), table
+        assert as_multiset(bronze_rows(lake, table)) == as_multiset(
+            source_rows(source_url, table)
+        ), table
         assert bronze_file_count(lake, table) == 1
         state = json.loads((Path(lake.root) / "bronze" / f"{table}_cdc" / "cdc.json").read_text())
         top = max(r[cdc] for r in source_rows(source_url, table))
         assert state["cdc"] == top.isoformat()  # from the rows written
     assert {t.table: t.rows for t in first.tables} == {
-        "DimUser": 500, "DimTrack": 500, "DimDate": 365, "DimArtist": 500, "FactStream": 1000,
+        "DimUser": 500,
+        "DimTrack": 500,
+        "DimDate": 365,
+        "DimArtist": 500,
+        "FactStream": 1000,
     }
 
     second = run_tables(lake, source_url, config(), pipeline="spotify")
@@ -59,7 +67,11 @@ def test_incremental_delivers_exactly_the_changed_rows(source_url: str, lake: La
         wm = dt.date.fromisoformat(wm_text) if kind_date else dt.datetime.fromisoformat(wm_text)
         expected = expected_increment(before[table], after, cdc, wm)
         files = sorted((Path(lake.root) / "bronze" / table).glob("*.parquet"))
-        delivered = as_multiset(pq.read_table(files[-1]).to_pylist()) if len(files) == 2 else as_multiset([])
+        delivered = (
+            as_multiset(pq.read_table(files[-1]).to_pylist())
+            if len(files) == 2
+            else as_multiset([])
+        )
         assert delivered == expected, table
         assert next(t.rows for t in second.tables if t.table == table) == sum(expected.values())
     fact = next(t for t in second.tables if t.table == "FactStream")

@@ -35,13 +35,20 @@ SQLITE = [
 POSTGRES = [
     *COMMON,
     ("c_timestamp", "TIMESTAMP", pa.timestamp("us"), dt.datetime(2025, 10, 7, 19, 49, 55, 120000)),
-    ("c_timestamptz", "TIMESTAMPTZ", pa.timestamp("us", tz="UTC"), dt.datetime(2025, 10, 7, 19, 49, 55, tzinfo=dt.timezone.utc)),
+    (
+        "c_timestamptz",
+        "TIMESTAMPTZ",
+        pa.timestamp("us", tz="UTC"),
+        dt.datetime(2025, 10, 7, 19, 49, 55, tzinfo=dt.timezone.utc),
+    ),
     ("c_real", "REAL", pa.float32(), 0.5),
     ("c_float8", "FLOAT", pa.float64(), 1.25),
 ]
 
 
-def _create(url: str, columns: list[tuple[str, str, pa.DataType, object]], rows: list[list[object]]) -> None:
+def _create(
+    url: str, columns: list[tuple[str, str, pa.DataType, object]], rows: list[list[object]]
+) -> None:
     if url.startswith("sqlite"):  # the sqlite3 module binds no Decimal
         rows = [[str(v) if isinstance(v, Decimal) else v for v in row] for row in rows]
     engine = sa.create_engine(url)
@@ -49,15 +56,22 @@ def _create(url: str, columns: list[tuple[str, str, pa.DataType, object]], rows:
     with engine.begin() as conn:
         conn.exec_driver_sql(f"CREATE TABLE typed ({ddl})")
         marks = ", ".join(f":{name}" for name, *_ in columns)
-        conn.execute(sa.text(f"INSERT INTO typed VALUES ({marks})"), [
-            {name: value for (name, *_), value in zip(columns, row)} for row in rows
-        ])
+        conn.execute(
+            sa.text(f"INSERT INTO typed VALUES ({marks})"),
+            [{name: value for (name, *_), value in zip(columns, row)} for row in rows],
+        )
     engine.dispose()
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_declared_types_map_to_arrow(backend: str, request: pytest.FixtureRequest, tmp_path) -> None:
-    url = f"sqlite:///{tmp_path / 't.db'}" if backend == "sqlite" else str(request.getfixturevalue("pg_url"))
+def test_declared_types_map_to_arrow(
+    backend: str, request: pytest.FixtureRequest, tmp_path
+) -> None:
+    url = (
+        f"sqlite:///{tmp_path / 't.db'}"
+        if backend == "sqlite"
+        else str(request.getfixturevalue("pg_url"))
+    )
     columns = SQLITE if backend == "sqlite" else POSTGRES
     values = [value for *_, value in columns]
     nulls = [None] * len(columns)
@@ -89,10 +103,12 @@ def test_identifiers_are_quoted_and_unknown_names_rejected(tmp_path) -> None:
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         conn.exec_driver_sql('CREATE TABLE "odd ""name""" ("select" INT, "ts" DATETIME)')
-        conn.exec_driver_sql("INSERT INTO \"odd \"\"name\"\"\" VALUES (1, '2025-01-01 00:00:00')")
+        conn.exec_driver_sql('INSERT INTO "odd ""name""" VALUES (1, \'2025-01-01 00:00:00\')')
     engine.dispose()
     info = describe_table(url, None, 'odd "name"')
-    rows = pa.Table.from_batches(list(read_batches(ReadRequest(info, "ts", dt.datetime(2024, 1, 1))))).to_pylist()
+    rows = pa.Table.from_batches(
+        list(read_batches(ReadRequest(info, "ts", dt.datetime(2024, 1, 1))))
+    ).to_pylist()
     assert rows == [{"select": 1, "ts": dt.datetime(2025, 1, 1)}]
     with pytest.raises(ConfigError, match="source table 'typed; DROP TABLE x' not found"):
         describe_table(url, None, "typed; DROP TABLE x")
@@ -112,10 +128,15 @@ def test_dialects_choose_readers() -> None:
 def test_sqlalchemy_reader_reads_the_same_rows(tmp_path) -> None:
     """The portable path (SQL Server, MySQL, ...) exercised on SQLite."""
     url = f"sqlite:///{tmp_path / 't.db'}"
-    columns = [c for c in SQLITE if c[0] in ("c_int", "c_varchar", "c_date", "c_datetime", "c_decimal")]
+    columns = [
+        c for c in SQLITE if c[0] in ("c_int", "c_varchar", "c_date", "c_datetime", "c_decimal")
+    ]
     _create(url, columns, [[None] * len(columns), [v for *_, v in columns]])
     info = describe_table(url, None, "typed")
-    portable = type(info)(dialect_of(url, force_sqlalchemy=True), *[getattr(info, f) for f in ("schema", "table", "columns", "primary_key")])
+    portable = type(info)(
+        dialect_of(url, force_sqlalchemy=True),
+        *[getattr(info, f) for f in ("schema", "table", "columns", "primary_key")],
+    )
     fast = pa.Table.from_batches(list(read_batches(ReadRequest(info, "c_date", None))))
     slow = pa.Table.from_batches(list(read_batches(ReadRequest(portable, "c_date", None))))
     assert slow.equals(fast)

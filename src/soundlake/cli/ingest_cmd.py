@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import threading
-from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from soundlake.cli.common import console, open_project
@@ -19,11 +25,15 @@ def register(app: typer.Typer) -> None:
 
     @app.command("ingest")
     def ingest(
-        table: Optional[list[str]] = typer.Option(
-            None, "--table", help="Ingest only this table (repeatable; default: every table in ingest.tables)."
+        table: list[str] | None = typer.Option(
+            None,
+            "--table",
+            help="Ingest only this table (repeatable; default: every table in ingest.tables).",
         ),
-        from_date: Optional[str] = typer.Option(
-            None, "--from-date", help="Backfill: read rows with the CDC column at or after this value."
+        from_date: str | None = typer.Option(
+            None,
+            "--from-date",
+            help="Backfill: read rows with the CDC column at or after this value.",
         ),
     ) -> None:
         """Copy new and changed source rows to bronze/<Table>/ and move each watermark."""
@@ -32,9 +42,13 @@ def register(app: typer.Typer) -> None:
         project = open_project()
         if console.is_terminal:
             with RichReporter(console) as reporter:
-                result = run_ingest(project, tables=table or None, from_date=from_date, reporter=reporter)
+                result = run_ingest(
+                    project, tables=table or None, from_date=from_date, reporter=reporter
+                )
         else:
-            result = run_ingest(project, tables=table or None, from_date=from_date, reporter=PlainReporter(console))
+            result = run_ingest(
+                project, tables=table or None, from_date=from_date, reporter=PlainReporter(console)
+            )
         render_summary(console, result)
         if not result.ok:
             # SystemExit, not typer.Exit: main() runs click with standalone_mode=False,
@@ -71,7 +85,9 @@ class PlainReporter:
     def table_finished(self, result: TableResult) -> None:
         """Print the end line."""
         if result.status == "ok":
-            self._line(f"{result.table}: {result.rows} rows, watermark {result.watermark_after or '-'}")
+            self._line(
+                f"{result.table}: {result.rows} rows, watermark {result.watermark_after or '-'}"
+            )
         else:
             self._line(f"{result.table}: FAILED: {result.error}")
 
@@ -89,7 +105,7 @@ class RichReporter(PlainReporter):
             TimeElapsedColumn(),
             console=out,
         )
-        self._tasks: dict[str, int] = {}
+        self._tasks: dict[str, TaskID] = {}
 
     def __enter__(self) -> RichReporter:
         self.progress.start()
@@ -98,7 +114,7 @@ class RichReporter(PlainReporter):
     def __exit__(self, *exc: object) -> None:
         self.progress.stop()
 
-    def _task(self, table: str) -> int:
+    def _task(self, table: str) -> TaskID:
         with self._lock:
             if table not in self._tasks:
                 self._tasks[table] = self.progress.add_task(table, total=None)
@@ -127,8 +143,14 @@ def render_summary(out: Console, result: IngestResult) -> None:
     """The summary table: table, status, rows, files, watermark before/after, seconds."""
     grid = Table(title=f"ingest run {result.run_id}", title_justify="left")
     for name, justify in (
-        ("table", "left"), ("status", "left"), ("mode", "left"), ("rows", "right"), ("files", "right"),
-        ("watermark before", "left"), ("watermark after", "left"), ("seconds", "right"),
+        ("table", "left"),
+        ("status", "left"),
+        ("mode", "left"),
+        ("rows", "right"),
+        ("files", "right"),
+        ("watermark before", "left"),
+        ("watermark after", "left"),
+        ("seconds", "right"),
     ):
         grid.add_column(name, justify=justify)  # type: ignore[arg-type]
     for t in result.tables:
@@ -136,8 +158,14 @@ def render_summary(out: Console, result: IngestResult) -> None:
         if t.adopted:
             status += f" (+{len(t.adopted)} adopted)"
         grid.add_row(
-            t.table, status, t.mode or "-", f"{t.rows:,}", str(len(t.files)),
-            t.watermark_before or "-", t.watermark_after or "-", f"{t.seconds:.2f}",
+            t.table,
+            status,
+            t.mode or "-",
+            f"{t.rows:,}",
+            str(len(t.files)),
+            t.watermark_before or "-",
+            t.watermark_after or "-",
+            f"{t.seconds:.2f}",
         )
     out.print(grid)
     line = f"{result.rows:,} rows in {result.seconds:.2f}s"

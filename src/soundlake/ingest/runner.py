@@ -46,7 +46,9 @@ def run_tables(
     reporter = reporter or NullReporter()
     run_id = run_id or new_run_id()
     specs = list(config.tables if tables is None else tables)
-    jobs = [TableJob(lake, source_url, spec, run_id, config.batch_rows, from_date) for spec in specs]
+    jobs = [
+        TableJob(lake, source_url, spec, run_id, config.batch_rows, from_date) for spec in specs
+    ]
     _validate_all(jobs)
     workers = max(1, min(config.workers, len(jobs) or 1))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest") as pool:
@@ -56,7 +58,9 @@ def run_tables(
     if config.alert_url and any(r.status == "failed" for r in results):
         alert_error = post_alert(config.alert_url, alert_payload(pipeline, run_id, results))
         alert_sent = alert_error is None
-    return IngestResult(run_id, pipeline, results, alert_sent, alert_error, time.monotonic() - started)
+    return IngestResult(
+        run_id, pipeline, results, alert_sent, alert_error, time.monotonic() - started
+    )
 
 
 def _validate_all(jobs: list[TableJob]) -> None:
@@ -89,7 +93,7 @@ def _with_retries(job: TableJob, config: IngestConfig, reporter: IngestReporter)
         except SoundlakeError as exc:
             result = _failed(table, str(exc), attempt, started)
             break
-        except Exception as exc:  # an unexpected bug must not stop the other tables
+        except Exception as exc:  # noqa: BLE001 (an unexpected bug must not stop the other tables)
             result = _failed(table, f"{type(exc).__name__}: {exc}", attempt, started)
             break
     reporter.table_finished(result)
@@ -98,5 +102,9 @@ def _with_retries(job: TableJob, config: IngestConfig, reporter: IngestReporter)
 
 def _failed(table: str, error: str, attempts: int, started: float) -> TableResult:
     return TableResult(
-        table=table, status="failed", error=error, attempts=attempts, seconds=time.monotonic() - started
+        table=table,
+        status="failed",
+        error=error,
+        attempts=attempts,
+        seconds=time.monotonic() - started,
     )

@@ -88,7 +88,9 @@ def recover(bronze: BronzeTable, reporter: IngestReporter) -> tuple[Watermark, l
         reporter.table_note(table, f"removed {removed} unfinished temp file(s)")
     state = Watermark.from_doc(bronze.read_watermark())
     manifests = {m["file"]: m for m in bronze.manifests()}
-    pending = [m for m in manifests.values() if m.get("origin") == "soundlake" and m["seq"] > state.seq]
+    pending = [
+        m for m in manifests.values() if m.get("origin") == "soundlake" and m["seq"] > state.seq
+    ]
     for name in bronze.data_files():
         if name in manifests:
             continue
@@ -105,7 +107,9 @@ def recover(bronze: BronzeTable, reporter: IngestReporter) -> tuple[Watermark, l
     state = Watermark.from_doc(last["watermark_after"])
     bronze.write_watermark(state.to_doc(committed_at=utc_now().isoformat()))
     adopted = sorted(m["file"] for m in pending)
-    reporter.table_note(table, f"adopted {len(adopted)} batch(es) of an interrupted run: {', '.join(adopted)}")
+    reporter.table_note(
+        table, f"adopted {len(adopted)} batch(es) of an interrupted run: {', '.join(adopted)}"
+    )
     return state, adopted
 
 
@@ -148,14 +152,26 @@ def ingest_table(job: TableJob, reporter: IngestReporter) -> TableResult:
     if writer is not None:
         seq = max([state.seq, *(int(m.get("seq", 0)) for m in bronze.manifests())]) + 1
         after = merged_state(
-            state, tracker, kind=kind, mode=the_plan.mode, seq=seq, run_id=job.run_id,
+            state,
+            tracker,
+            kind=kind,
+            mode=the_plan.mode,
+            seq=seq,
+            run_id=job.run_id,
             from_date=the_plan.from_date_marker,
         )
         manifest = _manifest(job, info, writer, tracker, the_plan, state, after)
         _commit(bronze, writer, manifest, after, table)
         files = (f"{BRONZE}/{table}/{writer.file_name}",)
     elif the_plan.from_date_marker != state.from_date:
-        after = Watermark(state.text, state.boundary, state.seq, the_plan.from_date_marker, job.run_id, state.extra)
+        after = Watermark(
+            state.text,
+            state.boundary,
+            state.seq,
+            the_plan.from_date_marker,
+            job.run_id,
+            state.extra,
+        )
         bronze.write_watermark(after.to_doc(committed_at=utc_now().isoformat()))
     return TableResult(
         table=table,
@@ -251,11 +267,16 @@ def _manifest(
         "watermark_before": before.text,
         "watermark_after": after.to_doc(committed_at=now),
         "written_at": now,
-        "columns": [{"name": c.name, "sql_type": c.sql_type, "arrow_type": str(c.arrow_type)} for c in info.columns],
+        "columns": [
+            {"name": c.name, "sql_type": c.sql_type, "arrow_type": str(c.arrow_type)}
+            for c in info.columns
+        ],
     }
 
 
-def _commit(bronze: BronzeTable, writer: BatchWriter, manifest: dict[str, Any], after: Watermark, table: str) -> None:
+def _commit(
+    bronze: BronzeTable, writer: BatchWriter, manifest: dict[str, Any], after: Watermark, table: str
+) -> None:
     try:
         writer.finish(manifest)
     except BaseException:

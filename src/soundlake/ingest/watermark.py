@@ -187,7 +187,9 @@ class DeliveryTracker:
             self.boundary.update(fingerprints(at_max))
 
 
-def skip_delivered(batch: pa.RecordBatch, cdc_index: int, value: CdcValue, remaining: Counter[str]) -> pa.RecordBatch:
+def skip_delivered(
+    batch: pa.RecordBatch, cdc_index: int, value: CdcValue, remaining: Counter[str]
+) -> pa.RecordBatch:
     """Drop rows at exactly ``value`` already delivered (consuming ``remaining`` counts)."""
     cdc = batch.column(cdc_index)
     at_value = pc.fill_null(pc.equal(cdc, to_scalar(value, cdc.type)), False)
@@ -224,6 +226,7 @@ def merged_state(
     which re-read every row at that value, replaces the counts).
     """
     old = before.value(kind)
+    new_text: str | None
     if tracker.max is None:
         new_text = before.text if before.text is not None else NULL_ONLY_SENTINEL[kind]
         new_boundary = dict(before.boundary)
@@ -236,7 +239,9 @@ def merged_state(
             combined.update(tracker.boundary)
             new_boundary = dict(combined)
         else:
-            new_boundary = {k: max(v, before.boundary.get(k, 0)) for k, v in tracker.boundary.items()}
+            new_boundary = {
+                k: max(v, before.boundary.get(k, 0)) for k, v in tracker.boundary.items()
+            }
             for k, v in before.boundary.items():
                 new_boundary.setdefault(k, v)
     else:

@@ -95,7 +95,9 @@ class BronzeTable:
         """The parsed ``cdc.json``, or None when absent (a full load)."""
         return read_json(self.fs, self.watermark_path)
 
-    def write_watermark(self, doc: dict[str, Any], *, before_replace: Callable[[], None] | None = None) -> None:
+    def write_watermark(
+        self, doc: dict[str, Any], *, before_replace: Callable[[], None] | None = None
+    ) -> None:
         """Replace ``cdc.json`` atomically (temp file, fsync, rename)."""
         write_json_atomic(self.fs, self.watermark_path, doc, before_replace=before_replace)
 
@@ -130,7 +132,9 @@ class BronzeTable:
             with self.fs.open_input_file(posixpath.join(self.data_dir, file_name)) as handle:
                 meta = pq.ParquetFile(handle).metadata.metadata or {}
         except (OSError, pa.ArrowInvalid) as exc:
-            raise StorageError(f"cannot read the footer of bronze/{self.table}/{file_name}: {exc}") from exc
+            raise StorageError(
+                f"cannot read the footer of bronze/{self.table}/{file_name}: {exc}"
+            ) from exc
         raw = meta.get(FOOTER_KEY.encode())
         return json.loads(raw) if raw else None
 
@@ -235,7 +239,11 @@ def read_json(fs: pafs.FileSystem, path: str) -> dict[str, Any] | None:
 
 
 def write_json_atomic(
-    fs: pafs.FileSystem, path: str, doc: dict[str, Any], *, before_replace: Callable[[], None] | None = None
+    fs: pafs.FileSystem,
+    path: str,
+    doc: dict[str, Any],
+    *,
+    before_replace: Callable[[], None] | None = None,
 ) -> None:
     """Write ``doc`` to ``path`` through a temp file, fsync and an atomic rename."""
     folder = posixpath.dirname(path)
@@ -300,7 +308,7 @@ def bronze_tables(lake: Lake) -> list[str]:
     for info in _list(fs, posixpath.join(root, BRONZE)):
         if info.type == pafs.FileType.Directory:
             name = info.base_name
-            names.add(name[: -len("_cdc")] if name.endswith("_cdc") else name)
+            names.add(name.removesuffix("_cdc"))
     return sorted(names)
 
 
@@ -313,7 +321,7 @@ def _list(fs: pafs.FileSystem, folder: str) -> Iterator[pafs.FileInfo]:
 
 def _missing(fs: pafs.FileSystem, path: str) -> bool:
     try:
-        return fs.get_file_info(path).type == pafs.FileType.NotFound
+        return bool(fs.get_file_info(path).type == pafs.FileType.NotFound)
     except OSError:
         return False
 

@@ -75,5 +75,7 @@ def ingest_status(project: Project) -> list[TableIngestStatus]:
         names = {path.rsplit("/", 1)[-1] for path in committed}
         rows = sum(int(m.get("rows", 0)) for m in manifests if m.get("file") in names)
         pending = tuple(f for f in bronze.data_files() if f not in names)
-        statuses.append(TableIngestStatus(spec.table, state.text, committed, manifests, rows, pending))
+        statuses.append(
+            TableIngestStatus(spec.table, state.text, committed, manifests, rows, pending)
+        )
     return statuses

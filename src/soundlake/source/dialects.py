@@ -18,7 +18,17 @@ ReaderKind = Literal["adbc-sqlite", "adbc-postgresql", "sqlalchemy"]
 
 # SQLSTATE classes and codes a retry may cure: connection exceptions, serialization
 # failures, deadlocks, lock timeouts, admin shutdown, too many connections.
-_TRANSIENT_SQLSTATES = ("08", "40001", "40P01", "55P03", "57P01", "57P02", "57P03", "53300", "HYT00")
+_TRANSIENT_SQLSTATES = (
+    "08",
+    "40001",
+    "40P01",
+    "55P03",
+    "57P01",
+    "57P02",
+    "57P03",
+    "53300",
+    "HYT00",
+)
 _TRANSIENT_WORDS = (
     "database is locked",
     "database table is locked",

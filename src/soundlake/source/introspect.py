@@ -121,9 +121,15 @@ def arrow_type_for(sql_type: sat.TypeEngine[Any], dialect: Dialect) -> pa.DataTy
         if precision is None:
             return pa.float64()
         scale = scale or 0
-        return pa.decimal128(precision, scale) if precision <= 38 else pa.decimal256(precision, scale)
+        return (
+            pa.decimal128(precision, scale) if precision <= 38 else pa.decimal256(precision, scale)
+        )
     if isinstance(sql_type, sat.DateTime):
-        return pa.timestamp("us", tz="UTC") if getattr(sql_type, "timezone", False) else pa.timestamp("us")
+        return (
+            pa.timestamp("us", tz="UTC")
+            if getattr(sql_type, "timezone", False)
+            else pa.timestamp("us")
+        )
     if isinstance(sql_type, sat.Date):
         return pa.date32()
     if isinstance(sql_type, sat.Time):
@@ -153,7 +159,9 @@ def describe_table(url: str, schema: str | None, table: str) -> TableInfo:
             schema = _effective_schema(inspector, dialect, schema, table)
             if not inspector.has_table(table, schema=schema):
                 where = f" in schema '{schema}'" if schema else ""
-                raise ConfigError(f"source table '{table}' not found{where} ({dialect.display_url})")
+                raise ConfigError(
+                    f"source table '{table}' not found{where} ({dialect.display_url})"
+                )
             reflected = inspector.get_columns(table, schema=schema)
             pk = inspector.get_pk_constraint(table, schema=schema) or {}
     except ConfigError:
@@ -176,7 +184,9 @@ def describe_table(url: str, schema: str | None, table: str) -> TableInfo:
     return TableInfo(dialect, schema, table, columns, tuple(pk.get("constrained_columns") or ()))
 
 
-def _effective_schema(inspector: sa.Inspector, dialect: Dialect, schema: str | None, table: str) -> str | None:
+def _effective_schema(
+    inspector: sa.Inspector, dialect: Dialect, schema: str | None, table: str
+) -> str | None:
     if schema is None:
         return None
     if dialect.name == "sqlite":

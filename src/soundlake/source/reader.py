@@ -77,7 +77,9 @@ def read_batches(request: ReadRequest) -> Iterator[pa.RecordBatch]:
     except Exception as exc:  # driver errors of every kind
         if is_transient(exc):
             raise transient_error(what, exc) from exc
-        raise SourceError(f"{what}: {type(exc).__name__}: {first_line(exc)}{_culprit(exc, request)}") from exc
+        raise SourceError(
+            f"{what}: {type(exc).__name__}: {first_line(exc)}{_culprit(exc, request)}"
+        ) from exc
 
 
 def _culprit(exc: BaseException, request: ReadRequest) -> str:
@@ -267,7 +269,9 @@ def _read_postgresql(request: ReadRequest) -> Iterator[pa.RecordBatch]:
                 f"CAST(current_setting('soundlake.cdc_lower') AS {_pg_type(cdc)})"
             )
         batch_bytes = max(1 << 20, request.batch_rows * 64)
-        cur.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(batch_bytes)})
+        cur.adbc_statement.set_options(
+            **{"adbc.postgresql.batch_size_hint_bytes": str(batch_bytes)}
+        )
         cur.execute(sql)
         yield from cur.fetch_record_batch()
 
