@@ -28,6 +28,9 @@ CREATE OR REFRESH STREAMING TABLE clean (
 ) AS SELECT id, v FROM STREAM(raw);
 
 CREATE OR REFRESH MATERIALIZED VIEW total AS SELECT count(*) AS n, sum(v) AS s FROM clean;
+
+CREATE OR REFRESH MATERIALIZED VIEW by_sign AS
+SELECT v > 2 AS big, count(*) AS n, sum(v) AS s FROM raw GROUP BY v > 2;
 """
 
 STEPS = ["after_plan", "after_target_commit", "after_quarantine_commit", "before_checkpoint", "after_checkpoint"]
@@ -62,6 +65,7 @@ def _tables(lh: Lakehouse) -> dict[str, Any]:
         "clean": lh.rows("SELECT id, v FROM clean ORDER BY id"),
         "quarantine": lh.rows("SELECT id, v, _failed_expectations FROM clean_quarantine ORDER BY id"),
         "total": lh.rows("SELECT n, s FROM total"),
+        "by_sign": lh.rows("SELECT big, n, s FROM by_sign ORDER BY big"),
     }
 
 
@@ -91,6 +95,17 @@ def test_crash_in_second_batch_then_rerun_equals_clean_run(tmp_path: Path, step:
     assert _run_subprocess(lh.root, None) == 0
     assert _tables(lh) == expected
     assert _run_subprocess(lh.root, None) == 0  # and once more: still the same
+    assert _tables(lh) == expected
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("step", ["after_plan", "after_partials_commit", "before_checkpoint"])
+def test_crash_in_incremental_materialized_view(tmp_path: Path, step: str, expected: dict[str, Any]) -> None:
+    lh = _make(tmp_path, "p")
+    assert _run_subprocess(lh.root, None) == 0
+    _batch(lh, 2)
+    assert _run_subprocess(lh.root, f"{step}:main.silver.by_sign") == 97
+    assert _run_subprocess(lh.root, None) == 0
     assert _tables(lh) == expected
 
 

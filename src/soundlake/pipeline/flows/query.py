@@ -21,6 +21,7 @@ from soundlake.core.errors import FlowError
 from soundlake.lake import delta
 from soundlake.pipeline.context import RunContext, fault_point
 from soundlake.pipeline.definitions import QueryFlow
+from soundlake.pipeline.flows import incremental_mv
 from soundlake.pipeline.flows.base import (
     FlowResult,
     batch_done,
@@ -113,8 +114,14 @@ def _commit(ctx: RunContext, plan: FlowPlan, cp: dict[str, Any], batch: int, aft
 
 def run_materialized_view(ctx: RunContext, plan: FlowPlan) -> FlowResult:
     """Recompute the view and overwrite it in one commit (skipped when inputs are unchanged)."""
-    cp = load_checkpoint(ctx, plan.name)
     sql = flow_sql(plan)
+    if incremental_mv.eligible(plan, ctx):
+        aggregate = incremental_mv.analyze_aggregate(sql)
+        if aggregate is not None:
+            result = incremental_mv.run_incremental(ctx, plan, sql, aggregate)
+            if result is not None:
+                return result
+    cp = load_checkpoint(ctx, plan.name)
     nodes = expand(ctx, sql, plan.inputs)
     planned = plan_batch(ctx, nodes, {}, flow=plan.name, target=plan.target)
     if planned.missing:

@@ -1,0 +1,237 @@
+"""Incremental refresh of aggregate materialized views over an append-only table.
+
+A materialized view of the form ``SELECT <group expressions and expressions over COUNT /
+SUM / MIN / MAX> FROM t [WHERE ...] GROUP BY <expressions>``, reading one streaming
+table of the pipeline, is maintained from partial aggregates kept in a hidden Delta table
+(``_soundlake/pipelines/<p>/mv_partials/<flow>``): each refresh aggregates only the rows
+the source's append commits added since the last refresh, merges them into the partials
+(count and sum add up, min and max combine) and rewrites the view from the partials. The
+result equals a full recompute; anything else (joins, DISTINCT aggregates, HAVING,
+windows, expectations on the view, a source commit that changed rows) recomputes fully.
+
+Exactly-once: the partials and the view commit with the flow's app transaction for batch
+N; the planned version range is stored in the checkpoint first, so a re-run after a crash
+merges the same range at most once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import sqlglot
+from sqlglot import exp
+
+from soundlake.catalog.state import safe_name
+from soundlake.engines.base import ArrowRelation, CommitInfo, DeltaRelation
+from soundlake.lake import delta
+from soundlake.pipeline.context import RunContext, fault_point
+from soundlake.pipeline.flows.base import FlowResult, delta_properties, load_checkpoint, save_checkpoint
+from soundlake.pipeline.planner import FlowPlan
+
+PARTIALS = "__sl_partials"
+_MERGE = {exp.Count: "sum", exp.Sum: "sum", exp.Min: "min", exp.Max: "max"}
+
+
+@dataclass(frozen=True)
+class AggregatePlan:
+    """The rewritten queries of an incrementally maintained aggregate view."""
+
+    partial_sql: str
+    keys: tuple[str, ...]
+    aggregates: tuple[tuple[str, str], ...]
+    final: exp.Expression
+
+    def final_sql(self, dialect: str) -> str:
+        """The view's rows from the partials table, in ``dialect``."""
+        return str(self.final.sql(dialect=dialect))
+
+
+def analyze_aggregate(sql: str) -> AggregatePlan | None:
+    """Rewrite an eligible aggregate query into partial and final queries, else None."""
+    try:
+        tree = sqlglot.parse_one(sql, read="databricks")
+    except sqlglot.errors.SqlglotError:
+        return None
+    if not isinstance(tree, exp.Select):
+        return None
+    for arg in ("joins", "having", "order", "limit", "distinct", "with", "qualify", "laterals"):
+        if tree.args.get(arg):
+            return None
+    group = tree.args.get("group")
+    source = tree.args.get("from") or tree.args.get("from_")
+    if group is None or not group.expressions or source is None or not isinstance(source.this, exp.Table):
+        return None
+    if tree.find(exp.Window) or tree.find(exp.Subquery) or any(isinstance(g, exp.Literal) for g in group.expressions):
+        return None
+    groups = list(group.expressions)
+    aggs: list[exp.Expression] = []
+    for item in tree.expressions:
+        for node in item.find_all(exp.AggFunc):
+            nested = any(inner is not node for inner in node.find_all(exp.AggFunc))
+            if type(node) not in _MERGE or node.find(exp.Distinct) or nested:
+                return None
+            if not any(node == a for a in aggs):
+                aggs.append(node)
+    if not aggs:
+        return None
+    keys = tuple(f"__k{i}" for i in range(len(groups)))
+    names = tuple(f"__a{i}" for i in range(len(aggs)))
+    partial = tree.copy()
+    partial.set("expressions", [exp.alias_(g.copy(), k) for g, k in zip(groups, keys)]
+                + [exp.alias_(a.copy(), n) for a, n in zip(aggs, names)])
+    final_items = []
+    for item in tree.expressions:
+        name = item.alias_or_name
+        if not name:
+            return None
+        body = item.this if isinstance(item, exp.Alias) else item
+
+        def swap(node: exp.Expression) -> exp.Expression:
+            for g, k in zip(groups, keys):
+                if node == g:
+                    return exp.column(k)
+            for a, n in zip(aggs, names):
+                if node == a:
+                    return exp.column(n)
+            return node
+
+        new = body.copy().transform(swap)
+        if any(c.name not in keys + names for c in new.find_all(exp.Column)):
+            return None
+        final_items.append(exp.alias_(new, name, quoted=True))
+    final = exp.select(*final_items).from_(PARTIALS)
+    ops = tuple((n, _MERGE[type(a)]) for a, n in zip(aggs, names))
+    return AggregatePlan(partial.sql(dialect="databricks"), keys, ops, final)
+
+
+def eligible(plan: FlowPlan, ctx: RunContext) -> bool:
+    """True when the view reads exactly one append-only pipeline table and has no rules."""
+    if plan.dataset.expectations or len(plan.inputs) != 1:
+        return False
+    inp = plan.inputs[0]
+    if getattr(inp, "kind", "") != "table" or getattr(inp, "streaming", True):
+        return False
+    source = ctx.datasets.get(inp.table)
+    return source is not None and source.kind == "streaming_table"
+
+
+def _sql_type(dtype: pa.DataType) -> str | None:
+    if pa.types.is_int64(dtype):
+        return "BIGINT"
+    if pa.types.is_int32(dtype):
+        return "INTEGER"
+    if pa.types.is_float64(dtype):
+        return "DOUBLE"
+    if pa.types.is_decimal(dtype):
+        return f"DECIMAL({dtype.precision}, {dtype.scale})"
+    return None
+
+
+def _merge_sql(agg: AggregatePlan, schema: pa.Schema) -> str:
+    cols = [f'"{k}"' for k in agg.keys]
+    for name, op in agg.aggregates:
+        expr = f'{op}("{name}")'
+        sql_type = _sql_type(schema.field(name).type) if op == "sum" else None
+        cols.append(f'CAST({expr} AS {sql_type}) AS "{name}"' if sql_type else f'{expr} AS "{name}"')
+    keys = ", ".join(f'"{k}"' for k in agg.keys)
+    every = ", ".join(f'"{c}"' for c in (*agg.keys, *(n for n, _ in agg.aggregates)))
+    return (
+        f"SELECT {', '.join(cols)} FROM (SELECT {every} FROM __sl_old UNION ALL SELECT {every} FROM __sl_new) "
+        f"AS __sl_u GROUP BY {keys}"
+    )
+
+
+def run_incremental(ctx: RunContext, plan: FlowPlan, sql: str, agg: AggregatePlan) -> FlowResult | None:
+    """Refresh the view from partial aggregates; None when a full recompute is needed."""
+    inp = plan.inputs[0]
+    source_uri = ctx.table_uri(inp.table)
+    version = delta.table_version(source_uri, ctx.storage_options)
+    if version is None:
+        return None
+    cp = load_checkpoint(ctx, plan.name)
+    digest = hashlib.sha256(sql.encode("utf-8")).hexdigest()
+    partials_uri = ctx.state.uri("mv_partials", safe_name(plan.name))
+    target_uri = ctx.table_uri(plan.target)
+    state = cp.get("incremental") or {}
+    have = (state.get("sql") == digest and delta.is_delta_table(partials_uri, ctx.storage_options)
+            and delta.is_delta_table(target_uri, ctx.storage_options))
+    planned = cp.get("planned")
+    if planned is not None and planned.get("sql") != digest:
+        planned = None
+    if planned is None:
+        start = int(state["version"]) if have else None
+        if start is not None and start == version:
+            return FlowResult("IDLE", message="source unchanged since the last refresh")
+        files: list[str] | None = None
+        if start is not None:
+            commits = delta.commits_between(source_uri, start, version, ctx.storage_options)
+            if any(c.changes_existing_rows for c in commits):
+                start = None
+            else:
+                files = [f for c in commits for f in c.added_files]
+        done = delta.transaction_version(target_uri, ctx.app_id(plan.name), ctx.storage_options) or 0
+        batch = max(int(cp["batch"]), done) + 1
+        planned = {"batch": batch, "from": start, "to": version, "files": files, "sql": digest}
+        cp["planned"] = planned
+        save_checkpoint(ctx, plan.name, cp)
+        fault_point("after_plan", plan.name)
+    batch = int(planned["batch"])
+    commit = CommitInfo(ctx.app_id(plan.name), batch, ctx.commit_metadata(plan.name, batch))
+    dialect = ctx.engine.capabilities.sql_dialect
+    placeholder = "__sl_mv_in"
+    bound_input = _with_placeholder(inp, placeholder)
+    partial_sql = ctx.binder.bind(agg.partial_sql, [bound_input], dialect)
+    files = planned["files"]
+    relation = DeltaRelation(source_uri, int(planned["to"]), None if files is None else tuple(files),
+                             ctx.storage_options)
+    partials_done = delta.transaction_version(partials_uri, ctx.app_id(plan.name), ctx.storage_options)
+    if partials_done is None or partials_done < batch:
+        new = ctx.engine.execute(partial_sql, {placeholder: relation})
+        if planned["from"] is not None:
+            old_schema = delta.table_schema(partials_uri, ctx.storage_options)
+            assert old_schema is not None
+            new = ctx.engine.execute(
+                _merge_sql(agg, old_schema),
+                {"__sl_old": DeltaRelation(partials_uri, storage_options=ctx.storage_options),
+                 "__sl_new": ArrowRelation(new.read_all())},
+            )
+        ctx.engine.write_delta(partials_uri, new, mode="overwrite", commit=commit,
+                               storage_options=ctx.storage_options)
+    fault_point("after_partials_commit", plan.name)
+    final = ctx.engine.execute(agg.final_sql(dialect), {PARTIALS: DeltaRelation(partials_uri, storage_options=ctx.storage_options)})
+    counter = _Counter()
+    ctx.engine.write_delta(
+        target_uri, counter.wrap(final), mode="overwrite", commit=commit, storage_options=ctx.storage_options,
+        partition_by=plan.dataset.partition_cols, table_properties=delta_properties(plan.dataset.table_properties),
+        description=plan.dataset.comment,
+    )
+    fault_point("before_checkpoint", plan.name)
+    cp["batch"] = batch
+    cp["planned"] = None
+    cp["signature"] = None
+    cp["incremental"] = {"sql": digest, "version": int(planned["to"])}
+    save_checkpoint(ctx, plan.name, cp)
+    mode = "incremental" if planned["from"] is not None else "full"
+    return FlowResult("COMPLETED", num_output_rows=counter.rows, batch=batch, extra={"refresh": mode})
+
+
+def _with_placeholder(inp: Any, placeholder: str) -> Any:
+    import dataclasses
+
+    return dataclasses.replace(inp, placeholder=placeholder)
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.rows = 0
+
+    def wrap(self, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+        def gen() -> Any:
+            for batch in reader:
+                self.rows += batch.num_rows
+                yield batch
+
+        return pa.RecordBatchReader.from_batches(reader.schema, gen())
