@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from soundlake.core.errors import LockedError
 from soundlake.project.context import Project
-from soundlake.project.ingest_ops import ingest_status, run_ingest
+from soundlake.project.ingest_ops import ingest_lock, ingest_status, run_ingest
 from soundlake.source.loadsql import load_sql_files
 
 YML = """name: spotify
@@ -82,3 +86,25 @@ def test_run_ingest_and_status_facade(tmp_path: Path, tutorial_dir: Path) -> Non
     assert statuses["DimDate"].rows == 6 and len(statuses["DimDate"].committed_files) == 1
     assert statuses["DimDate"].manifests[0]["mode"] == "backfill"
     assert statuses["FactStream"].watermark is None and statuses["FactStream"].committed_files == ()
+
+
+def test_a_second_ingest_of_the_same_project_is_refused(tmp_path: Path, tutorial_dir: Path) -> None:
+    root = make_project(tmp_path, tutorial_dir)
+    project = Project.open(root)
+    with ingest_lock(project), pytest.raises(LockedError, match="ingestion of project 'spotify'"):
+        run_ingest(project)
+
+
+def test_rich_progress_on_a_terminal(tmp_path: Path, tutorial_dir: Path) -> None:
+    from rich.console import Console
+
+    from soundlake.cli.ingest_cmd import RichReporter, render_summary
+
+    root = make_project(tmp_path, tutorial_dir)
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=160)
+    with RichReporter(console) as reporter:
+        result = run_ingest(Project.open(root), reporter=reporter)
+    render_summary(console, result)
+    text = out.getvalue()
+    assert result.ok and "FactStream" in text and "watermark after" in text

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from soundlake.catalog.lock import ProjectLock
 from soundlake.ingest.results import IngestReporter, IngestResult
 from soundlake.ingest.runner import run_tables
 from soundlake.ingest.table import check_known_tables
@@ -29,18 +31,29 @@ def run_ingest(
 
     Raises:
         ConfigError: an unknown table name, table or column in the source, or a bad date.
+        LockedError: another ``soundlake ingest`` of this project is running.
     """
     config = project.config
     specs = check_known_tables(list(config.ingest.tables), tables)
-    return run_tables(
-        project.lake,
-        project.source_url,
-        config.ingest,
-        pipeline=config.name,
-        tables=specs,
-        from_date=from_date,
-        reporter=reporter,
-    )
+    with ingest_lock(project):
+        return run_tables(
+            project.lake,
+            project.source_url,
+            config.ingest,
+            pipeline=config.name,
+            tables=specs,
+            from_date=from_date,
+            reporter=reporter,
+        )
+
+
+def ingest_lock(project: Project) -> ProjectLock:
+    """One ingestion at a time per lake (separate from the pipeline's writer lock)."""
+    if project.lake.is_local:
+        path = Path(project.lake.uri("_soundlake", "ingest_lock.json"))
+    else:
+        path = project.root / ".soundlake" / "ingest_lock.json"
+    return ProjectLock(path, what=f"ingestion of project '{project.config.name}'")
 
 
 @dataclass(frozen=True)
