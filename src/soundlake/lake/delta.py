@@ -278,6 +278,29 @@ def delete_all(
     return True
 
 
+def column_max(uri: str, column: str, storage_options: Mapping[str, str] | None = None) -> Any:
+    """The largest value of a top-level column from the file statistics (no data read).
+
+    Falls back to scanning the column when a file has no statistics. None for an empty or
+    missing table.
+    """
+    if not is_delta_table(uri, storage_options):
+        return None
+    table = open_table(uri, storage_options)
+    actions = pa.table(table.get_add_actions(flatten=True))
+    if actions.num_rows == 0:
+        return None
+    name = f"max.{column}"
+    if name in actions.column_names and actions.column(name).null_count == 0:
+        import pyarrow.compute as pc
+
+        return pc.max(actions.column(name)).as_py()
+    import pyarrow.compute as pc
+
+    values = snapshot_dataset(uri, storage_options).to_table(columns=[column]).column(column)
+    return pc.max(values).as_py() if len(values) else None
+
+
 def history(uri: str, storage_options: Mapping[str, str] | None = None, limit: int | None = None) -> list[dict[str, Any]]:
     """The table's commit history, newest first."""
     return list(open_table(uri, storage_options).history(limit))

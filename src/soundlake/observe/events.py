@@ -184,15 +184,8 @@ class EventLog:
 
 
 def _next_sequence(uri: str, storage_options: Mapping[str, str]) -> int:
-    if not delta.is_delta_table(uri, storage_options):
-        return 1
-    dataset = delta.snapshot_dataset(uri, storage_options)
-    table = dataset.to_table(columns=["sequence"])
-    if table.num_rows == 0:
-        return 1
-    import pyarrow.compute as pc
-
-    return int(pc.max(table.column("sequence")).as_py() or 0) + 1
+    last = delta.column_max(uri, "sequence", storage_options)
+    return 1 if last is None else int(last) + 1
 
 
 def read_events(
