@@ -19,7 +19,6 @@ Cost is estimated from the Delta log's per-file key statistics (no data is read)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import pairwise
 from typing import Any
 
 import pyarrow as pa
@@ -35,6 +34,8 @@ MERGE_MAX_FILES = 2
 MERGE_MAX_ROWS = 50_000
 FULL_REWRITE_FRACTION = 0.5
 MAX_INTERVALS = 32
+_INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT",
+                  "UINTEGER", "UBIGINT", "HUGEINT"}
 BATCH_ROWS = 256 * 1024
 
 
@@ -61,17 +62,23 @@ def _literal(value: Any) -> str | None:
 def _intervals(con: Any, rc: ResolvedCdc) -> list[tuple[Any, Any]]:
     """Cover the affected first-key values with at most MAX_INTERVALS closed intervals."""
     k = q(rc.keys[0])
-    values = [r[0] for r in con.execute(f"SELECT DISTINCT {k} FROM cdc_affected ORDER BY 1").fetchall()]
-    if not values:
+    kind = con.execute(f"SELECT typeof({k}) FROM cdc_affected LIMIT 1").fetchall()
+    if not kind:
         return []
-    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        gaps = sorted(range(1, len(values)), key=lambda i: values[i] - values[i - 1])
-        cuts = sorted(gaps[-(MAX_INTERVALS - 1):]) if len(values) > 1 else []
-    else:
-        step = max(1, -(-len(values) // MAX_INTERVALS))
-        cuts = list(range(step, len(values), step))
-    bounds = [0, *cuts, len(values)]
-    return [(values[a], values[b - 1]) for a, b in pairwise(bounds) if b > a]
+    values = f"SELECT DISTINCT {k} AS v FROM cdc_affected"
+    if kind[0][0] in _INTEGER_TYPES:  # split at the largest gaps
+        groups = (
+            f"WITH v AS ({values}), "
+            "g AS (SELECT v, v::HUGEINT - (lag(v) OVER (ORDER BY v))::HUGEINT AS gap FROM v), "
+            f"c AS (SELECT v FROM g WHERE gap IS NOT NULL ORDER BY gap DESC, v "
+            f"LIMIT {MAX_INTERVALS - 1}) "
+            "SELECT v, sum(CASE WHEN v IN (SELECT v FROM c) THEN 1 ELSE 0 END) "
+            "OVER (ORDER BY v) AS grp FROM v"
+        )
+    else:  # equal-count chunks
+        groups = f"SELECT v, ntile({MAX_INTERVALS}) OVER (ORDER BY v) AS grp FROM ({values})"
+    rows = con.execute(f"SELECT min(v), max(v) FROM ({groups}) GROUP BY grp ORDER BY 1").fetchall()
+    return [(a, b) for a, b in rows]
 
 
 def _touched(con: Any, rc: ResolvedCdc, target: DeltaTable, ivs: list[tuple[Any, Any]]) -> tuple[int, int, int, int]:
@@ -124,18 +131,14 @@ def load_old_rows(con: Any, rc: ResolvedCdc, target: DeltaTable) -> None:
 
 def count_changes(con: Any, rc: ResolvedCdc) -> tuple[int, int, int]:
     """(rows written: new or changed, keys deleted: live before and not after, rows removed)."""
-    upserted = con.execute(
-        "SELECT count(*) FROM (SELECT * FROM cdc_new EXCEPT ALL SELECT * FROM cdc_old)"
-    ).fetchall()[0][0]
     live = "" if rc.scd_type == 1 else f" WHERE {q(END_AT)} IS NULL"
     keys = ", ".join(q(k) for k in rc.keys)
-    deleted = con.execute(
-        f"SELECT count(*) FROM (SELECT DISTINCT {keys} FROM cdc_old{live} EXCEPT "
-        f"SELECT DISTINCT {keys} FROM cdc_new{live})"
-    ).fetchall()[0][0]
-    removed = con.execute(
-        "SELECT count(*) FROM (SELECT * FROM cdc_old EXCEPT ALL SELECT * FROM cdc_new)"
-    ).fetchall()[0][0]
+    upserted, deleted, removed = con.execute(
+        "SELECT (SELECT count(*) FROM (SELECT * FROM cdc_new EXCEPT ALL SELECT * FROM cdc_old)), "
+        f"(SELECT count(*) FROM (SELECT DISTINCT {keys} FROM cdc_old{live} EXCEPT "
+        f"SELECT DISTINCT {keys} FROM cdc_new{live})), "
+        "(SELECT count(*) FROM (SELECT * FROM cdc_old EXCEPT ALL SELECT * FROM cdc_new))"
+    ).fetchall()[0]
     return int(upserted), int(deleted), int(removed)
 
 
