@@ -111,10 +111,11 @@ def _reader(con: Any, sql: str, schema: pa.Schema) -> pa.RecordBatchReader:
 
 def write_create(con: Any, uri: str, so: dict[str, str] | None, commit: CommitInfo) -> PlanResult:
     """Create the target from ``cdc_new``."""
-    data = con.sql("SELECT * FROM cdc_new").to_arrow_table()
+    n = int(con.execute("SELECT count(*) FROM cdc_new").fetchall()[0][0])
+    data = con.sql("SELECT * FROM cdc_new").to_arrow_reader(BATCH_ROWS)
     write_deltalake(uri, data, mode="append", storage_options=so,
                     commit_properties=commit_properties(commit, {"soundlake.cdc.plan": "create"}))
-    return PlanResult("create", data.num_rows, 0, data.num_rows)
+    return PlanResult("create", n, 0, n)
 
 
 def load_old_rows(con: Any, rc: ResolvedCdc, target: DeltaTable) -> None:

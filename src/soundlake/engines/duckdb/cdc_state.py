@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 
 from soundlake.engines.base import CommitInfo
@@ -123,7 +122,9 @@ def append_state(
         f"(SELECT {cols} FROM cdc_batch EXCEPT ALL SELECT {cols} FROM cdc_state_old) "
         f"UNION ALL SELECT {nulls}, {SEQ}, {TRUNCATE}::TINYINT AS {OP} FROM cdc_batch_truncates"
     )
-    data: pa.Table = con.sql(sql).to_arrow_table()
+    con.execute(f"CREATE OR REPLACE TEMP TABLE cdc_state_new AS {sql}")
+    n = int(con.execute("SELECT count(*) FROM cdc_state_new").fetchall()[0][0])
+    data = con.sql("SELECT * FROM cdc_state_new").to_arrow_reader(256 * 1024)
     write_deltalake(
         state_uri,
         data,
@@ -131,7 +132,7 @@ def append_state(
         storage_options=storage_options,
         commit_properties=commit_properties(commit, {"soundlake.cdc": "state"}),
     )
-    return int(data.num_rows)
+    return n
 
 
 def _type(con: Any, table: str, column: str) -> str:
