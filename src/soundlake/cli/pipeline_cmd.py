@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import threading
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -15,7 +15,7 @@ from rich.table import Table
 from soundlake.cli.common import console, open_project
 
 
-def _names(text: Optional[str]) -> list[str] | None:
+def _names(text: str | None) -> list[str] | None:
     if not text:
         return None
     return [n.strip() for n in text.split(",") if n.strip()]
@@ -26,12 +26,12 @@ def register(app: typer.Typer) -> None:
 
     @app.command("run")
     def run(
-        refresh: Optional[str] = typer.Option(None, "--refresh", help="Refresh only these tables (comma-separated)."),
-        full_refresh: Optional[str] = typer.Option(
+        refresh: str | None = typer.Option(None, "--refresh", help="Refresh only these tables (comma-separated)."),
+        full_refresh: str | None = typer.Option(
             None, "--full-refresh", help="Reset and reprocess these tables (comma-separated)."
         ),
         full_refresh_all: bool = typer.Option(False, "--full-refresh-all", help="Reset and reprocess every table."),
-        engine: Optional[str] = typer.Option(None, "--engine", help="duckdb or spark (default: from soundlake.yml)."),
+        engine: str | None = typer.Option(None, "--engine", help="duckdb or spark (default: from soundlake.yml)."),
     ) -> None:
         """Run a pipeline update: every flow in dependency order."""
         from soundlake.project.pipeline_ops import run as run_update
@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("events")
     def events(
-        run_id: Optional[str] = typer.Option(None, "--run", help="Only this update id."),
+        run_id: str | None = typer.Option(None, "--run", help="Only this update id."),
         last: int = typer.Option(50, "--last", help="Show the last N events."),
         fmt: str = typer.Option("table", "--format", help="table or json"),
     ) -> None:
@@ -119,7 +119,7 @@ def register(app: typer.Typer) -> None:
     def query(
         sql: str = typer.Argument(..., help="Spark SQL over the catalog's tables (read-only)."),
         fmt: str = typer.Option("table", "--format", help="table, csv or json"),
-        limit: Optional[int] = typer.Option(None, "--limit", help="At most N rows."),
+        limit: int | None = typer.Option(None, "--limit", help="At most N rows."),
     ) -> None:
         """Run a read-only Spark SQL query over the lake's tables with DuckDB."""
         from soundlake.project.pipeline_ops import query as run_query

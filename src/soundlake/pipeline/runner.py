@@ -8,9 +8,9 @@ the event log (SEMANTICS.md section 5).
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Callable
 
 from soundlake.catalog.names import TableName
 from soundlake.catalog.state import dataset_key, safe_name

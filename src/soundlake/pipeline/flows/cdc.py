@@ -14,8 +14,8 @@ from typing import Any
 import pyarrow as pa
 
 from soundlake.catalog.state import safe_name
-from soundlake.core.errors import DefinitionError, EngineError, FlowError
 from soundlake.core.clock import utc_now
+from soundlake.core.errors import DefinitionError, EngineError, FlowError
 from soundlake.engines.base import CdcSpec, CommitInfo
 from soundlake.pipeline.context import RunContext, fault_point
 from soundlake.pipeline.definitions import AutoCdcFlow, SnapshotCdcFlow

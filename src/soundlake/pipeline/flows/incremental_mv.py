@@ -28,7 +28,12 @@ from soundlake.catalog.state import safe_name
 from soundlake.engines.base import ArrowRelation, CommitInfo, DeltaRelation
 from soundlake.lake import delta
 from soundlake.pipeline.context import RunContext, fault_point
-from soundlake.pipeline.flows.base import FlowResult, delta_properties, load_checkpoint, save_checkpoint
+from soundlake.pipeline.flows.base import (
+    FlowResult,
+    delta_properties,
+    load_checkpoint,
+    save_checkpoint,
+)
 from soundlake.pipeline.planner import FlowPlan
 
 PARTIALS = "__sl_partials"

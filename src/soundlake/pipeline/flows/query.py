@@ -125,8 +125,12 @@ def run_materialized_view(ctx: RunContext, plan: FlowPlan) -> FlowResult:
     nodes = expand(ctx, sql, plan.inputs)
     planned = plan_batch(ctx, nodes, {}, flow=plan.name, target=plan.target)
     if planned.missing:
+        internal = {str(name) for name in ctx.datasets}
+        if all(m in internal for m in planned.missing):
+            # upstream tables of this pipeline that have produced nothing yet
+            return FlowResult("IDLE", message=f"waiting for input: {', '.join(planned.missing)}")
         raise FlowError(
-            f"materialized view {plan.target}: input {', '.join(planned.missing)} does not exist yet"
+            f"materialized view {plan.target}: input {', '.join(planned.missing)} does not exist"
         )
     signature = _signature(sql, planned, plan)
     uri = ctx.table_uri(plan.target)
