@@ -59,3 +59,17 @@ def test_worked_example_scd1_and_scd2(lakehouse: Lakehouse, split: int) -> None:
     ]
     # a re-run with no new events is a no-op
     assert {f.status for f in lakehouse.run().flows.values()} == {"IDLE"}
+
+
+def test_expectations_on_the_cdc_target_filter_events_and_quarantine(lakehouse: Lakehouse) -> None:
+    lakehouse.sql(PIPELINE.replace(
+        "CREATE OR REFRESH STREAMING TABLE users_scd1;",
+        "CREATE OR REFRESH STREAMING TABLE users_scd1 ("
+        "CONSTRAINT known_city EXPECT (city IS NULL OR city <> 'Tijuana') ON VIOLATION QUARANTINE);",
+    ))
+    rows = [dict(zip(COLUMNS, e)) for e in EVENTS]
+    lakehouse.parquet("cdc", "1.parquet", rows)
+    result = lakehouse.run()
+    assert result.ok, result.errors
+    assert lakehouse.rows("SELECT userId, city FROM users_scd1_quarantine") == [{"userId": 125, "city": "Tijuana"}]
+    assert lakehouse.rows("SELECT city FROM users_scd1 WHERE userId = 125") == [{"city": "Guadalajara"}]

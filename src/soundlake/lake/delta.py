@@ -301,6 +301,12 @@ def column_max(uri: str, column: str, storage_options: Mapping[str, str] | None 
     return pc.max(values).as_py() if len(values) else None
 
 
+def compact(uri: str, storage_options: Mapping[str, str] | None = None) -> None:
+    """Rewrite small data files into larger ones (OPTIMIZE; ``dataChange = false``)."""
+    table = open_table(uri, storage_options)
+    table.optimize.compact()
+
+
 def history(uri: str, storage_options: Mapping[str, str] | None = None, limit: int | None = None) -> list[dict[str, Any]]:
     """The table's commit history, newest first."""
     return list(open_table(uri, storage_options).history(limit))

@@ -25,6 +25,7 @@ from soundlake.core.clock import utc_now
 from soundlake.lake import delta
 
 LEVELS = ("INFO", "WARN", "ERROR", "METRICS")
+COMPACT_EVERY = 100
 
 ORIGIN_TYPE = pa.struct(
     [
@@ -174,13 +175,15 @@ class EventLog:
             if not pending:
                 return
             table = pa.Table.from_pylist([e.row() for e in pending], schema=SCHEMA)
-            delta.write_table(
+            result = delta.write_table(
                 self.uri,
                 table,
                 mode="append",
                 storage_options=self.storage_options,
                 metadata={"pipeline": self.pipeline, "run": self.update_id, "writer": "event_log"},
             )
+            if result.version is not None and result.version > 0 and result.version % COMPACT_EVERY == 0:
+                delta.compact(self.uri, self.storage_options)  # keep reads fast as updates pile up
 
 
 def _next_sequence(uri: str, storage_options: Mapping[str, str]) -> int:

@@ -17,7 +17,7 @@ from soundlake.catalog.state import safe_name
 from soundlake.core.clock import utc_now
 from soundlake.core.errors import DefinitionError, EngineError, FlowError
 from soundlake.engines.base import CdcSpec, CommitInfo
-from soundlake.pipeline.context import RunContext, fault_point
+from soundlake.pipeline.context import RunContext, fault_point, quarantine_name
 from soundlake.pipeline.definitions import AutoCdcFlow, SnapshotCdcFlow
 from soundlake.pipeline.expectations import ExpectationSplitter, flagged_query
 from soundlake.pipeline.flows.base import FlowResult, load_checkpoint, save_checkpoint
@@ -135,6 +135,9 @@ def _apply(
     try:
         reader = ctx.engine.execute(flagged_query(sql, expectations, dialect), relations)
         events = splitter.split(reader)
+        if splitter.has_quarantine:
+            # quarantine rows are known only once every event was read
+            events = events.read_all().to_reader()
         spec = build_spec(flow, plan.name, list(events.schema.names))
         commit = CommitInfo(ctx.app_id(plan.name), batch, ctx.commit_metadata(plan.name, batch))
         metrics = ctx.engine.apply_cdc(
@@ -145,6 +148,15 @@ def _apply(
             storage_options=ctx.storage_options,
             commit=commit,
         )
+        fault_point("after_target_commit", plan.name)
+        if splitter.has_quarantine:
+            ctx.engine.write_delta(
+                ctx.table_uri(quarantine_name(plan.target)),
+                splitter.quarantine_table(reader.schema).to_reader(),
+                mode="append",
+                commit=commit,
+                storage_options=ctx.storage_options,
+            )
     except EngineError:
         raise
     except Exception as exc:
