@@ -14,7 +14,8 @@ from deltalake import DeltaTable
 _UNSUPPORTED_FEATURES = {"deletionVectors", "columnMapping"}
 
 
-def _local_files(table: DeltaTable) -> list[str] | None:
+def local_files(table: DeltaTable) -> list[str] | None:
+    """Local paths of the snapshot's data files, or None when DuckDB cannot read them."""
     protocol = table.protocol()
     features = set(protocol.reader_features or [])
     if features & _UNSUPPORTED_FEATURES or table.metadata().partition_columns:
@@ -36,7 +37,7 @@ def _local_files(table: DeltaTable) -> list[str] | None:
 
 def register_delta(con: Any, name: str, table: DeltaTable) -> None:
     """Create (or replace) the view ``name`` over the current snapshot of ``table``."""
-    files = _local_files(table)
+    files = local_files(table)
     if files is None:
         con.register(f"{name}_ds", table.to_pyarrow_dataset())
         con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {name}_ds")

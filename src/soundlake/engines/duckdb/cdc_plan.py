@@ -29,6 +29,7 @@ from soundlake.engines.base import CommitInfo
 from soundlake.engines.duckdb.cdc_io import register_delta
 from soundlake.engines.duckdb.cdc_spec import END_AT, ResolvedCdc, q
 from soundlake.engines.duckdb.cdc_state import commit_properties
+from soundlake.engines.duckdb.cdc_write import can_write, overwrite_with_duckdb
 
 MERGE_MAX_FILES = 2
 MERGE_MAX_ROWS = 50_000
@@ -167,7 +168,7 @@ def write_target(
     files, total, size, total_size = _touched(con, rc, target, ivs) if prunable else (1, 1, 1, 1)
     detail = f"files {files}/{total}"
     if not prunable or size > FULL_REWRITE_FRACTION * total_size:
-        _full_rewrite(con, rc, uri, so, commit, schema)
+        _full_rewrite(con, rc, target, uri, so, commit, schema)
         return PlanResult(f"full-rewrite ({detail})", upserted, deleted, after)
     k = rc.keys[0]
     pred = " OR ".join(f"(`{k}` BETWEEN {a} AND {b})" for a, b in lits)
@@ -178,14 +179,18 @@ def write_target(
     return PlanResult(f"rewrite ({detail}, {len(ivs)} key intervals)", upserted, deleted, after)
 
 
-def _full_rewrite(con: Any, rc: ResolvedCdc, uri: str, so: dict[str, str] | None,
-                  commit: CommitInfo, schema: pa.Schema) -> None:
+def _full_rewrite(con: Any, rc: ResolvedCdc, target: DeltaTable, uri: str,
+                  so: dict[str, str] | None, commit: CommitInfo, schema: pa.Schema) -> None:
     sql = (
         f"SELECT t.* FROM cdc_target_ds t ANTI JOIN cdc_affected a ON {rc.key_join('t', 'a')} "
         "UNION ALL SELECT * FROM cdc_new"
     )
+    props = commit_properties(commit, {"soundlake.cdc.plan": "full-rewrite"})
+    if can_write(target, schema):
+        overwrite_with_duckdb(con, sql, target, schema, props)
+        return
     write_deltalake(uri, _reader(con, sql, schema), mode="overwrite", storage_options=so,
-                    commit_properties=commit_properties(commit, {"soundlake.cdc.plan": "full-rewrite"}))
+                    commit_properties=props)
 
 
 def _rewrite(con: Any, rc: ResolvedCdc, uri: str, so: dict[str, str] | None, commit: CommitInfo,
