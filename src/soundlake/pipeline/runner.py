@@ -150,7 +150,11 @@ def _run_flows(ctx: RunContext, plan: UpdatePlan, result: UpdateResult) -> None:
                     todo.remove(fp)  # computed inside the flows that read it
                     status[fp.name] = "COMPLETED"
                     progressed = True
-                elif all(s is not None and s in TERMINAL_OK for s in upstream) and len(running) < workers:
+                elif (
+                    all(s is not None and s in TERMINAL_OK for s in upstream)
+                    and len(running) < workers
+                    and all(other.target != fp.target for other in running.values())  # one writer per table
+                ):
                     todo.remove(fp)
                     _progress(ctx, fp, "RUNNING")
                     running[pool.submit(_run_one, ctx, fp)] = fp
