@@ -152,7 +152,7 @@ def render_summary(out: Console, result: IngestResult) -> None:
         ("watermark after", "left"),
         ("seconds", "right"),
     ):
-        grid.add_column(name, justify=justify)  # type: ignore[arg-type]
+        grid.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for t in result.tables:
         status = "ok" if t.status == "ok" else "[red]failed[/]"
         if t.adopted:
@@ -167,6 +167,8 @@ def render_summary(out: Console, result: IngestResult) -> None:
             t.watermark_after or "-",
             f"{t.seconds:.2f}",
         )
+    if not out.is_terminal:  # logs and pipes: full values rather than a fit to 80 columns
+        out = Console(file=out.file, width=max(out.width, 160), highlight=False)
     out.print(grid)
     line = f"{result.rows:,} rows in {result.seconds:.2f}s"
     if result.failed:
