@@ -40,14 +40,18 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("use --full-refresh or --full-refresh-all, not both")
         project = open_project({"engine": engine} if engine else None)
         listener = ProgressListener(console)
-        result = run_update(
-            project,
-            refresh=_names(refresh),
-            full_refresh=_names(full_refresh),
-            full_refresh_all=full_refresh_all,
-            engine=engine,
-            listeners=[listener],
-        )
+        options = {
+            "refresh": _names(refresh),
+            "full_refresh": _names(full_refresh),
+            "full_refresh_all": full_refresh_all,
+            "engine": engine,
+        }
+        if console.is_terminal:
+            with console.status("starting update...") as status:
+                listener.status = status
+                result = run_update(project, listeners=[listener], **options)
+        else:
+            result = run_update(project, listeners=[listener], **options)
         render_update(console, result)
         if not result.ok:
             from soundlake.core.errors import FlowError
@@ -177,12 +181,25 @@ class ProgressListener:
     def __init__(self, out: Console) -> None:
         self.out = out
         self._lock = threading.Lock()
+        self.status: Any = None
+        self._running: dict[str, None] = {}
+
+    def _spinner(self) -> None:
+        if self.status is not None:
+            names = ", ".join(n.rsplit(".", 1)[-1] for n in self._running) or "-"
+            self.status.update(f"running: {names}")
 
     def on_event(self, event: Any) -> None:
-        """Print flow outcomes and warnings."""
+        """Print flow outcomes and warnings; keep the spinner on the running flows."""
         if event.event_type == "flow_progress":
             status = (event.details.get("flow_progress") or {}).get("status")
-            if status in ("QUEUED",):
+            with self._lock:
+                if status == "RUNNING":
+                    self._running[event.flow] = None
+                else:
+                    self._running.pop(event.flow, None)
+                self._spinner()
+            if status in ("QUEUED", "RUNNING"):
                 return
             metrics = (event.details.get("flow_progress") or {}).get("metrics") or {}
             rows = metrics.get("num_output_rows")
