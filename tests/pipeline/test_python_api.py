@@ -381,3 +381,18 @@ def test_reference_project_mixed_sql_and_python() -> None:
     order = graph.order
     assert order.index("spotify_catalog.silver.dimuser") < order.index("spotify_catalog.gold.dimuser_stg")
     assert order.index("spotify_catalog.gold.dim_user") < order.index("spotify_catalog.gold.mart_daily_listening")
+
+
+def test_pyspark_shims_replace_real_pyspark_only_while_loading(tmp_path: Path) -> None:
+    import sys
+
+    real = pytest.importorskip("pyspark.sql.functions")
+    reg = load(tmp_path, """
+        from pyspark.sql import functions as G
+
+        @dp.table
+        def t():
+            return spark.readStream.table("raw.t").withColumn("u", G.upper("name"))
+    """)
+    assert "UPPER(name) AS u" in only_flow(reg, "cat.sch.t").sql
+    assert sys.modules["pyspark.sql.functions"] is real

@@ -3,7 +3,7 @@
 The file runs with ``spark`` (a :class:`~soundlake.engines.duckdb.dataframe.PipelineSession`)
 in its globals, and with ``pyspark.sql.functions`` / ``pyspark.sql.types`` /
 ``pyspark.sql.window`` / ``pyspark.pipelines`` importable as soundlake's local versions
-when PySpark is not already imported in the process. After the file has run, every
+while the file loads (the real modules, if imported, are put back afterwards). After the file has run, every
 decorated dataset function is called once: its DataFrame (or SQL text) becomes the flow's
 Spark SQL. Errors name the file and line of the definition or of the offending call.
 """
@@ -181,14 +181,16 @@ def _environment(path: Path, session: Any) -> Iterator[None]:
     if not had_spark:
         setattr(builtins, "spark", session)  # noqa: B010 - a builtin, as on Databricks
     shims = _shim_modules()
-    installed = [name for name in shims if name not in sys.modules] if "pyspark" not in sys.modules else []
-    for name in installed:
-        sys.modules[name] = shims[name]
+    previous = {name: sys.modules.get(name) for name in shims}
+    sys.modules.update(shims)
     try:
         yield
     finally:
-        for name in installed:
-            sys.modules.pop(name, None)
+        for name, module in previous.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
         if not had_spark:
             delattr(builtins, "spark")
         try:
