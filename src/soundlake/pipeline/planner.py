@@ -152,9 +152,9 @@ def plan_update(
             else:
                 warnings.append(f"{table}: pipelines.reset.allowed = false; refreshed without reset")
     selection = refresh_set | full_set
-    plans = []
+    plans: list[FlowPlan] = []
     for name, flow, inputs in flows:
-        upstream = set()
+        upstream: set[str] = set()
         for inp in inputs:
             table = input_table(inp)
             if table is not None:
