@@ -30,6 +30,7 @@ from soundlake.engines.duckdb.cdc_scd2 import scd2_rows_sql
 from soundlake.engines.duckdb.cdc_spec import META_COLUMNS, ResolvedCdc, q, resolve
 from soundlake.engines.duckdb.cdc_state import (
     append_state,
+    commit_tag,
     committed,
     load_state_events,
     open_table,
@@ -111,9 +112,11 @@ def _apply(
     con.execute(f"CREATE OR REPLACE TEMP TABLE cdc_affected AS SELECT DISTINCT {keys} FROM cdc_batch")
     full = con.execute("SELECT count(*) FROM cdc_batch_truncates").fetchall()[0][0] > 0
     state = open_table(state_uri, so)
-    load_state_events(con, rc, state, full)
+    load_state_events(con, rc, state, full, commit_tag(commit))
     rows_sql = scd1_rows_sql if rc.scd_type == 1 else scd2_rows_sql
     con.execute("CREATE OR REPLACE TEMP TABLE cdc_new AS " + rows_sql(rc, "cdc_events"))
+    # the target holds exactly the rows of the events stored before this batch
+    con.execute("CREATE OR REPLACE TEMP TABLE cdc_old AS " + rows_sql(rc, "cdc_events_before"))
     if not committed(state, commit):
         _fault("before_state")
         append_state(con, rc, state_uri, so, commit)

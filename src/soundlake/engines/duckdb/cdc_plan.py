@@ -119,28 +119,25 @@ def write_create(con: Any, uri: str, so: dict[str, str] | None, commit: CommitIn
     return PlanResult("create", n, 0, n)
 
 
-def load_old_rows(con: Any, rc: ResolvedCdc, target: DeltaTable) -> None:
-    """Create ``cdc_old``: the target's current rows of the affected keys."""
-    register_delta(con, "cdc_target_ds", target)
-    k = q(rc.keys[0])
-    lo, hi = con.execute(f"SELECT min({k}), max({k}) FROM cdc_affected").fetchall()[0]
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE cdc_old AS SELECT t.* FROM cdc_target_ds t "
-        f"SEMI JOIN cdc_affected a ON {rc.key_join('t', 'a')} WHERE t.{k} BETWEEN ? AND ?",
-        [lo, hi],
-    )
-
-
 def count_changes(con: Any, rc: ResolvedCdc) -> tuple[int, int, int]:
     """(rows written: new or changed, keys deleted: live before and not after, rows removed)."""
     live = "" if rc.scd_type == 1 else f" WHERE {q(END_AT)} IS NULL"
     keys = ", ".join(q(k) for k in rc.keys)
-    upserted, deleted, removed = con.execute(
-        "SELECT (SELECT count(*) FROM (SELECT * FROM cdc_new EXCEPT ALL SELECT * FROM cdc_old)), "
-        f"(SELECT count(*) FROM (SELECT DISTINCT {keys} FROM cdc_old{live} EXCEPT "
-        f"SELECT DISTINCT {keys} FROM cdc_new{live})), "
-        "(SELECT count(*) FROM (SELECT * FROM cdc_old EXCEPT ALL SELECT * FROM cdc_new))"
+    on = " AND ".join(f"n.{q(c)} = o.{q(c)}" for c in rc.match_columns)
+    others = [c for c in (*rc.columns, END_AT) if c not in rc.match_columns]
+    if rc.scd_type == 1:
+        others.remove(END_AT)
+    differ = " OR ".join([f"n.{q(c)} IS DISTINCT FROM o.{q(c)}" for c in others] or ["false"])
+    upserted, removed = con.execute(
+        "SELECT count(*) FILTER (WHERE n.__m AND (o.__m IS NULL OR " + differ + ")), "
+        "count(*) FILTER (WHERE o.__m AND (n.__m IS NULL OR " + differ + ")) "
+        "FROM (SELECT *, true AS __m FROM cdc_new) n "
+        f"FULL OUTER JOIN (SELECT *, true AS __m FROM cdc_old) o ON {on}"
     ).fetchall()[0]
+    deleted = con.execute(
+        f"SELECT count(*) FROM (SELECT DISTINCT {keys} FROM cdc_old{live}) "
+        f"ANTI JOIN (SELECT DISTINCT {keys} FROM cdc_new{live}) USING ({keys})"
+    ).fetchall()[0][0]
     return int(upserted), int(deleted), int(removed)
 
 
@@ -148,8 +145,8 @@ def write_target(
     con: Any, rc: ResolvedCdc, target: DeltaTable, uri: str, so: dict[str, str] | None,
     commit: CommitInfo,
 ) -> PlanResult:
-    """Apply ``cdc_new`` for the affected keys with the cheapest plan."""
-    load_old_rows(con, rc, target)
+    """Replace the affected keys' rows ``cdc_old`` by ``cdc_new`` with the cheapest plan."""
+    register_delta(con, "cdc_target_ds", target)
     upserted, deleted, removed = count_changes(con, rc)
     n_old = con.execute("SELECT count(*) FROM cdc_old").fetchall()[0][0]
     n_new = con.execute("SELECT count(*) FROM cdc_new").fetchall()[0][0]

@@ -19,6 +19,8 @@ from soundlake.engines.duckdb.cdc_events import dedup_sql
 from soundlake.engines.duckdb.cdc_io import register_delta
 from soundlake.engines.duckdb.cdc_spec import DELETE, OP, SEQ, TRUNCATE, ResolvedCdc, q
 
+COMMIT = "__commit"
+
 
 def open_table(uri: str, storage_options: dict[str, str] | None) -> DeltaTable | None:
     """The Delta table at ``uri``, or None when none exists yet."""
@@ -33,6 +35,11 @@ def committed(table: DeltaTable | None, commit: CommitInfo) -> bool:
         return False
     done = table.transaction_version(commit.app_id)
     return done is not None and done >= commit.version
+
+
+def commit_tag(commit: CommitInfo) -> str:
+    """The ``__commit`` value of the state rows a batch stores."""
+    return f"{commit.app_id}@{commit.version}"
 
 
 def commit_properties(commit: CommitInfo, extra: dict[str, str] | None = None) -> CommitProperties:
@@ -53,52 +60,82 @@ def key_range(con: Any, rc: ResolvedCdc) -> tuple[Any, Any] | None:
 
 
 def load_state_events(
-    con: Any, rc: ResolvedCdc, state: DeltaTable | None, full: bool
+    con: Any, rc: ResolvedCdc, state: DeltaTable | None, full: bool, tag: str
 ) -> None:
-    """Create ``cdc_events``: all remembered and new events of the affected keys, deduped.
+    """Create ``cdc_events`` (remembered + new events of the affected keys, deduped) and
+    ``cdc_events_before`` (the same without this batch's events: what the target holds).
 
-    Also creates ``cdc_state_old`` (the remembered events of those keys) and, for SCD1,
-    adds a delete at the latest truncate's sequence for every affected key.
+    Also creates ``cdc_state_old`` (the remembered events of those keys, with the
+    ``__commit`` tag of the batch that stored them). For SCD1 a delete at the latest
+    truncate's sequence is added for every affected key.
     """
     cols = ", ".join(q(c) for c in (*rc.keys, *rc.values, SEQ, OP))
     if state is None:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE cdc_state_old AS SELECT {cols} FROM cdc_batch LIMIT 0")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE cdc_truncates AS SELECT {SEQ} FROM cdc_batch_truncates")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE cdc_state_old AS SELECT {cols}, NULL::VARCHAR AS "
+            f"{COMMIT} FROM cdc_batch LIMIT 0"
+        )
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE cdc_truncates AS SELECT {SEQ}, ? AS {COMMIT} "
+            "FROM cdc_batch_truncates", [tag]
+        )
     else:
-        register_delta(con, "cdc_state_ds", state)
-        where = f"s.{OP} < {TRUNCATE}"
-        params: list[Any] = []
-        bounds = key_range(con, rc)
-        if bounds is not None and not full:
-            where += f" AND s.{q(rc.keys[0])} BETWEEN ? AND ?"
-            params = list(bounds)
-        join = "" if full else f" SEMI JOIN cdc_affected a ON {rc.key_join('s', 'a')}"
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE cdc_state_old AS SELECT {cols} FROM cdc_state_ds s"
-            f"{join} WHERE {where}",
-            params,
-        )
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE cdc_truncates AS SELECT {SEQ} FROM cdc_state_ds "
-            f"WHERE {OP} = {TRUNCATE} UNION ALL SELECT {SEQ} FROM cdc_batch_truncates"
-        )
+        _load_remembered(con, rc, state, full, cols, tag)
     if full:
         key_cols = ", ".join(q(k) for k in rc.keys)
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE cdc_affected AS SELECT DISTINCT {key_cols} FROM "
             f"(SELECT {key_cols} FROM cdc_state_old UNION ALL SELECT {key_cols} FROM cdc_batch)"
         )
-    parts = [f"SELECT {cols} FROM cdc_state_old", f"SELECT {cols} FROM cdc_batch"]
+    before = f"{COMMIT} IS DISTINCT FROM '{_esc(tag)}'"
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE cdc_events AS "
+        + _events_sql(rc, [f"SELECT {cols} FROM cdc_state_old", f"SELECT {cols} FROM cdc_batch"],
+                      "true")
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE cdc_events_before AS "
+        + _events_sql(rc, [f"SELECT {cols} FROM cdc_state_old WHERE {before}"], before)
+    )
+
+
+def _esc(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def _load_remembered(
+    con: Any, rc: ResolvedCdc, state: DeltaTable, full: bool, cols: str, tag: str
+) -> None:
+    register_delta(con, "cdc_state_ds", state)
+    where = f"s.{OP} < {TRUNCATE}"
+    params: list[Any] = []
+    bounds = key_range(con, rc)
+    if bounds is not None and not full:
+        where += f" AND s.{q(rc.keys[0])} BETWEEN ? AND ?"
+        params = list(bounds)
+    join = "" if full else f" SEMI JOIN cdc_affected a ON {rc.key_join('s', 'a')}"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE cdc_state_old AS SELECT {cols}, {COMMIT} "
+        f"FROM cdc_state_ds s{join} WHERE {where}",
+        params,
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE cdc_truncates AS SELECT {SEQ}, {COMMIT} FROM cdc_state_ds "
+        f"WHERE {OP} = {TRUNCATE} UNION ALL SELECT {SEQ}, ? FROM cdc_batch_truncates",
+        [tag],
+    )
+
+
+def _events_sql(rc: ResolvedCdc, parts: list[str], truncates_where: str) -> str:
     if rc.scd_type == 1:
         nulls = "".join(f", NULL AS {q(c)}" for c in rc.values)
         keys = ", ".join(q(k) for k in rc.keys)
-        parts.append(
-            f"SELECT {keys}{nulls}, (SELECT max({SEQ}) FROM cdc_truncates) AS {SEQ}, "
-            f"{DELETE}::TINYINT AS {OP} FROM cdc_affected "
-            f"WHERE (SELECT count(*) FROM cdc_truncates) > 0"
-        )
-    union = "(" + " UNION ALL ".join(parts) + ")"
-    con.execute("CREATE OR REPLACE TEMP TABLE cdc_events AS " + dedup_sql(rc, union))
+        trunc = f"(SELECT max({SEQ}) FROM cdc_truncates WHERE {truncates_where})"
+        parts = [*parts, (
+            f"SELECT {keys}{nulls}, {trunc} AS {SEQ}, {DELETE}::TINYINT AS {OP} "
+            f"FROM cdc_affected WHERE {trunc} IS NOT NULL"
+        )]
+    return dedup_sql(rc, "(" + " UNION ALL ".join(parts) + ")")
 
 
 def append_state(
@@ -114,13 +151,15 @@ def append_state(
         The number of state rows appended.
     """
     cols = ", ".join(q(c) for c in (*rc.keys, *rc.values, SEQ, OP))
+    tag = commit_tag(commit)
     nulls = ", ".join(
         [f"NULL::{_type(con, 'cdc_batch', k)} AS {q(k)}" for k in rc.keys]
         + [f"NULL::{_type(con, 'cdc_batch', c)} AS {q(c)}" for c in rc.values]
     )
     sql = (
+        f"SELECT *, '{_esc(tag)}' AS {COMMIT} FROM ("
         f"(SELECT {cols} FROM cdc_batch EXCEPT ALL SELECT {cols} FROM cdc_state_old) "
-        f"UNION ALL SELECT {nulls}, {SEQ}, {TRUNCATE}::TINYINT AS {OP} FROM cdc_batch_truncates"
+        f"UNION ALL SELECT {nulls}, {SEQ}, {TRUNCATE}::TINYINT AS {OP} FROM cdc_batch_truncates)"
     )
     con.execute(f"CREATE OR REPLACE TEMP TABLE cdc_state_new AS {sql}")
     n = int(con.execute("SELECT count(*) FROM cdc_state_new").fetchall()[0][0])
