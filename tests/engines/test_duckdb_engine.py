@@ -39,3 +39,15 @@ def test_execute_over_relations_and_write(tmp_path: Path) -> None:
     with pytest.raises(EngineError, match="DuckDB failed"):
         engine.execute("SELECT nope FROM d", {"d": DeltaRelation(uri)})
     engine.close()
+
+
+def test_a_one_pass_arrow_relation_read_twice_in_one_query() -> None:
+    from soundlake.engines.duckdb.engine import DuckDBEngine
+
+    engine = DuckDBEngine()
+    reader = pa.table({"k": [1, 2]}).to_reader()
+    out = engine.execute(
+        "SELECT a.k FROM files_0 AS a JOIN files_0 AS b ON a.k = b.k ORDER BY 1", {"files_0": ArrowRelation(reader)}
+    ).read_all()
+    assert out.column("k").to_pylist() == [1, 2]
+    engine.close()

@@ -63,7 +63,7 @@ class DuckDBEngine:
         cursor = self._cursor()
         keep: list[Any] = []
         try:
-            self._register(cursor, relations, keep)
+            self._register(cursor, relations, keep, sql)
             result = cursor.sql(sql)
             if result is None:
                 raise EngineError(f"query returned no result: {sql[:200]}")
@@ -73,7 +73,9 @@ class DuckDBEngine:
             raise EngineError(f"DuckDB failed: {exc}\n  query: {sql[:2000]}") from exc
         return pa.RecordBatchReader.from_batches(reader.schema, _hold(reader, cursor, keep))
 
-    def _register(self, cursor: duckdb.DuckDBPyConnection, relations: Mapping[str, Relation], keep: list[Any]) -> None:
+    def _register(
+        self, cursor: duckdb.DuckDBPyConnection, relations: Mapping[str, Relation], keep: list[Any], sql: str
+    ) -> None:
         for name, relation in relations.items():
             if isinstance(relation, DeltaRelation):
                 if self._register_native(cursor, name, relation):
@@ -84,10 +86,14 @@ class DuckDBEngine:
                 keep.append(dataset)
                 cursor.register(name, dataset)
             elif isinstance(relation, ArrowRelation):
-                keep.append(relation.data)
-                cursor.register(name, relation.data)
+                data = relation.data
+                if isinstance(data, pa.RecordBatchReader) and sql.count(name) > 1:
+                    data = data.read_all()  # a one-pass reader cannot be scanned twice
+                keep.append(data)
+                cursor.register(name, data)
             elif isinstance(relation, ViewRelation):
-                self._register(cursor, relation.relations, keep)
+                # a view scanned twice scans its own relations twice
+                self._register(cursor, relation.relations, keep, relation.sql * max(1, sql.count(name)))
                 cursor.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {relation.sql}')
             else:  # pragma: no cover - guarded by the type
                 raise EngineError(f"unsupported relation for {name}: {relation!r}")
