@@ -12,9 +12,13 @@ as a whole on a FAIL rule, writing nothing).
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -24,6 +28,7 @@ from soundlake.core.errors import DefinitionError, ExpectationViolation
 from soundlake.pipeline.definitions import Expectation
 
 FLAG_PREFIX = "__sl_violates_"
+SPILL_ROWS = 65_536
 QUARANTINE_COLUMNS = ("_failed_expectations", "_flow", "_run_id", "_batch_id", "_quarantined_at")
 
 
@@ -112,6 +117,8 @@ class ExpectationSplitter:
         self.expectations = tuple(expectations)
         self.metrics = ExpectationMetrics(dataset, tuple(e.name for e in expectations))
         self.quarantine: list[pa.RecordBatch] = []
+        self._buffered = 0
+        self._spill: Any = None  # (tempdir, ParquetWriter, path) once rows spill to disk
         self.run_id = run_id
         self.batch_id = batch_id
         self.now = now
@@ -170,7 +177,7 @@ class ExpectationSplitter:
                     quarantine = flag if quarantine is None else pc.or_(quarantine, flag)
             removed = None
             if quarantine is not None:
-                self.quarantine.append(self._quarantine_rows(data, flags, quarantine))
+                self._keep_quarantined(self._quarantine_rows(data, flags, quarantine))
                 self.metrics.quarantined_rows += int(pc.sum(quarantine).as_py() or 0)
                 removed = quarantine
             if drop is not None:
@@ -207,7 +214,38 @@ class ExpectationSplitter:
             f"the flow wrote nothing ({rule.location})"
         )
 
-    def quarantine_table(self, flagged_schema: pa.Schema) -> pa.Table:
-        """The collected quarantine rows as one table (possibly empty)."""
+    def _keep_quarantined(self, rows: pa.RecordBatch) -> None:
+        """Buffer quarantined rows; past SPILL_ROWS they go to a temporary Parquet file."""
+        self.quarantine.append(rows)
+        self._buffered += rows.num_rows
+        if self._buffered < SPILL_ROWS:
+            return
+        import pyarrow.parquet as pq
+
+        if self._spill is None:
+            folder = tempfile.mkdtemp(prefix="soundlake-quarantine-")
+            path = os.path.join(folder, "rows.parquet")
+            self._spill = (folder, pq.ParquetWriter(path, rows.schema), path)
+        for batch in self.quarantine:
+            self._spill[1].write_batch(batch)
+        self.quarantine, self._buffered = [], 0
+
+    def quarantine_table(self, flagged_schema: pa.Schema) -> pa.Table | pa.RecordBatchReader:
+        """The quarantined rows (a reader over spilled rows plus the buffered ones)."""
         schema = self.quarantine_schema(self.output_schema(flagged_schema))
-        return pa.Table.from_batches(self.quarantine, schema=schema)
+        if self._spill is None:
+            return pa.Table.from_batches(self.quarantine, schema=schema)
+        import pyarrow.parquet as pq
+
+        folder, writer, path = self._spill
+        writer.close()
+        rest = list(self.quarantine)
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                yield from pq.ParquetFile(path).iter_batches(batch_size=65_536)
+                yield from rest
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+
+        return pa.RecordBatchReader.from_batches(schema, batches())

@@ -134,7 +134,7 @@ def execute_batch(
         if splitter.has_quarantine and not skip_quarantine:
             ctx.engine.write_delta(
                 ctx.table_uri(quarantine_name(plan.target)),
-                splitter.quarantine_table(reader.schema).to_reader(),
+                _as_reader(splitter.quarantine_table(reader.schema)),
                 mode=mode,
                 commit=commit,
                 storage_options=ctx.storage_options,
@@ -154,3 +154,7 @@ def execute_batch(
 def empty_reader(schema: pa.Schema) -> pa.RecordBatchReader:
     """A reader with no rows."""
     return pa.RecordBatchReader.from_batches(schema, iter(()))
+
+
+def _as_reader(data: pa.Table | pa.RecordBatchReader) -> pa.RecordBatchReader:
+    return data.to_reader() if isinstance(data, pa.Table) else data

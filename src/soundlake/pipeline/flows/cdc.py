@@ -152,7 +152,7 @@ def _apply(
         if splitter.has_quarantine:
             ctx.engine.write_delta(
                 ctx.table_uri(quarantine_name(plan.target)),
-                splitter.quarantine_table(reader.schema).to_reader(),
+                _as_reader(splitter.quarantine_table(reader.schema)),
                 mode="append",
                 commit=commit,
                 storage_options=ctx.storage_options,
@@ -241,3 +241,7 @@ def run_snapshot_cdc(ctx: RunContext, plan: FlowPlan) -> FlowResult:
 def empty_events(schema: pa.Schema) -> pa.RecordBatchReader:
     """A reader of no events (used by engines for no-op batches)."""
     return pa.RecordBatchReader.from_batches(schema, iter(()))
+
+
+def _as_reader(data: pa.Table | pa.RecordBatchReader) -> pa.RecordBatchReader:
+    return data.to_reader() if isinstance(data, pa.Table) else data
