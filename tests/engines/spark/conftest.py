@@ -17,6 +17,11 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from soundlake.engines.spark.session import spark_session
 
     warehouse: Path = tmp_path_factory.mktemp("spark-warehouse")
-    session = spark_session("local[2]", {}, app_name="soundlake-tests", warehouse_dir=str(warehouse))
+    small = {
+        "spark.sql.shuffle.partitions": "1",
+        "spark.default.parallelism": "2",
+        "spark.databricks.delta.snapshotPartitions": "1",
+    }
+    session = spark_session("local[2]", small, app_name="soundlake-tests", warehouse_dir=str(warehouse))
     yield session
     session.stop()
