@@ -170,19 +170,7 @@ def run_incremental(ctx: RunContext, plan: FlowPlan, sql: str, agg: AggregatePla
         start = int(state["version"]) if have else None
         if start is not None and start == version:
             return FlowResult("IDLE", message="source unchanged since the last refresh")
-        files: list[str] | None = None
-        if start is not None:
-            commits = delta.commits_between(source_uri, start, version, ctx.storage_options)
-            if any(c.changes_existing_rows for c in commits):
-                start = None
-            else:
-                files = [f for c in commits for f in c.added_files]
-        done = delta.transaction_version(target_uri, ctx.app_id(plan.name), ctx.storage_options) or 0
-        batch = max(int(cp["batch"]), done) + 1
-        planned = {"batch": batch, "from": start, "to": version, "files": files, "sql": digest}
-        cp["planned"] = planned
-        save_checkpoint(ctx, plan.name, cp)
-        fault_point("after_plan", plan.name)
+        planned = _plan_range(ctx, plan, cp, source_uri, start, version, digest)
     batch = int(planned["batch"])
     commit = CommitInfo(ctx.app_id(plan.name), batch, ctx.commit_metadata(plan.name, batch))
     dialect = ctx.engine.capabilities.sql_dialect
@@ -221,6 +209,27 @@ def run_incremental(ctx: RunContext, plan: FlowPlan, sql: str, agg: AggregatePla
     save_checkpoint(ctx, plan.name, cp)
     mode = "incremental" if planned["from"] is not None else "full"
     return FlowResult("COMPLETED", num_output_rows=counter.rows, batch=batch, extra={"refresh": mode})
+
+
+def _plan_range(
+    ctx: RunContext, plan: FlowPlan, cp: dict[str, Any], source_uri: str, start: int | None, version: int, digest: str
+) -> dict[str, Any]:
+    """Store the version range (and its added files) this refresh merges, before it runs."""
+    files: list[str] | None = None
+    if start is not None:
+        commits = delta.commits_between(source_uri, start, version, ctx.storage_options)
+        if any(c.changes_existing_rows for c in commits):
+            start = None
+        else:
+            files = [f for c in commits for f in c.added_files]
+    target_uri = ctx.table_uri(plan.target)
+    done = delta.transaction_version(target_uri, ctx.app_id(plan.name), ctx.storage_options) or 0
+    batch = max(int(cp["batch"]), done) + 1
+    planned = {"batch": batch, "from": start, "to": version, "files": files, "sql": digest}
+    cp["planned"] = planned
+    save_checkpoint(ctx, plan.name, cp)
+    fault_point("after_plan", plan.name)
+    return planned
 
 
 def _with_placeholder(inp: Any, placeholder: str) -> Any:
