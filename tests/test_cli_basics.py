@@ -48,3 +48,22 @@ def test_init_then_config_loads(tmp_path: Path) -> None:
     again = run_cli("init", str(tmp_path / "proj"))
     assert again.returncode == 2
     assert again.stderr.count("\n") == 1 and "already exists" in again.stderr
+
+
+def test_command_failure_exits_nonzero(tmp_path: Path) -> None:
+    """A command that ends with typer.Exit(1) (a failed run) must exit 1, not 0."""
+    (tmp_path / "soundlake.yml").write_text("name: p\nstorage: lake\nlibraries: ['p/*.sql']\n")
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "t.sql").write_text(
+        "CREATE OR REFRESH MATERIALIZED VIEW t AS SELECT 1 / 0 AS x FROM range(3) WHERE missing_col > 0;\n"
+    )
+    result = run_cli("--project", str(tmp_path), "run")
+    assert result.returncode != 0, result.stdout + result.stderr
+
+
+def test_config_error_is_one_line_with_exit_code_2(tmp_path: Path) -> None:
+    (tmp_path / "soundlake.yml").write_text("name: p\nstorage: lake\nbogus: 1\n")
+    result = run_cli("--project", str(tmp_path), "status")
+    assert result.returncode == 2
+    assert "unknown key 'bogus'" in result.stderr
+    assert result.stderr.strip().count("\n") == 0

@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and map soundlake errors to exit codes."""
     _register_commands()
     try:
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode click returns (not raises) the code of typer.Exit.
+        code = app(args=argv, standalone_mode=False)
     except SoundlakeError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
@@ -78,6 +79,8 @@ def main(argv: list[str] | None = None) -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    if isinstance(code, int) and code != 0:
+        sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover
