@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,21 +141,27 @@ def run(
         LockedError: when another process holds the lock.
         DefinitionError: when definitions or the graph are invalid (nothing runs).
     """
-    with writer_lock(project):
-        graph = load_graph(project)
-        plan = plan_for(
-            project, graph, refresh=refresh, full_refresh=full_refresh, full_refresh_all=full_refresh_all
-        )
-        run_id = new_run_id()
-        state = pipeline_state(project)
-        events = EventLog(
-            state.uri("event_log"),
-            project.config.name,
-            run_id,
-            storage_options=project.lake.storage_options,
-            listeners=listeners,
-        )
-        eng = make_engine(project, engine)
+    with writer_lock(project), ThreadPoolExecutor(max_workers=1) as pool:
+        # The engine (importing DuckDB takes a few hundred ms) starts while the graph loads.
+        pending = pool.submit(make_engine, project, engine)
+        try:
+            graph = load_graph(project)
+            plan = plan_for(
+                project, graph, refresh=refresh, full_refresh=full_refresh, full_refresh_all=full_refresh_all
+            )
+            run_id = new_run_id()
+            state = pipeline_state(project)
+            events = EventLog(
+                state.uri("event_log"),
+                project.config.name,
+                run_id,
+                storage_options=project.lake.storage_options,
+                listeners=listeners,
+            )
+        except BaseException:
+            pending.add_done_callback(lambda f: f.exception() is None and f.result().close())
+            raise
+        eng = pending.result()
         try:
             ctx = RunContext(
                 pipeline=project.config.name,
