@@ -185,3 +185,16 @@ def test_errors_name_the_call(action: Any, message: str) -> None:
     with pytest.raises(DefinitionError, match=message) as info:
         action()
     assert "test_dataframe.py:" in str(info.value)
+
+
+def test_unknown_column_replacement_is_duckdb_only_and_known_columns_run_anywhere() -> None:
+    unknown = spark.read.table("users").withColumn("plan", F.lower("plan"))
+    sql = unknown.to_sql()
+    inputs = analyze_query(sql, catalog="c", schema="s", location=SourceLocation("t.py"))
+    with pytest.raises(DefinitionError, match="the spark engine cannot run it"):
+        bind_query(sql, inputs, catalog="c", schema="s", dialect="spark")
+    known = spark.read.table("users").select("user_id", "plan").withColumn("plan", F.lower("plan"))
+    sql = known.to_sql()
+    inputs = analyze_query(sql, catalog="c", schema="s", location=SourceLocation("t.py"))
+    spark_sql = bind_query(sql, inputs, catalog="c", schema="s", dialect="spark")
+    assert spark_sql.startswith("SELECT user_id, LOWER(plan) AS plan FROM")

@@ -183,6 +183,13 @@ def _spark_semantics(tree: exp.Expr, dialect: str) -> exp.Expr:
     INTERVAL`` gives a TIMESTAMP, so the result is cast back to DATE.
     """
     if dialect != "duckdb":
+        if tree.find(exp.Columns) is not None:
+            raise DefinitionError(
+                "this query replaces, renames or drops columns of a DataFrame whose columns were "
+                "not known when its Python definition loaded (a DuckDB COLUMNS(...) star); "
+                f"the {dialect} engine cannot run it",
+                hint="select() the columns explicitly before withColumn/withColumnRenamed/drop",
+            )
         return tree
 
     def fix(node: exp.Expr) -> exp.Expr:
