@@ -141,23 +141,26 @@ def run(
         LockedError: when another process holds the lock.
         DefinitionError: when definitions or the graph are invalid (nothing runs).
     """
-    with writer_lock(project), ThreadPoolExecutor(max_workers=1) as pool:
-        # The engine (importing DuckDB takes a few hundred ms) starts while the graph loads.
+    with writer_lock(project), ThreadPoolExecutor(max_workers=2) as pool:
+        # The engine (importing DuckDB takes a few hundred ms) and the event log (reading
+        # its last sequence number) start while the graph loads.
         pending = pool.submit(make_engine, project, engine)
+        run_id = new_run_id()
+        state = pipeline_state(project)
+        log = pool.submit(
+            EventLog,
+            state.uri("event_log"),
+            project.config.name,
+            run_id,
+            storage_options=project.lake.storage_options,
+            listeners=listeners,
+        )
         try:
             graph = load_graph(project)
             plan = plan_for(
                 project, graph, refresh=refresh, full_refresh=full_refresh, full_refresh_all=full_refresh_all
             )
-            run_id = new_run_id()
-            state = pipeline_state(project)
-            events = EventLog(
-                state.uri("event_log"),
-                project.config.name,
-                run_id,
-                storage_options=project.lake.storage_options,
-                listeners=listeners,
-            )
+            events = log.result()
         except BaseException:
             pending.add_done_callback(lambda f: f.exception() is None and f.result().close())
             raise
