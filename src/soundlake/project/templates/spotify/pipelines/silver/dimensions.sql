@@ -33,7 +33,7 @@ QUALIFY row_number() OVER (PARTITION BY artist_id ORDER BY updated_at DESC) = 1;
 CREATE OR REFRESH STREAMING TABLE spotify_catalog.silver.dimtrack (
   CONSTRAINT track_id_not_null EXPECT (track_id IS NOT NULL) ON VIOLATION DROP ROW,
   CONSTRAINT updated_at_not_null EXPECT (updated_at IS NOT NULL) ON VIOLATION DROP ROW,
-  CONSTRAINT duration_in_range EXPECT (duration_sec BETWEEN 1 AND 3600) ON VIOLATION DROP ROW,
+  CONSTRAINT duration_in_range EXPECT (duration_sec BETWEEN 1 AND 3600) ON VIOLATION QUARANTINE,
   CONSTRAINT known_artist EXPECT (artist_known) ON VIOLATION QUARANTINE
 )
 COMMENT 'Tracks: durationFlag, hyphens in names replaced by spaces, artist checked'

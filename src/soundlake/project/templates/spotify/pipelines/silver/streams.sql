@@ -4,7 +4,7 @@
 CREATE OR REFRESH STREAMING TABLE spotify_catalog.silver.factstream (
   CONSTRAINT stream_id_not_null EXPECT (stream_id IS NOT NULL) ON VIOLATION DROP ROW,
   CONSTRAINT stream_timestamp_not_null EXPECT (stream_timestamp IS NOT NULL) ON VIOLATION DROP ROW,
-  CONSTRAINT listen_duration_positive EXPECT (listen_duration > 0) ON VIOLATION DROP ROW,
+  CONSTRAINT listen_duration_positive EXPECT (listen_duration > 0) ON VIOLATION QUARANTINE,
   CONSTRAINT not_in_future EXPECT (stream_timestamp <= current_timestamp()) ON VIOLATION QUARANTINE,
   CONSTRAINT known_user EXPECT (user_known) ON VIOLATION QUARANTINE,
   CONSTRAINT known_track EXPECT (track_known) ON VIOLATION QUARANTINE,
