@@ -72,3 +72,31 @@ def test_string_keys_prune_too(tmp_path: Path) -> None:
     assert plan.startswith("rewrite")
     rows = {r["id"]: r["name"] for r in flow.dicts()}
     assert len(rows) == 400 and rows["c007"] == "it's" and rows["e001"] == "q"
+
+
+def test_duckdb_written_files_carry_usable_stats(tmp_path: Path) -> None:
+    flow, history = _flow(tmp_path, 2)
+    everywhere = [{"id": i, "name": "z", "seq": 4} for i in range(0, 800, 50)]
+    assert _apply(flow, history, everywhere, 2).startswith("full-rewrite")
+    dt = DeltaTable(flow.target)
+    stats = pa.table(dt.get_add_actions(flatten=True)).to_pylist()
+    assert sum(s["num_records"] for s in stats) == dt.count() == 816
+    assert all(s["min.id"] is not None and s["max.id"] is not None for s in stats)
+    got = dt.to_pyarrow_table(filters=[("id", "=", 50)]).to_pylist()
+    assert sorted((r["name"], r["__START_AT"]) for r in got) == [("n50", 1), ("z", 4)]
+
+
+def test_timestamp_sequence_falls_back_to_the_deltalake_writer(tmp_path: Path) -> None:
+    import datetime as dt_
+
+    schema = pa.schema([("id", pa.string()), ("v", pa.int64()), ("ts", pa.timestamp("us"))])
+    spec = CdcSpec(flow="ts", target="t", keys=("id",), sequence_by=("ts",), scd_type=2,
+                   except_columns=("ts",))
+    flow = Flow(tmp_path, spec)
+    t0 = dt_.datetime(2024, 1, 1)
+    flow.apply(table([("a", 1, t0), ("b", 1, t0)], schema))
+    m = flow.apply(table([("a", 2, t0 + dt_.timedelta(days=1)), ("b", 1, t0 - dt_.timedelta(days=1))], schema))
+    assert m.plan.startswith("full-rewrite")
+    rows = sorted((r["id"], r["v"], r["__START_AT"], r["__END_AT"]) for r in flow.dicts())
+    day = dt_.timedelta(days=1)
+    assert rows == [("a", 1, t0, t0 + day), ("a", 2, t0 + day, None), ("b", 1, t0 - day, None)]
