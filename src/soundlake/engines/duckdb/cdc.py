@@ -122,7 +122,7 @@ def _apply(
         append_state(con, rc, state_uri, so, commit)
     _fault("after_state")
     if target is None:
-        result = write_create(con, target_uri, so, commit)
+        result = write_create(con, rc, target_uri, so, commit)
     else:
         result = write_target(con, rc, target, target_uri, so, commit)
     _fault("after_target")

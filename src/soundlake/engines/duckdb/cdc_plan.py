@@ -110,10 +110,13 @@ def _reader(con: Any, sql: str, schema: pa.Schema) -> pa.RecordBatchReader:
     return con.sql(sql).to_arrow_reader(BATCH_ROWS).cast(schema)
 
 
-def write_create(con: Any, uri: str, so: dict[str, str] | None, commit: CommitInfo) -> PlanResult:
-    """Create the target from ``cdc_new``."""
+def write_create(
+    con: Any, rc: ResolvedCdc, uri: str, so: dict[str, str] | None, commit: CommitInfo
+) -> PlanResult:
+    """Create the target from ``cdc_new``, sorted by key (narrow key ranges per file)."""
     n = int(con.execute("SELECT count(*) FROM cdc_new").fetchall()[0][0])
-    data = con.sql("SELECT * FROM cdc_new").to_arrow_reader(BATCH_ROWS)
+    order = ", ".join(q(c) for c in rc.match_columns)
+    data = con.sql(f"SELECT * FROM cdc_new ORDER BY {order}").to_arrow_reader(BATCH_ROWS)
     write_deltalake(uri, data, mode="append", storage_options=so,
                     commit_properties=commit_properties(commit, {"soundlake.cdc.plan": "create"}))
     return PlanResult("create", n, 0, n)
