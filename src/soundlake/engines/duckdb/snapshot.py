@@ -81,6 +81,11 @@ def _check_order(spec: CdcSpec, state_uri: str, so: dict[str, str] | None, versi
         latest = con.execute("SELECT max(__seq) FROM snap_state").fetchall()[0][0]
     finally:
         con.close()
+    if latest is not None and type(latest) is not type(version):
+        raise FlowError(
+            f"flow {spec.flow!r}: snapshot version {version!r} is not of the type of the "
+            f"applied versions ({type(latest).__name__})"
+        )
     if latest is not None and version < latest:
         raise FlowError(
             f"flow {spec.flow!r}: snapshot version {version!r} is older than the applied "
