@@ -29,7 +29,12 @@ from soundlake.engines.base import CommitInfo
 from soundlake.engines.duckdb.cdc_io import register_delta
 from soundlake.engines.duckdb.cdc_spec import END_AT, ResolvedCdc, q
 from soundlake.engines.duckdb.cdc_state import commit_properties
-from soundlake.engines.duckdb.cdc_write import can_write, overwrite_with_duckdb
+from soundlake.engines.duckdb.cdc_write import (
+    can_write,
+    local_uri,
+    plain_schema,
+    write_with_duckdb,
+)
 
 MERGE_MAX_FILES = 2
 MERGE_MAX_ROWS = 50_000
@@ -102,7 +107,8 @@ def _touched(con: Any, rc: ResolvedCdc, target: DeltaTable, ivs: list[tuple[Any,
     return int(n), total_files, int(size), total_bytes
 
 
-def _target_schema(target: DeltaTable) -> pa.Schema:
+def target_schema(target: DeltaTable) -> pa.Schema:
+    """The Arrow schema of a Delta table."""
     return pa.schema(target.schema().to_arrow())
 
 
@@ -116,9 +122,17 @@ def write_create(
     """Create the target from ``cdc_new``, sorted by key (narrow key ranges per file)."""
     n = int(con.execute("SELECT count(*) FROM cdc_new").fetchall()[0][0])
     order = ", ".join(q(c) for c in rc.match_columns)
+    props = commit_properties(commit, {"soundlake.cdc.plan": "create"})
+    schema = con.sql("SELECT * FROM cdc_new LIMIT 0").to_arrow_table().schema
+    if local_uri(uri) and plain_schema(schema):
+        # an empty first version, then the rows in key order with the app transaction
+        write_deltalake(uri, schema.empty_table(), mode="append", storage_options=so)
+        target = DeltaTable(uri, storage_options=so)
+        write_with_duckdb(con, "SELECT * FROM cdc_new", target, target_schema(target), props,
+                          mode="append", types_from="cdc_new", ordered_by=order)
+        return PlanResult("create", n, 0, n)
     data = con.sql(f"SELECT * FROM cdc_new ORDER BY {order}").to_arrow_reader(BATCH_ROWS)
-    write_deltalake(uri, data, mode="append", storage_options=so,
-                    commit_properties=commit_properties(commit, {"soundlake.cdc.plan": "create"}))
+    write_deltalake(uri, data, mode="append", storage_options=so, commit_properties=props)
     return PlanResult("create", n, 0, n)
 
 
@@ -156,7 +170,7 @@ def write_target(
     after = int(target.count()) + n_new - n_old
     if not upserted and not removed:
         return PlanResult("noop", 0, 0, after)
-    schema = _target_schema(target)
+    schema = target_schema(target)
     if n_old == 0:
         write_deltalake(uri, _reader(con, "SELECT * FROM cdc_new", schema), mode="append",
                         storage_options=so,
@@ -187,7 +201,7 @@ def _full_rewrite(con: Any, rc: ResolvedCdc, target: DeltaTable, uri: str,
     )
     props = commit_properties(commit, {"soundlake.cdc.plan": "full-rewrite"})
     if can_write(target, schema):
-        overwrite_with_duckdb(con, sql, target, schema, props)
+        write_with_duckdb(con, sql, target, schema, props)
         return
     write_deltalake(uri, _reader(con, sql, schema), mode="overwrite", storage_options=so,
                     commit_properties=props)

@@ -23,6 +23,7 @@ from deltalake.transaction import AddAction
 
 from soundlake.engines.duckdb.cdc_io import local_files
 
+CREATE_FILE_BYTES = 16 * 1024 * 1024
 _STAT_TYPES = (pa.types.is_integer, pa.types.is_string, pa.types.is_large_string,
                pa.types.is_string_view)
 
@@ -41,7 +42,7 @@ def can_write(target: DeltaTable, schema: pa.Schema) -> bool:
     """True when DuckDB may write the table's files (local, plain column types)."""
     if local_files(target) is None or target.metadata().partition_columns:
         return False
-    return all(_plain(f.type) for f in schema)
+    return plain_schema(schema)
 
 
 def _stats(row_count: int, column_stats: dict[str, dict[str, str]], schema: pa.Schema) -> str:
@@ -64,27 +65,56 @@ def _stats(row_count: int, column_stats: dict[str, dict[str, str]], schema: pa.S
                        "nullCount": nulls})
 
 
-def overwrite_with_duckdb(
-    con: Any, sql: str, target: DeltaTable, schema: pa.Schema, props: CommitProperties
+def local_uri(uri: str) -> bool:
+    """True for a plain path or a file:// URI."""
+    return uri.startswith("file://") or "://" not in uri
+
+
+def plain_schema(schema: pa.Schema) -> bool:
+    """True when every column has a type DuckDB writes exactly as Delta expects it."""
+    return all(_plain(f.type) for f in schema)
+
+
+def write_with_duckdb(
+    con: Any,
+    sql: str,
+    target: DeltaTable,
+    schema: pa.Schema,
+    props: CommitProperties,
+    *,
+    mode: str = "overwrite",
+    types_from: str = "cdc_target_ds",
+    ordered_by: str | None = None,
 ) -> None:
-    """Write the rows of ``sql`` as the table's new content in one overwrite commit."""
-    root = target.table_uri
-    root = root.removeprefix("file://")
-    folder = f"sl-{uuid.uuid4().hex}"
-    types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE cdc_target_ds)").fetchall())
-    cols = ", ".join(
-        f'CAST("{f.name}" AS {types[f.name]}) AS "{f.name}"' for f in schema
+    """Write the rows of ``sql`` into the table in one ``mode`` commit.
+
+    Columns are cast to the types of relation ``types_from``. With ``ordered_by`` the rows
+    are written in that order into files of about CREATE_FILE_BYTES (narrow key ranges per
+    file); otherwise one file per thread.
+    """
+    root = target.table_uri.removeprefix("file://")
+    types = dict(
+        con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {types_from})").fetchall()
     )
-    out = os.path.join(root, folder)
-    rows = con.execute(
-        f"COPY (SELECT {cols} FROM ({sql})) TO '{out}' "
-        "(FORMAT parquet, COMPRESSION snappy, PER_THREAD_OUTPUT, RETURN_STATS)"
-    ).fetchall()
+    cols = ", ".join(f'CAST("{f.name}" AS {types[f.name]}) AS "{f.name}"' for f in schema)
+    out = os.path.join(root, f"sl-{uuid.uuid4().hex}")
+    query = f"SELECT {cols} FROM ({sql})"
+    layout = "PER_THREAD_OUTPUT"
+    if ordered_by:
+        query += f" ORDER BY {ordered_by}"
+        layout = f"FILE_SIZE_BYTES '{CREATE_FILE_BYTES // 2**20}MiB'"
+        con.execute("SET preserve_insertion_order = true")
+    try:
+        rows = con.execute(
+            f"COPY ({query}) TO '{out}' (FORMAT parquet, COMPRESSION snappy, {layout}, "
+            "RETURN_STATS)"
+        ).fetchall()
+    finally:
+        con.execute("SET preserve_insertion_order = false")
     now = int(time.time() * 1000)
     actions = []
     for filename, count, size, _footer, column_stats, *_ in rows:
         rel = os.path.relpath(filename, root).replace(os.sep, "/")
         actions.append(AddAction(rel, int(size), {}, now, True,
                                  _stats(int(count), column_stats or {}, schema)))
-    target.create_write_transaction(actions, mode="overwrite", schema=schema,
-                                    commit_properties=props)
+    target.create_write_transaction(actions, mode=mode, schema=schema, commit_properties=props)
