@@ -79,7 +79,7 @@ def test_databricks_yml_has_documented_keys_and_targets(bundle: Path) -> None:
 
 def test_pipeline_resource_lists_every_project_file(bundle: Path, project: Project) -> None:
     pipelines = load(bundle / "resources" / "spotify.pipeline.yml")["resources"]["pipelines"]
-    (key, pipeline), = pipelines.items()
+    (_, pipeline), = pipelines.items()
     assert set(pipeline) <= PIPELINE_KEYS
     assert pipeline["catalog"] == "${var.catalog}" and pipeline["schema"] == "${var.schema}"
     assert pipeline["serverless"] is True and pipeline["channel"] in {"CURRENT", "PREVIEW"}
@@ -122,7 +122,7 @@ def test_soundlake_only_features_are_rewritten(bundle: Path) -> None:
     src = bundle / "src"
     for path in src.rglob("*.sql"):
         code = re.sub(r"--[^\n]*", "", path.read_text())
-        assert not re.search(r"ON\s+VIOLATION\s+QUARANTINE", code, re.I), path
+        assert not re.search(r"ON\s+VIOLATION\s+QUARANTINE", code, re.IGNORECASE), path
     streams = (src / "pipelines" / "silver" / "streams.sql").read_text()
     assert "CREATE OR REFRESH STREAMING TABLE spotify_catalog.silver.factstream_quarantine" in streams
     assert "CONSTRAINT known_user EXPECT (user_known) ON VIOLATION DROP ROW" in streams
@@ -141,7 +141,7 @@ def test_quarantine_rewrite_keeps_null_as_pass_and_names_failed_rules() -> None:
         "  CONSTRAINT ok_id EXPECT (id IS NOT NULL) ON VIOLATION DROP ROW,\n"
         "  CONSTRAINT pos EXPECT (amount > 0) ON VIOLATION QUARANTINE,\n"
         "  CONSTRAINT small EXPECT (amount < 10) ON VIOLATION QUARANTINE\n"
-        ") COMMENT 'x; y' AS SELECT id, amount FROM c.s.src;\n"
+        ") COMMENT 'x; y as z' AS SELECT id, amount FROM c.s.src;\n"
         "CREATE TEMPORARY VIEW v AS SELECT 1;\n"
     )
     text, notes = rewrite_definition(sql, ".sql", "f.sql")

@@ -219,15 +219,15 @@ def job_yml(name: str, compute: Compute) -> dict[str, Any]:
 # --- Rewriting definitions ---------------------------------------------------------
 
 _PY_IMPORTS = (
-    (re.compile(r"^(\s*)from\s+soundlake\s+import\s+pipelines\s+as\s+(\w+)", re.M), r"\1from pyspark import pipelines as \2"),
-    (re.compile(r"^(\s*)import\s+soundlake\.pipelines\s+as\s+(\w+)", re.M), r"\1from pyspark import pipelines as \2"),
+    (re.compile(r"^(\s*)from\s+soundlake\s+import\s+pipelines\s+as\s+(\w+)", re.MULTILINE), r"\1from pyspark import pipelines as \2"),
+    (re.compile(r"^(\s*)import\s+soundlake\.pipelines\s+as\s+(\w+)", re.MULTILINE), r"\1from pyspark import pipelines as \2"),
 )
 _PY_QUARANTINE = re.compile(r"\bexpect(_all)?_or_quarantine\b")
-_QUARANTINE = re.compile(r"ON\s+VIOLATION\s+QUARANTINE", re.I)
-_CONSTRAINT = re.compile(r"^\s*CONSTRAINT\s+(\w+)\s+EXPECT\s*\(", re.I | re.S)
+_QUARANTINE = re.compile(r"ON\s+VIOLATION\s+QUARANTINE", re.IGNORECASE)
+_CONSTRAINT = re.compile(r"^\s*CONSTRAINT\s+(\w+)\s+EXPECT\s*\(", re.IGNORECASE | re.DOTALL)
 _TABLE = re.compile(
     r"^(\s*(?:--[^\n]*\n\s*)*CREATE\s+(?:OR\s+REFRESH\s+)?(STREAMING\s+TABLE|MATERIALIZED\s+VIEW|LIVE\s+TABLE)\s+([\w.`]+)\s*)\(",
-    re.I,
+    re.IGNORECASE,
 )
 
 
@@ -355,8 +355,8 @@ def rewrite_quarantine(statement: str, where: str) -> tuple[str, str]:
     kind = header.group(2).upper()
     open_index = header.end() - 1
     close_index = _matching_paren(statement, open_index)
-    match = re.search(r"\bAS\b", statement[close_index + 1 :], re.I) if close_index > 0 else None
-    if close_index < 0 or match is None:
+    as_index = _keyword_as(statement, close_index + 1) if close_index > 0 else -1
+    if as_index < 0:
         raise DefinitionError(f"{where}: cannot find the column list and AS query of {table}")
     rules: list[tuple[str, str]] = []
     items = []
@@ -368,7 +368,7 @@ def rewrite_quarantine(statement: str, where: str) -> tuple[str, str]:
             rules.append((constraint.group(1), item[cond_open + 1 : cond_close].strip()))
             item = _QUARANTINE.sub("ON VIOLATION DROP ROW", item)
         items.append(item)
-    query = statement[close_index + 1 + match.end() :].rstrip().rstrip(";").strip()
+    query = statement[as_index + 2 :].rstrip().rstrip(";").strip()
     main = statement[: open_index + 1] + ",".join(items) + statement[close_index:]
     passed = " AND ".join(f"coalesce(({cond}), true)" for _, cond in rules)
     failed = ", ".join(f"IF(coalesce(({cond}), true), NULL, '{name}')" for name, cond in rules)
@@ -380,6 +380,28 @@ def rewrite_quarantine(statement: str, where: str) -> tuple[str, str]:
         f"FROM (\n{query}\n) AS _quarantine_source\nWHERE NOT ({passed});\n"
     )
     return main + quarantine, table
+
+
+def _keyword_as(text: str, start: int) -> int:
+    """Index of the first ``AS`` keyword at or after ``start`` outside quotes and comments."""
+    i = start
+    while i < len(text):
+        ch = text[i]
+        if ch in "'\"`":
+            i = _skip_quoted(text, i)
+            continue
+        if text.startswith("--", i):
+            i = text.find("\n", i)
+            i = len(text) if i < 0 else i
+            continue
+        if (
+            text[i : i + 2].upper() == "AS"
+            and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_"))
+            and (i + 2 >= len(text) or not (text[i + 2].isalnum() or text[i + 2] == "_"))
+        ):
+            return i
+        i += 1
+    return -1
 
 
 def _suffix(table: str, suffix: str) -> str:

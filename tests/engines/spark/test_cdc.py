@@ -43,15 +43,15 @@ SCHEMA = "userId BIGINT, name STRING, city STRING, operation STRING, sequenceNum
 
 
 def docs_spec(scd_type: int, **overrides: Any) -> CdcSpec:
-    values: dict[str, Any] = dict(
-        flow="users_cdc",
-        target="users",
-        keys=("userId",),
-        sequence_by=("sequenceNum",),
-        scd_type=scd_type,
-        except_columns=("operation", "sequenceNum"),
-        apply_as_deletes="operation = 'DELETE'",
-    )
+    values: dict[str, Any] = {
+        "flow": "users_cdc",
+        "target": "users",
+        "keys": ("userId",),
+        "sequence_by": ("sequenceNum",),
+        "scd_type": scd_type,
+        "except_columns": ("operation", "sequenceNum"),
+        "apply_as_deletes": "operation = 'DELETE'",
+    }
     values.update(overrides)
     return CdcSpec(**values)
 

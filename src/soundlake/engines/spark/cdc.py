@@ -21,7 +21,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from soundlake.core.errors import FlowError
 from soundlake.engines.base import CdcMetrics, CdcSpec, CommitInfo
@@ -319,8 +319,8 @@ def _commit_conf(spark: SparkSession, commit: CommitInfo) -> Iterator[None]:
     try:
         yield
     finally:
-        for key, value in previous.items():
-            if value is None:
+        for key, old in previous.items():
+            if old is None:
                 spark.conf.unset(key)
             else:
-                spark.conf.set(key, value)
+                spark.conf.set(key, old)
