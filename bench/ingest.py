@@ -5,6 +5,7 @@ Usage::
     python bench/ingest.py                 # S=1 and S=10 from SQLite and PostgreSQL
     python bench/ingest.py --quick         # S=0.1 and S=1
     python bench/ingest.py --scales 1 --dbs sqlite
+    python bench/ingest.py --scales 1 --lookback 31d   # also soundlake with a look-back window
 
 The source is filled by soundlake's generator (S=1 is about 1,000,000 streams). Each
 contender then copies the whole FactStream table to Parquet files in a fresh folder, in a
@@ -16,6 +17,12 @@ that run alone:
 - ``dlt``: ``dlt.sources.sql_database.sql_table(backend="pyarrow", chunk_size=100_000)``
   run into the ``filesystem`` destination with ``loader_file_format="parquet"`` (dlt's
   extract, normalize and load steps).
+
+With ``--lookback L`` a third contender, ``soundlake+lookback``, runs the same full load
+with ``ingest.lookback = L`` (every row hashed, the window's fingerprints written to the
+sidecar); both soundlake contenders then run once more with no source change, which
+re-reads the window (``cdc >= watermark - L``) and must deliver nothing: its seconds and
+the window size are reported in a second table.
 
 Times exclude interpreter start-up and imports. Rows written are verified by reading the
 Parquet files back. PostgreSQL runs use a new database on the server of
@@ -48,21 +55,36 @@ def _parquet_rows(folder: Path) -> int:
     return sum(pq.ParquetFile(p).metadata.num_rows for p in folder.rglob("*.parquet"))
 
 
-def child_soundlake(url: str, out: Path) -> dict[str, float]:
-    """Copy FactStream with soundlake (runs in the child process)."""
+def child_soundlake(url: str, out: Path, lookback: str | None = None) -> dict[str, float]:
+    """Copy FactStream with soundlake (runs in the child process).
+
+    With ``lookback`` set, a second run with no source change follows (timed apart).
+    """
     from soundlake.ingest.config import IngestConfig, IngestTable
     from soundlake.ingest.runner import run_tables
     from soundlake.lake.storage import Lake
 
     config = IngestConfig(
-        tables=[IngestTable(table="FactStream", cdc_col="stream_timestamp")], batch_rows=BATCH_ROWS
+        tables=[IngestTable(table="FactStream", cdc_col="stream_timestamp")],
+        batch_rows=BATCH_ROWS,
+        lookback=lookback or "0",
     )
     started = time.perf_counter()
     result = run_tables(Lake(str(out)), url, config, pipeline="bench")
     seconds = time.perf_counter() - started
     if not result.ok:
         raise SystemExit(f"soundlake failed: {result.failed}")
-    return {"rows": result.rows, "seconds": seconds}
+    figures: dict[str, float] = {"rows": result.rows, "seconds": seconds}
+    if lookback is not None:
+        started = time.perf_counter()
+        again = run_tables(Lake(str(out)), url, config, pipeline="bench")
+        figures["rerun_seconds"] = time.perf_counter() - started
+        if not again.ok or again.rows:
+            raise SystemExit(f"soundlake re-run delivered {again.rows} rows: {again.failed}")
+        state = json.loads((out / "bronze" / "FactStream_cdc" / "cdc.json").read_text())
+        window = state["soundlake"].get("window") or {}
+        figures["window_rows"] = window.get("rows", len(state["soundlake"]["boundary"]))
+    return figures
 
 
 def child_dlt(url: str, out: Path) -> dict[str, float]:
@@ -89,9 +111,13 @@ def child_dlt(url: str, out: Path) -> dict[str, float]:
 def child(contender: str, url: str, out: str) -> None:
     """Run one contender and print its figures as JSON."""
     folder = Path(out)
-    figures = child_soundlake(url, folder) if contender == "soundlake" else child_dlt(url, folder)
-    if contender == "soundlake":
-        figures["rows_on_disk"] = _parquet_rows(folder / "bronze")
+    name, _, lookback = contender.partition(":")
+    if name == "dlt":
+        figures = child_dlt(url, folder)
+    else:
+        figures = child_soundlake(url, folder, lookback or None)
+    if name != "dlt":
+        figures["rows_on_disk"] = _parquet_rows(folder / "bronze" / "FactStream")
     else:
         figures["rows_on_disk"] = figures["rows"]
     figures["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -149,6 +175,9 @@ def main() -> None:
     parser.add_argument("--scales", default=None, help="comma-separated scales (default 1,10)")
     parser.add_argument("--dbs", default="sqlite,postgresql", help="sqlite,postgresql")
     parser.add_argument(
+        "--lookback", default=None, help="also run soundlake with this look-back window (31d)"
+    )
+    parser.add_argument(
         "--child", nargs=3, metavar=("CONTENDER", "URL", "OUT"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
@@ -156,6 +185,9 @@ def main() -> None:
         child(*args.child)
         return
     scales = [float(s) for s in (args.scales or ("0.1,1" if args.quick else "1,10")).split(",")]
+    contenders = list(CONTENDERS)
+    if args.lookback:  # both soundlake runs also time a no-change re-run
+        contenders = ["soundlake:0", f"soundlake:{args.lookback}", "dlt"]
     rows_out = []
     with tempfile.TemporaryDirectory(prefix="sl_bench_ingest_") as tmp:
         workdir = Path(tmp)
@@ -163,14 +195,15 @@ def main() -> None:
             for scale in scales:
                 url, pg_name, streams = _prepare(db, scale, workdir)
                 try:
-                    for contender in CONTENDERS:
-                        out = workdir / f"{db}_{scale:g}_{contender}"
+                    for contender in contenders:
+                        out = workdir / f"{db}_{scale:g}_{contender.replace(':', '_')}"
                         figures = _run_child(contender, url, out)
                         if figures["rows_on_disk"] != streams:
                             raise SystemExit(
                                 f"{contender}: wrote {figures['rows_on_disk']} of {streams} rows"
                             )
-                        rows_out.append((db, scale, contender, streams, figures))
+                        label = "soundlake" if contender == "soundlake:0" else contender
+                        rows_out.append((db, scale, label, streams, figures))
                         shutil.rmtree(out, ignore_errors=True)
                         print(
                             f"  {db} S={scale:g} {contender}: {streams / figures['seconds']:,.0f} rows/s, "
@@ -184,6 +217,22 @@ def main() -> None:
                     elif url.startswith("sqlite:///"):
                         Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
     _print_table(rows_out)
+    if args.lookback:
+        _print_lookback(rows_out)
+
+
+def _print_lookback(rows: list[tuple[str, float, str, int, dict[str, float]]]) -> None:
+    print()
+    print("| source | S | lookback | full load rows/s | peak RSS MiB | no-change re-run s | window rows |")
+    print("|---|---|---|---:|---:|---:|---:|")
+    for db, scale, contender, n, f in rows:
+        if contender == "dlt":
+            continue
+        lookback = contender.partition(":")[2] or "0"
+        print(
+            f"| {db} | {scale:g} | {lookback} | {n / f['seconds']:,.0f} | {f['peak_rss_mib']:,.0f} | "
+            f"{f['rerun_seconds']:.2f} | {int(f['window_rows']):,} |"
+        )
 
 
 def _print_table(rows: list[tuple[str, float, str, int, dict[str, float]]]) -> None:

@@ -15,7 +15,6 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.fs as pafs
@@ -78,16 +77,6 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.wait(timeout=10)
 
 
-@dataclass(frozen=True)
-class AzuriteLake(Lake):
-    """A lake on Azurite: the account key and endpoint are passed to pyarrow directly."""
-
-    authority: str = ""
-
-    def filesystem(self) -> tuple[pafs.FileSystem, str]:
-        return azure_fs(self.authority), "lake/spotify"
-
-
 def azure_fs(authority: str) -> pafs.AzureFileSystem:
     """pyarrow's Azure filesystem on the emulator's blob endpoint."""
     return pafs.AzureFileSystem(
@@ -100,10 +89,43 @@ def azure_fs(authority: str) -> pafs.AzureFileSystem:
     )
 
 
+def options(style: str, authority: str) -> dict[str, str]:
+    """Credentials for the emulator, spelled as a user would put them in ``storage_options``."""
+    if style == "key":
+        return {
+            "azure_storage_account_name": ACCOUNT,
+            "azure_storage_account_key": KEY,
+            "azure_storage_endpoint": f"http://{authority}/{ACCOUNT}",
+        }
+    return {
+        "connection_string": (
+            f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={KEY};"
+            f"BlobEndpoint=http://{authority}/{ACCOUNT};"
+        )
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("style", ["key", "connection_string"])
+def test_lake_passes_storage_options_to_pyarrow(azurite: str, style: str) -> None:
+    lake = Lake(
+        f"abfss://lake@{ACCOUNT}.dfs.core.windows.net/opts_{style}", options(style, azurite)
+    )
+    fs, root = lake.filesystem()
+    assert isinstance(fs, pafs.AzureFileSystem) and root == f"lake/opts_{style}"
+    with fs.open_output_stream(f"{root}/probe.txt") as handle:
+        handle.write(b"ok")
+    with azure_fs(azurite).open_input_stream(f"lake/opts_{style}/probe.txt") as handle:
+        assert handle.read() == b"ok"
+    wrong = Lake(lake.root, {**options("key", azurite), "azure_storage_account_key": "AAAA"})
+    with pytest.raises(OSError):
+        wrong.filesystem()[0].get_file_info(f"{root}/probe.txt")
+
+
 @pytest.mark.slow
 def test_ingest_to_azure_blob_storage(azurite: str, sqlite_url: str, load) -> None:
-    lake = AzuriteLake(
-        "abfs://lake@devstoreaccount1.dfs.core.windows.net/spotify", authority=azurite
+    lake = Lake(
+        "abfs://lake@devstoreaccount1.dfs.core.windows.net/spotify", options("key", azurite)
     )
     load(sqlite_url, "initial")
     first = run_tables(lake, sqlite_url, config(), pipeline="spotify")
@@ -121,6 +143,10 @@ def test_ingest_to_azure_blob_storage(azurite: str, sqlite_url: str, load) -> No
     load(sqlite_url, "incremental")
     third = run_tables(lake, sqlite_url, config(), pipeline="spotify")
     assert third.ok and third.rows > 0
+    windowed = config(lookback="40d")
+    assert run_tables(lake, sqlite_url, windowed, pipeline="spotify").ok
+    load(sqlite_url, "incremental")  # the same upserts again: nothing new in the window
+    assert run_tables(lake, sqlite_url, windowed, pipeline="spotify").rows == 0
     leftovers = [
         i.path
         for i in fs.get_file_info(pafs.FileSelector("lake/spotify", recursive=True))

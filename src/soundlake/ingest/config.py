@@ -2,9 +2,54 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import re
+from dataclasses import dataclass
+
+from pydantic import Field, field_validator, model_validator
 
 from soundlake.core.config import StrictModel
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([wdhms]?)\s*$", re.IGNORECASE)
+_SECONDS = {"w": 7 * 86_400, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
+
+
+@dataclass(frozen=True)
+class Lookback:
+    """A parsed look-back window.
+
+    Attributes:
+        amount: The number as written.
+        unit: ``w``, ``d``, ``h``, ``m``, ``s``, or ``""`` for a bare number (which is
+            ``0``, or a count of CDC units for an integer CDC column).
+    """
+
+    amount: int
+    unit: str
+
+    @property
+    def seconds(self) -> int:
+        """Length in seconds (a bare number counts as seconds)."""
+        return self.amount * _SECONDS.get(self.unit, 1)
+
+    @property
+    def is_zero(self) -> bool:
+        """True for a zero-length window (the plain watermark)."""
+        return self.amount == 0
+
+
+def parse_lookback(text: str | int) -> Lookback:
+    """Parse ``"31d"``, ``"12h"``, ``"90m"``, ``"45s"``, ``"2w"`` or ``"0"``.
+
+    Raises:
+        ValueError: when ``text`` is not such a duration.
+    """
+    match = _DURATION.match(str(text))
+    if not match:
+        raise ValueError(
+            f"lookback '{text}' is not a duration: use a whole number with a unit "
+            "(w, d, h, m, s), e.g. '31d', '12h', '90m', or '0'"
+        )
+    return Lookback(int(match.group(1)), match.group(2).lower())
 
 
 class IngestTable(StrictModel):
@@ -16,12 +61,32 @@ class IngestTable(StrictModel):
         cdc_col: Column whose increasing value marks new and changed rows.
         from_date: Optional backfill start; rows with ``cdc_col`` at or after it are read
             instead of those past the stored watermark.
+        lookback: Look-back window of this table (overrides ``ingest.lookback``): each run
+            re-reads ``cdc_col >= watermark - lookback`` and delivers the rows not yet
+            delivered, so rows committed late with an older CDC value are not lost.
     """
 
     schema_: str | None = Field(default=None, alias="schema")
     table: str
     cdc_col: str
     from_date: str | None = None
+    lookback: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lookback_text(cls, data: object) -> object:
+        if isinstance(data, dict) and isinstance(data.get("lookback"), int):
+            data = {**data, "lookback": str(data["lookback"])}
+        return data
+
+    @model_validator(mode="after")
+    def _check_lookback(self) -> IngestTable:
+        if self.lookback is not None:
+            try:
+                parse_lookback(self.lookback)
+            except ValueError as exc:
+                raise ValueError(f"table {self.table}: {exc}") from None
+        return self
 
 
 class IngestConfig(StrictModel):
@@ -34,6 +99,7 @@ class IngestConfig(StrictModel):
         batch_rows: Rows per Arrow batch / Parquet row group streamed from the source.
         retries: Attempts for transient errors before a table is marked failed.
         backoff_seconds: Delay before the first retry; it doubles for each next one.
+        lookback: Default look-back window of every table (``"0"``: the plain watermark).
     """
 
     tables: list[IngestTable] = Field(default_factory=list)
@@ -42,3 +108,17 @@ class IngestConfig(StrictModel):
     batch_rows: int = Field(default=100_000, ge=1)
     retries: int = Field(default=3, ge=1, le=20)
     backoff_seconds: float = Field(default=1.0, ge=0, le=60)
+    lookback: str = "0"
+
+    @field_validator("lookback", mode="before")
+    @classmethod
+    def _check_lookback(cls, value: object) -> str:
+        text = str(value) if isinstance(value, int) else value
+        if not isinstance(text, str):
+            raise ValueError("ingest.lookback must be a duration such as '31d'")  # noqa: TRY004 (pydantic)
+        parse_lookback(text)
+        return text
+
+    def lookback_of(self, spec: IngestTable) -> str:
+        """The effective look-back window of ``spec`` (its own, else the default)."""
+        return spec.lookback if spec.lookback is not None else self.lookback

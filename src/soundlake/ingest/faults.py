@@ -5,10 +5,14 @@ process ends with ``os._exit`` when it reaches that step: no cleanup, no ``final
 blocks, no buffered writes flushed, as with a power cut or ``SIGKILL``. Steps, in order:
 
 - ``query``: after the first batch was read and written to the temp file;
+- ``fingerprints`` (look-back windows only): the new window sidecar is written, the
+  batch file is not finished;
 - ``before_rename``: the Parquet file is complete and fsynced but still in ``_tmp``;
 - ``before_manifest``: the file is published in ``bronze/<Table>/``, no manifest yet;
 - ``before_watermark``: the manifest is written, ``cdc.json`` not yet moved;
-- ``watermark_write``: half of the new ``cdc.json`` is written to its temp file.
+- ``watermark_write``: half of the new ``cdc.json`` is written to its temp file;
+- ``before_cleanup`` (look-back windows only): ``cdc.json`` points at the new sidecar,
+  the old sidecar is not yet deleted.
 """
 
 from __future__ import annotations
@@ -18,6 +22,16 @@ import os
 FAULT_ENV = "SOUNDLAKE_FAULT"
 FAULT_EXIT_CODE = 86
 STEPS = ("query", "before_rename", "before_manifest", "before_watermark", "watermark_write")
+WINDOW_STEPS = (
+    "query",
+    "fingerprints",
+    "before_rename",
+    "before_manifest",
+    "before_watermark",
+    "watermark_write",
+    "before_cleanup",
+)
+"""Every step of a run with a look-back window, in order (``STEPS`` plus two)."""
 
 
 def fault_point(step: str, table: str) -> None:

@@ -47,7 +47,16 @@ def run_tables(
     run_id = run_id or new_run_id()
     specs = list(config.tables if tables is None else tables)
     jobs = [
-        TableJob(lake, source_url, spec, run_id, config.batch_rows, from_date) for spec in specs
+        TableJob(
+            lake,
+            source_url,
+            spec,
+            run_id,
+            config.batch_rows,
+            from_date,
+            lookback=config.lookback_of(spec),
+        )
+        for spec in specs
     ]
     _validate_all(jobs)
     workers = max(1, min(config.workers, len(jobs) or 1))

@@ -5,16 +5,19 @@ delivers every row exactly once):
 
 1. stream ``SELECT ... WHERE cdc >= lower`` into ``bronze/<T>_cdc/_tmp/<file>.tmp``
    (row groups as batches arrive; memory bounded by one batch);
+1b. with a look-back window: write the new window set under a new sidecar name
+   (``bronze/<T>_cdc/_fingerprints/``), not yet referenced by ``cdc.json``;
 2. write the footer, which embeds the batch manifest, flush and fsync;
 3. rename the file into ``bronze/<T>/<T>_<UTC>.parquet`` (now visible to readers);
 4. write the manifest ``bronze/<T>_cdc/_manifests/<T>_<UTC>.json``;
-5. replace ``bronze/<T>_cdc/cdc.json`` atomically with the new watermark (commit).
+5. replace ``bronze/<T>_cdc/cdc.json`` atomically with the new watermark (commit);
+6. delete window sidecars that ``cdc.json`` does not name.
 
 Recovery before every run: temp files are deleted (their rows are read again, since the
 watermark did not move); a published file whose sequence number is above the committed
 one is *adopted*: its manifest is (re)written from the footer and the watermark it
-carries is committed. Published files are never deleted, because a reader may already
-have consumed them.
+carries is committed (the sidecar it names was written before the file was finished).
+Published files are never deleted, because a reader may already have consumed them.
 """
 
 from __future__ import annotations
@@ -22,15 +25,18 @@ from __future__ import annotations
 import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from soundlake.core.clock import utc_now
+import pyarrow as pa
+
+from soundlake.core.clock import utc_now, utc_stamp
 from soundlake.core.errors import ConfigError
 from soundlake.ingest.config import IngestTable
 from soundlake.ingest.faults import fault_point
 from soundlake.ingest.results import IngestReporter, Mode, TableResult
 from soundlake.ingest.watermark import (
+    CdcKind,
     CdcValue,
     DeliveryTracker,
     Watermark,
@@ -39,6 +45,17 @@ from soundlake.ingest.watermark import (
     parse_cdc,
     skip_delivered,
     to_scalar,
+)
+from soundlake.ingest.window import (
+    HASH_NAME,
+    LookbackValue,
+    WindowFilter,
+    WindowTracker,
+    combine_sets,
+    empty_set,
+    lookback_value,
+    since_filter,
+    window_start,
 )
 from soundlake.lake.bronze import BRONZE, BatchWriter, BronzeTable, batch_file_name
 from soundlake.lake.storage import Lake
@@ -56,17 +73,32 @@ class TableJob:
     run_id: str
     batch_rows: int
     from_date: str | None = None
+    lookback: str = "0"
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What to read: mode, inclusive lower bound and rows to skip at the watermark."""
+    """What to read: mode, inclusive lower bound and rows to skip.
+
+    Attributes:
+        skip_at, skip: Rows delivered at exactly the watermark, by JSON fingerprint (the
+            tie boundary of runs without a look-back window).
+        windowed: True when a look-back window set is kept (``lookback`` > 0, or a
+            window already exists).
+        covered: Lowest CDC value from which every delivered row is in the window set
+            after this run's read (None: every value, as after a full load).
+        window_set: The committed window set (None when not windowed).
+    """
 
     mode: Mode
     lower: CdcValue | None
     skip_at: CdcValue | None
     skip: dict[str, int]
     from_date_marker: str | None
+    lookback: LookbackValue | None = None
+    windowed: bool = False
+    covered: CdcValue | None = None
+    window_set: pa.Table | None = None
 
 
 def validate(job: TableJob) -> TableInfo:
@@ -76,7 +108,7 @@ def validate(job: TableJob) -> TableInfo:
         ConfigError: naming the unknown table or column.
     """
     info = describe_table(job.source_url, job.spec.schema_, job.spec.table)
-    info.cdc_kind(job.spec.cdc_col)
+    lookback_value(job.lookback, info.cdc_kind(job.spec.cdc_col), job.spec.table)
     return info
 
 
@@ -102,10 +134,12 @@ def recover(bronze: BronzeTable, reporter: IngestReporter) -> tuple[Watermark, l
         if footer["seq"] > state.seq:
             pending.append(footer)
     if not pending:
+        bronze.prune_fingerprints(_sidecar(state))
         return state, []
     last = max(pending, key=lambda m: m["seq"])
     state = Watermark.from_doc(last["watermark_after"])
     bronze.write_watermark(state.to_doc(committed_at=utc_now().isoformat()))
+    bronze.prune_fingerprints(_sidecar(state))
     adopted = sorted(m["file"] for m in pending)
     reporter.table_note(
         table, f"adopted {len(adopted)} batch(es) of an interrupted run: {', '.join(adopted)}"
@@ -113,19 +147,61 @@ def recover(bronze: BronzeTable, reporter: IngestReporter) -> tuple[Watermark, l
     return state, adopted
 
 
-def plan(job: TableJob, state: Watermark, info: TableInfo) -> Plan:
+def _sidecar(state: Watermark) -> str | None:
+    return None if state.window is None else state.window.get("fingerprints")
+
+
+def plan(job: TableJob, state: Watermark, info: TableInfo, bronze: BronzeTable) -> Plan:
     """Choose full load, incremental read or backfill (see README "Ingestion")."""
     kind = info.cdc_kind(job.spec.cdc_col)
-    if job.from_date is not None:
-        lower = parse_cdc(job.from_date, kind, what=f"--from-date for {job.spec.table}")
-        return Plan("backfill", lower, None, {}, state.from_date)
-    if job.spec.from_date is not None and job.spec.from_date != state.from_date:
-        lower = parse_cdc(job.spec.from_date, kind, what=f"from_date of {job.spec.table}")
-        return Plan("backfill", lower, None, {}, job.spec.from_date)
+    lookback = lookback_value(job.lookback, kind, job.spec.table)
+    windowed = lookback is not None or state.window is not None
+    cdc_type = info.column(job.spec.cdc_col).arrow_type
+    window_set = _window_set(bronze, state, cdc_type) if windowed else None
+    since = _since(state, kind)
+    marker = state.from_date
+    mode: Mode
+    if job.from_date is not None or (
+        job.spec.from_date is not None and job.spec.from_date != state.from_date
+    ):
+        if job.from_date is not None:
+            lower = parse_cdc(job.from_date, kind, what=f"--from-date for {job.spec.table}")
+        else:
+            assert job.spec.from_date is not None
+            lower = parse_cdc(job.spec.from_date, kind, what=f"from_date of {job.spec.table}")
+            marker = job.spec.from_date
+        covered = lower if since is None else min(lower, since)
+        return Plan("backfill", lower, None, {}, marker, lookback, windowed, covered, window_set)
     value = state.value(kind)
     if value is None:
-        return Plan("full", None, None, {}, state.from_date)
-    return Plan("incremental", value, value, dict(state.boundary), state.from_date)
+        return Plan("full", None, None, {}, marker, lookback, windowed, None, window_set)
+    mode, lower = "incremental", value
+    if windowed:
+        assert since is not None
+        lower = max(window_start(value, lookback), since)
+    return Plan(
+        mode, lower, value, dict(state.boundary), marker, lookback, windowed, lower, window_set
+    )
+
+
+def _since(state: Watermark, kind: CdcKind) -> CdcValue | None:
+    """From where the committed window set is complete.
+
+    A ``cdc.json`` without a window (written before the window was enabled, or by Data
+    Factory) covers only the watermark value itself: the window then grows as the
+    watermark moves on, instead of re-delivering rows of the past ``lookback``.
+    """
+    window = state.window or {}
+    if window.get("since") is not None and window.get("hash") == HASH_NAME:
+        return parse_cdc(str(window["since"]), kind, what="window start in cdc.json")
+    return state.value(kind)
+
+
+def _window_set(bronze: BronzeTable, state: Watermark, cdc_type: pa.DataType) -> pa.Table:
+    name = _sidecar(state)
+    if name is None or (state.window or {}).get("hash") != HASH_NAME:
+        return empty_set(cdc_type)
+    return bronze.read_fingerprints(name).cast(empty_set(cdc_type).schema)
 
 
 def ingest_table(job: TableJob, reporter: IngestReporter) -> TableResult:
@@ -142,11 +218,12 @@ def ingest_table(job: TableJob, reporter: IngestReporter) -> TableResult:
     kind = info.cdc_kind(job.spec.cdc_col)
     bronze = BronzeTable(job.lake, table)
     state, adopted = recover(bronze, reporter)
-    the_plan = plan(job, state, info)
+    the_plan = plan(job, state, info, bronze)
     reporter.table_started(table, the_plan.mode, state.text)
     cdc_index = [c.name for c in info.columns].index(info.column(job.spec.cdc_col).name)
-    tracker = DeliveryTracker(cdc_index)
-    writer = _stream(job, info, bronze, the_plan, tracker, reporter)
+    tracker = DeliveryTracker(cdc_index, boundary=not the_plan.windowed)
+    window = _window_parts(the_plan, cdc_index, info.column(job.spec.cdc_col).arrow_type)
+    writer = _stream(job, info, bronze, the_plan, tracker, reporter, window)
     files: tuple[str, ...] = ()
     after = state
     if writer is not None:
@@ -160,18 +237,17 @@ def ingest_table(job: TableJob, reporter: IngestReporter) -> TableResult:
             run_id=job.run_id,
             from_date=the_plan.from_date_marker,
         )
+        if window is not None:
+            after = _next_window(job, bronze, the_plan, window, after, kind)
+            fault_point("fingerprints", table)
         manifest = _manifest(job, info, writer, tracker, the_plan, state, after)
         _commit(bronze, writer, manifest, after, table)
+        if window is not None:
+            fault_point("before_cleanup", table)
+            bronze.prune_fingerprints(_sidecar(after))
         files = (f"{BRONZE}/{table}/{writer.file_name}",)
     elif the_plan.from_date_marker != state.from_date:
-        after = Watermark(
-            state.text,
-            state.boundary,
-            state.seq,
-            the_plan.from_date_marker,
-            job.run_id,
-            state.extra,
-        )
+        after = replace(state, from_date=the_plan.from_date_marker, run_id=job.run_id)
         bronze.write_watermark(after.to_doc(committed_at=utc_now().isoformat()))
     return TableResult(
         table=table,
@@ -187,6 +263,57 @@ def ingest_table(job: TableJob, reporter: IngestReporter) -> TableResult:
     )
 
 
+Window = tuple[WindowFilter, WindowTracker]
+
+
+def _window_parts(the_plan: Plan, cdc_index: int, cdc_type: pa.DataType) -> Window | None:
+    """The filter and tracker of a windowed run (None without a window)."""
+    if not the_plan.windowed or the_plan.window_set is None:
+        return None
+    known = empty_set(cdc_type)
+    if the_plan.mode == "incremental":  # backfills and full loads re-deliver (at least once)
+        known = since_filter(the_plan.window_set, the_plan.lower)
+    legacy_at = the_plan.skip_at if the_plan.skip else None
+    window_filter = WindowFilter(cdc_index, known, legacy_at=legacy_at, legacy=the_plan.skip)
+    return window_filter, WindowTracker(cdc_type, the_plan.lookback)
+
+
+def _next_window(
+    job: TableJob,
+    bronze: BronzeTable,
+    the_plan: Plan,
+    window: Window,
+    after: Watermark,
+    kind: CdcKind,
+) -> Watermark:
+    """Write the window set of ``after`` to a new sidecar and name it in the state."""
+    window_filter, tracker = window
+    for cdc, fps in window_filter.carried:
+        tracker.add(cdc, fps)
+    top = after.value(kind)
+    since: CdcValue | None = None
+    if top is not None:
+        since = window_start(top, the_plan.lookback)
+        if the_plan.covered is not None:
+            since = max(since, the_plan.covered)
+    assert the_plan.window_set is not None
+    entries = combine_sets(
+        since_filter(the_plan.window_set, since),
+        since_filter(tracker.entries(), since),
+        mode=the_plan.mode,
+    )
+    name = f"{job.spec.table}_{after.seq:08d}_{utc_stamp()}.parquet"
+    bronze.write_fingerprints(name, entries)
+    state = {
+        "lookback": job.lookback,
+        "since": None if since is None else format_cdc(since),
+        "fingerprints": name,
+        "rows": entries.num_rows,
+        "hash": HASH_NAME,
+    }
+    return replace(after, boundary={}, window=state)
+
+
 def _stream(
     job: TableJob,
     info: TableInfo,
@@ -194,6 +321,7 @@ def _stream(
     the_plan: Plan,
     tracker: DeliveryTracker,
     reporter: IngestReporter,
+    window: Window | None = None,
 ) -> BatchWriter | None:
     """Read and write the batches; None when no row was delivered (no file is left).
 
@@ -210,7 +338,9 @@ def _stream(
                 if the_plan.lower is not None:  # exact filter (SQLite text compares loosely)
                     cdc = batch.column(tracker.cdc_index)
                     batch = batch.filter(_ge(cdc, the_plan.lower))
-                if the_plan.skip_at is not None and remaining:
+                if window is not None:
+                    batch, fps = window[0].apply(batch)
+                elif the_plan.skip_at is not None and remaining:
                     batch = skip_delivered(batch, tracker.cdc_index, the_plan.skip_at, remaining)
                 if batch.num_rows == 0:
                     continue
@@ -220,6 +350,8 @@ def _stream(
                     in_flight.result()
                 in_flight = pool.submit(writer.write, batch)
                 tracker.update(batch)
+                if window is not None:
+                    window[1].add(batch.column(tracker.cdc_index), fps)
                 reporter.table_progress(info.table, tracker.rows)
                 fault_point("query", info.table)
             if in_flight is not None:
@@ -264,6 +396,7 @@ def _manifest(
         "max_cdc": None if tracker.max is None else format_cdc(tracker.max),
         "mode": the_plan.mode,
         "lower_bound": None if the_plan.lower is None else format_cdc(the_plan.lower),
+        "lookback": job.lookback,
         "watermark_before": before.text,
         "watermark_after": after.to_doc(committed_at=now),
         "written_at": now,

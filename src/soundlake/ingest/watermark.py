@@ -6,7 +6,9 @@ delivered with exactly that value. The next run reads ``cdc_col >= watermark`` a
 at the watermark value only, as many rows of each fingerprint as were delivered. So a row
 that shares the watermark's second but was committed after the read is delivered, a row
 rewritten in place with the same CDC value but new content is delivered, and nothing is
-delivered twice.
+delivered twice. This is the state of tables without a look-back window; with one, the
+boundary is replaced by the window set (see ``ingest.window``), of which it is the
+zero-length case.
 
 Values: DATE columns use ``YYYY-MM-DD``; DATETIME/TIMESTAMP columns use ISO 8601 with a
 ``T`` (``2025-10-07T19:49:55``, a fraction only when non-zero); naive values are UTC, and
@@ -23,6 +25,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -113,6 +116,8 @@ class Watermark:
         seq: Sequence number of the last committed batch (0 when none).
         from_date: The table ``from_date`` already backfilled (so it applies once).
         extra: Other keys of ``cdc.json``, kept as they were.
+        window: The look-back window state (``lookback``, ``since``, ``fingerprints``
+            sidecar file name, ``rows``, ``hash``); None before any windowed run.
     """
 
     text: str | None = None
@@ -121,6 +126,7 @@ class Watermark:
     from_date: str | None = None
     run_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    window: dict[str, Any] | None = None
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any] | None) -> Watermark:
@@ -137,6 +143,7 @@ class Watermark:
             from_date=own.get("from_date"),
             run_id=own.get("run_id"),
             extra=extra,
+            window=own.get("window"),
         )
 
     def to_doc(self, *, committed_at: str) -> dict[str, Any]:
@@ -149,6 +156,8 @@ class Watermark:
             "from_date": self.from_date,
             "boundary": dict(sorted(self.boundary.items())),
         }
+        if self.window is not None:
+            own["window"] = dict(self.window)
         return {"cdc": self.text, **self.extra, "soundlake": own}
 
     def value(self, kind: CdcKind) -> CdcValue | None:
@@ -159,8 +168,9 @@ class Watermark:
 class DeliveryTracker:
     """Follows the rows written in one run: count, min, max and the boundary at the max."""
 
-    def __init__(self, cdc_index: int) -> None:
+    def __init__(self, cdc_index: int, *, boundary: bool = True) -> None:
         self.cdc_index = cdc_index
+        self.track_boundary = boundary
         self.rows = 0
         self.null_cdc_rows = 0
         self.min: CdcValue | None = None
@@ -182,31 +192,37 @@ class DeliveryTracker:
         if self.max is None or high > self.max:  # type: ignore[operator]
             self.max = high
             self.boundary = Counter()
-        if high == self.max:
+        if high == self.max and self.track_boundary:
             at_max = batch.filter(pc.equal(cdc, to_scalar(high, cdc.type)))
             self.boundary.update(fingerprints(at_max))
+
+
+def delivered_mask(
+    batch: pa.RecordBatch, cdc_index: int, value: CdcValue, remaining: Counter[str]
+) -> np.ndarray | None:
+    """Rows at exactly ``value`` already delivered (consuming ``remaining``); None: none."""
+    cdc = batch.column(cdc_index)
+    at_value = pc.fill_null(pc.equal(cdc, to_scalar(value, cdc.type)), False)
+    if not pc.any(at_value).as_py():
+        return None
+    positions = pc.indices_nonzero(at_value).to_pylist()
+    candidates = batch.take(pa.array(positions, pa.int64()))
+    dropped = np.zeros(batch.num_rows, dtype=bool)
+    for pos, fp in zip(positions, fingerprints(candidates)):
+        if remaining.get(fp, 0) > 0:
+            remaining[fp] -= 1
+            dropped[pos] = True
+    return dropped if dropped.any() else None
 
 
 def skip_delivered(
     batch: pa.RecordBatch, cdc_index: int, value: CdcValue, remaining: Counter[str]
 ) -> pa.RecordBatch:
     """Drop rows at exactly ``value`` already delivered (consuming ``remaining`` counts)."""
-    cdc = batch.column(cdc_index)
-    at_value = pc.fill_null(pc.equal(cdc, to_scalar(value, cdc.type)), False)
-    if not pc.any(at_value).as_py():
+    dropped = delivered_mask(batch, cdc_index, value, remaining)
+    if dropped is None:
         return batch
-    keep = []
-    positions = pc.indices_nonzero(at_value).to_pylist()
-    candidates = batch.take(pa.array(positions, pa.int64()))
-    dropped = set()
-    for pos, fp in zip(positions, fingerprints(candidates)):
-        if remaining.get(fp, 0) > 0:
-            remaining[fp] -= 1
-            dropped.add(pos)
-    if not dropped:
-        return batch
-    keep = [i not in dropped for i in range(batch.num_rows)]
-    return batch.filter(pa.array(keep, pa.bool_()))
+    return batch.filter(pa.array(~dropped))
 
 
 def merged_state(
@@ -253,4 +269,5 @@ def merged_state(
         from_date=from_date,
         run_id=run_id,
         extra=dict(before.extra),
+        window=before.window,
     )

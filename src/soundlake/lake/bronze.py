@@ -6,9 +6,12 @@ Layout under the lake root (compatible with the seed's Data Factory pipelines)::
     bronze/<Table>_cdc/cdc.json                        watermark {"cdc": "<value>", ...}
     bronze/<Table>_cdc/_manifests/<Table>_<UTC>.json   one manifest per batch file
     bronze/<Table>_cdc/_tmp/                           files being written (never read)
+    bronze/<Table>_cdc/_fingerprints/<name>.parquet    look-back window set (one is live)
 
 ``cdc.json`` keeps the seed's ``{"cdc": "<value>"}``; soundlake adds a ``"soundlake"`` object
-(sequence number, boundary rows, run id) that Data Factory ignores. A batch is written to
+(sequence number, boundary rows, run id, look-back window) that Data Factory ignores. The
+window's fingerprints are a Parquet sidecar written under a new name *before* ``cdc.json``
+is replaced to point at it; sidecars that ``cdc.json`` does not name are deleted afterwards. A batch is written to
 ``_tmp``, flushed and fsynced, then renamed into ``bronze/<Table>/``; its manifest follows,
 and the watermark moves last, by an atomic replace. Every step goes through the
 :class:`Lake`'s pyarrow filesystem, so a local folder and ``abfss://`` share one code path.
@@ -35,6 +38,7 @@ from soundlake.lake.storage import Lake
 BRONZE = "bronze"
 MANIFEST_DIR = "_manifests"
 TEMP_DIR = "_tmp"
+FINGERPRINT_DIR = "_fingerprints"
 WATERMARK_FILE = "cdc.json"
 FOOTER_KEY = "soundlake.manifest"
 
@@ -116,6 +120,49 @@ class BronzeTable:
                     docs.append(doc)
         return sorted(docs, key=lambda d: (d.get("seq", 0), d.get("file", "")))
 
+    # --- look-back window sidecars -----------------------------------------------------
+
+    def fingerprints_path(self, name: str) -> str:
+        """The path of window sidecar ``name``."""
+        return posixpath.join(self.state_dir, FINGERPRINT_DIR, name)
+
+    def write_fingerprints(self, name: str, entries: pa.Table) -> None:
+        """Write window sidecar ``name`` durably (temp file, fsync, rename)."""
+        path = self.fingerprints_path(name)
+        folder = posixpath.dirname(path)
+        self.fs.create_dir(folder, recursive=True)
+        temp = path + ".tmp"
+        with self.fs.open_output_stream(temp) as handle:
+            pq.write_table(entries, handle, compression="zstd")
+        _fsync(self.fs, temp)
+        rename(self.fs, temp, path)
+        _fsync_dir(self.fs, folder)
+
+    def read_fingerprints(self, name: str) -> pa.Table:
+        """Window sidecar ``name``.
+
+        Raises:
+            StorageError: when ``cdc.json`` names a sidecar that cannot be read.
+        """
+        try:
+            with self.fs.open_input_file(self.fingerprints_path(name)) as handle:
+                return pq.read_table(handle)
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise StorageError(
+                f"cannot read the look-back fingerprints bronze/{self.table}_cdc/"
+                f"{FINGERPRINT_DIR}/{name} named by cdc.json: {exc}"
+            ) from exc
+
+    def prune_fingerprints(self, keep: str | None) -> int:
+        """Delete every window sidecar except ``keep``; return how many were removed."""
+        removed = 0
+        for info in _list(self.fs, posixpath.join(self.state_dir, FINGERPRINT_DIR)):
+            name = info.base_name
+            if info.type == pafs.FileType.File and name.endswith(".parquet") and name != keep:
+                self.fs.delete_file(info.path)
+                removed += 1
+        return removed
+
     # --- batch files -------------------------------------------------------------------
 
     def data_files(self) -> list[str]:
@@ -149,6 +196,7 @@ class BronzeTable:
             posixpath.join(self.state_dir, TEMP_DIR),
             self.state_dir,
             posixpath.join(self.state_dir, MANIFEST_DIR),
+            posixpath.join(self.state_dir, FINGERPRINT_DIR),
         )
         for folder in folders:
             for info in _list(self.fs, folder):
