@@ -186,8 +186,9 @@ def write_target(
         return PlanResult(f"full-rewrite ({detail})", upserted, deleted, after)
     k = rc.keys[0]
     pred = " OR ".join(f"(`{k}` BETWEEN {a} AND {b})" for a, b in lits)
+    merge_pred = " OR ".join(f"(t.`{k}` BETWEEN {a} AND {b})" for a, b in lits)
     if files <= MERGE_MAX_FILES and n_new + n_old <= MERGE_MAX_ROWS and not rc.seq_fields:
-        _merge(con, rc, target, pred, commit, schema)
+        _merge(con, rc, target, merge_pred, commit, schema)
         return PlanResult(f"merge ({detail})", upserted, deleted, after)
     _rewrite(con, rc, uri, so, commit, schema, ivs, pred)
     return PlanResult(f"rewrite ({detail}, {len(ivs)} key intervals)", upserted, deleted, after)
@@ -233,7 +234,7 @@ def _merge(con: Any, rc: ResolvedCdc, target: DeltaTable, pred: str, commit: Com
     cond = " AND ".join(f"t.`{c}` = s.`{c}`" for c in match)
     updates = {f: f"s.`{f}`" for f in schema.names}
     (
-        target.merge(source, predicate=f"{cond} AND ({pred.replace('`' + rc.keys[0] + '`', 't.`' + rc.keys[0] + '`')})",
+        target.merge(source, predicate=f"{cond} AND ({pred})",
                      source_alias="s", target_alias="t",
                      commit_properties=commit_properties(commit, {"soundlake.cdc.plan": "merge"}))
         .when_matched_delete(predicate="s.`__action` = 'd'")
