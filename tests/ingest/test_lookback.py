@@ -233,3 +233,13 @@ def test_late_streams_of_the_simulator_are_delivered_once(
     assert run_tables(lake, sqlite_url, cfg, pipeline="p").rows == 0
     missed = run_tables(plain, sqlite_url, zero, pipeline="p").rows  # the plain watermark
     assert missed == len(summary.for_table("FactStream")) - len(late)
+
+
+def test_postgres_timestamptz_window_is_utc(pg_url: str, lake: Lake) -> None:
+    ddl = "CREATE TABLE events (id INT, v VARCHAR(20), ts TIMESTAMPTZ)"
+    make_events(pg_url, [(1, "a", "2025-10-07 21:49:55+02:00")], ddl=ddl)
+    assert ingest(pg_url, lake, "1h").watermark_after == "2025-10-07T19:49:55"
+    insert(pg_url, [(2, "late", "2025-10-07 20:00:00+01:00"), (3, "old", "2025-10-07 18:49:54Z")])
+    assert ingest(pg_url, lake, "1h").rows == 1  # 19:00 UTC is inside, 18:49:54 is not
+    assert ingest(pg_url, lake, "1h").rows == 0
+    assert state(lake)["soundlake"]["window"]["since"] == "2025-10-07T18:49:55"

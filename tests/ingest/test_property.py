@@ -36,7 +36,7 @@ def test_every_row_state_seen_by_a_run_is_delivered_exactly_once(operations: lis
         lake = Lake.at("lake", base=Path(tmp))
         conn = sqlite3.connect(Path(tmp) / "source.db", isolation_level=None)
         conn.execute("CREATE TABLE events (id INT, v INT, ts DATETIME)")
-        top, next_id, version = T0, 1, 0
+        top, next_id = T0, 1
         seen: set[tuple[int, int, dt.datetime]] = set()
 
         def run(batch_rows: int) -> None:
@@ -45,8 +45,7 @@ def test_every_row_state_seen_by_a_run_is_delivered_exactly_once(operations: lis
             rows = conn.execute("SELECT id, v, ts FROM events").fetchall()
             seen.update((i, v, dt.datetime.fromisoformat(ts)) for i, v, ts in rows)
 
-        for kind, arg in operations:
-            version += 1
+        for version, (kind, arg) in enumerate(operations, start=1):
             if kind == "insert":
                 top += dt.timedelta(seconds=arg)
                 conn.execute("INSERT INTO events VALUES (?, ?, ?)", (next_id, version, str(top)))
@@ -84,7 +83,7 @@ def test_with_a_window_every_late_row_state_is_delivered_exactly_once(operations
         lake = Lake.at("lake", base=Path(tmp))
         conn = sqlite3.connect(Path(tmp) / "source.db", isolation_level=None)
         conn.execute("CREATE TABLE events (id INT, v INT, ts DATETIME)")
-        top, next_id, version = T0, 1, 0
+        top, next_id = T0, 1
         seen: set[tuple[int, int, dt.datetime]] = set()
 
         def run(batch_rows: int) -> None:
@@ -94,8 +93,7 @@ def test_with_a_window_every_late_row_state_is_delivered_exactly_once(operations
             rows = conn.execute("SELECT id, v, ts FROM events").fetchall()
             seen.update((i, v, dt.datetime.fromisoformat(ts)) for i, v, ts in rows)
 
-        for kind, arg in operations:
-            version += 1
+        for version, (kind, arg) in enumerate(operations, start=1):
             if kind == "insert":
                 top = max(top, top + dt.timedelta(seconds=arg))
                 ts = top + dt.timedelta(seconds=min(arg, 0))
