@@ -67,3 +67,21 @@ def test_crash_in_process_after_state_is_repaired(tmp_path: Path) -> None:
     assert _run_batch(tmp_path, 4, 8, 1, "after_state") == 77
     flow.apply(table(EXAMPLE[4:], EXAMPLE_SCHEMA), version=1)
     assert flow.rows() == clean.rows()
+
+
+def test_state_without_commit_tag_is_continued(tmp_path: Path) -> None:
+    """A state table written by another engine (no ``__commit`` column) is continued."""
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    flow = Flow(tmp_path, example_spec(2))
+    flow.apply(table(EXAMPLE[:4], EXAMPLE_SCHEMA), version=0)
+    state = DeltaTable(flow.state).to_pyarrow_table().drop_columns(["__commit"])
+    target = DeltaTable(flow.target).to_pyarrow_table()
+    write_deltalake(str(tmp_path / "state2"), state)
+    write_deltalake(str(tmp_path / "target2"), target)
+    other = Flow(tmp_path, example_spec(2))
+    other.state, other.target = str(tmp_path / "state2"), str(tmp_path / "target2")
+    other.apply(table(EXAMPLE[4:], EXAMPLE_SCHEMA), version=1)
+    assert other.rows() == sorted_rows(EXAMPLE_SCD2)
+    assert "__commit" in pa.schema(DeltaTable(other.state).schema().to_arrow()).names

@@ -107,6 +107,9 @@ def _load_remembered(
     con: Any, rc: ResolvedCdc, state: DeltaTable, full: bool, cols: str, tag: str
 ) -> None:
     register_delta(con, "cdc_state_ds", state)
+    names = {f.name for f in state.schema().fields}
+    # a state first written by another engine may lack the tag: its rows are all "before"
+    tag_col = COMMIT if COMMIT in names else f"NULL::VARCHAR AS {COMMIT}"
     where = f"s.{OP} < {TRUNCATE}"
     params: list[Any] = []
     bounds = key_range(con, rc)
@@ -115,12 +118,12 @@ def _load_remembered(
         params = list(bounds)
     join = "" if full else f" SEMI JOIN cdc_affected a ON {rc.key_join('s', 'a')}"
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE cdc_state_old AS SELECT {cols}, {COMMIT} "
+        f"CREATE OR REPLACE TEMP TABLE cdc_state_old AS SELECT {cols}, {tag_col} "
         f"FROM cdc_state_ds s{join} WHERE {where}",
         params,
     )
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE cdc_truncates AS SELECT {SEQ}, {COMMIT} FROM cdc_state_ds "
+        f"CREATE OR REPLACE TEMP TABLE cdc_truncates AS SELECT {SEQ}, {tag_col} FROM cdc_state_ds "
         f"WHERE {OP} = {TRUNCATE} UNION ALL SELECT {SEQ}, ? FROM cdc_batch_truncates",
         [tag],
     )
@@ -170,6 +173,7 @@ def append_state(
         state_uri,
         data,
         mode="append",
+        schema_mode="merge",  # adds the __commit tag to a state another engine created
         storage_options=storage_options,
         commit_properties=commit_properties(commit, {"soundlake.cdc": "state"}),
     )
