@@ -27,7 +27,7 @@ from soundlake.engines.duckdb.cdc_events import load_events
 from soundlake.engines.duckdb.cdc_plan import write_create, write_target
 from soundlake.engines.duckdb.cdc_scd1 import scd1_rows_sql
 from soundlake.engines.duckdb.cdc_scd2 import scd2_rows_sql
-from soundlake.engines.duckdb.cdc_spec import META_COLUMNS, ResolvedCdc, q, resolve
+from soundlake.engines.duckdb.cdc_spec import ResolvedCdc, q, resolve
 from soundlake.engines.duckdb.cdc_state import (
     append_state,
     commit_tag,
@@ -53,10 +53,6 @@ def connect() -> Any:
     con.execute(f"SET temp_directory = '{tempfile.gettempdir()}/soundlake-duckdb'")
     con.execute("SET preserve_insertion_order = false")
     return con
-
-
-def _schema(events: pa.Table | pa.RecordBatchReader) -> pa.Schema:
-    return events.schema
 
 
 def apply_cdc(
@@ -89,7 +85,7 @@ def apply_cdc(
     if committed(target, commit):
         return CdcMetrics(plan="skip (batch already committed)")
     target_names = None if target is None else list(pa.schema(target.schema().to_arrow()).names)
-    rc = resolve(spec, _schema(events), target_names)
+    rc = resolve(spec, events.schema, target_names)
     con = connect()
     try:
         return _apply(con, rc, events, target, target_uri, state_uri, so, commit)
@@ -132,8 +128,3 @@ def _apply(
         num_output_rows=result.rows_after,
         plan=result.plan,
     )
-
-
-def target_columns(table_schema: pa.Schema) -> list[str]:
-    """The data columns of a target table (without the SCD2 metadata columns)."""
-    return [n for n in table_schema.names if n not in META_COLUMNS]
