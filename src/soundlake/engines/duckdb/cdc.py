@@ -17,7 +17,10 @@ See docs/cdc.md ("AUTO CDC") for every semantic choice.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pyarrow as pa
@@ -45,14 +48,20 @@ def _fault(point: str) -> None:
         os._exit(77)
 
 
-def connect() -> Any:
-    """A DuckDB connection that spills to a temp folder instead of exhausting memory."""
+@contextmanager
+def connect() -> Iterator[Any]:
+    """A DuckDB connection that spills to its own temp folder instead of exhausting memory."""
     import duckdb
 
+    spill = tempfile.mkdtemp(prefix="soundlake-duckdb-")
     con = duckdb.connect()
-    con.execute(f"SET temp_directory = '{tempfile.gettempdir()}/soundlake-duckdb'")
-    con.execute("SET preserve_insertion_order = false")
-    return con
+    try:
+        con.execute(f"SET temp_directory = '{spill}'")
+        con.execute("SET preserve_insertion_order = false")
+        yield con
+    finally:
+        con.close()
+        shutil.rmtree(spill, ignore_errors=True)
 
 
 def apply_cdc(
@@ -86,11 +95,8 @@ def apply_cdc(
         return CdcMetrics(plan="skip (batch already committed)")
     target_names = None if target is None else list(pa.schema(target.schema().to_arrow()).names)
     rc = resolve(spec, events.schema, target_names)
-    con = connect()
-    try:
+    with connect() as con:
         return _apply(con, rc, events, target, target_uri, state_uri, so, commit)
-    finally:
-        con.close()
 
 
 def _apply(

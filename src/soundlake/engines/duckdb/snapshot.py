@@ -75,12 +75,9 @@ def _check_order(spec: CdcSpec, state_uri: str, so: dict[str, str] | None, versi
     state = open_table(state_uri, so)
     if state is None:
         return
-    con = connect()
-    try:
+    with connect() as con:
         register_delta(con, "snap_state", state)
         latest = con.execute("SELECT max(__seq) FROM snap_state").fetchall()[0][0]
-    finally:
-        con.close()
     if latest is not None and type(latest) is not type(version):
         raise FlowError(
             f"flow {spec.flow!r}: snapshot version {version!r} is not of the type of the "
@@ -123,11 +120,8 @@ def apply_snapshot(
     if committed(target, commit):
         return CdcMetrics(plan="skip (batch already committed)")
     _check_order(spec, state_uri, so, version)
-    con = connect()
-    try:
+    with connect() as con:
         events = _diff_events(con, spec, snapshot, version, target)
-    finally:
-        con.close()
     cols = [c for c in events.schema.names if c not in (VERSION_COL, OP_COL)]
     cdc_spec = dataclasses.replace(
         spec, sequence_by=(VERSION_COL,), apply_as_deletes=f"{OP_COL} = 'D'",
