@@ -251,7 +251,11 @@ def _spark_compatible(table: pa.Table) -> pa.Table:
             t = pa.timestamp("us", tz=t.tz)
         changed = changed or t != f.type
         fields.append(pa.field(f.name, t, f.nullable))
-    return table.cast(pa.schema(fields)) if changed else table
+    table = table.cast(pa.schema(fields)) if changed else table
+    if table.num_rows == 0:
+        # pyspark fails on columns with no chunks (timestamp localisation); give each one.
+        table = table.schema.empty_table()
+    return table
 
 
 def _short(exc: BaseException) -> str:

@@ -1,0 +1,117 @@
+"""Benchmark: the reference project's full job (ingest + pipeline) on DuckDB and on Spark.
+
+For each scale S (generated source data, ``soundlake source generate --scale S``) and each
+engine, a fresh copy of the Spotify reference project runs ``soundlake job`` (ingestion
+into bronze, then a pipeline update) in a child process. Peak memory is the highest sum
+of the RSS of the child and all its descendants (the JVM for Spark), sampled every 50 ms.
+Prints seconds, peak memory and the Spark / DuckDB ratio.
+
+    python bench/engines.py            # S = 1 and S = 5
+    python bench/engines.py --quick    # S = 1 only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+CHILD = r"""
+import json, sys, time
+from soundlake.project.context import Project
+from soundlake.project.job import run_job
+project = Project.open(sys.argv[1], overrides={"engine": sys.argv[2]})
+start = time.perf_counter()
+result = run_job(project)
+seconds = time.perf_counter() - start
+errors = dict(result.update.errors) if result.update is not None else {"ingest": "failed"}
+print(json.dumps({"ok": result.ok, "seconds": seconds, "errors": errors}))
+"""
+
+
+def prepare(root: Path, scale: float) -> Path:
+    """A fresh reference project with a generated source at ``scale``."""
+    from soundlake.project.context import Project
+    from soundlake.project.scaffold import init_project
+    from soundlake.project.source_ops import create_source, generate
+
+    init_project(root)
+    project = Project.open(root)
+    create_source(project)
+    generate(project, scale=scale, seed=42)
+    return root
+
+
+def tree_rss(proc: psutil.Process) -> int:
+    """RSS of a process and all its descendants, in bytes."""
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def run_child(project: Path, engine: str) -> dict[str, object]:
+    """Run the job in a child process; return its JSON result plus ``peak_mib``."""
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(project), engine], stdout=subprocess.PIPE, text=True)
+    proc = psutil.Process(child.pid)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            try:
+                peak = max(peak, tree_rss(proc))
+            except psutil.Error:
+                return
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, _ = child.communicate()
+    done.set()
+    sampler.join()
+    result = json.loads(out.strip().splitlines()[-1])
+    result["peak_mib"] = peak / 2**20
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="S = 1 only")
+    parser.add_argument("--scales", default="1,5", help="comma-separated scales")
+    args = parser.parse_args()
+    scales = [1.0] if args.quick else [float(s) for s in args.scales.split(",")]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="sl-bench-engines-") as tmp:
+        for scale in scales:
+            for engine in ("duckdb", "spark"):
+                project = prepare(Path(tmp) / f"s{scale:g}-{engine}", scale)
+                result = run_child(project, engine)
+                rows.append((scale, engine, result))
+    print(f"{'S':>4} {'engine':<7} {'ok':<5} {'seconds':>9} {'peak MiB':>9} {'ratio s':>8} {'ratio mem':>9}")
+    base: dict[float, dict[str, object]] = {}
+    for scale, engine, result in rows:
+        if engine == "duckdb":
+            base[scale] = result
+        ref = base.get(scale)
+        ratio_s = float(result["seconds"]) / float(ref["seconds"]) if ref else 1.0  # type: ignore[arg-type]
+        ratio_m = float(result["peak_mib"]) / float(ref["peak_mib"]) if ref else 1.0  # type: ignore[arg-type]
+        print(f"{scale:>4g} {engine:<7} {result['ok']!s:<5} {float(result['seconds']):>9.1f} "  # type: ignore[arg-type]
+              f"{float(result['peak_mib']):>9.0f} {ratio_s:>8.1f} {ratio_m:>9.1f}")  # type: ignore[arg-type]
+        if not result["ok"]:
+            print(f"     errors: {result['errors']}")
+
+
+if __name__ == "__main__":
+    main()
