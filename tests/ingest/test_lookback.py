@@ -210,28 +210,28 @@ def test_tutorial_incremental_delivers_every_change_in_the_window_once(
 
 
 def test_late_streams_of_the_simulator_are_delivered_once(
-    sqlite_url: str, lake: Lake, load
+    source_url: str, lake: Lake, load
 ) -> None:
-    load(sqlite_url, "initial")
+    load(source_url, "initial")
     cfg = config(
         lookback="35d", tables=[IngestTable(table="FactStream", cdc_col="stream_timestamp")]
     )
     plain = Lake(str(Path(lake.root).parent / "plain"))
     zero = config(tables=cfg.tables)
     now = dt.datetime(2025, 10, 20, 12, 0, 0)
-    simulate(sqlite_url, seed=1, now=now)
+    simulate(source_url, seed=1, now=now)
     for target, c in ((lake, cfg), (plain, zero)):
-        assert run_tables(target, sqlite_url, c, pipeline="p").ok
-    summary = simulate(sqlite_url, seed=2, now=now + HOUR)
+        assert run_tables(target, source_url, c, pipeline="p").ok
+    summary = simulate(source_url, seed=2, now=now + HOUR)
     late = [c.new for c in summary.for_table("FactStream") if c.kind == "late_stream"]
     assert late and all(r["stream_timestamp"] < now for r in late)
-    result = run_tables(lake, sqlite_url, cfg, pipeline="p")
+    result = run_tables(lake, source_url, cfg, pipeline="p")
     assert result.rows == len(summary.for_table("FactStream"))
     ids = Counter(r["stream_id"] for r in bronze_rows(lake, "FactStream"))
     assert set(ids.values()) == {1}
-    assert ids.keys() == {r["stream_id"] for r in source_rows(sqlite_url, "FactStream")}
-    assert run_tables(lake, sqlite_url, cfg, pipeline="p").rows == 0
-    missed = run_tables(plain, sqlite_url, zero, pipeline="p").rows  # the plain watermark
+    assert ids.keys() == {r["stream_id"] for r in source_rows(source_url, "FactStream")}
+    assert run_tables(lake, source_url, cfg, pipeline="p").rows == 0
+    missed = run_tables(plain, source_url, zero, pipeline="p").rows  # the plain watermark
     assert missed == len(summary.for_table("FactStream")) - len(late)
 
 
