@@ -193,6 +193,9 @@ def _progress(ctx: RunContext, fp: FlowPlan, status: str) -> None:
     )
 
 
+QUIET_STATUSES = frozenset({"IDLE", "EXCLUDED", "SKIPPED"})
+
+
 def _report(ctx: RunContext, fp: FlowPlan, flow_result: FlowResult, result: UpdateResult) -> None:
     result.flows[fp.name] = flow_result
     failed = flow_result.status == "FAILED"
@@ -209,7 +212,10 @@ def _report(ctx: RunContext, fp: FlowPlan, flow_result: FlowResult, result: Upda
         details=flow_result.details(),
         error={"exceptions": [{"class_name": flow_result.extra.get("error_class", "FlowError"), "message": flow_result.message}], "fatal": True} if failed else None,
     )
-    ctx.events.flush()
+    # A flow that changed something is logged durably at once (one Delta commit); idle or
+    # excluded flows wrote nothing, so their events wait for the update's final flush.
+    if flow_result.status not in QUIET_STATUSES:
+        ctx.events.flush()
 
 
 # --- full refresh ---------------------------------------------------------------------
