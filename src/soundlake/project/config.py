@@ -41,6 +41,19 @@ class SparkConfig(StrictModel):
     conf: dict[str, str] = Field(default_factory=dict)
 
 
+class DuckDBConfig(StrictModel):
+    """DuckDB engine settings.
+
+    Attributes:
+        memory_limit: DuckDB's memory limit; large sorts, joins and aggregations spill to
+            ``<storage>/_soundlake/tmp`` beyond it (DuckDB's own default is 80% of RAM).
+        threads: Worker threads (default: the core count).
+    """
+
+    memory_limit: str = "1GB"
+    threads: int | None = Field(default=None, ge=1)
+
+
 class ProjectConfig(StrictModel):
     """The typed content of ``soundlake.yml`` after target overrides.
 
@@ -56,6 +69,7 @@ class ProjectConfig(StrictModel):
         configuration: Key/values substituted as ``${key}`` in SQL and read by
             ``spark.conf.get`` in Python definitions.
         spark: Spark engine settings.
+        duckdb: DuckDB engine settings (memory limit, threads).
         storage_options: Credentials/options for an object-store ``storage``.
     """
 
@@ -69,6 +83,7 @@ class ProjectConfig(StrictModel):
     libraries: list[str] = Field(default_factory=list)
     configuration: dict[str, str] = Field(default_factory=dict)
     spark: SparkConfig = Field(default_factory=SparkConfig)
+    duckdb: DuckDBConfig = Field(default_factory=DuckDBConfig)
     storage_options: dict[str, str] = Field(default_factory=dict)
 
 

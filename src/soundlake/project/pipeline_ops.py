@@ -46,7 +46,9 @@ def make_engine(project: Project, engine: str | None = None) -> Engine:
     if name == "duckdb":
         from soundlake.engines.duckdb.engine import DuckDBEngine
 
-        return DuckDBEngine()
+        settings = project.config.duckdb
+        spill = project.lake.uri("_soundlake", "tmp") if project.lake.is_local else None
+        return DuckDBEngine(memory_limit=settings.memory_limit, threads=settings.threads, temp_directory=spill)
     if name == "spark":
         try:
             from soundlake.engines.spark import engine as spark_engine  # type: ignore[attr-defined]

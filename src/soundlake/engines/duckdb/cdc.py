@@ -25,6 +25,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from soundlake.engines.duckdb import settings
 from soundlake.engines.base import CdcMetrics, CdcSpec, CommitInfo
 from soundlake.engines.duckdb.cdc_events import load_events
 from soundlake.engines.duckdb.cdc_plan import write_create, write_target
@@ -58,6 +59,8 @@ def connect() -> Iterator[Any]:
     try:
         con.execute(f"SET temp_directory = '{spill}'")
         con.execute("SET preserve_insertion_order = false")
+        limits = settings.current()
+        settings.apply(con, settings.DuckDBSettings(memory_limit=limits.memory_limit, threads=limits.threads))
         yield con
     finally:
         con.close()

@@ -14,6 +14,7 @@ import duckdb
 import pyarrow as pa
 
 from soundlake.core.errors import EngineError
+from soundlake.engines.duckdb import settings
 from soundlake.engines.base import (
     ArrowRelation,
     CdcMetrics,
@@ -36,22 +37,27 @@ class DuckDBEngine:
 
     Args:
         threads: DuckDB worker threads (None: DuckDB's default, the core count).
-        memory_limit: DuckDB memory limit such as ``"4GB"`` (None: DuckDB's default).
+        memory_limit: DuckDB memory limit such as ``"4GB"`` (None: DuckDB's default, 80% of RAM).
+        temp_directory: Where DuckDB spills (None: its default).
         parallel_flows: How many independent flows the runner may execute at once.
     """
 
     def __init__(
-        self, *, threads: int | None = None, memory_limit: str | None = None, parallel_flows: int = 2
+        self,
+        *,
+        threads: int | None = None,
+        memory_limit: str | None = settings.DEFAULT_MEMORY_LIMIT,
+        temp_directory: str | None = None,
+        parallel_flows: int = 2,
     ) -> None:
         self.capabilities = EngineCapabilities(
             name="duckdb", sql_dialect="duckdb", parallel_flows=max(1, parallel_flows)
         )
+        config = settings.DuckDBSettings(memory_limit=memory_limit, threads=threads, temp_directory=temp_directory)
+        settings.configure(config)  # AUTO CDC opens its own connections with the same limits
         self._db = duckdb.connect(":memory:")
         self._db.execute("SET preserve_insertion_order = false")
-        if threads:
-            self._db.execute(f"SET threads = {int(threads)}")
-        if memory_limit:
-            self._db.execute("SET memory_limit = ?", [memory_limit])
+        settings.apply(self._db, config)
         self._lock = threading.Lock()
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:

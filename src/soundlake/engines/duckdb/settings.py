@@ -1,0 +1,57 @@
+"""Memory and thread settings shared by every DuckDB connection soundlake opens.
+
+DuckDB's default memory limit is 80% of the machine's RAM; a pipeline that sorts or joins
+tens of millions of rows would use it all. soundlake sets a limit (default 1 GiB) and a
+spill folder so that large operators spill to disk and peak memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_MEMORY_LIMIT = "1GB"
+
+
+@dataclass(frozen=True)
+class DuckDBSettings:
+    """Settings applied to each connection.
+
+    Attributes:
+        memory_limit: DuckDB ``memory_limit`` (for example ``"1GB"``); None keeps DuckDB's.
+        threads: DuckDB worker threads; None keeps DuckDB's default (the core count).
+        temp_directory: Spill folder; None keeps DuckDB's default (``.tmp`` in the cwd
+            for file databases, a temp folder for in-memory ones).
+    """
+
+    memory_limit: str | None = DEFAULT_MEMORY_LIMIT
+    threads: int | None = None
+    temp_directory: str | None = None
+
+
+_current = DuckDBSettings()
+_lock = threading.Lock()
+
+
+def configure(settings: DuckDBSettings) -> None:
+    """Make ``settings`` apply to connections opened from now on in this process."""
+    global _current
+    with _lock:
+        _current = settings
+
+
+def current() -> DuckDBSettings:
+    """The settings in force."""
+    return _current
+
+
+def apply(con: Any, settings: DuckDBSettings | None = None) -> None:
+    """Apply the settings (the current ones by default) to a DuckDB connection."""
+    settings = settings or _current
+    if settings.memory_limit:
+        con.execute("SET memory_limit = ?", [settings.memory_limit])
+    if settings.threads:
+        con.execute(f"SET threads = {int(settings.threads)}")
+    if settings.temp_directory:
+        con.execute("SET temp_directory = ?", [settings.temp_directory])

@@ -1,0 +1,40 @@
+"""DuckDB connections carry the project's memory limit and spill folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from soundlake.engines.duckdb import settings
+from soundlake.engines.duckdb.cdc import connect
+from soundlake.engines.duckdb.engine import DuckDBEngine
+from soundlake.project.context import Project
+from soundlake.project.pipeline_ops import make_engine
+
+
+def _setting(engine: DuckDBEngine, name: str) -> str:
+    table = engine.execute(f"SELECT current_setting('{name}') AS v", {}).read_all()
+    return str(table.column("v")[0].as_py())
+
+
+def test_engine_and_cdc_connections_use_the_configured_limit(tmp_path: Path) -> None:
+    (tmp_path / "soundlake.yml").write_text("name: p\nstorage: lake\nduckdb:\n  memory_limit: 512MB\n  threads: 1\n")
+    engine = make_engine(Project.open(tmp_path))
+    try:
+        assert _setting(engine, "memory_limit").replace(" ", "") in ("488.2MiB", "512.0MB", "512MB")
+        assert _setting(engine, "threads") == "1"
+        assert _setting(engine, "temp_directory").startswith(str(tmp_path / "lake" / "_soundlake" / "tmp"))
+        with connect() as con:  # AUTO CDC's own connections follow the same limits
+            limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+            assert limit.replace(" ", "") in ("488.2MiB", "512.0MB", "512MB")
+    finally:
+        engine.close()
+        settings.configure(settings.DuckDBSettings())
+
+
+def test_default_limit_is_one_gigabyte(tmp_path: Path) -> None:
+    (tmp_path / "soundlake.yml").write_text("name: p\nstorage: lake\n")
+    engine = make_engine(Project.open(tmp_path))
+    try:
+        assert _setting(engine, "memory_limit").replace(" ", "") in ("953.6MiB", "1.0GB", "1GB")
+    finally:
+        engine.close()
