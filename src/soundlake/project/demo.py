@@ -29,7 +29,7 @@ from soundlake.project.source_ops import create_source, generate, simulate, sour
 from soundlake.source.generate import GenerateResult
 from soundlake.source.simulate import SimulationSummary
 
-DEFAULT_SCALE = 0.05
+DEFAULT_SCALE = 1.0
 StepFn = Callable[[str], None]
 
 
