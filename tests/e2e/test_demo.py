@@ -1,0 +1,32 @@
+"""``soundlake demo``: the README's first command, end to end through the CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_runs_end_to_end_and_writes_the_report(tmp_path: Path) -> None:
+    target = tmp_path / "demo"
+    result = subprocess.run(
+        [sys.executable, "-m", "soundlake.cli.main", "demo", str(target), "--scale", "0.005"],
+        capture_output=True, text=True, env={**__import__("os").environ, "COLUMNS": "160"},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    for heading in ("rows per layer", "expectations (second run)", "quarantined rows", "SCD2 history of user"):
+        assert heading in out, heading
+    report = target / "lake" / "_soundlake" / "report.html"
+    assert report.is_file() and "<svg" in report.read_text(encoding="utf-8")
+    assert (target / "simulation.json").is_file()
+    # a second demo into a non-empty folder is refused without --force
+    again = subprocess.run(
+        [sys.executable, "-m", "soundlake.cli.main", "demo", str(target), "--scale", "0.005"],
+        capture_output=True, text=True,
+    )
+    assert again.returncode == 2 and "not empty" in again.stderr
