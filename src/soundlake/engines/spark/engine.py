@@ -72,8 +72,11 @@ class SparkEngine:
         if self._session is None:
             from pyspark.sql import SparkSession
 
-            # A session someone else started (tests, notebooks) is shared, not stopped.
-            self._owns_session = SparkSession.getActiveSession() is None
+            # A session someone else started (tests, notebooks) is shared, not stopped. The
+            # active session is thread-local and flows run on worker threads, so also look
+            # at the process-wide instantiated session.
+            existing = SparkSession.getActiveSession() or getattr(SparkSession, "_instantiatedSession", None)
+            self._owns_session = existing is None
             self._session = spark_session(
                 self._master, self._conf, app_name="soundlake", warehouse_dir=self._warehouse
             )
@@ -132,7 +135,8 @@ class SparkEngine:
         table = data.read_all() if isinstance(data, pa.RecordBatchReader) else data
         if not isinstance(table, pa.Table):
             raise EngineError(f"cannot turn {type(data).__name__} into a Spark DataFrame")
-        return self.spark.createDataFrame(_spark_compatible(table))
+        table = _spark_compatible(table)
+        return self.spark.createDataFrame(table, schema=_spark_schema(table.schema))
 
     # --- writes ----------------------------------------------------------------------
 
@@ -256,6 +260,20 @@ def _spark_compatible(table: pa.Table) -> pa.Table:
         # pyspark fails on columns with no chunks (timestamp localisation); give each one.
         table = table.schema.empty_table()
     return table
+
+
+def _spark_schema(schema: pa.Schema) -> Any:
+    """The Spark schema of Arrow data; naive timestamps stay naive (TIMESTAMP_NTZ).
+
+    Without it Spark reads a naive Arrow timestamp as a session-local TIMESTAMP, and its
+    tables would carry a different type than the DuckDB engine's for the same input.
+    """
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    try:
+        return from_arrow_schema(schema, prefer_timestamp_ntz=True)
+    except (TypeError, ValueError, NotImplementedError):  # unmapped type: let Spark decide
+        return None
 
 
 def _short(exc: BaseException) -> str:
