@@ -135,14 +135,19 @@ def _sql_type(dtype: pa.DataType) -> str | None:
     return None
 
 
-def _merge_sql(agg: AggregatePlan, schema: pa.Schema) -> str:
-    cols = [f'"{k}"' for k in agg.keys]
+def _merge_sql(agg: AggregatePlan, schema: pa.Schema, dialect: str) -> str:
+    """Combine old and new partial aggregates; identifiers quoted for ``dialect``."""
+
+    def q(name: str) -> str:
+        return f"`{name.replace('`', '``')}`" if dialect == "spark" else '"' + name.replace('"', '""') + '"'
+
+    cols = [q(k) for k in agg.keys]
     for name, op in agg.aggregates:
-        expr = f'{op}("{name}")'
+        expr = f"{op}({q(name)})"
         sql_type = _sql_type(schema.field(name).type) if op == "sum" else None
-        cols.append(f'CAST({expr} AS {sql_type}) AS "{name}"' if sql_type else f'{expr} AS "{name}"')
-    keys = ", ".join(f'"{k}"' for k in agg.keys)
-    every = ", ".join(f'"{c}"' for c in (*agg.keys, *(n for n, _ in agg.aggregates)))
+        cols.append(f"CAST({expr} AS {sql_type}) AS {q(name)}" if sql_type else f"{expr} AS {q(name)}")
+    keys = ", ".join(q(k) for k in agg.keys)
+    every = ", ".join(q(c) for c in (*agg.keys, *(n for n, _ in agg.aggregates)))
     return (
         f"SELECT {', '.join(cols)} FROM (SELECT {every} FROM __sl_old UNION ALL SELECT {every} FROM __sl_new) "
         f"AS __sl_u GROUP BY {keys}"
@@ -187,7 +192,7 @@ def run_incremental(ctx: RunContext, plan: FlowPlan, sql: str, agg: AggregatePla
             old_schema = delta.table_schema(partials_uri, ctx.storage_options)
             assert old_schema is not None
             new = ctx.engine.execute(
-                _merge_sql(agg, old_schema),
+                _merge_sql(agg, old_schema, dialect),
                 {"__sl_old": DeltaRelation(partials_uri, storage_options=ctx.storage_options),
                  "__sl_new": ArrowRelation(new.read_all())},
             )
