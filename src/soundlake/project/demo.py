@@ -136,8 +136,7 @@ def layer_counts(project: Project, counts: dict[str, int]) -> list[LayerCount]:
     for name, n in sorted(counts.items()):
         if name.endswith("_quarantine"):
             continue
-        layer = TableName.parse(name, catalog="x", schema="x").schema
-        rows.append(LayerCount(layer, name, n))
+        rows.append(LayerCount(name.split(".")[1], name, n))  # catalog.<layer schema>.table
     return rows
 
 
