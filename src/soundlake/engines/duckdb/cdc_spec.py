@@ -16,13 +16,18 @@ from sqlglot import exp
 
 from soundlake.core.errors import FlowError
 from soundlake.engines.base import CdcSpec
-
-START_AT = "__START_AT"
-END_AT = "__END_AT"
-SEQ = "__seq"
-OP = "__op"
-UPSERT, DELETE, TRUNCATE = 0, 1, 2
-META_COLUMNS = (START_AT, END_AT)
+from soundlake.engines.cdc_columns import (  # noqa: F401  (re-exported for the SCD builders)
+    DELETE,
+    END_AT,
+    META_COLUMNS,
+    OP,
+    SEQ,
+    START_AT,
+    TRUNCATE,
+    UPSERT,
+    cdc_columns,
+    check_spec,
+)
 
 
 def q(name: str) -> str:
@@ -102,20 +107,6 @@ class ResolvedCdc:
         return " AND ".join(f"{left}.{q(k)} = {right}.{q(k)}" for k in self.keys)
 
 
-def _select_columns(
-    spec: CdcSpec, event_names: list[str], target_names: list[str] | None
-) -> tuple[str, ...]:
-    if target_names is not None:
-        return tuple(n for n in target_names if n not in META_COLUMNS)
-    if spec.columns is not None:
-        chosen = list(spec.columns)
-    else:
-        excluded = set(spec.except_columns)
-        chosen = [n for n in event_names if n not in excluded]
-    missing_keys = [k for k in spec.keys if k not in chosen]
-    return tuple(missing_keys + chosen)
-
-
 def resolve(
     spec: CdcSpec, event_schema: pa.Schema, target_names: list[str] | None
 ) -> ResolvedCdc:
@@ -125,26 +116,8 @@ def resolve(
         FlowError: unknown columns, no keys, or truncates requested on SCD type 2.
     """
     flow = spec.flow
-    if not spec.keys:
-        raise FlowError(f"flow {flow!r}: AUTO CDC needs at least one key column")
-    if not spec.sequence_by:
-        raise FlowError(f"flow {flow!r}: AUTO CDC needs sequence_by")
-    if int(spec.scd_type) not in (1, 2):
-        raise FlowError(f"flow {flow!r}: stored_as_scd_type must be 1 or 2")
-    if int(spec.scd_type) == 2 and spec.apply_as_truncates:
-        raise FlowError(f"flow {flow!r}: apply_as_truncates is only supported for SCD type 1")
-    names = list(event_schema.names)
-    columns = _select_columns(spec, names, target_names)
-    unknown = [c for c in columns if c not in names]
-    if unknown:
-        raise FlowError(f"flow {flow!r}: columns {unknown} are not in the source events")
-    values = tuple(c for c in columns if c not in spec.keys)
-    if spec.tracked_columns is not None:
-        tracked_set = set(spec.tracked_columns)
-    else:
-        tracked_set = set(values)
-    tracked_set -= set(spec.untracked_columns)
-    tracked = tuple(c for c in values if c in tracked_set)
+    check_spec(spec)
+    bound = cdc_columns(spec, list(event_schema.names), target_names)
     parts = tuple(to_duckdb(flow, e) for e in spec.sequence_by)
     fields: tuple[str, ...] = ()
     if len(parts) == 1:
@@ -158,9 +131,9 @@ def resolve(
         flow=flow,
         scd_type=int(spec.scd_type),
         keys=tuple(spec.keys),
-        columns=columns,
-        values=values,
-        tracked=tracked,
+        columns=bound.columns,
+        values=bound.values,
+        tracked=bound.tracked,
         seq_sql=seq_sql,
         seq_fields=fields,
         seq_parts=parts,

@@ -15,15 +15,19 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from soundlake.core.errors import FlowError
 from soundlake.engines.base import CdcSpec
-
-START_AT = "__START_AT"
-END_AT = "__END_AT"
-SEQ = "__seq"
-OP = "__op"
-UPSERT, DELETE, TRUNCATE = 0, 1, 2
-META_COLUMNS = (START_AT, END_AT)
+from soundlake.engines.cdc_columns import (  # noqa: F401  (re-exported for the builders)
+    DELETE,
+    END_AT,
+    META_COLUMNS,
+    OP,
+    SEQ,
+    START_AT,
+    TRUNCATE,
+    UPSERT,
+    cdc_columns,
+    check_spec,
+)
 _IDENT = re.compile(r"^`?([A-Za-z_][A-Za-z0-9_]*)`?$")
 
 
@@ -82,18 +86,6 @@ def _field_name(expression: str, index: int) -> str:
     return match.group(1) if match else f"_{index}"
 
 
-def _select_columns(spec: CdcSpec, event_names: list[str], target_names: list[str] | None) -> tuple[str, ...]:
-    if target_names is not None:
-        return tuple(n for n in target_names if n not in META_COLUMNS)
-    if spec.columns is not None:
-        chosen = list(spec.columns)
-    else:
-        excluded = set(spec.except_columns)
-        chosen = [n for n in event_names if n not in excluded]
-    missing_keys = [k for k in spec.keys if k not in chosen]
-    return tuple(missing_keys + chosen)
-
-
 def resolve(spec: CdcSpec, event_names: list[str], target_names: list[str] | None) -> ResolvedCdc:
     """Bind ``spec`` to the event columns (and the existing target's columns, if any).
 
@@ -101,21 +93,8 @@ def resolve(spec: CdcSpec, event_names: list[str], target_names: list[str] | Non
         FlowError: no keys, no sequence, unknown columns, or truncates on SCD type 2.
     """
     flow = spec.flow
-    if not spec.keys:
-        raise FlowError(f"flow {flow!r}: AUTO CDC needs at least one key column")
-    if not spec.sequence_by:
-        raise FlowError(f"flow {flow!r}: AUTO CDC needs sequence_by")
-    if int(spec.scd_type) not in (1, 2):
-        raise FlowError(f"flow {flow!r}: stored_as_scd_type must be 1 or 2")
-    if int(spec.scd_type) == 2 and spec.apply_as_truncates:
-        raise FlowError(f"flow {flow!r}: apply_as_truncates is only supported for SCD type 1")
-    columns = _select_columns(spec, event_names, target_names)
-    unknown = [c for c in columns if c not in event_names]
-    if unknown:
-        raise FlowError(f"flow {flow!r}: columns {unknown} are not in the source events")
-    values = tuple(c for c in columns if c not in spec.keys)
-    tracked_set = set(spec.tracked_columns) if spec.tracked_columns is not None else set(values)
-    tracked_set -= set(spec.untracked_columns)
+    check_spec(spec)
+    bound = cdc_columns(spec, event_names, target_names)
     parts = tuple(f"({e})" for e in spec.sequence_by)
     if len(parts) == 1:
         seq_sql = parts[0]
@@ -126,9 +105,9 @@ def resolve(spec: CdcSpec, event_names: list[str], target_names: list[str] | Non
         flow=flow,
         scd_type=int(spec.scd_type),
         keys=tuple(spec.keys),
-        columns=columns,
-        values=values,
-        tracked=tuple(c for c in values if c in tracked_set),
+        columns=bound.columns,
+        values=bound.values,
+        tracked=bound.tracked,
         seq_sql=seq_sql,
         seq_parts=parts,
         delete_sql=spec.apply_as_deletes,

@@ -1,0 +1,76 @@
+"""Engine-neutral parts of AUTO CDC: names, spec validation and the column lists.
+
+Both engines (``engines/duckdb/cdc_spec.py`` and ``engines/spark/cdc_sql.py``) bind a
+:class:`CdcSpec` the same way; only the SQL dialect of their expressions differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from soundlake.core.errors import FlowError
+from soundlake.engines.base import CdcSpec
+
+START_AT = "__START_AT"
+END_AT = "__END_AT"
+SEQ = "__seq"
+OP = "__op"
+UPSERT, DELETE, TRUNCATE = 0, 1, 2
+META_COLUMNS = (START_AT, END_AT)
+
+
+@dataclass(frozen=True)
+class CdcColumns:
+    """The target's columns for a spec.
+
+    Attributes:
+        columns: Target data columns in target order (missing keys first).
+        values: ``columns`` without the keys.
+        tracked: Value columns whose change opens a new SCD2 version.
+    """
+
+    columns: tuple[str, ...]
+    values: tuple[str, ...]
+    tracked: tuple[str, ...]
+
+
+def check_spec(spec: CdcSpec) -> None:
+    """Reject specs no engine can run.
+
+    Raises:
+        FlowError: no keys, no sequence, a bad SCD type, or truncates on SCD type 2.
+    """
+    flow = spec.flow
+    if not spec.keys:
+        raise FlowError(f"flow {flow!r}: AUTO CDC needs at least one key column")
+    if not spec.sequence_by:
+        raise FlowError(f"flow {flow!r}: AUTO CDC needs sequence_by")
+    if int(spec.scd_type) not in (1, 2):
+        raise FlowError(f"flow {flow!r}: stored_as_scd_type must be 1 or 2")
+    if int(spec.scd_type) == 2 and spec.apply_as_truncates:
+        raise FlowError(f"flow {flow!r}: apply_as_truncates is only supported for SCD type 1")
+
+
+def cdc_columns(spec: CdcSpec, event_names: Sequence[str], target_names: Sequence[str] | None) -> CdcColumns:
+    """Bind the spec's column choices to the event columns (and an existing target's).
+
+    Raises:
+        FlowError: when a chosen column is not in the events.
+    """
+    if target_names is not None:
+        columns = tuple(n for n in target_names if n not in META_COLUMNS)
+    else:
+        if spec.columns is not None:
+            chosen = list(spec.columns)
+        else:
+            excluded = set(spec.except_columns)
+            chosen = [n for n in event_names if n not in excluded]
+        columns = tuple([k for k in spec.keys if k not in chosen] + chosen)
+    unknown = [c for c in columns if c not in event_names]
+    if unknown:
+        raise FlowError(f"flow {spec.flow!r}: columns {unknown} are not in the source events")
+    values = tuple(c for c in columns if c not in spec.keys)
+    tracked_set = set(spec.tracked_columns) if spec.tracked_columns is not None else set(values)
+    tracked_set -= set(spec.untracked_columns)
+    return CdcColumns(columns, values, tuple(c for c in values if c in tracked_set))
