@@ -18,6 +18,8 @@ Definitions are copied unchanged except for soundlake-only features (docs/databr
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -255,27 +257,32 @@ def rewrite_definition(text: str, suffix: str, where: str) -> tuple[str, list[st
     return "".join(out), notes
 
 
-def split_statements(text: str) -> list[str]:
-    """Split SQL text after each top-level ``;`` (quotes and comments respected)."""
-    parts: list[str] = []
-    start = i = 0
+def _code(text: str, start: int = 0) -> Iterator[int]:
+    """Indices of the characters of ``text`` (from ``start``) outside quotes and comments."""
+    i = start
     while i < len(text):
         ch = text[i]
         if text.startswith("--", i):
             i = text.find("\n", i)
             i = len(text) if i < 0 else i
-            continue
-        if text.startswith("/*", i):
+        elif text.startswith("/*", i):
             end = text.find("*/", i + 2)
             i = len(text) if end < 0 else end + 2
-            continue
-        if ch in "'\"`":
+        elif ch in "'\"`":
             i = _skip_quoted(text, i)
-            continue
-        if ch == ";":
+        else:
+            yield i
+            i += 1
+
+
+def split_statements(text: str) -> list[str]:
+    """Split SQL text after each top-level ``;`` (quotes and comments respected)."""
+    parts: list[str] = []
+    start = 0
+    for i in _code(text):
+        if text[i] == ";":
             parts.append(text[start : i + 1])
             start = i + 1
-        i += 1
     if text[start:]:
         parts.append(text[start:])
     return parts
@@ -299,37 +306,21 @@ def _strip_comments(sql: str) -> str:
 
 
 def _matching_paren(text: str, open_index: int) -> int:
-    depth, i = 0, open_index
-    while i < len(text):
-        ch = text[i]
-        if ch in "'\"`":
-            i = _skip_quoted(text, i)
-            continue
-        if text.startswith("--", i):
-            i = text.find("\n", i)
-            i = len(text) if i < 0 else i
-            continue
-        if ch == "(":
+    depth = 0
+    for i in _code(text, open_index):
+        if text[i] == "(":
             depth += 1
-        elif ch == ")":
+        elif text[i] == ")":
             depth -= 1
             if depth == 0:
                 return i
-        i += 1
     return -1
 
 
 def _top_level_items(body: str) -> list[str]:
-    items, depth, start, i = [], 0, 0, 0
-    while i < len(body):
+    items, depth, start = [], 0, 0
+    for i in _code(body):
         ch = body[i]
-        if ch in "'\"`":
-            i = _skip_quoted(body, i)
-            continue
-        if body.startswith("--", i):
-            i = body.find("\n", i)
-            i = len(body) if i < 0 else i
-            continue
         if ch == "(":
             depth += 1
         elif ch == ")":
@@ -337,7 +328,6 @@ def _top_level_items(body: str) -> list[str]:
         elif ch == "," and depth == 0:
             items.append(body[start:i])
             start = i + 1
-        i += 1
     items.append(body[start:])
     return items
 
@@ -384,23 +374,13 @@ def rewrite_quarantine(statement: str, where: str) -> tuple[str, str]:
 
 def _keyword_as(text: str, start: int) -> int:
     """Index of the first ``AS`` keyword at or after ``start`` outside quotes and comments."""
-    i = start
-    while i < len(text):
-        ch = text[i]
-        if ch in "'\"`":
-            i = _skip_quoted(text, i)
-            continue
-        if text.startswith("--", i):
-            i = text.find("\n", i)
-            i = len(text) if i < 0 else i
-            continue
+    for i in _code(text, start):
         if (
             text[i : i + 2].upper() == "AS"
             and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_"))
             and (i + 2 >= len(text) or not (text[i + 2].isalnum() or text[i + 2] == "_"))
         ):
             return i
-        i += 1
     return -1
 
 
