@@ -67,3 +67,11 @@ def test_config_error_is_one_line_with_exit_code_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "unknown key 'bogus'" in result.stderr
     assert result.stderr.strip().count("\n") == 0
+
+
+@pytest.mark.parametrize("args", [["no-such-command"], ["run", "--no-such-option"], ["ingest", "--workers", "many"]])
+def test_usage_errors_are_one_message_not_a_traceback(args: list[str], tmp_path: Path) -> None:
+    result = run_cli(*args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Error" in result.stderr
