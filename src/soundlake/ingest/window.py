@@ -13,6 +13,9 @@ under a new name before ``cdc.json`` is replaced to point at it.
 Row hashes are vectorised: each column becomes 64 bits per row (fixed-width values by
 their bits; strings and other types through ``dictionary_encode`` and one BLAKE2b per
 distinct value), mixed with the splitmix64 finaliser and folded column by column.
+Matching is vectorised too (:class:`HashMultiset`: the set's distinct hashes sorted,
+with a count each; a batch probes them with ``searchsorted`` and consumes counts in row
+order), so re-reading a window of a million rows costs about as much as reading them.
 """
 
 from __future__ import annotations
@@ -189,21 +192,71 @@ def combine_sets(old: pa.Table, new: pa.Table, *, mode: str) -> pa.Table:
     """Old and new entries: summed for incremental runs, per-hash maximum for a backfill.
 
     A backfill re-read every row from its lower bound, so the number of deliveries of a
-    content hash it found is the larger of the two counts, not their sum.
+    content hash it found is the larger of the two counts, not their sum: of the new
+    entries, those beyond the old count of their hash are kept.
     """
     both = pa.concat_tables([old, new.cast(old.schema)])
     if mode != "backfill" or old.num_rows == 0:
         return both
-    old_counts = Counter(old.column("fp").to_numpy().tolist())
-    new_counts = Counter(new.column("fp").to_numpy().tolist())
-    fps = both.column("fp").to_numpy()
-    taken: Counter[int] = Counter()
-    keep = np.zeros(len(fps), dtype=bool)
-    for i, fp in enumerate(fps.tolist()):
-        if taken[fp] < max(old_counts[fp], new_counts[fp]):
-            taken[fp] += 1
-            keep[i] = True
-    return both.filter(pa.array(keep))
+    extra = ~HashMultiset(old.column("fp").to_numpy()).consume(new.column("fp").to_numpy())
+    return pa.concat_tables([old, new.cast(old.schema).filter(pa.array(extra))])
+
+
+class HashMultiset:
+    """A multiset of 64-bit hashes that rows consume, vectorised (sorted keys, counts)."""
+
+    def __init__(self, hashes: np.ndarray) -> None:
+        ordered = np.sort(np.asarray(hashes, dtype=np.uint64), kind="stable")
+        if len(ordered) == 0:
+            self._keys = ordered
+            self._counts = np.zeros(0, dtype=np.int64)
+        else:
+            starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+            self._keys = ordered[starts]
+            self._counts = np.diff(np.r_[starts, len(ordered)]).astype(np.int64)
+        self._left = int(self._counts.sum())
+
+    def __len__(self) -> int:
+        return self._left
+
+    def consume(self, hashes: np.ndarray, eligible: np.ndarray | None = None) -> np.ndarray:
+        """Mark the rows whose hash is still in the set, taking one count each.
+
+        Of ``k`` rows with the same hash and ``c`` counts left, the first ``min(k, c)``
+        (in row order) are marked. Rows where ``eligible`` is False are never marked.
+        """
+        n = len(hashes)
+        marked = np.zeros(n, dtype=bool)
+        if n == 0 or self._left == 0:
+            return marked
+        pos = np.minimum(_positions(self._keys, hashes), len(self._keys) - 1)
+        hit = self._keys[pos] == hashes
+        if eligible is not None:
+            hit &= eligible
+        rows = np.flatnonzero(hit)
+        if len(rows) == 0:
+            return marked
+        keys = pos[rows]
+        order = np.argsort(keys, kind="stable")  # rows of one hash stay in row order
+        grouped = keys[order]
+        starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
+        sizes = np.diff(np.r_[starts, len(grouped)])
+        rank = np.arange(len(grouped)) - np.repeat(starts, sizes)
+        taken = rank < self._counts[grouped]
+        marked[rows[order[taken]]] = True
+        used = grouped[starts]
+        took = np.minimum(sizes, self._counts[used])
+        self._counts[used] -= took
+        self._left -= int(took.sum())
+        return marked
+
+
+def _positions(keys: np.ndarray, needles: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(keys, needles)``, probing in sorted order (cache friendly: ~5x)."""
+    order = np.argsort(needles)
+    positions = np.empty(len(needles), dtype=np.intp)
+    positions[order] = np.searchsorted(keys, needles[order])
+    return positions
 
 
 class WindowFilter:
@@ -224,9 +277,7 @@ class WindowFilter:
         legacy: dict[str, int] | None = None,
     ) -> None:
         self.cdc_index = cdc_index
-        fps, counts = np.unique(window_set.column("fp").to_numpy(), return_counts=True)
-        self._keys = fps
-        self._remaining: dict[int, int] = dict(zip(fps.tolist(), counts.tolist()))
+        self._known = HashMultiset(window_set.column("fp").to_numpy())
         self._legacy_at = legacy_at
         self._legacy: Counter[str] = Counter(legacy or {})
         self.carried: list[tuple[pa.Array, np.ndarray]] = []
@@ -241,13 +292,8 @@ class WindowFilter:
                 cdc = batch.column(self.cdc_index).filter(pa.array(legacy))
                 self.carried.append((cdc, fps[legacy]))
                 drop |= legacy
-        if self._remaining:
-            candidates = np.flatnonzero(np.isin(fps, self._keys) & ~drop)
-            for i in candidates.tolist():
-                fp = int(fps[i])
-                if self._remaining.get(fp, 0) > 0:
-                    self._remaining[fp] -= 1
-                    drop[i] = True
+        if self._known:
+            drop |= self._known.consume(fps, ~drop)
         if not drop.any():
             return batch, fps
         keep = ~drop
