@@ -56,7 +56,7 @@ def test_errors_name_the_relative_file(tmp_path: Path) -> None:
 def test_reference_project_sql_loads_and_validates() -> None:
     reg = load_definitions(
         TEMPLATE, ["pipelines/**/*.sql"], catalog="spotify_catalog", schema="silver",
-        configuration={"bronze_path": "lake/bronze"},
+        configuration={"bronze_path": "lake/bronze", "refresh_lookback": "35 days"},
     )
     graph = build_graph(reg)
     silver_user = TableName("spotify_catalog", "silver", "dimuser")

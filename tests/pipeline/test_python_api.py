@@ -368,7 +368,7 @@ def test_definitions_keep_file_order_with_python_and_sql(tmp_path: Path) -> None
 def test_reference_project_mixed_sql_and_python() -> None:
     reg = load_definitions(
         TEMPLATE, ["pipelines/**/*.sql", "pipelines/**/*.py"], catalog="spotify_catalog", schema="silver",
-        configuration={"bronze_path": "lake/bronze"},
+        configuration={"bronze_path": "lake/bronze", "refresh_lookback": "35 days"},
     )
     graph = build_graph(reg)
     assert graph.external == frozenset()

@@ -83,7 +83,7 @@ def test_pipeline_resource_lists_every_project_file(bundle: Path, project: Proje
     assert set(pipeline) <= PIPELINE_KEYS
     assert pipeline["catalog"] == "${var.catalog}" and pipeline["schema"] == "${var.schema}"
     assert pipeline["serverless"] is True and pipeline["channel"] in {"CURRENT", "PREVIEW"}
-    assert pipeline["configuration"] == {"bronze_path": "${var.bronze_path}"}
+    assert pipeline["configuration"] == {"bronze_path": "${var.bronze_path}", "refresh_lookback": "${var.refresh_lookback}"}
     paths = [lib["file"]["path"] for lib in pipeline["libraries"]]
     resources = bundle / "resources"
     assert all((resources / p).resolve().is_file() for p in paths)

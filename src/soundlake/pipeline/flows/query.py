@@ -21,7 +21,7 @@ from soundlake.core.errors import FlowError
 from soundlake.lake import delta
 from soundlake.pipeline.context import RunContext, fault_point
 from soundlake.pipeline.definitions import QueryFlow
-from soundlake.pipeline.flows import incremental_mv
+from soundlake.pipeline.flows import incremental_mv, windowed_mv
 from soundlake.pipeline.flows.base import (
     FlowResult,
     batch_done,
@@ -138,10 +138,25 @@ def run_materialized_view(ctx: RunContext, plan: FlowPlan) -> FlowResult:
         return FlowResult("IDLE", message="inputs unchanged since the last refresh")
     done = delta.transaction_version(uri, ctx.app_id(plan.name), ctx.storage_options) or 0
     batch = max(int(cp["batch"]), done) + 1
-    result = execute_batch(ctx, plan, sql, nodes, planned.entries, batch=batch, mode="overwrite")
+    window = windowed_mv.refresh_window(plan.dataset)
+    definition = windowed_mv.definition_hash(sql, plan.dataset, window)
+    run_sql, run_nodes, entries, lower = sql, nodes, planned.entries, None
+    if window is not None and cp.get("definition") == definition:
+        version = windowed_mv.previous_version(ctx, plan.dataset)
+        windowed = None if version is None else windowed_mv.windowed_query(ctx, plan.dataset, window, sql, version)
+        if windowed is not None:
+            run_sql, previous, entry, lower = windowed
+            leaf = windowed_mv.previous_leaf(previous)
+            run_nodes = [*nodes, leaf]
+            entries = {**planned.entries, leaf.key: entry}
+    result = execute_batch(ctx, plan, run_sql, run_nodes, entries, batch=batch, mode="overwrite")
+    if window is not None:
+        result.extra["refresh"] = "window" if lower else "full"
+        result.extra["refresh_window"] = {"partition_column": window.column, "lower_bound": lower}
     fault_point("before_checkpoint", plan.name)
     cp["batch"] = batch
     cp["signature"] = signature
+    cp["definition"] = definition
     save_checkpoint(ctx, plan.name, cp)
     return result
 
