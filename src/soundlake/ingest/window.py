@@ -206,7 +206,7 @@ class HashMultiset:
     """A multiset of 64-bit hashes that rows consume, vectorised (sorted keys, counts)."""
 
     def __init__(self, hashes: np.ndarray) -> None:
-        ordered = np.sort(np.asarray(hashes, dtype=np.uint64), kind="stable")
+        ordered = np.sort(np.asarray(hashes, dtype=np.uint64))
         if len(ordered) == 0:
             self._keys = ordered
             self._counts = np.zeros(0, dtype=np.int64)
@@ -229,34 +229,28 @@ class HashMultiset:
         marked = np.zeros(n, dtype=bool)
         if n == 0 or self._left == 0:
             return marked
-        pos = np.minimum(_positions(self._keys, hashes), len(self._keys) - 1)
-        hit = self._keys[pos] == hashes
+        # probing in sorted order is cache friendly (~5x faster than random probes); the
+        # stable sort keeps the rows of one hash in row order
+        order = np.argsort(hashes, kind="stable")
+        probes = hashes[order]
+        pos = np.minimum(np.searchsorted(self._keys, probes), len(self._keys) - 1)
+        hit = self._keys[pos] == probes
         if eligible is not None:
-            hit &= eligible
-        rows = np.flatnonzero(hit)
-        if len(rows) == 0:
+            hit &= eligible[order]
+        selected = np.flatnonzero(hit)
+        if len(selected) == 0:
             return marked
-        keys = pos[rows]
-        order = np.argsort(keys, kind="stable")  # rows of one hash stay in row order
-        grouped = keys[order]
+        grouped = pos[selected]  # non-decreasing: one run per distinct hash
         starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
         sizes = np.diff(np.r_[starts, len(grouped)])
         rank = np.arange(len(grouped)) - np.repeat(starts, sizes)
         taken = rank < self._counts[grouped]
-        marked[rows[order[taken]]] = True
+        marked[order[selected[taken]]] = True
         used = grouped[starts]
         took = np.minimum(sizes, self._counts[used])
         self._counts[used] -= took
         self._left -= int(took.sum())
         return marked
-
-
-def _positions(keys: np.ndarray, needles: np.ndarray) -> np.ndarray:
-    """``np.searchsorted(keys, needles)``, probing in sorted order (cache friendly: ~5x)."""
-    order = np.argsort(needles)
-    positions = np.empty(len(needles), dtype=np.intp)
-    positions[order] = np.searchsorted(keys, needles[order])
-    return positions
 
 
 class WindowFilter:
