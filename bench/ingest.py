@@ -6,6 +6,7 @@ Usage::
     python bench/ingest.py --quick         # S=0.1 and S=1
     python bench/ingest.py --scales 1 --dbs sqlite
     python bench/ingest.py --scales 1 --lookback 31d   # also soundlake with a look-back window
+    python bench/ingest.py --scales 10 --lookback 35d --no-dlt   # the window re-read only
 
 The source is filled by soundlake's generator (S=1 is about 1,000,000 streams). Each
 contender then copies the whole FactStream table to Parquet files in a fresh folder, in a
@@ -55,6 +56,12 @@ def _parquet_rows(folder: Path) -> int:
     return sum(pq.ParquetFile(p).metadata.num_rows for p in folder.rglob("*.parquet"))
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process, all threads (less noisy than wall time)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def child_soundlake(url: str, out: Path, lookback: str | None = None) -> dict[str, float]:
     """Copy FactStream with soundlake (runs in the child process).
 
@@ -76,9 +83,10 @@ def child_soundlake(url: str, out: Path, lookback: str | None = None) -> dict[st
         raise SystemExit(f"soundlake failed: {result.failed}")
     figures: dict[str, float] = {"rows": result.rows, "seconds": seconds}
     if lookback is not None:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _cpu_seconds()
         again = run_tables(Lake(str(out)), url, config, pipeline="bench")
         figures["rerun_seconds"] = time.perf_counter() - started
+        figures["rerun_cpu_seconds"] = _cpu_seconds() - cpu
         if not again.ok or again.rows:
             raise SystemExit(f"soundlake re-run delivered {again.rows} rows: {again.failed}")
         state = json.loads((out / "bronze" / "FactStream_cdc" / "cdc.json").read_text())
@@ -178,6 +186,9 @@ def main() -> None:
         "--lookback", default=None, help="also run soundlake with this look-back window (31d)"
     )
     parser.add_argument(
+        "--no-dlt", action="store_true", help="skip the dlt contender (soundlake figures only)"
+    )
+    parser.add_argument(
         "--child", nargs=3, metavar=("CONTENDER", "URL", "OUT"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
@@ -188,6 +199,8 @@ def main() -> None:
     contenders = list(CONTENDERS)
     if args.lookback:  # both soundlake runs also time a no-change re-run
         contenders = ["soundlake:0", f"soundlake:{args.lookback}", "dlt"]
+    if args.no_dlt:
+        contenders = [c for c in contenders if c != "dlt"]
     rows_out = []
     with tempfile.TemporaryDirectory(prefix="sl_bench_ingest_") as tmp:
         workdir = Path(tmp)
@@ -216,22 +229,43 @@ def main() -> None:
                         _drop_pg(os.environ.get("SOUNDLAKE_TEST_PG_URL", DEFAULT_PG), pg_name)
                     elif url.startswith("sqlite:///"):
                         Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
-    _print_table(rows_out)
+    if not args.no_dlt:
+        _print_table(rows_out)
+    else:
+        _print_alone(rows_out)
     if args.lookback:
         _print_lookback(rows_out)
 
 
 def _print_lookback(rows: list[tuple[str, float, str, int, dict[str, float]]]) -> None:
     print()
-    print("| source | S | lookback | full load rows/s | peak RSS MiB | no-change re-run s | window rows |")
-    print("|---|---|---|---:|---:|---:|---:|")
+    print(
+        "| source | S | lookback | full load rows/s | peak RSS MiB | no-change re-run s "
+        "| re-run CPU s | window rows |"
+    )
+    print("|---|---|---|---:|---:|---:|---:|---:|")
     for db, scale, contender, n, f in rows:
         if contender == "dlt":
             continue
         lookback = contender.partition(":")[2] or "0"
         print(
             f"| {db} | {scale:g} | {lookback} | {n / f['seconds']:,.0f} | {f['peak_rss_mib']:,.0f} | "
-            f"{f['rerun_seconds']:.2f} | {int(f['window_rows']):,} |"
+            f"{f['rerun_seconds']:.2f} | {f['rerun_cpu_seconds']:.2f} | {int(f['window_rows']):,} |"
+        )
+
+
+def _print_alone(rows: list[tuple[str, float, str, int, dict[str, float]]]) -> None:
+    print(
+        f"# ingest bench: FactStream -> Parquet ({platform.node()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f})"
+    )
+    print()
+    print("| source | S | contender | rows | rows/s | peak RSS MiB |")
+    print("|---|---|---|---:|---:|---:|")
+    for db, scale, contender, n, f in rows:
+        print(
+            f"| {db} | {scale:g} | {contender} | {n:,} | {n / f['seconds']:,.0f} | "
+            f"{f['peak_rss_mib']:,.0f} |"
         )
 
 
