@@ -76,3 +76,23 @@ def test_partitioned_snapshot_keeps_partition_values(tmp_path: Path) -> None:
     delta.write_table(uri, pa.table({"x": [1, 2], "d": ["a", "b"]}), mode="append", partition_by=["d"])
     rows = sorted(delta.snapshot_dataset(uri).to_table().to_pylist(), key=lambda r: r["x"])
     assert rows == [{"x": 1, "d": "a"}, {"x": 2, "d": "b"}]
+
+
+def test_new_tables_checkpoint_every_ten_commits(tmp_path: Path) -> None:
+    uri = str(tmp_path / "t")
+    rows = pa.table({"a": [1]})
+    for i in range(12):
+        result = delta.write_table(uri, rows, mode="append", app_id="app", app_version=i)
+        assert result.committed and result.version == i
+    assert not delta.write_table(uri, rows, mode="append", app_id="app", app_version=11).committed
+    table = delta.open_table(uri)
+    assert table.metadata().configuration["delta.checkpointInterval"] == "10"
+    log = sorted(p.name for p in (tmp_path / "t" / "_delta_log").iterdir())
+    assert "00000000000000000009.checkpoint.parquet" in log  # the 10th commit
+    assert table.to_pyarrow_table().num_rows == 12
+
+
+def test_a_table_s_own_configuration_overrides_the_default(tmp_path: Path) -> None:
+    uri = str(tmp_path / "t")
+    delta.write_table(uri, pa.table({"a": [1]}), mode="append", configuration={"delta.checkpointInterval": "50"})
+    assert delta.open_table(uri).metadata().configuration["delta.checkpointInterval"] == "50"

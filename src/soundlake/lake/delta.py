@@ -47,6 +47,21 @@ class CommitActions:
         return bool(self.removed_files)
 
 
+DEFAULT_CONFIGURATION: Mapping[str, str] = {"delta.checkpointInterval": "10"}
+"""Table configuration soundlake gives every table it creates.
+
+A checkpoint every 10 commits (Spark's default; delta-rs defaults to 100) keeps opening a
+table cheap: a reader replays at most 10 JSON commits after the last checkpoint. The event
+log and the pipeline's tables get a few commits per update, so without it every open
+would replay the whole history.
+"""
+
+
+def new_table_configuration(configuration: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The configuration of a new table: the defaults overridden by ``configuration``."""
+    return {**DEFAULT_CONFIGURATION, **dict(configuration or {})}
+
+
 def _options(storage_options: Mapping[str, str] | None) -> dict[str, str] | None:
     return dict(storage_options) if storage_options else None
 
@@ -229,25 +244,28 @@ def write_table(
     """
     from deltalake import CommitProperties, Transaction, write_deltalake
 
-    if app_id is not None and app_version is not None:
-        done = transaction_version(uri, app_id, storage_options)
-        if done is not None and done >= app_version:
+    # open the table once: its snapshot serves the app-transaction check, the write and
+    # the new version (each open replays the log from its last checkpoint)
+    table = open_table(uri, storage_options) if is_delta_table(uri, storage_options) else None
+    if table is not None and app_id is not None and app_version is not None:
+        done = table.transaction_version(app_id)
+        if done is not None and int(done) >= app_version:
             return WriteResult(committed=False)
     reader = data.to_reader() if isinstance(data, pa.Table) else data
     guard = _GuardedReader(reader)
     txns = [Transaction(app_id, app_version)] if app_id is not None and app_version is not None else None
-    exists = is_delta_table(uri, storage_options)
+    exists = table is not None
     if mode == "overwrite" and schema_mode == "merge":
         schema_mode = "overwrite"
     try:
         write_deltalake(
-            uri,
+            table if exists else uri,
             guard.as_reader(),
             mode=mode,
             schema_mode=schema_mode if exists else None,
             partition_by=list(partition_by) or None,
-            storage_options=_options(storage_options),
-            configuration=dict(configuration) if configuration and not exists else None,
+            storage_options=None if exists else _options(storage_options),
+            configuration=None if exists else new_table_configuration(configuration),
             description=description if not exists else None,
             commit_properties=CommitProperties(
                 custom_metadata=dict(metadata or {}), app_transactions=txns
@@ -259,7 +277,8 @@ def write_table(
         raise StorageError(f"writing Delta table {uri} failed: {exc}") from exc
     if guard.error is not None:
         raise guard.error
-    return WriteResult(committed=True, num_rows=guard.rows, version=table_version(uri, storage_options))
+    version = int(table.version()) if exists else table_version(uri, storage_options)
+    return WriteResult(committed=True, num_rows=guard.rows, version=version)
 
 
 def delete_all(

@@ -35,6 +35,7 @@ from soundlake.engines.duckdb.cdc_write import (
     plain_schema,
     write_with_duckdb,
 )
+from soundlake.lake.delta import new_table_configuration
 
 MERGE_MAX_FILES = 2
 MERGE_MAX_ROWS = 50_000
@@ -126,13 +127,15 @@ def write_create(
     schema = con.sql("SELECT * FROM cdc_new LIMIT 0").to_arrow_table().schema
     if local_uri(uri) and plain_schema(schema):
         # an empty first version, then the rows in key order with the app transaction
-        write_deltalake(uri, schema.empty_table(), mode="append", storage_options=so)
+        write_deltalake(uri, schema.empty_table(), mode="append", storage_options=so,
+                        configuration=new_table_configuration())
         target = DeltaTable(uri, storage_options=so)
         write_with_duckdb(con, "SELECT * FROM cdc_new", target, target_schema(target), props,
                           mode="append", types_from="cdc_new", ordered_by=order)
         return PlanResult("create", n, 0, n)
     data = con.sql(f"SELECT * FROM cdc_new ORDER BY {order}").to_arrow_reader(BATCH_ROWS)
-    write_deltalake(uri, data, mode="append", storage_options=so, commit_properties=props)
+    write_deltalake(uri, data, mode="append", storage_options=so, commit_properties=props,
+                    configuration=new_table_configuration())
     return PlanResult("create", n, 0, n)
 
 

@@ -18,6 +18,7 @@ from soundlake.engines.base import CommitInfo
 from soundlake.engines.duckdb.cdc_events import dedup_sql
 from soundlake.engines.duckdb.cdc_io import register_delta
 from soundlake.engines.duckdb.cdc_spec import DELETE, OP, SEQ, TRUNCATE, ResolvedCdc, q
+from soundlake.lake.delta import new_table_configuration
 
 COMMIT = "__commit"
 
@@ -175,6 +176,7 @@ def append_state(
         mode="append",
         schema_mode="merge",  # adds the __commit tag to a state another engine created
         storage_options=storage_options,
+        configuration=new_table_configuration(),  # used when this append creates the state
         commit_properties=commit_properties(commit, {"soundlake.cdc": "state"}),
     )
     return n
