@@ -38,3 +38,37 @@ def test_events_are_appended_with_the_databricks_columns(tmp_path: Path) -> None
     assert json.loads(rows[2]["error"])["exceptions"][0]["class_name"] == "ValueError"
     assert read_events(uri, update_id="run2").num_rows == 1
     assert recorder.seen == ["create_update", "flow_progress"]
+
+
+def test_flush_soon_groups_commits_and_keeps_every_event_in_order(tmp_path: Path) -> None:
+    from soundlake.lake import delta
+
+    uri = str(tmp_path / "log")
+    log = EventLog(uri, "p", "u1")
+    with log._write_lock:  # a commit in progress: the 40 requests coalesce behind it
+        for i in range(40):
+            log.emit("flow_progress", f"event {i}", flow=f"f{i % 4}")
+            log.flush_soon()
+    log.flush()
+    rows = read_events(uri).to_pylist()
+    assert [r["message"] for r in rows] == [f"event {i}" for i in range(40)]
+    assert [r["sequence"] for r in rows] == list(range(1, 41))
+    assert delta.table_version(uri) == 0  # one commit for all of them
+
+
+def test_a_failed_background_write_surfaces_at_flush_and_loses_nothing(tmp_path: Path) -> None:
+    import pytest
+
+    from soundlake.core.errors import SoundlakeError
+
+    blocker = tmp_path / "log"
+    blocker.write_text("a file where the table folder should be", encoding="utf-8")
+    log = EventLog(str(blocker / "t"), "p", "u1")
+    log.emit("flow_progress", "kept")
+    log.flush_soon()
+    with pytest.raises(SoundlakeError):
+        log.flush()
+    blocker.unlink()
+    blocker.mkdir()
+    log.flush()
+    assert [r["message"] for r in read_events(str(blocker / "t")).to_pylist()] == ["kept"]

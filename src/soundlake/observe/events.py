@@ -123,7 +123,12 @@ class EventLog:
         self.listeners = list(listeners)
         self._pending: list[Event] = []
         self.events: list[Event] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the pending list and the sequence
+        self._write_lock = threading.Lock()  # one commit at a time, in event order
+        self._wake = threading.Event()
+        self._writer: threading.Thread | None = None
+        self._writer_error: BaseException | None = None
+        self._closing = False
         self._sequence = _next_sequence(uri, self.storage_options)
 
     def emit(
@@ -169,19 +174,69 @@ class EventLog:
         return event
 
     def flush(self) -> None:
-        """Append buffered events to the event log table in one commit."""
+        """Append the buffered events to the event log table in one commit, now.
+
+        Also stops the background writer of :meth:`flush_soon` and re-raises an error it
+        met, so the caller's final flush is where a failed write surfaces.
+        """
+        self._stop_writer()
+        self._write_pending()
+        error, self._writer_error = self._writer_error, None
+        if error is not None:
+            raise error
+
+    def flush_soon(self) -> None:
+        """Commit the buffered events shortly, on a background thread (group commit).
+
+        Calls made while a commit is running coalesce into the next one, so a burst of
+        finished flows costs one commit instead of one each, and the caller does not wait.
+        """
         with self._lock:
-            pending, self._pending = self._pending, []
+            if self._writer is None:
+                self._closing = False
+                self._writer = threading.Thread(target=self._write_loop, name="event-log", daemon=True)
+                self._writer.start()
+        self._wake.set()
+
+    def _write_loop(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._closing:
+                return
+            try:
+                self._write_pending()
+            except BaseException as exc:  # surfaced by flush()
+                self._writer_error = exc
+                return
+
+    def _stop_writer(self) -> None:
+        with self._lock:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            self._closing = True
+            self._wake.set()
+            writer.join()
+
+    def _write_pending(self) -> None:
+        with self._write_lock:
+            with self._lock:
+                pending, self._pending = self._pending, []
             if not pending:
                 return
             table = pa.Table.from_pylist([e.row() for e in pending], schema=SCHEMA)
-            result = delta.write_table(
-                self.uri,
-                table,
-                mode="append",
-                storage_options=self.storage_options,
-                metadata={"pipeline": self.pipeline, "run": self.update_id, "writer": "event_log"},
-            )
+            try:
+                result = delta.write_table(
+                    self.uri,
+                    table,
+                    mode="append",
+                    storage_options=self.storage_options,
+                    metadata={"pipeline": self.pipeline, "run": self.update_id, "writer": "event_log"},
+                )
+            except BaseException:
+                with self._lock:  # keep them for the next attempt: nothing is lost
+                    self._pending[:0] = pending
+                raise
             if result.version is not None and result.version > 0 and result.version % COMPACT_EVERY == 0:
                 delta.compact(self.uri, self.storage_options)  # keep reads fast as updates pile up
 

@@ -212,10 +212,11 @@ def _report(ctx: RunContext, fp: FlowPlan, flow_result: FlowResult, result: Upda
         details=flow_result.details(),
         error={"exceptions": [{"class_name": flow_result.extra.get("error_class", "FlowError"), "message": flow_result.message}], "fatal": True} if failed else None,
     )
-    # A flow that changed something is logged durably at once (one Delta commit); idle or
+    # A flow that changed something is logged promptly (a background group commit: flows
+    # that finish together share one Delta commit, and the runner does not wait); idle or
     # excluded flows wrote nothing, so their events wait for the update's final flush.
     if flow_result.status not in QUIET_STATUSES:
-        ctx.events.flush()
+        ctx.events.flush_soon()
 
 
 # --- full refresh ---------------------------------------------------------------------
