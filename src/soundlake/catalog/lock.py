@@ -86,7 +86,7 @@ class ProjectLock:
                 return True
             return False
         same_host = holder.get("host") == socket.gethostname()
-        pid = int(holder.get("pid", 0) or 0)
+        pid = int(str(holder.get("pid", 0) or 0))
         if same_host and not _pid_alive(pid):
             self.path.unlink(missing_ok=True)
             return True

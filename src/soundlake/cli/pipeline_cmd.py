@@ -40,18 +40,18 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("use --full-refresh or --full-refresh-all, not both")
         project = open_project({"engine": engine} if engine else None)
         listener = ProgressListener(console)
-        options = {
-            "refresh": _names(refresh),
-            "full_refresh": _names(full_refresh),
-            "full_refresh_all": full_refresh_all,
-            "engine": engine,
-        }
+        def update() -> Any:
+            return run_update(
+                project, listeners=[listener], refresh=_names(refresh), full_refresh=_names(full_refresh),
+                full_refresh_all=full_refresh_all, engine=engine,
+            )
+
         if console.is_terminal:
             with console.status("starting update...") as status:
                 listener.status = status
-                result = run_update(project, listeners=[listener], **options)
+                result = update()
         else:
-            result = run_update(project, listeners=[listener], **options)
+            result = update()
         render_update(console, result)
         if not result.ok:
             from soundlake.core.errors import FlowError

@@ -258,26 +258,23 @@ def write_table(
     if mode == "overwrite" and schema_mode == "merge":
         schema_mode = "overwrite"
     try:
-        write_deltalake(
-            table if exists else uri,
-            guard.as_reader(),
-            mode=mode,
-            schema_mode=schema_mode if exists else None,
-            partition_by=list(partition_by) or None,
-            storage_options=None if exists else _options(storage_options),
-            configuration=None if exists else new_table_configuration(configuration),
-            description=description if not exists else None,
-            commit_properties=CommitProperties(
-                custom_metadata=dict(metadata or {}), app_transactions=txns
-            ),
-        )
+        options: dict[str, Any] = {
+            "mode": mode,
+            "schema_mode": schema_mode if exists else None,
+            "partition_by": list(partition_by) or None,
+            "storage_options": None if exists else _options(storage_options),
+            "configuration": None if exists else new_table_configuration(configuration),
+            "description": description if not exists else None,
+            "commit_properties": CommitProperties(custom_metadata=dict(metadata or {}), app_transactions=txns),
+        }
+        write_deltalake(table if table is not None else uri, guard.as_reader(), **options)
     except Exception as exc:
         if guard.error is not None:
             raise guard.error from None
         raise StorageError(f"writing Delta table {uri} failed: {exc}") from exc
     if guard.error is not None:
         raise guard.error
-    version = int(table.version()) if exists else table_version(uri, storage_options)
+    version = int(table.version()) if table is not None else table_version(uri, storage_options)
     return WriteResult(committed=True, num_rows=guard.rows, version=version)
 
 
@@ -386,6 +383,7 @@ def _filesystem(uri: str, storage_options: Mapping[str, str] | None) -> tuple[pa
     if "://" not in uri:
         return pafs.LocalFileSystem(), uri
     try:
-        return pafs.FileSystem.from_uri(uri)
+        fs, path = pafs.FileSystem.from_uri(uri)
+        return fs, str(path)
     except Exception as exc:
         raise StorageError(f"cannot open storage '{uri}': {exc}") from exc

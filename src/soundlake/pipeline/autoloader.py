@@ -119,7 +119,8 @@ def resolve_path(path: str, base_dir: Path) -> str:
 def _fs(root: str) -> tuple[pafs.FileSystem, str]:
     if "://" not in root:
         return pafs.LocalFileSystem(), root
-    return pafs.FileSystem.from_uri(root)
+    fs, path = pafs.FileSystem.from_uri(root)
+    return fs, str(path)
 
 
 def discover(root: str, options: FileSourceOptions, processed: set[str]) -> list[FileInfo]:
@@ -200,7 +201,9 @@ def parse_schema_hints(hints: str) -> dict[str, pa.DataType]:
 
 
 def _split_top_level(text: str) -> list[str]:
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for ch in text:
         if ch == "(":
             depth += 1

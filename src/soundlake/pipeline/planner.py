@@ -156,9 +156,9 @@ def plan_update(
     for name, flow, inputs in flows:
         upstream: set[str] = set()
         for inp in inputs:
-            table = input_table(inp)
-            if table is not None:
-                upstream.update(w for w in writers.get(table, ()) if w != name)
+            source = input_table(inp)
+            if source is not None:
+                upstream.update(w for w in writers.get(source, ()) if w != name)
         dataset = by_name.get(flow.target)
         if dataset is None:
             raise GraphError(f"flow '{name}' writes {flow.target}, which is not defined")

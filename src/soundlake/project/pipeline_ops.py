@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,12 +51,12 @@ def make_engine(project: Project, engine: str | None = None) -> Engine:
         return DuckDBEngine(memory_limit=settings.memory_limit, threads=settings.threads, temp_directory=spill)
     if name == "spark":
         try:
-            from soundlake.engines.spark import engine as spark_engine  # type: ignore[attr-defined]
+            from soundlake.engines.spark import engine as spark_engine
         except ImportError as exc:
             raise EngineError(
                 "the Spark engine is not available: install it with pip install 'soundlake[spark]'"
             ) from exc
-        return spark_engine.SparkEngine(project.config.spark)  # type: ignore[no-any-return]
+        return spark_engine.SparkEngine(project.config.spark)
     raise ConfigError(f"unknown engine '{name}' (duckdb or spark)")
 
 
@@ -128,6 +128,13 @@ def dry_run(project: Project, **selection: Any) -> DryRun:
     return DryRun(graph, plan_for(project, graph, **selection))
 
 
+
+def _close_when_done(future: Future[Engine]) -> None:
+    """Close an engine that finished starting after the update it was for failed."""
+    if future.exception() is None:
+        future.result().close()
+
+
 def run(
     project: Project,
     *,
@@ -164,7 +171,7 @@ def run(
             )
             events = log.result()
         except BaseException:
-            pending.add_done_callback(lambda f: f.exception() is None and f.result().close())
+            pending.add_done_callback(_close_when_done)
             raise
         eng = pending.result()
         try:

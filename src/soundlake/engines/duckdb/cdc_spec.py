@@ -16,7 +16,7 @@ from sqlglot import exp
 
 from soundlake.core.errors import FlowError
 from soundlake.engines.base import CdcSpec
-from soundlake.engines.cdc_columns import (  # noqa: F401  (re-exported for the SCD builders)
+from soundlake.engines.cdc_columns import (
     DELETE,
     END_AT,
     META_COLUMNS,
@@ -28,6 +28,23 @@ from soundlake.engines.cdc_columns import (  # noqa: F401  (re-exported for the 
     cdc_columns,
     check_spec,
 )
+
+__all__ = [  # the column names are re-exported for the SCD builders
+    "DELETE",
+    "END_AT",
+    "META_COLUMNS",
+    "OP",
+    "SEQ",
+    "START_AT",
+    "TRUNCATE",
+    "UPSERT",
+    "ResolvedCdc",
+    "cdc_columns",
+    "check_spec",
+    "q",
+    "resolve",
+    "to_duckdb",
+]
 
 
 def q(name: str) -> str:

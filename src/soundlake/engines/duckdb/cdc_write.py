@@ -19,7 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable
-from deltalake.transaction import AddAction
+from deltalake.transaction import AddAction, RemoveAction
 
 from soundlake.engines.duckdb.cdc_io import local_files
 
@@ -112,7 +112,7 @@ def write_with_duckdb(
     finally:
         con.execute("SET preserve_insertion_order = false")
     now = int(time.time() * 1000)
-    actions = []
+    actions: list[AddAction | RemoveAction] = []
     for filename, count, size, _footer, column_stats, *_ in rows:
         rel = os.path.relpath(filename, root).replace(os.sep, "/")
         actions.append(AddAction(rel, int(size), {}, now, True,

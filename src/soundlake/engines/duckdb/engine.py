@@ -173,7 +173,7 @@ class DuckDBEngine:
             raise EngineError(
                 f"flow '{spec.flow}': AUTO CDC is not available in this build of the DuckDB engine"
             ) from exc
-        return cdc.apply_cdc(  # type: ignore[no-any-return]
+        return cdc.apply_cdc(
             spec, events, target_uri, state_uri=state_uri, storage_options=dict(storage_options), commit=commit
         )
 
@@ -195,7 +195,7 @@ class DuckDBEngine:
             raise EngineError(
                 f"flow '{spec.flow}': AUTO CDC FROM SNAPSHOT is not available in this build"
             ) from exc
-        return snap.apply_snapshot(  # type: ignore[no-any-return]
+        return snap.apply_snapshot(
             spec, snapshot, version, target_uri, state_uri=state_uri,
             storage_options=dict(storage_options), commit=commit,
         )

@@ -108,7 +108,7 @@ def analyze_aggregate(sql: str) -> AggregatePlan | None:
             return None
         final_items.append(exp.alias_(new, name, quoted=True))
     final = exp.select(*final_items).from_(PARTIALS)
-    ops = tuple((n, _MERGE[type(a)]) for a, n in zip(aggs, names))
+    ops = tuple((n, _MERGE[type(a)]) for a, n in zip(aggs, names))  # type: ignore[index]  # checked above
     return AggregatePlan(partial.sql(dialect="databricks"), keys, ops, final)
 
 

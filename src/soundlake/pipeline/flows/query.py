@@ -89,6 +89,7 @@ def run_streaming(ctx: RunContext, plan: FlowPlan) -> FlowResult:
         save_checkpoint(ctx, plan.name, cp)
         fault_point("after_plan", plan.name)
     else:
+        assert resume is not None  # planned is None only for a fresh plan
         batch = int(resume["batch"])
     result = execute_batch(
         ctx, plan, sql, nodes, planned.entries, batch=batch, mode="append",
