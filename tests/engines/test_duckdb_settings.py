@@ -31,10 +31,10 @@ def test_engine_and_cdc_connections_use_the_configured_limit(tmp_path: Path) -> 
         settings.configure(settings.DuckDBSettings())
 
 
-def test_default_limit_is_one_gigabyte(tmp_path: Path) -> None:
+def test_default_limit_is_768_megabytes(tmp_path: Path) -> None:
     (tmp_path / "soundlake.yml").write_text("name: p\nstorage: lake\n")
     engine = make_engine(Project.open(tmp_path))
     try:
-        assert _setting(engine, "memory_limit").replace(" ", "") in ("953.6MiB", "1.0GB", "1GB")
+        assert _setting(engine, "memory_limit").replace(" ", "") in ("732.4MiB", "768MB")
     finally:
         engine.close()

@@ -50,7 +50,7 @@ class DuckDBConfig(StrictModel):
         threads: Worker threads (default: the core count).
     """
 
-    memory_limit: str = "1GB"
+    memory_limit: str = "768MB"  # with Arrow buffers and Python, S=10 peaks at ~1.7 GiB
     threads: int | None = Field(default=None, ge=1)
 
 
