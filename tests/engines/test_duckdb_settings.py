@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from soundlake.engines.duckdb import settings
 from soundlake.engines.duckdb.cdc import connect
 from soundlake.engines.duckdb.engine import DuckDBEngine
@@ -38,3 +40,23 @@ def test_default_limit_is_768_megabytes(tmp_path: Path) -> None:
         assert _setting(engine, "memory_limit").replace(" ", "") in ("732.4MiB", "768MB")
     finally:
         engine.close()
+
+
+def test_running_out_of_memory_names_the_setting_to_raise() -> None:
+    import pyarrow as pa
+
+    from soundlake.core.errors import EngineError
+    from soundlake.engines.base import ArrowRelation
+    from soundlake.engines.duckdb.engine import DuckDBEngine
+
+    engine = DuckDBEngine(memory_limit="20MB", threads=1)
+    try:
+        rows = pa.table({"k": pa.array(range(3_000_000)), "v": pa.array(["x" * 20] * 3_000_000)})
+        with pytest.raises(EngineError, match="duckdb.memory_limit"):
+            reader = engine.execute(
+                "SELECT list(v) AS vs FROM t GROUP BY k % 7", {"t": ArrowRelation(rows)}
+            )
+            reader.read_all()
+    finally:
+        engine.close()
+        settings.configure(settings.DuckDBSettings())

@@ -74,6 +74,9 @@ class DuckDBEngine:
             if result is None:
                 raise EngineError(f"query returned no result: {sql[:200]}")
             reader = result.to_arrow_reader(BATCH_ROWS)
+        except duckdb.OutOfMemoryException as exc:
+            cursor.close()
+            raise _out_of_memory(exc) from exc
         except duckdb.Error as exc:
             cursor.close()
             raise EngineError(f"DuckDB failed: {exc}\n  query: {sql[:2000]}") from exc
@@ -205,9 +208,19 @@ class DuckDBEngine:
         self._db.close()
 
 
+def _out_of_memory(exc: BaseException) -> EngineError:
+    return EngineError(
+        f"DuckDB ran out of memory: {exc}",
+        hint="raise duckdb.memory_limit in soundlake.yml (the default is "
+        f"{settings.DEFAULT_MEMORY_LIMIT}; sorts, joins and aggregations spill beyond it)",
+    )
+
+
 def _hold(reader: pa.RecordBatchReader, cursor: duckdb.DuckDBPyConnection, keep: list[Any]) -> Iterator[pa.RecordBatch]:
     try:
         yield from reader
+    except duckdb.OutOfMemoryException as exc:
+        raise _out_of_memory(exc) from exc
     except duckdb.Error as exc:
         raise EngineError(f"DuckDB failed while streaming a result: {exc}") from exc
     finally:
