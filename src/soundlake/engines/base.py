@@ -7,8 +7,9 @@ crossing the boundary is defined here in plain terms: Spark SQL text, table URIs
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -125,7 +126,84 @@ class ViewRelation:
     relations: Mapping[str, Relation] = field(default_factory=dict)
 
 
-Relation = DeltaRelation | ArrowRelation | ViewRelation
+@dataclass(frozen=True)
+class NativeRelation:
+    """Rows the engine produced itself (a DataFrame of a streaming micro-batch).
+
+    Only the engine that made it can read it; it never crosses to another engine.
+    """
+
+    frame: Any
+    description: str = ""
+
+
+Relation = DeltaRelation | ArrowRelation | ViewRelation | NativeRelation
+
+
+# --- File streams (engines with ``native_streaming``) -------------------------------
+
+
+@dataclass(frozen=True)
+class FileStream:
+    """A folder of files read as a stream (Structured Streaming, ``availableNow``).
+
+    The engine discovers the files that are new since ``checkpoint`` and hands each
+    micro-batch to a callback. The rows of a micro-batch, when read by the engine, have
+    the shape of soundlake's Auto Loader (SEMANTICS.md section 4): the columns of
+    ``schema`` (files lacking a column give NULL), then ``rescued_column`` (always NULL:
+    the caller only uses the engine's rows when nothing needs rescue), then ``_metadata``
+    when ``with_metadata``.
+
+    Attributes:
+        root: The folder to watch (recursively; names starting with ``_`` or ``.`` are
+            hidden, as in Spark).
+        format: ``parquet``, ``json`` or ``csv``.
+        schema: The data columns to read (the schema soundlake's Auto Loader tracks,
+            without the rescued-data column).
+        checkpoint: Where the engine keeps the stream's own checkpoint.
+        options: Reader options in Spark's names (``pathGlobFilter``, ``header``, ``sep``).
+        rescued_column: Name of the rescued-data column, or None.
+        with_metadata: Add the ``_metadata`` struct.
+        ingestion_time: The ``_metadata.ingestion_time`` value.
+        storage_options: Object-store options of the lake.
+    """
+
+    root: str
+    format: str
+    schema: pa.Schema
+    checkpoint: str
+    options: Mapping[str, str] = field(default_factory=dict)
+    rescued_column: str | None = None
+    with_metadata: bool = False
+    ingestion_time: datetime | None = None
+    storage_options: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StreamedFile:
+    """One file of a micro-batch: its path (a plain path for local files), size, mtime."""
+
+    path: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class FileStreamBatch:
+    """One micro-batch of a :class:`FileStream`.
+
+    Attributes:
+        batch_id: The engine's micro-batch id (the same files when a batch is replayed).
+        files: The files of this micro-batch, sorted by path.
+        rows: The engine's (lazy) read of ``files`` with the stream's schema.
+    """
+
+    batch_id: int
+    files: tuple[StreamedFile, ...]
+    rows: Relation
+
+
+FileStreamCallback = Callable[[FileStreamBatch], None]
 WriteMode = Literal["append", "overwrite"]
 
 
@@ -193,6 +271,17 @@ class Engine(Protocol):
         commit: CommitInfo,
     ) -> CdcMetrics:
         """Apply one full snapshot (AUTO CDC FROM SNAPSHOT): insert, update, delete keys."""
+        ...
+
+    def run_file_stream(self, stream: FileStream, on_batch: FileStreamCallback) -> int:
+        """Run ``stream`` until the files available now are processed (``availableNow``).
+
+        ``on_batch`` runs once per micro-batch, before the engine records the micro-batch
+        in ``stream.checkpoint``; an error raised by it stops the stream and is re-raised
+        unchanged. A micro-batch whose callback did not return is replayed with the same
+        files on the next run. Only engines with ``capabilities.native_streaming`` run
+        file streams. Returns the number of micro-batches run.
+        """
         ...
 
     def close(self) -> None:

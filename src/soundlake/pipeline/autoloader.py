@@ -153,6 +153,12 @@ def discover(root: str, options: FileSourceOptions, processed: set[str]) -> list
     return sorted(found, key=lambda f: f.path)
 
 
+def is_folder(root: str) -> bool:
+    """True when ``root`` is an existing folder (not one file, not missing)."""
+    fs, base = _fs(root)
+    return bool(fs.get_file_info(base).type == pafs.FileType.Directory)
+
+
 def _source_dir(root: str) -> str:
     fs, base = _fs(root)
     info = fs.get_file_info(base)
@@ -284,7 +290,7 @@ def evolve_schema(
                 )
             if current is not None and options.evolution_mode in ("rescue", "none"):
                 continue
-            ftype = hints.get(field.name, _normalise_type(field.type, options))
+            ftype = hints.get(field.name, normalise_type(field.type, options))
             data_fields.append(pa.field(field.name, ftype))
             known.add(field.name)
             known_lower.add(field.name.lower())
@@ -301,13 +307,14 @@ def evolve_schema(
     return pa.schema(fields), added
 
 
-def _normalise_type(dtype: pa.DataType, options: FileSourceOptions) -> pa.DataType:
+def normalise_type(dtype: pa.DataType, options: FileSourceOptions) -> pa.DataType:
+    """The type a file column gets in the tracked schema (strings for nulls, no dictionaries)."""
     if pa.types.is_null(dtype):
         return pa.string()
     if pa.types.is_large_string(dtype) or pa.types.is_string_view(dtype):
         return pa.string()
     if pa.types.is_dictionary(dtype):
-        return _normalise_type(dtype.value_type, options)
+        return normalise_type(dtype.value_type, options)
     if options.format == "csv" and not options.infer_types:
         return pa.string()
     return dtype

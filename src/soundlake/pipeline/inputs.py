@@ -228,16 +228,30 @@ class ReadGuard:
             raise self.error from None
 
 
-def open_relations(ctx: RunContext, nodes: Sequence[Node], entries: Mapping[str, Mapping[str, Any]], guard: ReadGuard) -> dict[str, Relation]:
-    """Engine relations for one planned batch."""
+def open_relations(
+    ctx: RunContext,
+    nodes: Sequence[Node],
+    entries: Mapping[str, Mapping[str, Any]],
+    guard: ReadGuard,
+    overrides: Mapping[str, Relation] | None = None,
+) -> dict[str, Relation]:
+    """Engine relations for one planned batch.
+
+    ``overrides`` maps input keys to relations the engine already has (the rows of a
+    native stream's micro-batch); they replace the relation opened from the entry.
+    """
     relations: dict[str, Relation] = {}
     dialect = ctx.engine.capabilities.sql_dialect
+    overrides = overrides or {}
     for node in nodes:
         if isinstance(node, ViewNode):
-            child_relations = open_relations(ctx, node.children, entries, guard)
+            child_relations = open_relations(ctx, node.children, entries, guard, overrides)
             child_inputs = [c.input for c in node.children]
             sql = ctx.binder.bind(node.sql, child_inputs, dialect)
             relations[node.placeholder] = ViewRelation(sql, child_relations)
+            continue
+        if node.key in overrides:
+            relations[node.placeholder] = overrides[node.key]
             continue
         entry = entries.get(node.key)
         if entry is None:

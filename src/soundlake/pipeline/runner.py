@@ -259,6 +259,7 @@ def _reset(ctx: RunContext, plan: UpdatePlan, table: TableName) -> None:
         batch = max(int(cp["batch"]), planned, done)
         save_checkpoint(ctx, fp.name, {"flow": fp.name, "batch": batch, "sources": {}, "planned": None})
         ctx.state.delete_tree(f"cdc/{safe_name(fp.name)}")
+        ctx.state.delete_tree(f"streams/{safe_name(fp.name)}")  # an engine's stream checkpoints
     meta = {"pipeline": ctx.pipeline, "run": ctx.run_id, "reason": "full_refresh"}
     delta.delete_all(uri, storage_options=ctx.storage_options, metadata=meta)
     delta.delete_all(ctx.table_uri(quarantine_name(table)), storage_options=ctx.storage_options, metadata=meta)

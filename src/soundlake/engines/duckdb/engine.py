@@ -22,6 +22,8 @@ from soundlake.engines.base import (
     CommitInfo,
     DeltaRelation,
     EngineCapabilities,
+    FileStream,
+    FileStreamCallback,
     Relation,
     ViewRelation,
     WriteMode,
@@ -202,6 +204,11 @@ class DuckDBEngine:
             spec, snapshot, version, target_uri, state_uri=state_uri,
             storage_options=dict(storage_options), commit=commit,
         )
+
+    def run_file_stream(self, stream: FileStream, on_batch: FileStreamCallback) -> int:
+        """Not available: this engine has no streaming runtime (``native_streaming`` False);
+        the pipeline reads files with its own checkpoints instead."""
+        raise EngineError(f"the duckdb engine cannot run a native file stream over {stream.root}")
 
     def close(self) -> None:
         """Close the database."""

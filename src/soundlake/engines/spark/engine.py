@@ -6,9 +6,10 @@ cross the boundary as Arrow; writes are Delta commits carrying the batch's app
 transaction (``txnAppId``/``txnVersion``) so a re-run of a committed batch is a no-op;
 AUTO CDC runs as ``MERGE INTO`` (``cdc.py``).
 
-The pipeline hands inputs over as Delta snapshots or Arrow batches (soundlake's own
-checkpoints decide what is new), so ``native_streaming`` is False: Structured Streaming is
-not needed to get exactly-once file and table increments.
+``native_streaming`` is True: streaming tables over files run as Structured Streaming
+queries with ``trigger(availableNow=True)`` whose ``foreachBatch`` runs the pipeline's
+batch code (``streaming.py``). Table streams and batch reads are handed over as Delta
+snapshots, Arrow batches or the engine's own DataFrames.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from soundlake.engines.base import (
     CommitInfo,
     DeltaRelation,
     EngineCapabilities,
+    FileStream,
+    FileStreamCallback,
+    NativeRelation,
     Relation,
     ViewRelation,
     WriteMode,
@@ -55,7 +59,7 @@ class SparkEngine:
 
     def __init__(self, config: Any = None, *, session: SparkSession | None = None, warehouse_dir: str | None = None) -> None:
         self.capabilities = EngineCapabilities(
-            name="spark", sql_dialect="spark", native_streaming=False, native_merge=True,
+            name="spark", sql_dialect="spark", native_streaming=True, native_merge=True,
             app_transactions=True, parallel_flows=1,
         )
         self._master = getattr(config, "master", "local[*]")
@@ -120,6 +124,8 @@ class SparkEngine:
             return frame
         if isinstance(relation, ArrowRelation):
             return self.from_arrow(relation.data)
+        if isinstance(relation, NativeRelation):
+            return relation.frame
         if isinstance(relation, ViewRelation):
             inner = names if names is not None else []
             self._register(relation.relations, inner)
@@ -216,6 +222,14 @@ class SparkEngine:
             f"flow '{spec.flow}': AUTO CDC FROM SNAPSHOT is not supported by the spark engine yet",
             hint="run this pipeline with --engine duckdb",
         )
+
+    # --- streams -----------------------------------------------------------------------
+
+    def run_file_stream(self, stream: FileStream, on_batch: FileStreamCallback) -> int:
+        """Run a file stream with Structured Streaming (``streaming.run_file_stream``)."""
+        from soundlake.engines.spark.streaming import run_file_stream
+
+        return run_file_stream(self.spark, stream, on_batch)
 
     def close(self) -> None:
         """Stop the session if this engine started it."""

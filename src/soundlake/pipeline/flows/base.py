@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from soundlake.catalog.state import checkpoint_key
 from soundlake.core.clock import utc_now
-from soundlake.engines.base import CommitInfo
+from soundlake.engines.base import CommitInfo, Relation
 from soundlake.lake import delta
 from soundlake.pipeline.context import RunContext, fault_point, quarantine_name
 from soundlake.pipeline.expectations import ExpectationMetrics, ExpectationSplitter, flagged_query
@@ -98,15 +98,17 @@ def execute_batch(
     mode: Literal["append", "overwrite"],
     skip_target: bool = False,
     skip_quarantine: bool = False,
+    overrides: Mapping[str, Relation] | None = None,
 ) -> FlowResult:
     """Run the query of one batch, apply expectations, write target and quarantine.
 
     The target commit and the quarantine commit each carry the app transaction
     ``(pipeline:flow, batch)``; a table that already holds the batch is not written again.
+    ``overrides`` gives relations the engine already holds for some inputs (by input key).
     """
     dialect = ctx.engine.capabilities.sql_dialect
     guard = ReadGuard()
-    relations = open_relations(ctx, nodes, entries, guard)
+    relations = open_relations(ctx, nodes, entries, guard, overrides)
     bound = ctx.binder.bind(sql, [n.input for n in nodes], dialect)
     dataset = plan.dataset
     splitter = ExpectationSplitter(

@@ -29,6 +29,7 @@ from soundlake.pipeline.flows.base import (
     load_checkpoint,
     save_checkpoint,
 )
+from soundlake.pipeline.flows.file_stream import run_file_stream, stream_leaf
 from soundlake.pipeline.inputs import PlannedBatch, expand, plan_batch
 from soundlake.pipeline.planner import FlowPlan
 
@@ -64,6 +65,9 @@ def run_streaming(ctx: RunContext, plan: FlowPlan) -> FlowResult:
         return FlowResult("IDLE", message="once flow already ran (re-runs on full refresh)")
     sql = flow_sql(plan)
     nodes = expand(ctx, sql, plan.inputs)
+    leaf = stream_leaf(ctx, plan, nodes, cp)
+    if leaf is not None:  # the engine streams the files itself (capabilities.native_streaming)
+        return run_file_stream(ctx, plan, sql, nodes, leaf)
     planned: PlannedBatch | None = None
     skip_target = skip_q = False
     resume = cp.get("planned")
