@@ -30,6 +30,9 @@ class EngineCapabilities:
         app_transactions: True when commits carry Delta app transactions (idempotent
             batch re-runs).
         parallel_flows: How many independent flows may run at once.
+        native_dataframes: True when Python dataset functions run on the engine's own
+            DataFrame API, given the engine's session (:class:`FunctionRelation`);
+            otherwise their DataFrames are turned into Spark SQL when loaded.
     """
 
     name: str
@@ -38,6 +41,7 @@ class EngineCapabilities:
     native_merge: bool = False
     app_transactions: bool = True
     parallel_flows: int = 1
+    native_dataframes: bool = False
 
 
 @dataclass(frozen=True)
@@ -137,7 +141,28 @@ class NativeRelation:
     description: str = ""
 
 
-Relation = DeltaRelation | ArrowRelation | ViewRelation | NativeRelation
+@dataclass(frozen=True)
+class FunctionRelation:
+    """The DataFrame a Python dataset function returns when given the engine's session.
+
+    The engine registers ``inputs`` under their keys, then calls ``call`` with its
+    session; in that session, table reads (``spark.table``, ``spark.read.table``,
+    ``spark.readStream.table``) and file loads (``.load(path)``) of the names in
+    ``tables`` read the registered input instead (key ``files:<path>`` for files).
+
+    Attributes:
+        call: Runs the dataset function with the given session; returns a DataFrame.
+        inputs: The flow's relations, by the names ``tables`` maps to.
+        tables: Lower-case table name (every spelling: ``c.s.t``, ``s.t``, ``t``) or
+            ``files:<path>`` -> key in ``inputs``.
+    """
+
+    call: Callable[[Any], Any]
+    inputs: Mapping[str, Relation]
+    tables: Mapping[str, str]
+
+
+Relation = DeltaRelation | ArrowRelation | ViewRelation | NativeRelation | FunctionRelation
 
 
 # --- File streams (engines with ``native_streaming``) -------------------------------

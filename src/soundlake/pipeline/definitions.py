@@ -72,6 +72,10 @@ class QueryFlow:
 
     Exactly one of ``sql`` and ``function`` is set. ``function`` is a Python dataset
     function (called at planning time; returns SQL text or a DataFrame).
+    ``native`` is set for Python dataset functions that return a DataFrame: ``sql`` is
+    that DataFrame as Spark SQL, and ``native(session)`` runs the function again with an
+    engine's own session and returns the engine's DataFrame (engines with
+    ``native_dataframes``).
 
     Attributes:
         streaming: True when the query reads its inputs incrementally (``STREAM(x)``,
@@ -89,6 +93,7 @@ class QueryFlow:
     once: bool = False
     is_default: bool = True
     spark_conf: Mapping[str, str] = field(default_factory=dict)
+    native: Callable[[Any], Any] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

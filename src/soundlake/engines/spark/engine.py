@@ -4,7 +4,8 @@ It implements the Engine protocol of ``engines/base.py``: queries are Spark SQL 
 relations registered as temporary views (Delta snapshots, Arrow data, views); results
 cross the boundary as Arrow; writes are Delta commits carrying the batch's app
 transaction (``txnAppId``/``txnVersion``) so a re-run of a committed batch is a no-op;
-AUTO CDC runs as ``MERGE INTO`` (``cdc.py``).
+AUTO CDC runs as ``MERGE INTO`` (``cdc.py``); Python dataset functions run on this
+session's DataFrame API (``functions.py``, ``native_dataframes``).
 
 ``native_streaming`` is True: streaming tables over files run as Structured Streaming
 queries with ``trigger(availableNow=True)`` whose ``foreachBatch`` runs the pipeline's
@@ -33,6 +34,7 @@ from soundlake.engines.base import (
     EngineCapabilities,
     FileStream,
     FileStreamCallback,
+    FunctionRelation,
     NativeRelation,
     Relation,
     ViewRelation,
@@ -60,7 +62,7 @@ class SparkEngine:
     def __init__(self, config: Any = None, *, session: SparkSession | None = None, warehouse_dir: str | None = None) -> None:
         self.capabilities = EngineCapabilities(
             name="spark", sql_dialect="spark", native_streaming=True, native_merge=True,
-            app_transactions=True, parallel_flows=1,
+            app_transactions=True, parallel_flows=1, native_dataframes=True,
         )
         self._master = getattr(config, "master", "local[*]")
         self._conf = dict(getattr(config, "conf", {}) or {})
@@ -126,6 +128,11 @@ class SparkEngine:
             return self.from_arrow(relation.data)
         if isinstance(relation, NativeRelation):
             return relation.frame
+        if isinstance(relation, FunctionRelation):
+            from soundlake.engines.spark.functions import call_function
+
+            self._register(relation.inputs, names if names is not None else [])
+            return call_function(spark, relation.call, relation.tables)
         if isinstance(relation, ViewRelation):
             inner = names if names is not None else []
             self._register(relation.relations, inner)
@@ -217,11 +224,14 @@ class SparkEngine:
         storage_options: Mapping[str, str],
         commit: CommitInfo,
     ) -> CdcMetrics:
-        """AUTO CDC FROM SNAPSHOT is not implemented on Spark yet."""
-        raise EngineError(
-            f"flow '{spec.flow}': AUTO CDC FROM SNAPSHOT is not supported by the spark engine yet",
-            hint="run this pipeline with --engine duckdb",
-        )
+        """Apply one full snapshot with a diff and ``MERGE INTO`` (``snapshot.apply_snapshot``)."""
+        from soundlake.engines.spark.snapshot import apply_snapshot
+
+        with self._lock:
+            return apply_snapshot(
+                self.spark, spec, self.from_arrow(snapshot), version, target_uri,
+                state_uri=state_uri, storage_options=dict(storage_options), commit=commit,
+            )
 
     # --- streams -----------------------------------------------------------------------
 

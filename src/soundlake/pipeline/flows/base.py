@@ -10,12 +10,14 @@ import pyarrow as pa
 
 from soundlake.catalog.state import checkpoint_key
 from soundlake.core.clock import utc_now
-from soundlake.engines.base import CommitInfo, Relation
+from soundlake.engines.base import CommitInfo, FunctionRelation, Relation
 from soundlake.lake import delta
 from soundlake.pipeline.context import RunContext, fault_point, quarantine_name
 from soundlake.pipeline.expectations import ExpectationMetrics, ExpectationSplitter, flagged_query
 from soundlake.pipeline.inputs import Node, ReadGuard, open_relations
 from soundlake.pipeline.planner import FlowPlan
+
+FUNCTION_VIEW = "__sl_function"
 
 FlowStatus = Literal[
     "QUEUED", "PLANNING", "STARTING", "RUNNING", "COMPLETED", "FAILED", "SKIPPED", "STOPPED", "EXCLUDED", "IDLE"
@@ -76,6 +78,30 @@ def delta_properties(props: Mapping[str, str]) -> dict[str, str]:
     return {k: str(v) for k, v in props.items() if k.lower().startswith("delta.")}
 
 
+def native_function(ctx: RunContext, plan: FlowPlan) -> Any:
+    """The flow's Python function to run on the engine's own DataFrame API, or None.
+
+    Set for Python dataset functions returning a DataFrame, on engines with
+    ``native_dataframes``; other engines run the function's DataFrame as Spark SQL.
+    """
+    native = getattr(plan.flow, "native", None)
+    return native if native is not None and ctx.engine.capabilities.native_dataframes else None
+
+
+def function_tables(nodes: list[Node]) -> dict[str, str]:
+    """How a dataset function may name each input (``c.s.t``, ``s.t``, ``t``, ``files:<path>``)."""
+    out: dict[str, str] = {}
+    for node in nodes:
+        inp = node.input
+        if getattr(inp, "kind", "table") == "files":
+            out[f"files:{inp.path}"] = node.placeholder
+            continue
+        table = inp.table
+        for alias in (str(table), f"{table.schema}.{table.name}", table.name):
+            out.setdefault(alias.lower(), node.placeholder)
+    return out
+
+
 def batch_done(ctx: RunContext, plan: FlowPlan, batch: int) -> tuple[bool, bool]:
     """Whether the target and the quarantine table already hold ``batch``."""
     app_id = ctx.app_id(plan.name)
@@ -109,7 +135,12 @@ def execute_batch(
     dialect = ctx.engine.capabilities.sql_dialect
     guard = ReadGuard()
     relations = open_relations(ctx, nodes, entries, guard, overrides)
-    bound = ctx.binder.bind(sql, [n.input for n in nodes], dialect)
+    native = native_function(ctx, plan)
+    if native is not None:  # the Python function itself runs on the engine's DataFrame API
+        relations = {FUNCTION_VIEW: FunctionRelation(native, relations, function_tables(nodes))}
+        bound = f"SELECT * FROM {FUNCTION_VIEW}"
+    else:
+        bound = ctx.binder.bind(sql, [n.input for n in nodes], dialect)
     dataset = plan.dataset
     splitter = ExpectationSplitter(
         str(plan.target), plan.name, dataset.expectations, run_id=ctx.run_id, batch_id=batch, now=utc_now()

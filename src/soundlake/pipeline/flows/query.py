@@ -27,6 +27,7 @@ from soundlake.pipeline.flows.base import (
     batch_done,
     execute_batch,
     load_checkpoint,
+    native_function,
     save_checkpoint,
 )
 from soundlake.pipeline.flows.file_stream import run_file_stream, stream_leaf
@@ -120,7 +121,7 @@ def _commit(ctx: RunContext, plan: FlowPlan, cp: dict[str, Any], batch: int, aft
 def run_materialized_view(ctx: RunContext, plan: FlowPlan) -> FlowResult:
     """Recompute the view and overwrite it in one commit (skipped when inputs are unchanged)."""
     sql = flow_sql(plan)
-    if incremental_mv.eligible(plan, ctx):
+    if native_function(ctx, plan) is None and incremental_mv.eligible(plan, ctx):
         aggregate = incremental_mv.analyze_aggregate(sql)
         if aggregate is not None:
             result = incremental_mv.run_incremental(ctx, plan, sql, aggregate)

@@ -15,7 +15,7 @@ import os
 import sys
 import traceback
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from soundlake.core.errors import DefinitionError
 from soundlake.engines.duckdb import dataframe as df_module
 from soundlake.engines.duckdb import dataframe_column, dataframe_functions, dataframe_types
-from soundlake.pipeline.definitions import Dataset, QueryFlow, Registry
+from soundlake.pipeline.definitions import Dataset, QueryFlow, Registry, SourceLocation
 from soundlake.pipeline.python import api
 from soundlake.pipeline.python.state import STATE, LoadState, PendingQuery
 from soundlake.pipeline.sql.query import analyze_query
@@ -103,7 +103,8 @@ def _finalize(state: LoadState, marks: tuple[int, int]) -> None:
 
 
 def _build(pending: PendingQuery, state: LoadState) -> tuple[Dataset | None, QueryFlow]:
-    sql = _query_sql(pending)
+    sql, is_frame = _query_sql(pending)
+    native = _native(Path(state.path_text), state.context, pending.location) if is_frame else None
     inputs = analyze_query(sql, catalog=state.context.catalog, schema=state.context.schema, location=pending.location)
     streaming = any(i.streaming for i in inputs)
     options = pending.options
@@ -123,6 +124,7 @@ def _build(pending: PendingQuery, state: LoadState) -> tuple[Dataset | None, Que
             once=bool(options.get("once")),
             is_default=False,
             spark_conf=options.get("spark_conf", {}),
+            native=native,
         )
         return None, flow
     kind = _KIND.get(pending.kind) or ("streaming_table" if streaming else "materialized_view")
@@ -145,11 +147,12 @@ def _build(pending: PendingQuery, state: LoadState) -> tuple[Dataset | None, Que
         sql=sql,
         is_default=True,
         spark_conf=options.get("spark_conf", {}),
+        native=native,
     )
     return dataset, flow
 
 
-def _query_sql(pending: PendingQuery) -> str:
+def _query_sql(pending: PendingQuery) -> tuple[str, bool]:
     name = pending.function.__name__
     df_module.reset_aliases()
     try:
@@ -163,29 +166,91 @@ def _query_sql(pending: PendingQuery) -> str:
             f"{pending.location}: dataset function '{name}' failed: {type(exc).__name__}: {exc}"
         ) from exc
     if isinstance(result, df_module.DataFrame):
-        return result.to_sql()
+        return result.to_sql(), True
     if isinstance(result, str) and result.strip():
-        return result.strip().rstrip(";")
+        return result.strip().rstrip(";"), False
     raise DefinitionError(
         f"{pending.location}: dataset function '{name}' returned {type(result).__name__}; "
         "it must return a DataFrame or a SQL query string"
     )
 
 
+def _native(path: Path, context: LoadContext, location: SourceLocation) -> Callable[[Any], Any]:
+    """``QueryFlow.native``: run the file again with real PySpark, call the function.
+
+    The file runs with ``spark`` = the engine's session (``spark.conf.get`` reads the
+    pipeline's configuration first) and without soundlake's PySpark shims, so its
+    ``pyspark`` imports are the real modules; decorators record into a scratch registry.
+    The function defined at ``location`` is called and its DataFrame returned.
+    """
+
+    def run(session: Any) -> Any:
+        configured = _ConfiguredSession(session, context.configuration)
+        state = LoadState(Registry(), context, str(path), context.display_name or str(path), configured)
+        namespace: dict[str, Any] = {"__name__": f"soundlake_pipeline_{path.stem}", "__file__": str(path), "spark": configured}
+        token = STATE.set(state)
+        try:
+            with _environment(path, configured, shims=False):
+                exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)  # noqa: S102
+                for pending in state.pending:
+                    if pending.location == location:
+                        return pending.function()
+        finally:
+            STATE.reset(token)
+        raise DefinitionError(f"{location}: the dataset function is gone from {path} (was the file changed?)")
+
+    return run
+
+
+class _ConfiguredSession:
+    """An engine session whose ``conf.get`` reads the pipeline's configuration first."""
+
+    def __init__(self, session: Any, configuration: Mapping[str, str]) -> None:
+        self._session = session
+        self.conf = _ConfiguredConf(session.conf, configuration)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+
+class _ConfiguredConf:
+    def __init__(self, conf: Any, configuration: Mapping[str, str]) -> None:
+        self._conf = conf
+        self._values = dict(configuration)
+
+    def get(self, key: str, *default: Any) -> Any:
+        if key in self._values:
+            return self._values[key]
+        return self._conf.get(key, *default)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conf, name)
+
+
 @contextmanager
-def _environment(path: Path, session: Any) -> Iterator[None]:
-    """``spark`` as a builtin, the file's folder importable, and the PySpark shims."""
+def _environment(path: Path, session: Any, *, shims: bool = True) -> Iterator[None]:
+    """``spark`` as a builtin, the file's folder importable, and (``shims``) the PySpark shims."""
     added_path = str(path.parent)
     sys.path.insert(0, added_path)
     had_spark = hasattr(builtins, "spark")
     if not had_spark:
         setattr(builtins, "spark", session)  # noqa: B010 - a builtin, as on Databricks
-    shims = _shim_modules()
-    previous = {name: sys.modules.get(name) for name in shims}
-    sys.modules.update(shims)
+    # without shims the real pyspark is used, but pyspark.pipelines stays soundlake's API
+    modules = _shim_modules() if shims else {"pyspark.pipelines": api}
+    previous = {name: sys.modules.get(name) for name in modules}
+    sys.modules.update(modules)
+    real = None if shims else sys.modules.get("pyspark")
+    real_pipelines = getattr(real, "pipelines", None)
+    if real is not None:
+        real.pipelines = api  # type: ignore[attr-defined]
     try:
         yield
     finally:
+        if real is not None:
+            if real_pipelines is None:
+                delattr(real, "pipelines")
+            else:
+                real.pipelines = real_pipelines  # type: ignore[attr-defined]
         for name, module in previous.items():
             if module is None:
                 sys.modules.pop(name, None)
