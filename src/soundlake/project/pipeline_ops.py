@@ -56,7 +56,9 @@ def make_engine(project: Project, engine: str | None = None) -> Engine:
             raise EngineError(
                 "the Spark engine is not available: install it with pip install 'soundlake[spark]'"
             ) from exc
-        return spark_engine.SparkEngine(project.config.spark)
+        return spark_engine.SparkEngine(
+            project.config.spark, storage=project.lake.root, storage_options=project.lake.storage_options
+        )
     raise ConfigError(f"unknown engine '{name}' (duckdb or spark)")
 
 

@@ -41,6 +41,7 @@ from soundlake.engines.base import (
     WriteMode,
     WriteOutcome,
 )
+from soundlake.engines.spark.hadoop import hadoop_settings
 from soundlake.engines.spark.session import spark_session
 
 if TYPE_CHECKING:
@@ -57,15 +58,29 @@ class SparkEngine:
             :meth:`close`).
         warehouse_dir: ``spark.sql.warehouse.dir`` (default: a temporary folder; soundlake
             addresses tables by path, not through the warehouse).
+        storage: The lake root; with ``storage_options`` it gives the Hadoop settings
+            for abfss:// or s3:// (``hadoop.hadoop_settings``).
+        storage_options: The project's object-store options (deltalake names).
     """
 
-    def __init__(self, config: Any = None, *, session: SparkSession | None = None, warehouse_dir: str | None = None) -> None:
+    def __init__(
+        self,
+        config: Any = None,
+        *,
+        session: SparkSession | None = None,
+        warehouse_dir: str | None = None,
+        storage: str = "",
+        storage_options: Mapping[str, str] | None = None,
+    ) -> None:
         self.capabilities = EngineCapabilities(
             name="spark", sql_dialect="spark", native_streaming=True, native_merge=True,
             app_transactions=True, parallel_flows=1, native_dataframes=True,
         )
         self._master = getattr(config, "master", "local[*]")
         self._conf = dict(getattr(config, "conf", {}) or {})
+        self.hadoop = hadoop_settings(storage, storage_options or {})
+        for key, value in self.hadoop.items():  # the project's own conf wins
+            self._conf.setdefault(f"spark.hadoop.{key}", value)
         self._warehouse = warehouse_dir or posixpath.join(tempfile.gettempdir(), "soundlake-spark-warehouse")
         self._session = session
         self._owns_session = session is None
@@ -86,6 +101,9 @@ class SparkEngine:
             self._session = spark_session(
                 self._master, self._conf, app_name="soundlake", warehouse_dir=self._warehouse
             )
+            if existing is not None:  # a running session: object-store settings at runtime
+                for key, value in self.hadoop.items():
+                    self._session.conf.set(key, value)
         return self._session
 
     # --- queries ---------------------------------------------------------------------
