@@ -40,6 +40,7 @@ READER_OPTIONS = {
     "sep": "sep",
     "delimiter": "sep",
 }
+MAX_FILE_AGE = "36500d"
 _FILE_SCHEME = re.compile(r"^file:(//)?")
 
 
@@ -57,7 +58,9 @@ def run_file_stream(spark: SparkSession, stream: FileStream, on_batch: FileStrea
     """
     from pyspark.sql import functions as F
 
-    options = {"recursiveFileLookup": "true"}
+    # maxFileAge: Spark would skip a late file whose modification time is more than 7 days
+    # older than the newest file seen (a backfill, a copy keeping times); never skip.
+    options = {"recursiveFileLookup": "true", "maxFileAge": MAX_FILE_AGE}
     glob = _option(stream, "pathGlobFilter")
     if glob:
         options["pathGlobFilter"] = glob
