@@ -147,7 +147,8 @@ def run_materialized_view(ctx: RunContext, plan: FlowPlan) -> FlowResult:
     window = windowed_mv.refresh_window(plan.dataset)
     definition = windowed_mv.definition_hash(sql, plan.dataset, window)
     run_sql, run_nodes, entries, lower = sql, nodes, planned.entries, None
-    if window is not None and cp.get("definition") == definition:
+    # a Python function run natively computes its whole result: no windowed query
+    if window is not None and cp.get("definition") == definition and native_function(ctx, plan) is None:
         version = windowed_mv.previous_version(ctx, plan.dataset)
         windowed = None if version is None else windowed_mv.windowed_query(ctx, plan.dataset, window, sql, version)
         if windowed is not None:
