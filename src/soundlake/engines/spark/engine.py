@@ -145,7 +145,8 @@ class SparkEngine:
         if isinstance(relation, ArrowRelation):
             return self.from_arrow(relation.data)
         if isinstance(relation, NativeRelation):
-            return relation.frame
+            native: DataFrame = relation.frame
+            return native
         if isinstance(relation, FunctionRelation):
             from soundlake.engines.spark.functions import call_function
 

@@ -64,7 +64,8 @@ class RoutedReader:
         view = self._session.route(f"files:{path}") if path is not None else None
         if view is not None:
             return self._session.table(view)
-        return self._reader.load(path, format=format, **options)
+        frame: DataFrame = self._reader.load(path, format=format, **options)
+        return frame
 
     def format(self, source: str) -> RoutedReader:
         # cloudFiles is Databricks' Auto Loader; the routed load reads soundlake's files

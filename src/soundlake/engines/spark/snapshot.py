@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from soundlake.core.errors import FlowError
 from soundlake.engines.base import CdcMetrics, CdcSpec, CommitInfo
-from soundlake.engines.cdc_columns import META_COLUMNS, SEQ
+from soundlake.engines.cdc_columns import END_AT, META_COLUMNS, SEQ
 from soundlake.engines.spark.cdc import _load, _views, apply_cdc
-from soundlake.engines.spark.cdc_sql import END_AT, q, qs
+from soundlake.engines.spark.cdc_sql import q, qs
 from soundlake.lake import delta
 
 if TYPE_CHECKING:
@@ -116,13 +116,14 @@ def _check_order(spark: SparkSession, spec: CdcSpec, state_uri: str, version: in
     state = _load(spark, state_uri)
     if state is None:
         return
-    latest = state.selectExpr(f"max({SEQ}) AS m").collect()[0]["m"]
+    latest: Any = state.selectExpr(f"max({SEQ}) AS m").collect()[0]["m"]
     if latest is not None and type(latest) is not type(version):
         raise FlowError(
             f"flow {spec.flow!r}: snapshot version {version!r} is not of the type of the "
             f"applied versions ({type(latest).__name__})"
         )
-    if latest is not None and version < latest:
+    current: Any = version  # same type as latest here
+    if latest is not None and current < latest:
         raise FlowError(
             f"flow {spec.flow!r}: snapshot version {version!r} is older than the applied "
             f"version {latest!r}; snapshots are applied in ascending version order"

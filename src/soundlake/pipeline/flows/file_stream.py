@@ -231,7 +231,7 @@ class _MicroBatches:
 
 
 def _micros(dtype: pa.DataType) -> bool:
-    return pa.types.is_timestamp(dtype) and dtype.unit == "us"
+    return bool(pa.types.is_timestamp(dtype) and dtype.unit == "us")
 
 
 def _merge(metrics: list[ExpectationMetrics]) -> ExpectationMetrics | None:
