@@ -25,3 +25,11 @@ def test_import_soundlake_loads_no_engine() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_the_package_type_checks_strictly() -> None:
+    """``mypy --strict`` over src/soundlake (settings in pyproject.toml)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-incremental"], cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]

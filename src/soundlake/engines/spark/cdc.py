@@ -25,12 +25,8 @@ from typing import TYPE_CHECKING
 
 from soundlake.core.errors import FlowError
 from soundlake.engines.base import CdcMetrics, CdcSpec, CommitInfo
+from soundlake.engines.cdc_columns import DELETE, END_AT, OP, SEQ, TRUNCATE
 from soundlake.engines.spark.cdc_sql import (
-    DELETE,
-    END_AT,
-    OP,
-    SEQ,
-    TRUNCATE,
     ResolvedCdc,
     dedup_sql,
     event_columns,
