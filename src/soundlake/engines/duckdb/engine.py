@@ -98,8 +98,17 @@ class DuckDBEngine:
                 cursor.register(name, dataset)
             elif isinstance(relation, ArrowRelation):
                 data = relation.data
-                if isinstance(data, pa.RecordBatchReader) and sql.count(name) > 1:
-                    data = data.read_all()  # a one-pass reader cannot be scanned twice
+                if isinstance(data, pa.RecordBatchReader):
+                    # Rows produced in Python (files read with Auto Loader semantics) land in
+                    # a DuckDB temp table first: it is buffer-managed (spills past the memory
+                    # limit, where a window or join over a scan of the Arrow stream itself ran
+                    # out of memory at S=5) and can be scanned more than once. Temp tables
+                    # belong to this cursor and go with it.
+                    staged = f"{name}__arrow"
+                    cursor.register(staged, data)
+                    cursor.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS SELECT * FROM "{staged}"')
+                    cursor.unregister(staged)
+                    continue
                 keep.append(data)
                 cursor.register(name, data)
             elif isinstance(relation, ViewRelation):
