@@ -25,8 +25,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from soundlake.engines.duckdb import settings
 from soundlake.engines.base import CdcMetrics, CdcSpec, CommitInfo
+from soundlake.engines.duckdb import settings
 from soundlake.engines.duckdb.cdc_events import load_events
 from soundlake.engines.duckdb.cdc_plan import write_create, write_target
 from soundlake.engines.duckdb.cdc_scd1 import scd1_rows_sql

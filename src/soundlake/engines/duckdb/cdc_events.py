@@ -13,7 +13,8 @@ from typing import Any
 import pyarrow as pa
 
 from soundlake.core.errors import FlowError
-from soundlake.engines.duckdb.cdc_spec import DELETE, OP, SEQ, TRUNCATE, UPSERT, ResolvedCdc, q
+from soundlake.engines.cdc_columns import DELETE, OP, SEQ, TRUNCATE, UPSERT
+from soundlake.engines.duckdb.cdc_spec import ResolvedCdc, q
 
 
 def dedup_sql(rc: ResolvedCdc, source: str) -> str:

@@ -26,8 +26,9 @@ import pyarrow.compute as pc
 from deltalake import DeltaTable, write_deltalake
 
 from soundlake.engines.base import CommitInfo
+from soundlake.engines.cdc_columns import END_AT
 from soundlake.engines.duckdb.cdc_io import register_delta
-from soundlake.engines.duckdb.cdc_spec import END_AT, ResolvedCdc, q
+from soundlake.engines.duckdb.cdc_spec import ResolvedCdc, q
 from soundlake.engines.duckdb.cdc_state import commit_properties
 from soundlake.engines.duckdb.cdc_write import (
     can_write,

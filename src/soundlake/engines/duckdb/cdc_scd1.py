@@ -9,7 +9,8 @@ the key was last deleted, in sequence order.
 
 from __future__ import annotations
 
-from soundlake.engines.duckdb.cdc_spec import DELETE, OP, SEQ, UPSERT, ResolvedCdc, q
+from soundlake.engines.cdc_columns import DELETE, OP, SEQ, UPSERT
+from soundlake.engines.duckdb.cdc_spec import ResolvedCdc, q
 
 
 def filled_values_sql(rc: ResolvedCdc, source: str) -> str:

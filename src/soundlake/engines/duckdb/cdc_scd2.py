@@ -11,17 +11,9 @@ remembered events, late events split intervals exactly as if they had arrived in
 
 from __future__ import annotations
 
+from soundlake.engines.cdc_columns import DELETE, END_AT, OP, SEQ, START_AT, UPSERT
 from soundlake.engines.duckdb.cdc_scd1 import filled_values_sql
-from soundlake.engines.duckdb.cdc_spec import (
-    DELETE,
-    END_AT,
-    OP,
-    SEQ,
-    START_AT,
-    UPSERT,
-    ResolvedCdc,
-    q,
-)
+from soundlake.engines.duckdb.cdc_spec import ResolvedCdc, q
 
 
 def scd2_rows_sql(rc: ResolvedCdc, source: str) -> str:

@@ -16,35 +16,7 @@ from sqlglot import exp
 
 from soundlake.core.errors import FlowError
 from soundlake.engines.base import CdcSpec
-from soundlake.engines.cdc_columns import (
-    DELETE,
-    END_AT,
-    META_COLUMNS,
-    OP,
-    SEQ,
-    START_AT,
-    TRUNCATE,
-    UPSERT,
-    cdc_columns,
-    check_spec,
-)
-
-__all__ = [  # the column names are re-exported for the SCD builders
-    "DELETE",
-    "END_AT",
-    "META_COLUMNS",
-    "OP",
-    "SEQ",
-    "START_AT",
-    "TRUNCATE",
-    "UPSERT",
-    "ResolvedCdc",
-    "cdc_columns",
-    "check_spec",
-    "q",
-    "resolve",
-    "to_duckdb",
-]
+from soundlake.engines.cdc_columns import START_AT, cdc_columns, check_spec
 
 
 def q(name: str) -> str:

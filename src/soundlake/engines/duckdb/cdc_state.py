@@ -15,9 +15,10 @@ from typing import Any
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 
 from soundlake.engines.base import CommitInfo
+from soundlake.engines.cdc_columns import DELETE, OP, SEQ, TRUNCATE
 from soundlake.engines.duckdb.cdc_events import dedup_sql
 from soundlake.engines.duckdb.cdc_io import register_delta
-from soundlake.engines.duckdb.cdc_spec import DELETE, OP, SEQ, TRUNCATE, ResolvedCdc, q
+from soundlake.engines.duckdb.cdc_spec import ResolvedCdc, q
 from soundlake.lake.delta import new_table_configuration
 
 COMMIT = "__commit"

@@ -14,7 +14,6 @@ import duckdb
 import pyarrow as pa
 
 from soundlake.core.errors import EngineError
-from soundlake.engines.duckdb import settings
 from soundlake.engines.base import (
     ArrowRelation,
     CdcMetrics,
@@ -29,6 +28,7 @@ from soundlake.engines.base import (
     WriteMode,
     WriteOutcome,
 )
+from soundlake.engines.duckdb import settings
 from soundlake.lake import delta
 
 BATCH_ROWS = 131_072

@@ -19,9 +19,10 @@ from deltalake import write_deltalake
 
 from soundlake.core.errors import FlowError
 from soundlake.engines.base import CdcMetrics, CdcSpec, CommitInfo
+from soundlake.engines.cdc_columns import END_AT, META_COLUMNS
 from soundlake.engines.duckdb.cdc import apply_cdc, connect
 from soundlake.engines.duckdb.cdc_io import register_delta
-from soundlake.engines.duckdb.cdc_spec import END_AT, META_COLUMNS, q
+from soundlake.engines.duckdb.cdc_spec import q
 from soundlake.engines.duckdb.cdc_state import commit_properties, committed, open_table
 
 VERSION_COL = "__snapshot_version"

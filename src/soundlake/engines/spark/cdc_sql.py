@@ -16,10 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from soundlake.engines.base import CdcSpec
-from soundlake.engines.cdc_columns import (  # noqa: F401  (re-exported for the builders)
+from soundlake.engines.cdc_columns import (
     DELETE,
     END_AT,
-    META_COLUMNS,
     OP,
     SEQ,
     START_AT,
@@ -28,6 +27,7 @@ from soundlake.engines.cdc_columns import (  # noqa: F401  (re-exported for the 
     cdc_columns,
     check_spec,
 )
+
 _IDENT = re.compile(r"^`?([A-Za-z_][A-Za-z0-9_]*)`?$")
 
 

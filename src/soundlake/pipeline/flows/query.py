@@ -146,20 +146,14 @@ def run_materialized_view(ctx: RunContext, plan: FlowPlan) -> FlowResult:
     batch = max(int(cp["batch"]), done) + 1
     window = windowed_mv.refresh_window(plan.dataset)
     definition = windowed_mv.definition_hash(sql, plan.dataset, window)
-    run_sql, run_nodes, entries, lower = sql, nodes, planned.entries, None
+    run = windowed_mv.WindowedBatch(sql, nodes, dict(planned.entries))
     # a Python function run natively computes its whole result: no windowed query
     if window is not None and cp.get("definition") == definition and native_function(ctx, plan) is None:
-        version = windowed_mv.previous_version(ctx, plan.dataset)
-        windowed = None if version is None else windowed_mv.windowed_query(ctx, plan.dataset, window, sql, version)
-        if windowed is not None:
-            run_sql, previous, entry, lower = windowed
-            leaf = windowed_mv.previous_leaf(previous)
-            run_nodes = [*nodes, leaf]
-            entries = {**planned.entries, leaf.key: entry}
-    result = execute_batch(ctx, plan, run_sql, run_nodes, entries, batch=batch, mode="overwrite")
+        run = windowed_mv.windowed_batch(ctx, plan.dataset, window, sql, nodes, dict(planned.entries))
+    result = execute_batch(ctx, plan, run.sql, run.nodes, run.entries, batch=batch, mode="overwrite")
     if window is not None:
-        result.extra["refresh"] = "window" if lower else "full"
-        result.extra["refresh_window"] = {"partition_column": window.column, "lower_bound": lower}
+        result.extra["refresh"] = "window" if run.lower else "full"
+        result.extra["refresh_window"] = {"partition_column": window.column, "lower_bound": run.lower}
     fault_point("before_checkpoint", plan.name)
     cp["batch"] = batch
     cp["signature"] = signature

@@ -106,42 +106,50 @@ def definition_hash(sql: str, dataset: Dataset, window: RefreshWindow | None) ->
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
-def windowed_query(
-    ctx: RunContext, dataset: Dataset, window: RefreshWindow, sql: str, previous_version: int
-) -> tuple[str, FlowInput, dict[str, Any], str] | None:
-    """The refresh query (view SQL filtered to the window, plus the kept older rows).
+@dataclass(frozen=True)
+class WindowedBatch:
+    """What one refresh runs: the query, its input nodes and planned entries.
 
-    Returns the Spark SQL, the input standing for the view's previous version, that
-    input's planned entry and the window's lower bound (a SQL literal); None when the view
-    holds no partition value (recompute fully).
+    ``lower`` is the window's lower bound (a SQL literal), None for a full recompute.
+    """
+
+    sql: str
+    nodes: list[Node]
+    entries: dict[str, Any]
+    lower: str | None = None
+
+
+def windowed_batch(
+    ctx: RunContext, dataset: Dataset, window: RefreshWindow, sql: str, nodes: list[Node],
+    entries: dict[str, Any],
+) -> WindowedBatch:
+    """The refresh of ``dataset``: its SQL filtered to the window plus its kept older rows.
+
+    Falls back to the full query (``lower`` None) when the view does not exist yet or
+    holds no partition value.
     """
     uri = ctx.table_uri(dataset.name)
+    version = delta.table_version(uri, ctx.storage_options)
+    if version is None:
+        return WindowedBatch(sql, nodes, entries)
     column = _quote(window.column)
-    previous = DeltaRelation(uri, previous_version, None, ctx.storage_options)
+    previous = DeltaRelation(uri, version, None, ctx.storage_options)
     reader = ctx.engine.execute(f"SELECT max({column}) AS m FROM {PREVIOUS}", {PREVIOUS: previous})
     top = reader.read_all().column(0)[0].as_py()
     if top is None:
-        return None
+        return WindowedBatch(sql, nodes, entries)
     lower = _literal(_subtract(top, window, dataset), dataset, window)
     target = str(dataset.name)
     query = (
         f"SELECT * FROM ({sql}) AS __sl_window WHERE {column} >= {lower} OR {column} IS NULL\n"
         f"UNION ALL\nSELECT * FROM {target} WHERE {column} < {lower}"
     )
+    # the view's previous version, keyed apart from the view's own inputs
     table_input = FlowInput(kind="table", streaming=False, table=dataset.name, placeholder=PREVIOUS, written=target)
-    entry = {"kind": "delta", "uri": uri, "version": previous_version, "files": None}
-    return query, table_input, entry, lower
-
-
-def previous_leaf(table_input: FlowInput) -> Node:
-    """The input node of the view's previous version, keyed apart from its inputs."""
-    return Leaf(key=f"previous:{table_input.table}", placeholder=PREVIOUS, input=table_input,
-                streaming=False, mentions_metadata=False)
-
-
-def previous_version(ctx: RunContext, dataset: Dataset) -> int | None:
-    """The view's current Delta version, None when it does not exist yet."""
-    return delta.table_version(ctx.table_uri(dataset.name), ctx.storage_options)
+    leaf = Leaf(key=f"previous:{target}", placeholder=PREVIOUS, input=table_input, streaming=False,
+                mentions_metadata=False)
+    entry = {"kind": "delta", "uri": uri, "version": version, "files": None}
+    return WindowedBatch(query, [*nodes, leaf], {**entries, leaf.key: entry}, lower)
 
 
 def _subtract(top: Any, window: RefreshWindow, dataset: Dataset) -> Any:
