@@ -117,3 +117,29 @@ def checkpoint_key(flow: str) -> str:
 def dataset_key(dataset: str) -> str:
     """Key of a dataset's marker document (pending resets)."""
     return f"datasets/{safe_name(dataset)}.json"
+
+
+def state_exists(store: StateStore) -> bool:
+    """True when the pipeline's state folder exists."""
+    fs, base = store._fs()
+    return bool(fs.get_file_info(base).type == pafs.FileType.Directory)
+
+
+def move_state(source: StateStore, target: StateStore) -> None:
+    """Move one pipeline's whole state folder to another pipeline's (a rename).
+
+    Raises:
+        StorageError: when the target folder exists or the move fails.
+    """
+    fs, src = source._fs()
+    _, dst = target._fs()
+    if fs.get_file_info(dst).type != pafs.FileType.NotFound:
+        raise StorageError(f"cannot move pipeline state to {dst}: it exists")
+    try:
+        if source.lake.is_local:
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            os.rename(src, dst)
+        else:
+            fs.move(src, dst)
+    except OSError as exc:
+        raise StorageError(f"moving pipeline state {src} to {dst} failed: {exc}") from exc

@@ -59,6 +59,22 @@ def register(app: typer.Typer) -> None:
             failed = ", ".join(sorted(result.errors))
             raise FlowError(f"update {result.run_id} failed: {failed}")
 
+    @app.command("rename-pipeline")
+    def rename_pipeline(
+        old: str = typer.Argument(..., help="The pipeline's previous name."),
+        new: str = typer.Argument(..., help="The new name (already set as name: in soundlake.yml)."),
+    ) -> None:
+        """Rename the pipeline: move its state and hand its tables to the new name."""
+        from soundlake.project.rename_ops import rename_pipeline as rename
+
+        result = rename(open_project(), old, new)
+        moved = "moved" if result.state_moved else "already moved"
+        console.print(
+            f"pipeline '{result.old}' renamed to '{result.new}': state {moved}, "
+            f"{len(result.tables)} table(s) handed over",
+            highlight=False,
+        )
+
     @app.command("dry-run")
     def dry_run() -> None:
         """Validate every definition and the graph; print it. Runs nothing."""

@@ -141,8 +141,9 @@ class EventLog:
         dataset: str | None = None,
         details: Mapping[str, Any] | None = None,
         error: BaseException | Mapping[str, Any] | None = None,
+        update_id: str | None = None,
     ) -> Event:
-        """Record an event and notify listeners."""
+        """Record an event and notify listeners (``update_id``: of another update, default this one)."""
         if isinstance(error, BaseException):
             error = {
                 "exceptions": [{"class_name": type(error).__name__, "message": str(error)}],
@@ -153,7 +154,7 @@ class EventLog:
                 id=uuid.uuid4().hex,
                 sequence=self._sequence,
                 pipeline=self.pipeline,
-                update_id=self.update_id,
+                update_id=update_id or self.update_id,
                 timestamp=utc_now(),
                 message=message,
                 level=level,
@@ -258,3 +259,24 @@ def read_events(
 
         table = table.filter(pc.equal(pc.struct_field(table.column("origin"), "update_id"), update_id))
     return table.sort_by("sequence")
+
+
+def unfinished_updates(uri: str, storage_options: Mapping[str, str] | None = None) -> list[str]:
+    """Updates whose last ``update_progress`` state is RUNNING (their process died), oldest first."""
+    if not delta.is_delta_table(uri, storage_options):
+        return []
+    import pyarrow.compute as pc
+    import pyarrow.dataset as pads
+
+    dataset = delta.snapshot_dataset(uri, storage_options)
+    table = dataset.to_table(
+        columns=["sequence", "origin", "details"], filter=pads.field("event_type") == "update_progress"
+    ).sort_by("sequence")
+    last: dict[str, str] = {}
+    updates = pc.struct_field(table.column("origin"), "update_id").to_pylist()
+    for update, details in zip(updates, table.column("details").to_pylist()):
+        state = (json.loads(details or "{}").get("update_progress") or {}).get("state")
+        if update and state:
+            last.pop(update, None)  # keep the order of each update's latest state
+            last[update] = str(state)
+    return [update for update, state in last.items() if state == "RUNNING"]

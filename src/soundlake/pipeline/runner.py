@@ -8,7 +8,7 @@ the event log (SEMANTICS.md section 5).
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
@@ -16,11 +16,14 @@ from soundlake.catalog.names import TableName
 from soundlake.catalog.state import dataset_key, safe_name
 from soundlake.core.errors import SoundlakeError
 from soundlake.lake import delta
+from soundlake.lake.delta_log import TableLog, inspect_table, remove_table
+from soundlake.observe.events import unfinished_updates
 from soundlake.pipeline.context import RunContext, fault_point, quarantine_name
 from soundlake.pipeline.flows.base import FlowResult, load_checkpoint, save_checkpoint
 from soundlake.pipeline.flows.cdc import run_auto_cdc, run_snapshot_cdc
 from soundlake.pipeline.flows.query import run_materialized_view, run_streaming
 from soundlake.pipeline.inputs import input_key
+from soundlake.pipeline.integrity import check_owners, inspect_targets, verify_state
 from soundlake.pipeline.planner import FlowPlan, UpdatePlan, input_table
 
 TERMINAL_OK = ("COMPLETED", "IDLE", "EXCLUDED")
@@ -60,8 +63,26 @@ def _unsupported(ctx: RunContext, plan: FlowPlan) -> FlowResult:
     )
 
 
-def run_update(ctx: RunContext, plan: UpdatePlan, *, cause: str = "API_CALL") -> UpdateResult:
-    """Run ``plan``; never raises for a flow failure (see :attr:`UpdateResult.errors`)."""
+def run_update(
+    ctx: RunContext,
+    plan: UpdatePlan,
+    *,
+    cause: str = "API_CALL",
+    logs: Mapping[TableName, TableLog] | None = None,
+) -> UpdateResult:
+    """Run ``plan``; never raises for a flow failure (see :attr:`UpdateResult.errors`).
+
+    Before anything is written, the targets' logs (``logs``, or read here) are checked:
+    every target must belong to this pipeline, and the checkpoints must match the tables
+    (:mod:`soundlake.pipeline.integrity`).
+
+    Raises:
+        OwnershipError: a target belongs to another pipeline (nothing is logged).
+        StateMismatchError: state and tables disagree (the update is logged as FAILED).
+    """
+    if logs is None:
+        logs = inspect_targets(ctx, plan)
+    check_owners(ctx.pipeline, logs)
     events = ctx.events
     events.emit(
         "create_update",
@@ -90,10 +111,12 @@ def run_update(ctx: RunContext, plan: UpdatePlan, *, cause: str = "API_CALL") ->
                 }
             },
         )
+    _mark_interrupted(ctx)
     events.emit("update_progress", "Update is RUNNING", details={"update_progress": {"state": "RUNNING"}})
     result = UpdateResult(ctx.run_id, "RUNNING")
     crashed = True
     try:
+        verify_state(ctx, plan, logs)
         apply_resets(ctx, plan)
         _run_flows(ctx, plan, result)
         crashed = False
@@ -108,6 +131,24 @@ def run_update(ctx: RunContext, plan: UpdatePlan, *, cause: str = "API_CALL") ->
         )
         events.flush()
     return result
+
+
+def _mark_interrupted(ctx: RunContext) -> None:
+    """Give every earlier update that is still RUNNING in the log (its process died) an end.
+
+    The caller holds the project's writer lock, so no other update is running: an update
+    whose last state is RUNNING was interrupted (killed, or the machine stopped).
+    """
+    for update in unfinished_updates(ctx.events.uri, ctx.storage_options):
+        if update == ctx.run_id:
+            continue
+        ctx.events.emit(
+            "update_progress",
+            f"Update {update} was interrupted (process killed); marked CANCELED by update {ctx.run_id}",
+            level="WARN",
+            update_id=update,
+            details={"update_progress": {"state": "CANCELED", "interrupted": True, "marked_by": ctx.run_id}},
+        )
 
 
 def _input_names(fp: FlowPlan) -> list[str]:
@@ -252,9 +293,15 @@ def _reset(ctx: RunContext, plan: UpdatePlan, table: TableName) -> None:
     ctx.state.write(key, {"pending_reset": True, "table": str(table), "run_id": ctx.run_id})
     fault_point("after_reset_marker")
     uri = ctx.table_uri(table)
+    log = inspect_table(uri, [ctx.app_id(fp.name) for fp in flows], ctx.storage_options)
+    if log.problem is not None:  # a broken log cannot be truncated: the table is rebuilt from scratch
+        remove_table(uri, ctx.storage_options)
     for fp in flows:
-        cp = load_checkpoint(ctx, fp.name)
-        done = delta.transaction_version(uri, ctx.app_id(fp.name), ctx.storage_options) or 0
+        try:
+            cp = load_checkpoint(ctx, fp.name)
+        except SoundlakeError:  # a corrupt checkpoint: the reset replaces it
+            cp = {"flow": fp.name, "batch": 0, "sources": {}, "planned": None}
+        done = log.transactions.get(ctx.app_id(fp.name)) or 0
         planned = int((cp.get("planned") or {}).get("batch", 0))
         batch = max(int(cp["batch"]), planned, done)
         save_checkpoint(ctx, fp.name, {"flow": fp.name, "batch": batch, "sources": {}, "planned": None})

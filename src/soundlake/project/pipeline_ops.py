@@ -24,10 +24,12 @@ from soundlake.core.errors import ConfigError, EngineError, SoundlakeError, Stor
 from soundlake.core.ids import new_run_id
 from soundlake.engines.base import DeltaRelation, Engine
 from soundlake.lake import delta
+from soundlake.lake.delta_log import inspect_table
 from soundlake.observe.events import EventListener, EventLog, read_events
 from soundlake.pipeline.context import RunContext, SqlBinder
 from soundlake.pipeline.definitions import SourceLocation
 from soundlake.pipeline.graph import Graph, build_graph
+from soundlake.pipeline.integrity import check_external_inputs, check_owners
 from soundlake.pipeline.loader import load_definitions
 from soundlake.pipeline.planner import UpdatePlan, plan_update
 from soundlake.pipeline.runner import UpdateResult, run_update
@@ -125,9 +127,32 @@ class DryRun:
 
 
 def dry_run(project: Project, **selection: Any) -> DryRun:
-    """Validate every definition and the graph; run nothing."""
+    """Validate every definition and the graph; run nothing.
+
+    Also checks what a run checks before writing: every table read exists (or is a
+    dataset of the pipeline) and no target belongs to another pipeline.
+    """
     graph = load_graph(project)
-    return DryRun(graph, plan_for(project, graph, **selection))
+    check_inputs(project, graph)
+    plan = plan_for(project, graph, **selection)
+    lake = project.lake
+    logs = {
+        fp.target: inspect_table(lake.uri(*fp.target.parts), (), lake.storage_options)
+        for fp in plan.flows
+        if fp.kind != "view"
+    }
+    check_owners(project.config.name, logs)
+    return DryRun(graph, plan)
+
+
+def check_inputs(project: Project, graph: Graph) -> None:
+    """Every table a flow reads is a dataset of the pipeline or exists in the lake.
+
+    Raises:
+        GraphError: naming the missing name, the flow, file and line.
+    """
+    lake = project.lake
+    check_external_inputs(graph, lambda t: delta.is_delta_table(lake.uri(*t.parts), lake.storage_options))
 
 
 
@@ -168,6 +193,7 @@ def run(
         )
         try:
             graph = load_graph(project)
+            check_inputs(project, graph)
             plan = plan_for(
                 project, graph, refresh=refresh, full_refresh=full_refresh, full_refresh_all=full_refresh_all
             )

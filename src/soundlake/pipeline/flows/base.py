@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
+from soundlake.catalog.names import TableName
 from soundlake.catalog.state import checkpoint_key
 from soundlake.core.clock import utc_now
 from soundlake.engines.base import CommitInfo, FunctionRelation, Relation
@@ -66,8 +67,14 @@ def load_checkpoint(ctx: RunContext, flow: str) -> dict[str, Any]:
     return cp
 
 
-def save_checkpoint(ctx: RunContext, flow: str, cp: dict[str, Any]) -> None:
-    """Atomically store the flow's checkpoint."""
+def save_checkpoint(ctx: RunContext, flow: str, cp: dict[str, Any], *, target: TableName | None = None) -> None:
+    """Atomically store the flow's checkpoint.
+
+    With ``target`` (a batch was committed), the table's version after the commit is
+    recorded too: the next update checks that the table did not go back (lost commits).
+    """
+    if target is not None:
+        cp["table_version"] = delta.table_version(ctx.table_uri(target), ctx.storage_options)
     cp["updated_at"] = utc_now().isoformat()
     cp["run_id"] = ctx.run_id
     ctx.state.write(checkpoint_key(flow), cp)

@@ -118,7 +118,7 @@ def run_auto_cdc(ctx: RunContext, plan: FlowPlan) -> FlowResult:
     cp["planned"] = None
     if flow.once:
         cp["once_done"] = True
-    save_checkpoint(ctx, plan.name, cp)
+    save_checkpoint(ctx, plan.name, cp, target=plan.target)
     return result
 
 
@@ -231,7 +231,7 @@ def run_snapshot_cdc(ctx: RunContext, plan: FlowPlan) -> FlowResult:
     cp["batch"] = batch
     cp["planned"] = None
     cp["source_versions"] = {k: e.get("version") for k, e in planned.entries.items()}
-    save_checkpoint(ctx, plan.name, cp)
+    save_checkpoint(ctx, plan.name, cp, target=plan.target)
     return FlowResult(
         "COMPLETED", num_output_rows=metrics.num_output_rows, num_upserted_rows=metrics.num_upserted_rows,
         num_deleted_rows=metrics.num_deleted_rows, batch=batch,

@@ -189,7 +189,7 @@ class _MicroBatches:
             "schema": entry["schema"],
         }
         cp["planned"] = None
-        save_checkpoint(ctx, plan.name, cp)
+        save_checkpoint(ctx, plan.name, cp, target=plan.target)
         fault_point("after_checkpoint", plan.name)
         self.added.extend(added)
 

@@ -211,7 +211,7 @@ def run_incremental(ctx: RunContext, plan: FlowPlan, sql: str, agg: AggregatePla
     cp["planned"] = None
     cp["signature"] = None
     cp["incremental"] = {"sql": digest, "version": int(planned["to"])}
-    save_checkpoint(ctx, plan.name, cp)
+    save_checkpoint(ctx, plan.name, cp, target=plan.target)
     mode = "incremental" if planned["from"] is not None else "full"
     return FlowResult("COMPLETED", num_output_rows=counter.rows, batch=batch, extra={"refresh": mode})
 

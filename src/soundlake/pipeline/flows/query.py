@@ -115,7 +115,7 @@ def _commit(ctx: RunContext, plan: FlowPlan, cp: dict[str, Any], batch: int, aft
     cp["planned"] = None
     if once:
         cp["once_done"] = True
-    save_checkpoint(ctx, plan.name, cp)
+    save_checkpoint(ctx, plan.name, cp, target=plan.target)
 
 
 def run_materialized_view(ctx: RunContext, plan: FlowPlan) -> FlowResult:
@@ -158,7 +158,7 @@ def run_materialized_view(ctx: RunContext, plan: FlowPlan) -> FlowResult:
     cp["batch"] = batch
     cp["signature"] = signature
     cp["definition"] = definition
-    save_checkpoint(ctx, plan.name, cp)
+    save_checkpoint(ctx, plan.name, cp, target=plan.target)
     return result
 
 
