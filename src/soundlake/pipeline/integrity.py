@@ -114,7 +114,7 @@ def verify_state(ctx: RunContext, plan: UpdatePlan, logs: Mapping[TableName, Tab
         elif fp.kind == "materialized_view" and cp is not None:
             _check_view(ctx, fp, cp, log, report)
     if report.problems:
-        raise _mismatch(report)
+        raise _mismatch(report, plan)
     return report
 
 
@@ -230,11 +230,16 @@ def _check_view(ctx: RunContext, fp: FlowPlan, cp: dict[str, Any], log: TableLog
     )
 
 
-def _mismatch(report: StateReport) -> StateMismatchError:
+def _mismatch(report: StateReport, plan: UpdatePlan) -> StateMismatchError:
     tables = sorted(report.problems)
     texts = [text for t in tables for text in report.problems[t]]
     shown = "; ".join(texts[:3]) + (f"; and {len(texts) - 3} more" if len(texts) > 3 else "")
-    names = ",".join(str(t) for t in tables)
+    # a reset table gets a truncating commit: streaming tables reading it need a reset too
+    repair = set(tables)
+    for fp in plan.flows:
+        if fp.target in tables:
+            repair.update(plan.flow(n).target for n in plan.downstream(fp.name) if plan.flow(n).kind in STREAM_KINDS)
+    names = ",".join(str(t) for t in sorted(repair))
     return StateMismatchError(
         f"the pipeline state does not match its tables, nothing was written: {shown}",
         hint=f"rebuild with `soundlake run --full-refresh {names}` (see {DOCS})",
