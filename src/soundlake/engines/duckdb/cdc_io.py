@@ -1,7 +1,7 @@
 """Expose a Delta table snapshot to DuckDB as a view.
 
 Local tables without deletion vectors or column mapping are read by DuckDB's own Parquet
-reader over the snapshot's file list (parallel, projection and row-group pruning, join
+reader over the snapshot's file list, matching columns by name (parallel, projection and row-group pruning, join
 filters pushed into the scan). Anything else goes through deltalake's Arrow dataset.
 """
 
@@ -43,4 +43,8 @@ def register_delta(con: Any, name: str, table: DeltaTable) -> None:
         con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {name}_ds")
         return
     listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet([{listing}])")
+    # by name: files written by another engine (or before a schema merge) can lack a column
+    # such as the CDC state's __commit tag, or order the columns differently
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet([{listing}], union_by_name = true)"
+    )
