@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -370,3 +371,53 @@ def test_state_errors_are_soundlake_errors_with_exit_codes() -> None:
     """Clear errors: state and ownership errors map to a non-zero exit without a traceback."""
     assert issubclass(StateMismatchError, SoundlakeError) and StateMismatchError("x").exit_code != 0
     assert issubclass(OwnershipError, SoundlakeError) and OwnershipError("x").exit_code != 0
+
+
+# --- the issue's reproduction on the reference project ----------------------------------
+
+
+def _facts(root: Path) -> dict[str, int]:
+    from soundlake.project.context import Project
+    from soundlake.project.pipeline_ops import query
+
+    project = Project.open(root)
+    facts = query(project, "SELECT count(*) AS n, count(DISTINCT stream_id) AS k FROM gold.fact_stream").to_pylist()[0]
+    opened = query(project, "SELECT count(*) AS n FROM (SELECT user_id FROM gold.dim_user "
+                   "WHERE __END_AT IS NULL GROUP BY user_id HAVING count(*) > 1) AS d").to_pylist()[0]
+    with sqlite3.connect(root / "source.db") as con:
+        source = con.execute('SELECT count(*) FROM "FactStream"').fetchone()[0]
+    return {"rows": facts["n"], "keys": facts["k"], "users_two_open": opened["n"], "source": source}
+
+
+@pytest.mark.slow
+def test_reference_project_rename_and_deleted_state_lose_and_duplicate_nothing(tmp_path: Path) -> None:
+    """Items 1 and 2 as reported: rename after two jobs, then a deleted _soundlake/, on the reference project."""
+    root = tmp_path / "spotify"
+    assert _cli(tmp_path, "init", str(root)).returncode == 0
+    assert _cli(root, "source", "generate", "--scale", "0.005", "--seed", "1").returncode == 0
+    for _ in range(2):
+        job = _cli(root, "job")
+        assert job.returncode == 0, job.stdout + job.stderr
+    clean = _facts(root)
+    assert clean == {"rows": clean["source"], "keys": clean["source"], "users_two_open": 0, "source": clean["source"]}
+
+    config = root / "soundlake.yml"
+    config.write_text(config.read_text().replace("name: spotify\n", "name: spotify_v2\n", 1))
+    job = _cli(root, "job")
+    assert job.returncode != 0 and "belongs to pipeline 'spotify'" in job.stderr
+    assert "soundlake rename-pipeline spotify spotify_v2" in job.stderr
+    assert _facts(root) == clean  # was: 2x the facts, two open SCD2 versions per user
+    assert _cli(root, "rename-pipeline", "spotify", "spotify_v2").returncode == 0
+    job = _cli(root, "job")
+    assert job.returncode == 0, job.stdout + job.stderr
+    assert _facts(root) == clean
+
+    shutil.rmtree(root / "lake" / "_soundlake")
+    assert _cli(root, "source", "simulate", "--seed", "3").returncode == 0
+    job = _cli(root, "job")
+    assert job.returncode != 0 and "checkpoint" in job.stderr and "is missing" in job.stderr
+    repair = _cli(root, "run", "--full-refresh-all")
+    assert repair.returncode == 0, repair.stdout + repair.stderr
+    after = _facts(root)
+    assert after["rows"] == after["keys"] == after["source"] > clean["source"]
+    assert after["users_two_open"] == 0
