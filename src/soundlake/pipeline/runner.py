@@ -8,7 +8,7 @@ the event log (SEMANTICS.md section 5).
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
@@ -16,7 +16,7 @@ from soundlake.catalog.names import TableName
 from soundlake.catalog.state import dataset_key, safe_name
 from soundlake.core.errors import SoundlakeError
 from soundlake.lake import delta
-from soundlake.lake.delta_log import TableLog, inspect_table, remove_table
+from soundlake.lake.delta_log import inspect_table, remove_table
 from soundlake.observe.events import unfinished_updates
 from soundlake.pipeline.context import RunContext, fault_point, quarantine_name
 from soundlake.pipeline.flows.base import FlowResult, load_checkpoint, save_checkpoint
@@ -63,25 +63,18 @@ def _unsupported(ctx: RunContext, plan: FlowPlan) -> FlowResult:
     )
 
 
-def run_update(
-    ctx: RunContext,
-    plan: UpdatePlan,
-    *,
-    cause: str = "API_CALL",
-    logs: Mapping[TableName, TableLog] | None = None,
-) -> UpdateResult:
+def run_update(ctx: RunContext, plan: UpdatePlan, *, cause: str = "API_CALL") -> UpdateResult:
     """Run ``plan``; never raises for a flow failure (see :attr:`UpdateResult.errors`).
 
-    Before anything is written, the targets' logs (``logs``, or read here) are checked:
-    every target must belong to this pipeline, and the checkpoints must match the tables
+    Before anything is written, the targets' logs are read once and checked: every
+    target must belong to this pipeline, and the checkpoints must match the tables
     (:mod:`soundlake.pipeline.integrity`).
 
     Raises:
         OwnershipError: a target belongs to another pipeline (nothing is logged).
         StateMismatchError: state and tables disagree (the update is logged as FAILED).
     """
-    if logs is None:
-        logs = inspect_targets(ctx, plan)
+    logs = inspect_targets(ctx, plan)
     check_owners(ctx.pipeline, logs)
     events = ctx.events
     events.emit(
