@@ -344,6 +344,28 @@ def test_concurrent_update_is_refused_cleanly(tmp_path: Path) -> None:
     assert _tables(lh) == _expected(2)
 
 
+def test_killed_update_is_marked_canceled_at_the_next_start(tmp_path: Path) -> None:
+    """Clear errors: an update whose process was killed does not stay RUNNING forever."""
+    lh = _project(tmp_path, batches=1)
+    _batch(lh, 2)
+    env = dict(os.environ, SOUNDLAKE_FAULT="after_plan:main.silver.raw")
+    code = "from soundlake.project.context import Project; from soundlake.project.pipeline_ops import run; " \
+        f"run(Project.open({str(lh.root)!r}))"
+    killed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
+    assert killed.returncode == 97, killed.stderr
+    updates = {e["origin"]["update_id"] for e in lh.events() if e["event_type"] == "create_update"}
+    result = lh.run()
+    assert result.ok, result.errors
+    assert _tables(lh) == _expected(2)
+    (victim,) = updates - {u for u in updates if any(
+        e["event_type"] == "update_progress" and json.loads(e["details"])["update_progress"]["state"] == "COMPLETED"
+        for e in lh.events(u))}
+    states = [json.loads(e["details"])["update_progress"]["state"]
+              for e in lh.events(victim) if e["event_type"] == "update_progress"]
+    assert states == ["RUNNING", "CANCELED"]
+    assert any("was interrupted (process killed)" in (e["message"] or "") for e in lh.events(victim))
+
+
 def test_interrupted_update_is_marked_canceled_at_the_next_start(tmp_path: Path) -> None:
     """Clear errors: an update left RUNNING by a killed process gets a terminal event."""
     lh = _project(tmp_path, batches=1)

@@ -106,6 +106,9 @@ def run_update(ctx: RunContext, plan: UpdatePlan, *, cause: str = "API_CALL") ->
         )
     _mark_interrupted(ctx)
     events.emit("update_progress", "Update is RUNNING", details={"update_progress": {"state": "RUNNING"}})
+    # durable before anything is written: an update killed from here on stays visible as
+    # RUNNING, and the next update marks it interrupted
+    events.flush()
     result = UpdateResult(ctx.run_id, "RUNNING")
     crashed = True
     try:
