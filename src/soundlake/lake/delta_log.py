@@ -86,8 +86,9 @@ def inspect_table(
 
     owner = None
     try:
-        for commit in table.history(HISTORY_LIMIT):
-            owner = commit_pipeline(commit)
+        # the newest commit nearly always names its pipeline: read a few first
+        for limit in (5, HISTORY_LIMIT):
+            owner = next((p for c in table.history(limit) if (p := commit_pipeline(c)) is not None), None)
             if owner is not None:
                 break
     except (DeltaError, OSError, ValueError):  # an unreadable history does not decide ownership
