@@ -303,6 +303,9 @@ def _reset(ctx: RunContext, plan: UpdatePlan, table: TableName) -> None:
         save_checkpoint(ctx, fp.name, {"flow": fp.name, "batch": batch, "sources": {}, "planned": None})
         ctx.state.delete_tree(f"cdc/{safe_name(fp.name)}")
         ctx.state.delete_tree(f"streams/{safe_name(fp.name)}")  # an engine's stream checkpoints
+    for fp in plan.flows:
+        if fp.kind == "auto_cdc" and not fp.dataset.reset_allowed and fp.target != table:
+            _rewind(ctx, fp.name, table)
     meta = {"pipeline": ctx.pipeline, "run": ctx.run_id, "reason": "full_refresh"}
     delta.delete_all(uri, storage_options=ctx.storage_options, metadata=meta)
     delta.delete_all(ctx.table_uri(quarantine_name(table)), storage_options=ctx.storage_options, metadata=meta)
@@ -314,3 +317,22 @@ def _reset(ctx: RunContext, plan: UpdatePlan, table: TableName) -> None:
         dataset=str(table),
         details={"reset": {"dataset": str(table), "flows": [fp.name for fp in flows]}},
     )
+
+
+def _rewind(ctx: RunContext, flow: str, table: TableName) -> None:
+    """Make a protected AUTO CDC flow re-read ``table`` from its first row after a reset.
+
+    A table with ``pipelines.reset.allowed = false`` keeps its rows and its CDC state, but
+    the source it reads is being rebuilt: the flow's offsets for that source are cleared
+    (also in a planned, not yet committed batch), so its next batch reads every row of the
+    rebuilt source. Re-applying change events is idempotent (identical events are one
+    event), so the history stays as it was and only genuinely new events change it.
+    """
+    cp = load_checkpoint(ctx, flow)
+    suffix = f"table:{table}"
+    sources = {k: v for k, v in cp["sources"].items() if not k.endswith(suffix)}
+    planned = cp.get("planned")
+    if planned and planned.get("after"):
+        planned = {**planned, "after": {k: v for k, v in planned["after"].items() if not k.endswith(suffix)}}
+    if sources != cp["sources"] or planned != cp.get("planned"):
+        save_checkpoint(ctx, flow, {**cp, "sources": sources, "planned": planned})

@@ -15,7 +15,11 @@ def dimuser_stg():
     return spark.readStream.table("spotify_catalog.silver.dimuser")  # noqa: F821
 
 
-dp.create_streaming_table("spotify_catalog.gold.dim_user", comment="Users with plan history (SCD2)")
+dp.create_streaming_table(
+    "spotify_catalog.gold.dim_user",
+    comment="Users with plan history (SCD2)",
+    table_properties={"pipelines.reset.allowed": "false"},  # a full refresh keeps the history
+)
 
 dp.create_auto_cdc_flow(
     target="spotify_catalog.gold.dim_user",
