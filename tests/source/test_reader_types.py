@@ -120,7 +120,7 @@ def test_dialects_choose_readers() -> None:
     assert dialect_of("sqlite:////tmp/x.db").reader == "adbc-sqlite"
     pg = dialect_of("postgresql+psycopg://u:secret@h/db")
     assert pg.reader == "adbc-postgresql" and "secret" not in pg.display_url
-    assert pg.adbc_uri == "postgresql://u:secret@h/db"
+    assert pg.adbc_uri == "postgresql://u:secret@h/db?connect_timeout=10"  # source.connect_timeout
     assert dialect_of("mssql+pyodbc://u:p@dsn").reader == "sqlalchemy"
     assert dialect_of("mssql+pyodbc://u:p@dsn").quote("a]b") == "[a]]b]"
 

@@ -25,14 +25,14 @@ from __future__ import annotations
 import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pyarrow as pa
 
 from soundlake.core.clock import utc_now, utc_stamp
 from soundlake.core.errors import ConfigError
-from soundlake.ingest.config import IngestTable
+from soundlake.ingest.config import IngestTable, check_table_names
 from soundlake.ingest.faults import fault_point
 from soundlake.ingest.results import IngestReporter, Mode, TableResult
 from soundlake.ingest.watermark import (
@@ -59,6 +59,7 @@ from soundlake.ingest.window import (
 )
 from soundlake.lake.bronze import BRONZE, BatchWriter, BronzeTable, batch_file_name
 from soundlake.lake.storage import Lake
+from soundlake.source.dialects import Timeouts
 from soundlake.source.introspect import TableInfo, describe_table
 from soundlake.source.reader import ReadRequest, read_batches
 
@@ -74,6 +75,7 @@ class TableJob:
     batch_rows: int
     from_date: str | None = None
     lookback: str = "0"
+    timeouts: Timeouts = field(default_factory=Timeouts)
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ def validate(job: TableJob) -> TableInfo:
     Raises:
         ConfigError: naming the unknown table or column.
     """
-    info = describe_table(job.source_url, job.spec.schema_, job.spec.table)
+    info = describe_table(job.source_url, job.spec.schema_, job.spec.table, job.timeouts)
     lookback_value(job.lookback, info.cdc_kind(job.spec.cdc_col), job.spec.table)
     return info
 
@@ -426,19 +428,20 @@ def _commit(
 
 
 def check_known_tables(specs: list[IngestTable], names: list[str] | None) -> list[IngestTable]:
-    """The specs named in ``names`` (all when None).
+    """The specs named in ``names`` (all when None), each once, in the order first named.
 
     Raises:
-        ConfigError: naming a table that is not in ``ingest.tables``.
+        ConfigError: naming a table that is not in ``ingest.tables`` or is not a safe name.
     """
     if not names:
         return list(specs)
     by_name = {s.table.lower(): s for s in specs}
-    chosen = []
-    for name in names:
+    chosen: list[IngestTable] = []
+    for name in check_table_names(names):
         spec = by_name.get(name.lower())
         if spec is None:
             known = ", ".join(s.table for s in specs) or "none configured"
             raise ConfigError(f"table '{name}' is not in ingest.tables (tables: {known})")
-        chosen.append(spec)
+        if all(spec is not other for other in chosen):
+            chosen.append(spec)
     return chosen

@@ -208,6 +208,9 @@ def _read_sqlite(request: ReadRequest) -> Iterator[pa.RecordBatch]:
         params = (sqlite_value(request.lower),)
     assert dialect.adbc_uri is not None
     with closing(adbc_sqlite.connect(dialect.adbc_uri)) as conn, closing(conn.cursor()) as cur:
+        busy_ms = max(1, round(dialect.timeouts.connect * 1000))
+        cur.execute(f"PRAGMA busy_timeout = {busy_ms}")
+        cur.fetchall()
         cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(request.batch_rows)})
         cur.execute(sql, params)
         for batch in cur.fetch_record_batch():
@@ -275,6 +278,8 @@ def _read_postgresql(request: ReadRequest) -> Iterator[pa.RecordBatch]:
     sql, lower = postgres_query(request)
     assert dialect.adbc_uri is not None
     with closing(adbc_pg.connect(dialect.adbc_uri)) as conn, closing(conn.cursor()) as cur:
+        read_ms = max(1, round(dialect.timeouts.read * 1000))
+        cur.execute(f"SET statement_timeout = {read_ms}")
         if lower is not None:
             cur.execute("SELECT set_config('soundlake.cdc_lower', $1, false)", parameters=(lower,))
             cur.fetchall()
@@ -299,7 +304,9 @@ def _read_sqlalchemy(request: ReadRequest) -> Iterator[pa.RecordBatch]:
     if request.lower is not None:
         sql += f" WHERE {dialect.quote(request.cdc_col)} >= :lower"
         params["lower"] = _aware_if(request.lower, table.column(request.cdc_col))
-    engine = sa.create_engine(dialect.sqlalchemy_url, poolclass=sa.pool.NullPool)
+    engine = sa.create_engine(
+        dialect.sqlalchemy_url, poolclass=sa.pool.NullPool, connect_args=dialect.connect_args()
+    )
     try:
         with engine.connect() as conn:
             result = conn.execution_options(stream_results=True).execute(sa.text(sql), params)
