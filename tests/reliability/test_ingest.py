@@ -28,7 +28,7 @@ from soundlake.ingest.table import check_known_tables
 from soundlake.lake.storage import Lake
 from soundlake.source.dialects import Timeouts
 from tests.ingest.helpers import bronze_rows, config
-from tests.ingest.test_semantics import insert, make_events
+from tests.ingest.test_semantics import execute, insert, make_events
 
 T0 = dt.datetime(2025, 10, 7, 19, 49, 55)
 HOUR = dt.timedelta(hours=1)
@@ -282,3 +282,218 @@ def test_timeout_sqlite_locked_database_fails_bounded(tmp_path: Path, lake: Lake
     assert table.status == "failed" and table.attempts == 2
     assert "locked" in (table.error or "")
     assert ingest(url, lake).rows == 1  # the lock released, the next run delivers
+
+
+# --- item 4: a backfill duplicates silver ---------------------------------------------------
+
+
+def test_backfill_after_two_jobs_delivers_no_duplicates(sqlite_url: str, lake: Lake) -> None:
+    """#12 item 4: `ingest --from-date` re-reads but delivers only rows not in bronze."""
+    make_events(sqlite_url, [(1, "a", T0), (2, "b", T0), (3, "c", T0 + HOUR)])
+    ingest(sqlite_url, lake)
+    insert(sqlite_url, [(4, "d", T0 + 2 * HOUR), (4, "d", T0 + 2 * HOUR)])  # identical twins
+    assert ingest(sqlite_url, lake).rows == 2
+    backfill = ingest(sqlite_url, lake, from_date="2025-10-01")
+    assert backfill.mode == "backfill"
+    assert (backfill.reread_rows, backfill.rows) == (5, 0)
+    assert "backfill re-read 5 row(s), delivered 0 not yet in bronze" in backfill.warnings
+    assert sum(delivered(lake).values()) == 5
+    assert ingest(sqlite_url, lake).rows == 0
+
+
+def test_backfill_delivers_a_row_that_was_genuinely_missed(sqlite_url: str, lake: Lake) -> None:
+    """#12 item 4: a row committed late with an old CDC value (no look-back) is backfilled once."""
+    make_events(sqlite_url, [(1, "a", T0), (2, "b", T0 + HOUR)])
+    ingest(sqlite_url, lake)
+    insert(sqlite_url, [(3, "late", T0 - HOUR), (1, "a", T0)])  # a late row and an exact twin
+    assert ingest(sqlite_url, lake).rows == 0  # invisible below the watermark
+    backfill = ingest(sqlite_url, lake, from_date="2025-10-07")
+    assert (backfill.reread_rows, backfill.rows) == (4, 2)
+    assert delivered(lake) == Counter(
+        {(1, "a", T0): 2, (2, "b", T0 + HOUR): 1, (3, "late", T0 - HOUR): 1}
+    )
+    assert ingest(sqlite_url, lake, from_date="2025-10-07").rows == 0  # idempotent
+    insert(sqlite_url, [(4, "next", T0 + HOUR)])
+    assert ingest(sqlite_url, lake).rows == 1  # the tie boundary still holds
+
+
+def test_backfill_with_lookback_then_incremental_no_duplicates(sqlite_url: str, lake: Lake) -> None:
+    """#12 item 4: a backfill on a windowed table keeps the window set exact (no repeat later)."""
+    make_events(sqlite_url, [(1, "a", T0), (1, "a", T0)])
+    ingest(sqlite_url, lake, lookback="2h")
+    insert(sqlite_url, [(1, "a", T0)])  # a third identical row, committed late
+    assert ingest(sqlite_url, lake, lookback="2h", from_date="2025-10-07").rows == 1
+    assert ingest(sqlite_url, lake, lookback="2h").rows == 0
+    assert delivered(lake) == Counter({(1, "a", T0): 3})
+
+
+# --- item 5: a future timestamp stops a table -----------------------------------------------
+
+
+def test_future_row_is_delivered_once_and_does_not_move_the_watermark(
+    sqlite_url: str, lake: Lake
+) -> None:
+    """#12 item 5: a row dated 2099 is delivered once, warned about; later rows still flow."""
+    far = dt.datetime(2099, 1, 1)
+    make_events(sqlite_url, [(1, "a", T0), (2, "typo", far)])
+    first = ingest(sqlite_url, lake)
+    assert first.rows == 2 and first.future_rows == 1
+    assert first.watermark_after == "2025-10-07T19:49:55"
+    assert any("WARNING 1 row(s) dated beyond now + future_tolerance" in w for w in first.warnings)
+    manifest = _manifests(lake)[-1]
+    assert manifest["future_rows"] == 1 and manifest["future_max_cdc"] == "2099-01-01T00:00:00"
+    assert ingest(sqlite_url, lake).rows == 0  # not re-delivered every run
+    insert(sqlite_url, [(3, "later", T0 + HOUR)])
+    third = ingest(sqlite_url, lake)
+    assert third.rows == 1 and third.watermark_after == "2025-10-07T20:49:55"
+    assert sum(delivered(lake).values()) == 3
+
+
+def test_future_tolerance_is_configurable_and_validated(sqlite_url: str, lake: Lake) -> None:
+    """#12 item 5: ingest.future_tolerance moves the limit; a bad value is a config error."""
+    soon = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) + dt.timedelta(days=3)
+    make_events(sqlite_url, [(1, "a", soon.replace(microsecond=0))])
+    result = ingest(sqlite_url, lake, future_tolerance="7d")
+    assert result.future_rows == 0 and result.watermark_after is not None
+    assert result.watermark_after.startswith(soon.date().isoformat())
+    with pytest.raises(ValidationError, match="not a duration"):
+        IngestConfig(future_tolerance="tomorrow")
+
+
+def _manifests(lake: Lake, table: str = "events") -> list[dict[str, Any]]:
+    import json
+
+    folder = Path(lake.root) / "bronze" / f"{table}_cdc" / "_manifests"
+    docs = [json.loads(p.read_text()) for p in folder.glob("*.json")]
+    return sorted(docs, key=lambda d: d["seq"])
+
+
+# --- item 6: NULL CDC values, type changes --------------------------------------------------
+
+
+def test_null_cdc_rows_are_delivered_by_incremental_runs_once(sqlite_url: str, lake: Lake) -> None:
+    """#12 item 6: rows with a NULL CDC value inserted later are delivered once, counted."""
+    make_events(sqlite_url, [(1, "a", T0)])
+    ingest(sqlite_url, lake)
+    insert(sqlite_url, [(2, "n", None), (2, "n", None)])
+    second = ingest(sqlite_url, lake)
+    assert second.rows == 2 and second.null_cdc_rows == 2
+    assert _manifests(lake)[-1]["null_cdc_rows"] == 2
+    assert ingest(sqlite_url, lake).rows == 0
+    execute(
+        sqlite_url,
+        "UPDATE events SET v = 'changed' WHERE id = 2 AND rowid IN "
+        "(SELECT rowid FROM events WHERE id = 2 LIMIT 1)",
+    )
+    assert ingest(sqlite_url, lake).rows == 1  # a changed NULL row is a new version
+    assert sum(delivered(lake).values()) == 4
+
+
+def test_null_cdc_rows_from_a_state_before_the_set_are_not_repeated(
+    sqlite_url: str, lake: Lake
+) -> None:
+    """#12 item 6: a cdc.json written before NULL rows were tracked is seeded from bronze."""
+    import json
+
+    make_events(sqlite_url, [(1, "a", T0), (2, "n", None)])
+    ingest(sqlite_url, lake)
+    path = Path(lake.root) / "bronze" / "events_cdc" / "cdc.json"
+    doc = json.loads(path.read_text())
+    del doc["soundlake"]["nulls"]
+    path.write_text(json.dumps(doc))
+    insert(sqlite_url, [(3, "n2", None)])
+    assert ingest(sqlite_url, lake).rows == 1
+    assert sorted(r["id"] for r in bronze_rows(lake, "events")) == [1, 2, 3]
+
+
+def test_type_change_widening_is_delivered_and_recorded(sqlite_url: str, lake: Lake) -> None:
+    """#12 item 6: INT -> BIGINT widens; the manifest records the schema-evolution event."""
+    make_events(
+        sqlite_url, [(1, "a", T0)], ddl="CREATE TABLE events (id INT, v TEXT, ts TIMESTAMP)"
+    )
+    ingest(sqlite_url, lake)
+    _recreate(sqlite_url, "id BIGINT, v TEXT, ts TIMESTAMP")
+    insert(sqlite_url, [(2**40, "big", T0 + HOUR)])
+    result = ingest(sqlite_url, lake)
+    assert result.rows == 1
+    event = {"column": "id", "change": "widened", "from": "int32", "to": "int64"}
+    assert _manifests(lake)[-1]["schema_evolution"] == [event]
+    assert "schema evolution: column 'id' widened (int32 -> int64)" in result.warnings
+    assert sorted(r["id"] for r in bronze_rows(lake, "events")) == [1, 2**40]
+
+
+def test_type_change_incompatible_fails_with_one_line(tmp_path: Path) -> None:
+    """#12 item 6: INT -> TEXT fails the table naming table, column, both types and the fix."""
+    url = f"sqlite:///{tmp_path / 'src.db'}"
+    make_events(url, [(1, "a", T0)], ddl="CREATE TABLE events (id INT, v TEXT, ts TIMESTAMP)")
+    root = project(tmp_path, url, "    - {table: events, cdc_col: ts}")
+    assert cli(root).returncode == 0
+    _recreate(url, "id TEXT, v TEXT, ts TIMESTAMP")
+    insert(url, [("x-2", "b", T0 + HOUR)])
+    run = cli(root)
+    assert run.returncode == 1
+    out = run.stdout + run.stderr
+    assert "table events, column 'id' changed type from int32 to string" in out
+    assert "move bronze/events and bronze/events_cdc away" in out
+    assert "Traceback" not in out
+    assert sum(delivered(Lake.at("lake", base=tmp_path)).values()) == 1
+
+
+def _recreate(url: str, columns: str) -> None:
+    """Recreate ``events`` with new column types, keeping its rows."""
+    execute(url, "ALTER TABLE events RENAME TO events_old")
+    execute(url, f"CREATE TABLE events ({columns})")
+    execute(url, "INSERT INTO events SELECT * FROM events_old")
+    execute(url, "DROP TABLE events_old")
+
+
+# --- item 9: ALTER TABLE ADD COLUMN -------------------------------------------------------
+
+
+def test_add_column_with_lookback_does_not_redeliver_the_window(
+    sqlite_url: str, lake: Lake
+) -> None:
+    """#12 item 9: after ADD COLUMN the look-back window does not re-deliver old rows."""
+    make_events(sqlite_url, [(1, "a", T0), (2, "b", T0 + HOUR), (2, "b", T0 + HOUR)])
+    ingest(sqlite_url, lake, lookback="1d")
+    execute(sqlite_url, "ALTER TABLE events ADD COLUMN extra TEXT")
+    insert(sqlite_url, [(3, "c", T0 + HOUR, "x")])
+    result = ingest(sqlite_url, lake, lookback="1d")
+    assert result.rows == 1
+    assert result.schema_evolution == ({"column": "extra", "change": "added", "to": "string"},)
+    assert ingest(sqlite_url, lake, lookback="1d").rows == 0  # and not on the next run either
+    execute(sqlite_url, "UPDATE events SET extra = 'set' WHERE id = 1")
+    assert ingest(sqlite_url, lake, lookback="1d").rows == 1  # a real change is delivered
+    assert sum(delivered(lake).values()) == 5
+
+
+def test_add_column_without_lookback_keeps_the_tie_boundary(sqlite_url: str, lake: Lake) -> None:
+    """#12 item 9: rows at the watermark are not re-delivered after ADD COLUMN (no window)."""
+    make_events(sqlite_url, [(1, "a", T0), (2, "b", T0)])
+    ingest(sqlite_url, lake)
+    execute(sqlite_url, "ALTER TABLE events ADD COLUMN extra INT")
+    assert ingest(sqlite_url, lake).rows == 0
+    assert sum(delivered(lake).values()) == 2
+
+
+# --- clear errors: look-back fingerprints ---------------------------------------------------
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "missing"])
+def test_fingerprint_file_corrupt_or_missing_is_rebuilt_from_bronze(
+    sqlite_url: str, lake: Lake, damage: str
+) -> None:
+    """#12 clear errors: a damaged look-back sidecar is rebuilt from bronze, no duplicates."""
+    make_events(sqlite_url, [(1, "a", T0), (2, "b", T0 + HOUR)])
+    ingest(sqlite_url, lake, lookback="1d")
+    folder = Path(lake.root) / "bronze" / "events_cdc" / "_fingerprints"
+    (sidecar,) = folder.glob("*.parquet")
+    if damage == "corrupt":
+        sidecar.write_bytes(b"not parquet")
+    else:
+        sidecar.unlink()
+    insert(sqlite_url, [(3, "c", T0 + HOUR)])
+    result = ingest(sqlite_url, lake, lookback="1d")
+    assert result.rows == 1
+    assert sum(delivered(lake).values()) == 3
+    assert ingest(sqlite_url, lake, lookback="1d").rows == 0

@@ -58,6 +58,7 @@ def run_tables(
             from_date,
             lookback=config.lookback_of(spec),
             timeouts=timeouts or Timeouts(),
+            future_tolerance=config.future_tolerance,
         )
         for spec in specs
     ]
