@@ -497,3 +497,79 @@ def test_fingerprint_file_corrupt_or_missing_is_rebuilt_from_bronze(
     assert result.rows == 1
     assert sum(delivered(lake).values()) == 3
     assert ingest(sqlite_url, lake, lookback="1d").rows == 0
+
+
+# --- item 6: hard deletes -----------------------------------------------------------------
+
+
+def _users(url: str) -> None:
+    make_events(
+        url,
+        [(1, "a", T0), (2, "b", T0), (3, "c", T0)],
+        ddl="CREATE TABLE events (id INT PRIMARY KEY, v VARCHAR(20), ts TIMESTAMP)",
+    )
+
+
+def test_deletes_become_delete_events_once(sqlite_url: str, lake: Lake) -> None:
+    """#12 item 6: a hard delete is delivered once as a `_deleted` row (key set, CDC = now)."""
+    _users(sqlite_url)
+    first = ingest(sqlite_url, lake, deletes=True)
+    assert first.rows == 3 and first.deleted_rows == 0
+    execute(sqlite_url, "DELETE FROM events WHERE id = 2")
+    second = ingest(sqlite_url, lake, deletes=True)
+    assert second.deleted_rows == 1 and second.watermark_after == "2025-10-07T19:49:55"
+    rows = bronze_rows(lake, "events")
+    events = [r for r in rows if r["_deleted"]]
+    assert len(events) == 1 and events[0]["id"] == 2 and events[0]["v"] is None
+    assert events[0]["ts"] > T0  # the ingest time
+    assert all(r["_deleted"] is None for r in rows if r not in events)
+    assert ingest(sqlite_url, lake, deletes=True).deleted_rows == 0  # not again
+    insert(sqlite_url, [(2, "back", T0 + HOUR)])
+    assert ingest(sqlite_url, lake, deletes=True).rows == 1  # re-inserted key flows again
+    execute(sqlite_url, "DELETE FROM events WHERE id = 2")
+    assert ingest(sqlite_url, lake, deletes=True).deleted_rows == 1
+
+
+def test_deletes_key_set_rebuilt_from_bronze_when_sidecar_is_lost(
+    sqlite_url: str, lake: Lake
+) -> None:
+    """#12 item 6: the delivered-key set is rebuilt from bronze (deleted keys stay deleted)."""
+    _users(sqlite_url)
+    ingest(sqlite_url, lake, deletes=True)
+    execute(sqlite_url, "DELETE FROM events WHERE id = 3")
+    assert ingest(sqlite_url, lake, deletes=True).deleted_rows == 1
+    for sidecar in (Path(lake.root) / "bronze" / "events_cdc" / "_keys").glob("*"):
+        sidecar.unlink()
+    execute(sqlite_url, "DELETE FROM events WHERE id = 1")
+    assert ingest(sqlite_url, lake, deletes=True).deleted_rows == 1  # id 1 only, not 3 again
+    deleted = [r["id"] for r in bronze_rows(lake, "events") if r["_deleted"]]
+    assert sorted(deleted) == [1, 3]
+
+
+def test_deletes_need_a_key(sqlite_url: str, lake: Lake) -> None:
+    """#12 item 6: `deletes: true` without a primary key or `key:` is a config error."""
+    make_events(sqlite_url, [(1, "a", T0)])
+    with pytest.raises(ConfigError, match="table events: deletes: true needs the table's key"):
+        ingest(sqlite_url, lake, deletes=True, ok=False)
+    result = ingest(sqlite_url, lake, deletes=True, key=["id"])
+    assert result.rows == 1
+
+
+def test_postgres_null_future_and_deletes_are_delivered_once(pg_url: str, lake: Lake) -> None:
+    """#12 items 5 and 6 on PostgreSQL (its own reader SQL): NULL, future rows and deletes."""
+    make_events(
+        pg_url,
+        [(1, "a", T0), (2, "n", None), (3, "far", dt.datetime(2099, 1, 1))],
+        ddl="CREATE TABLE events (id INT PRIMARY KEY, v VARCHAR(20), ts TIMESTAMP)",
+    )
+    first = ingest(pg_url, lake, deletes=True)
+    assert (first.rows, first.null_cdc_rows, first.future_rows) == (3, 1, 1)
+    assert first.watermark_after == "2025-10-07T19:49:55"
+    insert(pg_url, [(4, "n2", None), (5, "b", T0 + HOUR)])
+    execute(pg_url, "DELETE FROM events WHERE id = 1")
+    second = ingest(pg_url, lake, deletes=True)
+    assert (second.rows, second.null_cdc_rows, second.deleted_rows) == (2, 1, 1)
+    third = ingest(pg_url, lake, deletes=True)
+    assert (third.rows, third.deleted_rows) == (0, 0)
+    ids = Counter(r["id"] for r in bronze_rows(lake, "events") if not r["_deleted"])
+    assert ids == Counter({1: 1, 2: 1, 3: 1, 4: 1, 5: 1})

@@ -33,6 +33,7 @@ class TableResult:
         null_cdc_rows: Rows written whose CDC value is NULL (each delivered once).
         future_rows: Rows written dated beyond now + ``future_tolerance`` (they do not
             move the watermark).
+        deleted_rows: Delete events written (keys gone from the source, ``deletes: true``).
         reread_rows: Rows read from the source (a backfill re-reads rows already in bronze).
         schema_evolution: Column changes since the last batch (added, dropped, widened).
         warnings: One-line warnings of this run (future rows, NULL CDC rows, schema).
@@ -51,6 +52,7 @@ class TableResult:
     adopted: tuple[str, ...] = ()
     null_cdc_rows: int = 0
     future_rows: int = 0
+    deleted_rows: int = 0
     reread_rows: int = 0
     schema_evolution: tuple[dict[str, Any], ...] = ()
     warnings: tuple[str, ...] = ()

@@ -33,6 +33,15 @@ import pyarrow as pa
 from soundlake.core.clock import utc_now, utc_stamp
 from soundlake.core.errors import ConfigError, StorageError
 from soundlake.ingest.config import IngestTable, check_table_names
+from soundlake.ingest.deletes import (
+    compare,
+    delete_events,
+    key_columns,
+    known_keys,
+    source_keys,
+    with_flag,
+    write_schema,
+)
 from soundlake.ingest.delivered import bronze_hashes, hex_counts
 from soundlake.ingest.evolution import prefix_width, previous_columns, schema_changes
 from soundlake.ingest.faults import fault_point
@@ -60,7 +69,7 @@ from soundlake.ingest.window import (
     since_filter,
     window_start,
 )
-from soundlake.lake.bronze import BRONZE, BatchWriter, BronzeTable, batch_file_name
+from soundlake.lake.bronze import BRONZE, KEYS_DIR, BatchWriter, BronzeTable, batch_file_name
 from soundlake.lake.storage import Lake
 from soundlake.source.dialects import Timeouts
 from soundlake.source.introspect import TableInfo, describe_table
@@ -118,6 +127,8 @@ def validate(job: TableJob) -> TableInfo:
     """
     info = describe_table(job.source_url, job.spec.schema_, job.spec.table, job.timeouts)
     lookback_value(job.lookback, info.cdc_kind(job.spec.cdc_col), job.spec.table)
+    if job.spec.deletes:
+        key_columns(job.spec, info, info.cdc_kind(job.spec.cdc_col))
     return info
 
 
@@ -144,16 +155,22 @@ def recover(bronze: BronzeTable, reporter: IngestReporter) -> tuple[Watermark, l
             pending.append(footer)
     if not pending:
         bronze.prune_fingerprints(_sidecar(state))
+        bronze.prune_fingerprints(_keys_file(state), KEYS_DIR)
         return state, []
     last = max(pending, key=lambda m: m["seq"])
     state = Watermark.from_doc(last["watermark_after"])
     bronze.write_watermark(state.to_doc(committed_at=utc_now().isoformat()))
     bronze.prune_fingerprints(_sidecar(state))
+    bronze.prune_fingerprints(_keys_file(state), KEYS_DIR)
     adopted = sorted(m["file"] for m in pending)
     reporter.table_note(
         table, f"adopted {len(adopted)} batch(es) of an interrupted run: {', '.join(adopted)}"
     )
     return state, adopted
+
+
+def _keys_file(state: Watermark) -> str | None:
+    return None if state.keys is None else state.keys.get("file")
 
 
 def _sidecar(state: Watermark) -> str | None:
@@ -285,7 +302,17 @@ def ingest_table(job: TableJob, reporter: IngestReporter) -> TableResult:
     dedupe = None
     if the_plan.delivered is not None and window is None:
         dedupe = WindowFilter(cdc_index, the_plan.delivered)
-    writer = _stream(job, info, bronze, the_plan, tracker, reporter, window, special, dedupe)
+    keys = key_columns(job.spec, info, kind) if job.spec.deletes else None
+    sink = Sink(write_schema(info) if keys else info.arrow_schema, keys)
+    writer = _stream(job, info, bronze, the_plan, tracker, reporter, window, special, dedupe, sink)
+    deleted = 0
+    keys_doc: dict[str, Any] | None = None
+    if keys is not None:
+        writer, deleted, alive = _deletes(job, info, bronze, state, keys, kind, sink, writer)
+        if writer is not None:
+            keys_doc = {"file": f"{table}_{utc_stamp()}.parquet", "rows": alive.num_rows}
+            keys_doc["columns"] = keys
+            bronze.write_fingerprints(keys_doc["file"], alive, KEYS_DIR)
     files: tuple[str, ...] = ()
     after = state
     if writer is not None:
@@ -300,6 +327,8 @@ def ingest_table(job: TableJob, reporter: IngestReporter) -> TableResult:
             from_date=the_plan.from_date_marker,
         )
         after = replace(after, nulls=special.next_nulls(), future=special.next_future())
+        if keys_doc is not None:
+            after = replace(after, keys=keys_doc)
         if window is not None:
             after = _next_window(job, bronze, the_plan, window, after, kind)
             fault_point("fingerprints", table)
@@ -312,11 +341,15 @@ def ingest_table(job: TableJob, reporter: IngestReporter) -> TableResult:
             future_tolerance=job.future_tolerance,
             reread_rows=tracker.read_rows,
             schema_evolution=evolution,
+            deleted_rows=deleted,
         )
+        manifest["rows"] = writer.rows  # every row of the file, delete events included
         _commit(bronze, writer, manifest, after, table)
         if window is not None:
             fault_point("before_cleanup", table)
             bronze.prune_fingerprints(_sidecar(after))
+        if keys_doc is not None:
+            bronze.prune_fingerprints(keys_doc["file"], KEYS_DIR)
         files = (f"{BRONZE}/{table}/{writer.file_name}",)
     elif the_plan.from_date_marker != state.from_date:
         after = replace(state, from_date=the_plan.from_date_marker, run_id=job.run_id)
@@ -336,6 +369,7 @@ def ingest_table(job: TableJob, reporter: IngestReporter) -> TableResult:
         adopted=tuple(adopted),
         null_cdc_rows=special.null_rows,
         future_rows=special.future_rows,
+        deleted_rows=deleted,
         reread_rows=tracker.read_rows,
         schema_evolution=tuple(evolution),
         warnings=warnings,
@@ -370,6 +404,51 @@ def _warnings(
             "bronze"
         )
     return tuple(out)
+
+
+@dataclass
+class Sink:
+    """How batches are written: the file schema, and the keys delivered (with deletes)."""
+
+    schema: pa.Schema
+    keys: list[str] | None = None
+    delivered: list[pa.Table] = field(default_factory=list)
+
+    def prepare(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """``batch`` in the file schema (``_deleted`` NULL), its keys remembered."""
+        if self.keys is None:
+            return batch
+        self.delivered.append(pa.Table.from_batches([batch]).select(self.keys))
+        return with_flag(batch, self.schema)
+
+
+def _deletes(
+    job: TableJob,
+    info: TableInfo,
+    bronze: BronzeTable,
+    state: Watermark,
+    keys: list[str],
+    kind: CdcKind,
+    sink: Sink,
+    writer: BatchWriter | None,
+) -> tuple[BatchWriter | None, int, pa.Table]:
+    """Compare key sets and append the delete events to the batch (see ``ingest.deletes``)."""
+    known = known_keys(bronze, info, keys, _keys_file(state))
+    delivered = pa.concat_tables(
+        [known.slice(0, 0), *(t.cast(known.schema) for t in sink.delivered)]
+    )
+    gone, alive = compare(known, delivered, source_keys(info, keys, job.batch_rows), keys)
+    if gone.num_rows == 0:
+        return writer, 0, alive
+    events = delete_events(gone, sink.schema, info.column(job.spec.cdc_col).name, kind, utc_now())
+    if writer is None:
+        writer = bronze.open_batch(batch_file_name(info.table), sink.schema)
+    try:
+        writer.write(events)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer, events.num_rows, alive
 
 
 def _known_nulls(
@@ -450,6 +529,7 @@ def _stream(
     window: Window | None = None,
     special: SpecialRows | None = None,
     dedupe: WindowFilter | None = None,
+    sink: Sink | None = None,
 ) -> BatchWriter | None:
     """Read and write the batches; None when no row was delivered (no file is left).
 
@@ -479,11 +559,12 @@ def _stream(
                 out = batch if extra is None else _concat(batch, extra)
                 if out.num_rows == 0:
                     continue
+                schema = info.arrow_schema if sink is None else sink.schema
                 if writer is None:
-                    writer = bronze.open_batch(batch_file_name(info.table), info.arrow_schema)
+                    writer = bronze.open_batch(batch_file_name(info.table), schema)
                 if in_flight is not None:
                     in_flight.result()
-                in_flight = pool.submit(writer.write, out)
+                in_flight = pool.submit(writer.write, out if sink is None else sink.prepare(out))
                 tracker.update(batch)
                 tracker.rows += out.num_rows - batch.num_rows
                 if window is not None:

@@ -141,6 +141,8 @@ class Watermark:
             written before soundlake tracked them.
         future: Row hashes (hex -> count) of the delivered rows dated beyond the future
             tolerance (they do not move the watermark).
+        keys: The delivered-keys sidecar of a table with ``deletes`` (``file``, ``rows``,
+            ``columns``); None otherwise.
     """
 
     text: str | None = None
@@ -152,6 +154,7 @@ class Watermark:
     window: dict[str, Any] | None = None
     nulls: dict[str, int] | None = None
     future: dict[str, int] = field(default_factory=dict)
+    keys: dict[str, Any] | None = None
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any] | None) -> Watermark:
@@ -171,6 +174,7 @@ class Watermark:
             window=own.get("window"),
             nulls=None if own.get("nulls") is None else _counts(own["nulls"]),
             future=_counts(own.get("future") or {}),
+            keys=own.get("keys"),
         )
 
     def to_doc(self, *, committed_at: str) -> dict[str, Any]:
@@ -189,6 +193,8 @@ class Watermark:
             own["nulls"] = dict(sorted(self.nulls.items()))
         if self.future:
             own["future"] = dict(sorted(self.future.items()))
+        if self.keys is not None:
+            own["keys"] = dict(self.keys)
         return {"cdc": self.text, **self.extra, "soundlake": own}
 
     def value(self, kind: CdcKind) -> CdcValue | None:
@@ -311,4 +317,5 @@ def merged_state(
         window=before.window,
         nulls=before.nulls,
         future=dict(before.future),
+        keys=before.keys,
     )
