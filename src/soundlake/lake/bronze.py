@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -301,7 +302,9 @@ def write_json_atomic(
     """Write ``doc`` to ``path`` through a temp file, fsync and an atomic rename."""
     folder = posixpath.dirname(path)
     fs.create_dir(folder, recursive=True)
-    temp = posixpath.join(folder, f".{posixpath.basename(path)}.{os.getpid()}.tmp")
+    # unique per writer: two writers of one file never share (and break) a temp file
+    unique = f"{os.getpid()}.{threading.get_ident()}"
+    temp = posixpath.join(folder, f".{posixpath.basename(path)}.{unique}.tmp")
     data = json.dumps(doc, indent=1, sort_keys=False).encode("utf-8")
     with fs.open_output_stream(temp) as handle:
         handle.write(data[: len(data) // 2])
