@@ -124,8 +124,10 @@ def main() -> None:
             print(f"{db} S={scale}")
             for case, seconds, _, deleted in run_scale(scale, db):
                 rows.append((db, scale, case, seconds, deleted))
-    print(f"\n{platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"load average {os.getloadavg()[0]:.1f}\n")
+    print(
+        f"\n{platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"load average {os.getloadavg()[0]:.1f}\n"
+    )
     print("| db | S | run | seconds | delete events |")
     print("|---|---:|---|---:|---:|")
     for db, scale, case, seconds, deleted in rows:

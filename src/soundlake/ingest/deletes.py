@@ -17,6 +17,7 @@ import datetime as dt
 import posixpath
 from dataclasses import replace
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -81,12 +82,12 @@ def _distinct(table: pa.Table, keys: list[str]) -> pa.Table:
 
 
 def source_keys(info: TableInfo, keys: list[str], batch_rows: int) -> pa.Table:
-    """The distinct keys of every row now in the source table."""
+    """The keys of every row now in the source table (repeats possible)."""
     reduced = replace(info, columns=tuple(info.column(k) for k in keys))
     request = ReadRequest(reduced, keys[0], None, batch_rows)
     schema = _key_schema(info, keys)
     parts = [pa.Table.from_batches([b]).cast(schema) for b in read_batches(request)]
-    return _distinct(pa.concat_tables([schema.empty_table(), *parts]), keys)
+    return pa.concat_tables([schema.empty_table(), *parts])
 
 
 def known_keys(bronze: BronzeTable, info: TableInfo, keys: list[str], name: str | None) -> pa.Table:
@@ -137,7 +138,13 @@ def known_keys(bronze: BronzeTable, info: TableInfo, keys: list[str], name: str 
 def compare(
     known: pa.Table, delivered: pa.Table, source: pa.Table, keys: list[str]
 ) -> tuple[pa.Table, pa.Table]:
-    """The keys deleted in the source, and the keys delivered and alive after this run."""
+    """The keys deleted in the source, and the keys delivered and alive after this run.
+
+    Both sorted. A single integer key is compared with sorted NumPy arrays (10M keys in
+    a few seconds); other keys with Arrow hash joins.
+    """
+    if len(keys) == 1 and pa.types.is_integer(known.schema.field(keys[0]).type):
+        return _compare_ints(known, delivered, source, keys[0])
     everything = _distinct(pa.concat_tables([known, delivered.cast(known.schema)]), keys)
     if everything.num_rows == 0:
         return everything, everything
@@ -147,6 +154,36 @@ def compare(
     return gone.sort_by([(k, "ascending") for k in keys]), alive.sort_by(
         [(k, "ascending") for k in keys]
     )
+
+
+def _compare_ints(
+    known: pa.Table, delivered: pa.Table, source: pa.Table, key: str
+) -> tuple[pa.Table, pa.Table]:
+    def values(table: pa.Table) -> np.ndarray:
+        column = pc.drop_null(table.column(key)).combine_chunks()
+        return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+    everything = _sorted_unique(np.concatenate([values(known), values(delivered)]))
+    present = _sorted_unique(values(source))
+    found = np.zeros(len(everything), dtype=bool)
+    if len(present):
+        pos = np.minimum(np.searchsorted(present, everything), len(present) - 1)
+        found = present[pos] == everything
+    gone, alive = everything[~found], everything[found]
+    key_type = known.schema.field(key).type
+
+    def table(array: np.ndarray) -> pa.Table:
+        return pa.table({key: pa.array(array, pa.int64()).cast(key_type)})
+
+    return table(gone), table(alive)
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (a sort and a mask: faster than ``np.unique`` here)."""
+    ordered = np.sort(values)
+    if len(ordered) == 0:
+        return ordered
+    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]]
 
 
 def delete_events(
