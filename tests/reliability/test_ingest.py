@@ -573,3 +573,15 @@ def test_postgres_null_future_and_deletes_are_delivered_once(pg_url: str, lake: 
     assert (third.rows, third.deleted_rows) == (0, 0)
     ids = Counter(r["id"] for r in bronze_rows(lake, "events") if not r["_deleted"])
     assert ids == Counter({1: 1, 2: 1, 3: 1, 4: 1, 5: 1})
+
+
+def test_future_row_is_not_redelivered_when_time_catches_up(sqlite_url: str, lake: Lake) -> None:
+    """#12 item 5: a future row later inside the tolerance is not delivered a second time."""
+    soon = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=3)).replace(tzinfo=None)
+    make_events(sqlite_url, [(1, "a", T0), (2, "soon", soon.replace(microsecond=0))])
+    assert ingest(sqlite_url, lake, future_tolerance="1d").future_rows == 1
+    later = ingest(sqlite_url, lake, future_tolerance="7d")  # as if four days had passed
+    assert later.rows == 0
+    insert(sqlite_url, [(3, "b", T0 + HOUR)])
+    assert ingest(sqlite_url, lake, future_tolerance="7d").rows == 1
+    assert sum(delivered(lake).values()) == 3

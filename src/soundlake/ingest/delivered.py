@@ -11,6 +11,7 @@ window sidecar and seed the set of delivered NULL-CDC rows.
 
 from __future__ import annotations
 
+import datetime as dt
 import posixpath
 
 import numpy as np
@@ -50,7 +51,12 @@ def bronze_hashes(
             if cdc_col not in present:
                 continue
             wanted = [name for name in schema.names if name in present]
-            for batch in parquet.iter_batches(columns=wanted, batch_size=200_000):
+            groups = _row_groups(parquet, cdc_col, lower, nulls=nulls)
+            if not groups:
+                continue
+            for batch in parquet.iter_batches(
+                columns=wanted, batch_size=200_000, row_groups=groups
+            ):
                 conformed = _conform(batch, schema)
                 if conformed is None:
                     continue
@@ -68,6 +74,35 @@ def bronze_hashes(
     if not parts:
         return set_schema(cdc_type).empty_table()
     return pa.concat_tables(parts)
+
+
+def _row_groups(
+    parquet: pq.ParquetFile, cdc_col: str, lower: CdcValue | None, *, nulls: bool
+) -> list[int]:
+    """Row groups that may hold wanted rows, by the CDC column's statistics."""
+    index = parquet.schema_arrow.get_field_index(cdc_col)
+    meta = parquet.metadata
+    groups = []
+    for i in range(meta.num_row_groups):
+        stats = meta.row_group(i).column(index).statistics
+        if stats is None:
+            groups.append(i)
+        elif nulls:
+            if not stats.has_null_count or stats.null_count > 0:
+                groups.append(i)
+        elif lower is None or not stats.has_min_max or _at_least(stats.max, lower):
+            groups.append(i)
+    return groups
+
+
+def _at_least(value: object, lower: CdcValue) -> bool:
+    """``value >= lower`` for a statistics maximum (True when they do not compare)."""
+    try:
+        if isinstance(value, dt.datetime) and value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return bool(value >= lower)  # type: ignore[operator]
+    except TypeError:
+        return True
 
 
 def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch | None:

@@ -68,9 +68,9 @@ class SpecialRows:
             beyond = pc.fill_null(pc.greater(cdc, to_scalar(self.limit, cdc.type)), False)
             special = pc.or_(special, beyond)
         if not pc.any(special).as_py():
-            return batch, None
+            return self._settled(batch), None
         rows = batch.filter(special)
-        normal = batch.filter(pc.invert(special))
+        normal = self._settled(batch.filter(pc.invert(special)))
         fps = row_hashes(rows)
         is_null = pc.is_null(rows.column(self.cdc_index)).to_numpy(zero_copy_only=False)
         matched = np.zeros(rows.num_rows, dtype=bool)
@@ -90,6 +90,21 @@ class SpecialRows:
             if self.future_max is None or top > self.future_max:
                 self.future_max = top
         return normal, deliver if deliver.num_rows else None
+
+    def _settled(self, normal: pa.RecordBatch) -> pa.RecordBatch:
+        """Drop rows delivered as future rows whose value is no longer beyond the limit.
+
+        Time caught up with them: they stay in the future set (and out of the watermark)
+        for as long as runs read them, so they are never delivered twice.
+        """
+        if not self._future or normal.num_rows == 0:
+            return normal
+        fps = row_hashes(normal)
+        known = self._future.consume(fps)
+        if not known.any():
+            return normal
+        self._seen_future.append(fps[known])
+        return normal.filter(pa.array(~known))
 
     def next_nulls(self) -> dict[str, int]:
         """Hashes of every NULL-CDC row read in this run (delivered now or before)."""
