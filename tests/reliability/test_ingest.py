@@ -585,3 +585,46 @@ def test_future_row_is_not_redelivered_when_time_catches_up(sqlite_url: str, lak
     insert(sqlite_url, [(3, "b", T0 + HOUR)])
     assert ingest(sqlite_url, lake, future_tolerance="7d").rows == 1
     assert sum(delivered(lake).values()) == 3
+
+
+# --- the reference project end to end -----------------------------------------------------
+
+
+def test_backfill_and_deletes_on_the_reference_project_end_to_end(tmp_path: Path) -> None:
+    """#12 items 4 and 6: after a backfill silver holds no exact duplicate; deletes reach gold."""
+    from soundlake.catalog.names import TableName
+    from soundlake.lake import delta
+    from soundlake.project.context import Project
+    from soundlake.project.ingest_ops import run_ingest
+    from soundlake.project.job import run_job
+    from soundlake.project.scaffold import init_project
+    from soundlake.project.source_ops import create_source, generate, simulate
+
+    def table(schema: str, name: str) -> list[dict[str, Any]]:
+        uri = project.lake.uri(*TableName("spotify_catalog", schema, name).parts)
+        return list(delta.snapshot_dataset(uri).to_table().to_pylist())
+
+    def exact_duplicates(rows: list[dict[str, Any]]) -> int:
+        keep = [
+            tuple(v for k, v in r.items() if k not in ("_run_id", "_quarantined_at")) for r in rows
+        ]
+        return sum(n - 1 for n in Counter(keep).values())
+
+    init_project(tmp_path)
+    project = Project.open(tmp_path)
+    create_source(project)
+    generate(project, scale=0.003, seed=11)
+    assert run_job(project).ok
+    simulate(project, seed=12, rate=0.05)
+    assert run_job(project).ok
+    before = len(table("silver", "factstream"))
+    backfill = run_ingest(project, from_date="1900-01-01")
+    assert backfill.ok and backfill.rows == 0
+    assert all(t.mode == "backfill" and t.reread_rows > 0 for t in backfill.tables)
+    execute(project.source_url, 'DELETE FROM "DimUser" WHERE user_id = 1')
+    assert run_job(project).ok
+    silver = table("silver", "factstream")
+    assert len(silver) == before and exact_duplicates(silver) == 0
+    users = [r for r in table("gold", "dim_user") if r["user_id"] == 1]
+    assert users and all(r["__END_AT"] is not None for r in users)  # the delete closed it
+    assert "_deleted" not in users[0]
