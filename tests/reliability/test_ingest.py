@@ -628,3 +628,47 @@ def test_backfill_and_deletes_on_the_reference_project_end_to_end(tmp_path: Path
     users = [r for r in table("gold", "dim_user") if r["user_id"] == 1]
     assert users and all(r["__END_AT"] is not None for r in users)  # the delete closed it
     assert "_deleted" not in users[0]
+
+
+DELETES_SCRIPT = """
+import sys
+from soundlake.ingest.config import IngestTable
+from soundlake.ingest.runner import run_tables
+from soundlake.lake.storage import Lake
+from tests.ingest.helpers import config
+spec = IngestTable(table="events", cdc_col="ts", deletes=True)
+result = run_tables(Lake(sys.argv[2]), sys.argv[1], config(tables=[spec]), pipeline="p")
+sys.exit(0 if result.ok else 1)
+"""
+
+
+@pytest.mark.parametrize(
+    "step", ["query", "before_rename", "before_manifest", "before_watermark", "watermark_write"]
+)
+def test_deletes_crash_at_each_step_then_rerun_delivers_once(
+    sqlite_url: str, lake: Lake, step: str
+) -> None:
+    """#12 item 6: a crash at any commit step, then a re-run: each delete event exactly once."""
+    import os
+
+    from soundlake.ingest.faults import FAULT_ENV, FAULT_EXIT_CODE
+    from tests.conftest import REPO
+
+    _users(sqlite_url)
+    ingest(sqlite_url, lake, deletes=True)
+    execute(sqlite_url, "DELETE FROM events WHERE id = 2")
+    insert(sqlite_url, [(4, "d", T0 + HOUR)])
+    proc = subprocess.run(  # noqa: PLW1510 (the return code is checked)
+        [sys.executable, "-c", DELETES_SCRIPT, sqlite_url, lake.root],
+        cwd=REPO,
+        env=dict(os.environ, **{FAULT_ENV: step}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == FAULT_EXIT_CODE, proc.stderr
+    ingest(sqlite_url, lake, deletes=True)
+    assert ingest(sqlite_url, lake, deletes=True).rows == 0
+    rows = bronze_rows(lake, "events")
+    assert [r["id"] for r in rows if r["_deleted"]] == [2]
+    assert Counter(r["id"] for r in rows if not r["_deleted"]) == Counter({1: 1, 2: 1, 3: 1, 4: 1})
