@@ -6,12 +6,18 @@ delivers every row exactly once):
 1. stream ``SELECT ... WHERE cdc >= lower`` into ``bronze/<T>_cdc/_tmp/<file>.tmp``
    (row groups as batches arrive; memory bounded by one batch);
 1b. with a look-back window: write the new window set under a new sidecar name
-   (``bronze/<T>_cdc/_fingerprints/``), not yet referenced by ``cdc.json``;
+   (``bronze/<T>_cdc/_fingerprints/``), not yet referenced by ``cdc.json``; with
+   ``deletes: true``, append the delete events and write the delivered-key sidecar
+   (``bronze/<T>_cdc/_keys/``) the same way;
 2. write the footer, which embeds the batch manifest, flush and fsync;
 3. rename the file into ``bronze/<T>/<T>_<UTC>.parquet`` (now visible to readers);
 4. write the manifest ``bronze/<T>_cdc/_manifests/<T>_<UTC>.json``;
 5. replace ``bronze/<T>_cdc/cdc.json`` atomically with the new watermark (commit);
-6. delete window sidecars that ``cdc.json`` does not name.
+6. delete window and key sidecars that ``cdc.json`` does not name.
+
+What is read and skipped: see ``ingest.watermark`` (tie boundary), ``ingest.window``
+(look-back), ``ingest.special`` (NULL and future CDC values), ``ingest.delivered``
+(backfills), ``ingest.evolution`` (schema changes) and ``ingest.deletes``.
 
 Recovery before every run: temp files are deleted (their rows are read again, since the
 watermark did not move); a published file whose sequence number is above the committed
