@@ -85,8 +85,10 @@ class PlainReporter:
     def table_finished(self, result: TableResult) -> None:
         """Print the end line."""
         if result.status == "ok":
+            deleted = f", {result.deleted_rows} deleted" if result.deleted_rows else ""
             self._line(
-                f"{result.table}: {result.rows} rows, watermark {result.watermark_after or '-'}"
+                f"{result.table}: {result.rows} rows{deleted}, "
+                f"watermark {result.watermark_after or '-'}"
             )
         else:
             self._line(f"{result.table}: FAILED: {result.error}")
@@ -171,6 +173,9 @@ def render_summary(out: Console, result: IngestResult) -> None:
         out = Console(file=out.file, width=max(out.width, 160), highlight=False)
     out.print(grid)
     line = f"{result.rows:,} rows in {result.seconds:.2f}s"
+    deleted = sum(t.deleted_rows for t in result.tables)
+    if deleted:
+        line += f"; {deleted:,} delete event(s)"
     if result.failed:
         line += f"; failed: {', '.join(t.table for t in result.failed)}"
         for t in result.failed:
@@ -180,3 +185,7 @@ def render_summary(out: Console, result: IngestResult) -> None:
     elif result.alert_error:
         line += f"; alert NOT sent: {result.alert_error}"
     out.print(line, highlight=False)
+    for t in result.tables:
+        for warning in t.warnings:
+            if warning.startswith("WARNING"):
+                out.print(f"[yellow]{t.table}:[/] {warning}", highlight=False, soft_wrap=True)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pydantic import Field, field_validator, model_validator
 
 from soundlake.core.config import StrictModel
+from soundlake.core.errors import ConfigError
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([wdhms]?)\s*$", re.IGNORECASE)
 _SECONDS = {"w": 7 * 86_400, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
@@ -37,6 +38,48 @@ class Lookback:
         return self.amount == 0
 
 
+_PATH_UNSAFE = ("/", "\\", "\x00", ":")
+
+
+def check_path_name(name: str, *, what: str) -> str:
+    """Return ``name`` when it can safely become one folder name under ``bronze/``.
+
+    Raises:
+        ValueError: naming ``what`` when the name holds a path separator, ``:``, a NUL
+            character, is empty, ``.``/``..``, or has leading/trailing spaces.
+    """
+    bad = (
+        not name
+        or name in (".", "..")
+        or name != name.strip()
+        or any(c in name for c in _PATH_UNSAFE)
+        or any(ord(c) < 32 for c in name)
+    )
+    if bad:
+        raise ValueError(
+            f"{what} '{name}' cannot be used as a bronze folder name (no '/', '\\', ':', "
+            "'..', control characters or surrounding spaces): use the table's plain name"
+        )
+    return name
+
+
+def check_table_names(names: list[str]) -> list[str]:
+    """Validate ``--table`` values and drop repeats (first occurrence kept, case-sensitive).
+
+    Raises:
+        ConfigError: naming a value that is not a safe table name.
+    """
+    unique: list[str] = []
+    for name in names:
+        try:
+            check_path_name(name, what="--table")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        if name not in unique:
+            unique.append(name)
+    return unique
+
+
 def parse_lookback(text: str | int) -> Lookback:
     """Parse ``"31d"``, ``"12h"``, ``"90m"``, ``"45s"``, ``"2w"`` or ``"0"``.
 
@@ -64,6 +107,9 @@ class IngestTable(StrictModel):
         lookback: Look-back window of this table (overrides ``ingest.lookback``): each run
             re-reads ``cdc_col >= watermark - lookback`` and delivers the rows not yet
             delivered, so rows committed late with an older CDC value are not lost.
+        deletes: Detect hard deletes by comparing the source's key set with the keys
+            delivered so far, and deliver them as ``_deleted`` rows.
+        key: Key columns for ``deletes`` (default: the source table's primary key).
     """
 
     schema_: str | None = Field(default=None, alias="schema")
@@ -71,6 +117,18 @@ class IngestTable(StrictModel):
     cdc_col: str
     from_date: str | None = None
     lookback: str | None = None
+    deletes: bool = False
+    key: list[str] | None = None
+
+    @field_validator("table")
+    @classmethod
+    def _safe_table(cls, value: str) -> str:
+        return check_path_name(value, what="ingest table")
+
+    @field_validator("schema_")
+    @classmethod
+    def _safe_schema(cls, value: str | None) -> str | None:
+        return None if value is None else check_path_name(value, what="ingest schema")
 
     @model_validator(mode="before")
     @classmethod
@@ -100,6 +158,8 @@ class IngestConfig(StrictModel):
         retries: Attempts for transient errors before a table is marked failed.
         backoff_seconds: Delay before the first retry; it doubles for each next one.
         lookback: Default look-back window of every table (``"0"``: the plain watermark).
+        future_tolerance: How far past the current time a CDC value may lie and still
+            move the watermark; rows beyond it are delivered once but leave it in place.
     """
 
     tables: list[IngestTable] = Field(default_factory=list)
@@ -109,6 +169,29 @@ class IngestConfig(StrictModel):
     retries: int = Field(default=3, ge=1, le=20)
     backoff_seconds: float = Field(default=1.0, ge=0, le=60)
     lookback: str = "0"
+    future_tolerance: str = "1d"
+
+    @field_validator("future_tolerance", mode="before")
+    @classmethod
+    def _check_tolerance(cls, value: object) -> str:
+        text = str(value) if isinstance(value, int) else value
+        if not isinstance(text, str):
+            raise ValueError("ingest.future_tolerance must be a duration such as '1d'")  # noqa: TRY004 (pydantic)
+        parse_lookback(text)
+        return text
+
+    @model_validator(mode="after")
+    def _unique_tables(self) -> IngestConfig:
+        seen: set[str] = set()
+        for index, spec in enumerate(self.tables):
+            name = spec.table.lower()  # the bronze folder name
+            if name in seen:
+                raise ValueError(
+                    f"ingest.tables[{index}]: table '{spec.table}' is listed twice "
+                    "(two entries would write into one bronze folder): remove one entry"
+                )
+            seen.add(name)
+        return self
 
     @field_validator("lookback", mode="before")
     @classmethod

@@ -8,7 +8,7 @@ worker threads at once; implementations must be thread-safe.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 Status = Literal["ok", "failed"]
 Mode = Literal["full", "incremental", "backfill"]
@@ -30,7 +30,13 @@ class TableResult:
         attempts: Attempts made (more than one after transient errors).
         error: The last error message when failed.
         adopted: Files of an interrupted earlier run that this run committed.
-        null_cdc_rows: Rows written whose CDC value is NULL (full loads only).
+        null_cdc_rows: Rows written whose CDC value is NULL (each delivered once).
+        future_rows: Rows written dated beyond now + ``future_tolerance`` (they do not
+            move the watermark).
+        deleted_rows: Delete events written (keys gone from the source, ``deletes: true``).
+        reread_rows: Rows read from the source (a backfill re-reads rows already in bronze).
+        schema_evolution: Column changes since the last batch (added, dropped, widened).
+        warnings: One-line warnings of this run (future rows, NULL CDC rows, schema).
     """
 
     table: str
@@ -45,6 +51,11 @@ class TableResult:
     error: str | None = None
     adopted: tuple[str, ...] = ()
     null_cdc_rows: int = 0
+    future_rows: int = 0
+    deleted_rows: int = 0
+    reread_rows: int = 0
+    schema_evolution: tuple[dict[str, Any], ...] = ()
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from soundlake.ingest.config import IngestConfig, IngestTable
 from soundlake.ingest.results import IngestReporter, IngestResult, NullReporter, TableResult
 from soundlake.ingest.table import TableJob, ingest_table, validate
 from soundlake.lake.storage import Lake
+from soundlake.source.dialects import Timeouts
 
 MAX_BACKOFF_SECONDS = 30.0
 
@@ -33,6 +34,7 @@ def run_tables(
     from_date: str | None = None,
     reporter: IngestReporter | None = None,
     run_id: str | None = None,
+    timeouts: Timeouts | None = None,
 ) -> IngestResult:
     """Ingest ``tables`` (default: all of ``config.tables``) in parallel.
 
@@ -45,7 +47,7 @@ def run_tables(
     started = time.monotonic()
     reporter = reporter or NullReporter()
     run_id = run_id or new_run_id()
-    specs = list(config.tables if tables is None else tables)
+    specs = _unique(list(config.tables if tables is None else tables))
     jobs = [
         TableJob(
             lake,
@@ -55,6 +57,8 @@ def run_tables(
             config.batch_rows,
             from_date,
             lookback=config.lookback_of(spec),
+            timeouts=timeouts or Timeouts(),
+            future_tolerance=config.future_tolerance,
         )
         for spec in specs
     ]
@@ -70,6 +74,24 @@ def run_tables(
     return IngestResult(
         run_id, pipeline, results, alert_sent, alert_error, time.monotonic() - started
     )
+
+
+def _unique(specs: list[IngestTable]) -> list[IngestTable]:
+    """Each bronze folder once: two jobs for one table would write it in parallel.
+
+    Raises:
+        ConfigError: when two different entries name the same table.
+    """
+    chosen: dict[str, IngestTable] = {}
+    for spec in specs:
+        other = chosen.get(spec.table.lower())
+        if other is None:
+            chosen[spec.table.lower()] = spec
+        elif other != spec:
+            raise ConfigError(
+                f"table '{spec.table}' is listed twice with different settings: remove one entry"
+            )
+    return list(chosen.values())
 
 
 def _validate_all(jobs: list[TableJob]) -> None:

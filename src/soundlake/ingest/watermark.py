@@ -96,8 +96,27 @@ def to_scalar(value: CdcValue, arrow_type: pa.DataType) -> pa.Scalar:
 
 def fingerprint(row: dict[str, Any]) -> str:
     """A stable content hash of one row (all columns, in order)."""
-    payload = json.dumps(list(row.values()), default=str, ensure_ascii=True, separators=(",", ":"))
+    return _fingerprint_values(list(row.values()))
+
+
+def _fingerprint_values(values: list[Any]) -> str:
+    payload = json.dumps(values, default=str, ensure_ascii=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+
+
+def _known_prefix(row: dict[str, Any], remaining: Counter[str]) -> str | None:
+    """The fingerprint of ``row`` without trailing NULL columns, when it was delivered.
+
+    A row delivered before ``ALTER TABLE ... ADD COLUMN`` reads back with the new
+    columns NULL: over the columns it had, its content is what was delivered.
+    """
+    values = list(row.values())
+    while values and values[-1] is None:
+        values.pop()
+        fp = _fingerprint_values(values)
+        if remaining.get(fp, 0) > 0:
+            return fp
+    return None
 
 
 def fingerprints(rows: pa.Table | pa.RecordBatch) -> list[str]:
@@ -118,6 +137,12 @@ class Watermark:
         extra: Other keys of ``cdc.json``, kept as they were.
         window: The look-back window state (``lookback``, ``since``, ``fingerprints``
             sidecar file name, ``rows``, ``hash``); None before any windowed run.
+        nulls: Row hashes (hex -> count) of the NULL-CDC rows delivered; None in a state
+            written before soundlake tracked them.
+        future: Row hashes (hex -> count) of the delivered rows dated beyond the future
+            tolerance (they do not move the watermark).
+        keys: The delivered-keys sidecar of a table with ``deletes`` (``file``, ``rows``,
+            ``columns``); None otherwise.
     """
 
     text: str | None = None
@@ -127,6 +152,9 @@ class Watermark:
     run_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     window: dict[str, Any] | None = None
+    nulls: dict[str, int] | None = None
+    future: dict[str, int] = field(default_factory=dict)
+    keys: dict[str, Any] | None = None
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any] | None) -> Watermark:
@@ -144,6 +172,9 @@ class Watermark:
             run_id=own.get("run_id"),
             extra=extra,
             window=own.get("window"),
+            nulls=None if own.get("nulls") is None else _counts(own["nulls"]),
+            future=_counts(own.get("future") or {}),
+            keys=own.get("keys"),
         )
 
     def to_doc(self, *, committed_at: str) -> dict[str, Any]:
@@ -158,11 +189,21 @@ class Watermark:
         }
         if self.window is not None:
             own["window"] = dict(self.window)
+        if self.nulls is not None:
+            own["nulls"] = dict(sorted(self.nulls.items()))
+        if self.future:
+            own["future"] = dict(sorted(self.future.items()))
+        if self.keys is not None:
+            own["keys"] = dict(self.keys)
         return {"cdc": self.text, **self.extra, "soundlake": own}
 
     def value(self, kind: CdcKind) -> CdcValue | None:
         """The parsed watermark value."""
         return None if self.text is None else parse_cdc(self.text, kind)
+
+
+def _counts(doc: Any) -> dict[str, int]:
+    return {str(k): int(v) for k, v in dict(doc).items()}
 
 
 class DeliveryTracker:
@@ -172,6 +213,7 @@ class DeliveryTracker:
         self.cdc_index = cdc_index
         self.track_boundary = boundary
         self.rows = 0
+        self.read_rows = 0
         self.null_cdc_rows = 0
         self.min: CdcValue | None = None
         self.max: CdcValue | None = None
@@ -208,8 +250,11 @@ def delivered_mask(
     positions = pc.indices_nonzero(at_value).to_pylist()
     candidates = batch.take(pa.array(positions, pa.int64()))
     dropped = np.zeros(batch.num_rows, dtype=bool)
-    for pos, fp in zip(positions, fingerprints(candidates)):
-        if remaining.get(fp, 0) > 0:
+    for pos, row in zip(positions, candidates.to_pylist()):
+        fp: str | None = fingerprint(row)
+        if remaining.get(fp or "", 0) <= 0:
+            fp = _known_prefix(row, remaining)
+        if fp is not None:
             remaining[fp] -= 1
             dropped[pos] = True
     return dropped if dropped.any() else None
@@ -270,4 +315,7 @@ def merged_state(
         run_id=run_id,
         extra=dict(before.extra),
         window=before.window,
+        nulls=before.nulls,
+        future=dict(before.future),
+        keys=before.keys,
     )

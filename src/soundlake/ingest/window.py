@@ -260,6 +260,10 @@ class WindowFilter:
         cdc_index: Position of the CDC column.
         delivered: Rows of earlier runs recognised in this run by the tie boundary of a
             ``cdc.json`` from before the window (their new hashes join the next set).
+        prefix: When columns were appended to the source since the last batch, how many
+            it had: a row whose appended columns are NULL and whose hash over the first
+            ``prefix`` columns is in the set was delivered (it is not delivered again,
+            and joins the next set under its new hash).
     """
 
     def __init__(
@@ -269,8 +273,10 @@ class WindowFilter:
         *,
         legacy_at: CdcValue | None = None,
         legacy: dict[str, int] | None = None,
+        prefix: int | None = None,
     ) -> None:
         self.cdc_index = cdc_index
+        self._prefix = prefix
         self._known = HashMultiset(window_set.column("fp").to_numpy())
         self._legacy_at = legacy_at
         self._legacy: Counter[str] = Counter(legacy or {})
@@ -288,10 +294,33 @@ class WindowFilter:
                 drop |= legacy
         if self._known:
             drop |= self._known.consume(fps, ~drop)
+        if self._known and self._prefix is not None and not drop.all():
+            drop |= self._match_prefix(batch, fps, drop)
         if not drop.any():
             return batch, fps
         keep = ~drop
         return batch.filter(pa.array(keep)), fps[keep]
+
+    def _match_prefix(self, batch: pa.RecordBatch, fps: np.ndarray, drop: np.ndarray) -> np.ndarray:
+        """Rows delivered before columns were appended: their old hash, new columns NULL.
+
+        Matched rows are carried into the next set under their new hash.
+        """
+        assert self._prefix is not None
+        added = batch.columns[self._prefix :]
+        unset = np.ones(batch.num_rows, dtype=bool)
+        for column in added:
+            unset &= column.is_null().to_numpy(zero_copy_only=False)
+        eligible = unset & ~drop
+        if not eligible.any():
+            return np.zeros(batch.num_rows, dtype=bool)
+        old = pa.RecordBatch.from_arrays(
+            batch.columns[: self._prefix], names=batch.schema.names[: self._prefix]
+        )
+        hit = self._known.consume(row_hashes(old), eligible)
+        if hit.any():
+            self.carried.append((batch.column(self.cdc_index).filter(pa.array(hit)), fps[hit]))
+        return hit
 
 
 class WindowTracker:

@@ -7,6 +7,7 @@ Layout under the lake root (compatible with the seed's Data Factory pipelines)::
     bronze/<Table>_cdc/_manifests/<Table>_<UTC>.json   one manifest per batch file
     bronze/<Table>_cdc/_tmp/                           files being written (never read)
     bronze/<Table>_cdc/_fingerprints/<name>.parquet    look-back window set (one is live)
+    bronze/<Table>_cdc/_keys/<name>.parquet            delivered keys (``deletes: true``)
 
 ``cdc.json`` keeps the seed's ``{"cdc": "<value>"}``; soundlake adds a ``"soundlake"`` object
 (sequence number, boundary rows, run id, look-back window) that Data Factory ignores. The
@@ -22,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,6 +41,7 @@ BRONZE = "bronze"
 MANIFEST_DIR = "_manifests"
 TEMP_DIR = "_tmp"
 FINGERPRINT_DIR = "_fingerprints"
+KEYS_DIR = "_keys"
 WATERMARK_FILE = "cdc.json"
 FOOTER_KEY = "soundlake.manifest"
 
@@ -122,13 +125,15 @@ class BronzeTable:
 
     # --- look-back window sidecars -----------------------------------------------------
 
-    def fingerprints_path(self, name: str) -> str:
-        """The path of window sidecar ``name``."""
-        return posixpath.join(self.state_dir, FINGERPRINT_DIR, name)
+    def fingerprints_path(self, name: str, folder: str = FINGERPRINT_DIR) -> str:
+        """The path of sidecar ``name`` (window set, or delivered keys in ``_keys``)."""
+        return posixpath.join(self.state_dir, folder, name)
 
-    def write_fingerprints(self, name: str, entries: pa.Table) -> None:
-        """Write window sidecar ``name`` durably (temp file, fsync, rename)."""
-        path = self.fingerprints_path(name)
+    def write_fingerprints(
+        self, name: str, entries: pa.Table, folder: str = FINGERPRINT_DIR
+    ) -> None:
+        """Write sidecar ``name`` durably (temp file, fsync, rename)."""
+        path = self.fingerprints_path(name, folder)
         folder = posixpath.dirname(path)
         self.fs.create_dir(folder, recursive=True)
         temp = path + ".tmp"
@@ -138,25 +143,25 @@ class BronzeTable:
         rename(self.fs, temp, path)
         _fsync_dir(self.fs, folder)
 
-    def read_fingerprints(self, name: str) -> pa.Table:
-        """Window sidecar ``name``.
+    def read_fingerprints(self, name: str, folder: str = FINGERPRINT_DIR) -> pa.Table:
+        """Sidecar ``name``.
 
         Raises:
             StorageError: when ``cdc.json`` names a sidecar that cannot be read.
         """
         try:
-            with self.fs.open_input_file(self.fingerprints_path(name)) as handle:
+            with self.fs.open_input_file(self.fingerprints_path(name, folder)) as handle:
                 return pq.read_table(handle)
         except (OSError, pa.ArrowInvalid) as exc:
             raise StorageError(
-                f"cannot read the look-back fingerprints bronze/{self.table}_cdc/"
-                f"{FINGERPRINT_DIR}/{name} named by cdc.json: {exc}"
+                f"cannot read the sidecar bronze/{self.table}_cdc/"
+                f"{folder}/{name} named by cdc.json: {exc}"
             ) from exc
 
-    def prune_fingerprints(self, keep: str | None) -> int:
-        """Delete every window sidecar except ``keep``; return how many were removed."""
+    def prune_fingerprints(self, keep: str | None, folder: str = FINGERPRINT_DIR) -> int:
+        """Delete every sidecar of ``folder`` except ``keep``; return how many were removed."""
         removed = 0
-        for info in _list(self.fs, posixpath.join(self.state_dir, FINGERPRINT_DIR)):
+        for info in _list(self.fs, posixpath.join(self.state_dir, folder)):
             name = info.base_name
             if info.type == pafs.FileType.File and name.endswith(".parquet") and name != keep:
                 self.fs.delete_file(info.path)
@@ -197,6 +202,7 @@ class BronzeTable:
             self.state_dir,
             posixpath.join(self.state_dir, MANIFEST_DIR),
             posixpath.join(self.state_dir, FINGERPRINT_DIR),
+            posixpath.join(self.state_dir, KEYS_DIR),
         )
         for folder in folders:
             for info in _list(self.fs, folder):
@@ -296,7 +302,9 @@ def write_json_atomic(
     """Write ``doc`` to ``path`` through a temp file, fsync and an atomic rename."""
     folder = posixpath.dirname(path)
     fs.create_dir(folder, recursive=True)
-    temp = posixpath.join(folder, f".{posixpath.basename(path)}.{os.getpid()}.tmp")
+    # unique per writer: two writers of one file never share (and break) a temp file
+    unique = f"{os.getpid()}.{threading.get_ident()}"
+    temp = posixpath.join(folder, f".{posixpath.basename(path)}.{unique}.tmp")
     data = json.dumps(doc, indent=1, sort_keys=False).encode("utf-8")
     with fs.open_output_stream(temp) as handle:
         handle.write(data[: len(data) // 2])

@@ -13,6 +13,7 @@ from soundlake.ingest.table import check_known_tables
 from soundlake.ingest.watermark import Watermark
 from soundlake.lake.bronze import BronzeTable, committed_batch_files
 from soundlake.project.context import Project
+from soundlake.source.dialects import Timeouts
 
 
 def run_ingest(
@@ -44,6 +45,7 @@ def run_ingest(
             tables=specs,
             from_date=from_date,
             reporter=reporter,
+            timeouts=Timeouts(config.source.connect_timeout, config.source.read_timeout),
         )
 
 

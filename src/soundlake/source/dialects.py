@@ -7,8 +7,9 @@ classes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
 
 import sqlalchemy as sa
 
@@ -44,7 +45,24 @@ _TRANSIENT_WORDS = (
     "lock timeout",
     "too many connections",
     "communication link failure",
+    "timeout expired",
+    "timed out",
 )
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long a source may take before soundlake gives up (then retries and alerts).
+
+    Attributes:
+        connect: Seconds to establish a connection; on SQLite also the busy timeout
+            (how long to wait for another connection's lock).
+        read: Seconds one statement may run (PostgreSQL ``statement_timeout``; ignored
+            by dialects without a portable equivalent).
+    """
+
+    connect: float = 10.0
+    read: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -64,6 +82,18 @@ class Dialect:
     reader: ReaderKind
     adbc_uri: str | None
     display_url: str
+    timeouts: Timeouts = field(default_factory=Timeouts)
+
+    def connect_args(self) -> dict[str, Any]:
+        """Driver arguments for SQLAlchemy's ``create_engine`` that apply the timeouts."""
+        if self.name == "sqlite":
+            return {"timeout": self.timeouts.connect}
+        if self.name == "postgresql":
+            return {
+                "connect_timeout": max(1, round(self.timeouts.connect)),
+                "options": f"-c statement_timeout={max(1, round(self.timeouts.read * 1000))}",
+            }
+        return {}
 
     def quote(self, identifier: str) -> str:
         """Quote an identifier for this dialect (doubling embedded quote characters)."""
@@ -78,16 +108,20 @@ class Dialect:
         return f"{self.quote(schema)}.{self.quote(table)}" if schema else self.quote(table)
 
 
-def dialect_of(url: str, *, force_sqlalchemy: bool = False) -> Dialect:
+def dialect_of(
+    url: str, *, force_sqlalchemy: bool = False, timeouts: Timeouts | None = None
+) -> Dialect:
     """Parse a SQLAlchemy URL into a :class:`Dialect`.
 
     Args:
         url: A SQLAlchemy URL such as ``sqlite:///path.db`` or ``postgresql+psycopg://...``.
         force_sqlalchemy: Use the portable SQLAlchemy reader even where ADBC exists.
+        timeouts: Connect and read timeouts (default: :class:`Timeouts`).
 
     Raises:
         ConfigError: when the URL cannot be parsed.
     """
+    timeouts = timeouts or Timeouts()
     try:
         parsed = sa.engine.make_url(url)
     except Exception as exc:  # ArgumentError and ValueError
@@ -95,13 +129,53 @@ def dialect_of(url: str, *, force_sqlalchemy: bool = False) -> Dialect:
     name = parsed.get_backend_name()
     display = parsed.render_as_string(hide_password=True)
     if force_sqlalchemy:
-        return Dialect(name, url, "sqlalchemy", None, display)
+        return Dialect(name, url, "sqlalchemy", None, display, timeouts)
     if name == "sqlite" and parsed.database and parsed.database != ":memory:":
-        return Dialect(name, url, "adbc-sqlite", parsed.database, display)
+        return Dialect(name, url, "adbc-sqlite", parsed.database, display, timeouts)
     if name == "postgresql":
-        libpq = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-        return Dialect(name, url, "adbc-postgresql", libpq, display)
-    return Dialect(name, url, "sqlalchemy", None, display)
+        query = dict(parsed.query)
+        query.setdefault("connect_timeout", str(max(1, round(timeouts.connect))))
+        libpq_url = parsed.set(drivername="postgresql", query=query)
+        libpq = libpq_url.render_as_string(hide_password=False)
+        return Dialect(name, url, "adbc-postgresql", libpq, display, timeouts)
+    return Dialect(name, url, "sqlalchemy", None, display, timeouts)
+
+
+def check_source(url: str) -> None:
+    """Fail early, in one line, when the source URL cannot work for reading.
+
+    Raises:
+        ConfigError: for an unknown URL scheme, a database driver that is not installed,
+            or a SQLite file that does not exist (reading never creates one).
+    """
+    try:
+        parsed = sa.engine.make_url(url)
+    except Exception as exc:  # ArgumentError and ValueError
+        raise ConfigError(f"invalid source URL '{url}': {exc}") from exc
+    display = parsed.render_as_string(hide_password=True)
+    try:
+        dialect_cls = parsed.get_dialect()
+    except sa.exc.NoSuchModuleError:
+        raise ConfigError(
+            f"unknown database type '{parsed.drivername}' in source.url={display}",
+            hint="use a SQLAlchemy URL such as sqlite:///source.db, "
+            "postgresql+psycopg://user:pw@host/db or mssql+pyodbc://...",
+        ) from None
+    try:
+        dialect_cls.import_dbapi()
+    except ImportError as exc:
+        module = getattr(exc, "name", None) or str(exc)
+        raise ConfigError(
+            f"the database driver '{module}' for source.url={display} is not installed",
+            hint=f"install it into soundlake's environment (pip install {module})",
+        ) from None
+    database = parsed.database
+    local = parsed.get_backend_name() == "sqlite" and database and database != ":memory:"
+    if local and database and not database.startswith("file:") and not Path(database).is_file():
+        raise ConfigError(
+            f"source database file {database} not found (source.url={display})",
+            hint="fix source.url or create the database (soundlake source create / generate)",
+        )
 
 
 def is_transient(exc: BaseException) -> bool:

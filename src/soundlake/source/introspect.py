@@ -22,7 +22,14 @@ import sqlalchemy as sa
 from sqlalchemy import types as sat
 
 from soundlake.core.errors import ConfigError, SourceError
-from soundlake.source.dialects import Dialect, dialect_of, is_transient, transient_error
+from soundlake.source.dialects import (
+    Dialect,
+    Timeouts,
+    check_source,
+    dialect_of,
+    is_transient,
+    transient_error,
+)
 
 CdcKind = Literal["date", "timestamp", "integer"]
 
@@ -139,7 +146,9 @@ def arrow_type_for(sql_type: sat.TypeEngine[Any], dialect: Dialect) -> pa.DataTy
     return pa.string()
 
 
-def describe_table(url: str, schema: str | None, table: str) -> TableInfo:
+def describe_table(
+    url: str, schema: str | None, table: str, timeouts: Timeouts | None = None
+) -> TableInfo:
     """Reflect ``table`` and return its columns with their Arrow types.
 
     On SQLite, which has no schemas, a schema that is not an attached database (such as
@@ -151,8 +160,11 @@ def describe_table(url: str, schema: str | None, table: str) -> TableInfo:
         TransientError: when the database cannot be reached right now.
         SourceError: for other database failures.
     """
-    dialect = dialect_of(url)
-    engine = sa.create_engine(dialect.sqlalchemy_url, poolclass=sa.pool.NullPool)
+    check_source(url)
+    dialect = dialect_of(url, timeouts=timeouts)
+    engine = sa.create_engine(
+        dialect.sqlalchemy_url, poolclass=sa.pool.NullPool, connect_args=dialect.connect_args()
+    )
     try:
         with engine.connect() as conn:
             inspector = sa.inspect(conn)

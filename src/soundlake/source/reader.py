@@ -44,7 +44,8 @@ class ReadRequest:
     Attributes:
         table: The introspected table.
         cdc_col: The CDC column (validated against ``table``).
-        lower: Inclusive lower bound on ``cdc_col``; None reads every row (NULLs too).
+        lower: Inclusive lower bound on ``cdc_col``; None reads every row. Rows whose
+            ``cdc_col`` is NULL are always read (they have no place in the order).
         batch_rows: Rows per Arrow batch.
     """
 
@@ -204,10 +205,14 @@ def _read_sqlite(request: ReadRequest) -> Iterator[pa.RecordBatch]:
     )
     params: tuple[Any, ...] = ()
     if request.lower is not None:
-        sql += f" WHERE {dialect.quote(request.cdc_col)} >= ?"
+        cdc = dialect.quote(request.cdc_col)
+        sql += f" WHERE ({cdc} >= ? OR {cdc} IS NULL)"
         params = (sqlite_value(request.lower),)
     assert dialect.adbc_uri is not None
     with closing(adbc_sqlite.connect(dialect.adbc_uri)) as conn, closing(conn.cursor()) as cur:
+        busy_ms = max(1, round(dialect.timeouts.connect * 1000))
+        cur.execute(f"PRAGMA busy_timeout = {busy_ms}")
+        cur.fetchall()
         cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(request.batch_rows)})
         cur.execute(sql, params)
         for batch in cur.fetch_record_batch():
@@ -261,9 +266,11 @@ def postgres_query(request: ReadRequest) -> tuple[str, str | None]:
     if request.lower is None:
         return sql, None
     cdc = table.column(request.cdc_col)
+    col = dialect.quote(cdc.name)
     sql += (
-        f" WHERE {dialect.quote(cdc.name)} >= "
+        f" WHERE ({col} >= "
         f"(SELECT CAST(current_setting('soundlake.cdc_lower') AS {_pg_type(cdc)}))"
+        f" OR {col} IS NULL)"
     )
     return sql, postgres_value(_aware_if(request.lower, cdc))
 
@@ -275,6 +282,8 @@ def _read_postgresql(request: ReadRequest) -> Iterator[pa.RecordBatch]:
     sql, lower = postgres_query(request)
     assert dialect.adbc_uri is not None
     with closing(adbc_pg.connect(dialect.adbc_uri)) as conn, closing(conn.cursor()) as cur:
+        read_ms = max(1, round(dialect.timeouts.read * 1000))
+        cur.execute(f"SET statement_timeout = {read_ms}")
         if lower is not None:
             cur.execute("SELECT set_config('soundlake.cdc_lower', $1, false)", parameters=(lower,))
             cur.fetchall()
@@ -297,9 +306,12 @@ def _read_sqlalchemy(request: ReadRequest) -> Iterator[pa.RecordBatch]:
     sql = f"SELECT {cols} FROM {dialect.qualified(table.schema, table.table)}"
     params: dict[str, Any] = {}
     if request.lower is not None:
-        sql += f" WHERE {dialect.quote(request.cdc_col)} >= :lower"
+        cdc = dialect.quote(request.cdc_col)
+        sql += f" WHERE ({cdc} >= :lower OR {cdc} IS NULL)"
         params["lower"] = _aware_if(request.lower, table.column(request.cdc_col))
-    engine = sa.create_engine(dialect.sqlalchemy_url, poolclass=sa.pool.NullPool)
+    engine = sa.create_engine(
+        dialect.sqlalchemy_url, poolclass=sa.pool.NullPool, connect_args=dialect.connect_args()
+    )
     try:
         with engine.connect() as conn:
             result = conn.execution_options(stream_results=True).execute(sa.text(sql), params)

@@ -26,5 +26,7 @@ dp.create_auto_cdc_flow(
     source="spotify_catalog.gold.dimuser_stg",
     keys=["user_id"],
     sequence_by="updated_at",
+    apply_as_deletes="_deleted",  # source deletes (ingest deletes: true)
+    except_column_list=["_deleted"],
     stored_as_scd_type=2,
 )

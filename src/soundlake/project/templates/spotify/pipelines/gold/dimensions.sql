@@ -11,7 +11,9 @@ COMMENT 'Artists with history (SCD2)';
 CREATE FLOW dim_artist_cdc AS AUTO CDC INTO spotify_catalog.gold.dim_artist
 FROM STREAM(spotify_catalog.silver.dimartist)
 KEYS (artist_id)
+APPLY AS DELETE WHEN _deleted
 SEQUENCE BY updated_at
+COLUMNS * EXCEPT (_deleted)
 STORED AS SCD TYPE 2;
 
 CREATE OR REFRESH STREAMING TABLE spotify_catalog.gold.dim_track
@@ -20,8 +22,9 @@ COMMENT 'Tracks with history (SCD2)';
 CREATE FLOW dim_track_cdc AS AUTO CDC INTO spotify_catalog.gold.dim_track
 FROM STREAM(spotify_catalog.silver.dimtrack)
 KEYS (track_id)
+APPLY AS DELETE WHEN _deleted
 SEQUENCE BY updated_at
-COLUMNS * EXCEPT (artist_known)
+COLUMNS * EXCEPT (artist_known, _deleted)
 STORED AS SCD TYPE 2;
 
 CREATE OR REFRESH STREAMING TABLE spotify_catalog.gold.dim_date

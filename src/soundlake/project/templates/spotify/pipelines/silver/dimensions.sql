@@ -20,12 +20,14 @@ AS SELECT
   subscription_type,
   start_date,
   end_date,
-  updated_at
-FROM STREAM read_files('${bronze_path}/DimUser', format => 'parquet')
+  updated_at,
+  _deleted
+FROM STREAM read_files('${bronze_path}/DimUser', format => 'parquet', schemaHints => '_deleted BOOLEAN')
 QUALIFY row_number() OVER (
   PARTITION BY user_id, updated_at
   ORDER BY upper(user_name) DESC NULLS LAST, country DESC NULLS LAST,
-           subscription_type DESC NULLS LAST, start_date DESC NULLS LAST, end_date DESC NULLS LAST
+           subscription_type DESC NULLS LAST, start_date DESC NULLS LAST, end_date DESC NULLS LAST,
+           _deleted DESC NULLS LAST
 ) = 1;
 
 CREATE OR REFRESH STREAMING TABLE spotify_catalog.silver.dimartist (
@@ -34,18 +36,19 @@ CREATE OR REFRESH STREAMING TABLE spotify_catalog.silver.dimartist (
   CONSTRAINT known_genre EXPECT (genre IN ('Pop', 'Hip-Hop', 'Jazz', 'Electronic', 'Rock', 'Classical'))
 )
 COMMENT 'Artists, one row per artist and updated_at'
-AS SELECT artist_id, artist_name, genre, country, updated_at
-FROM STREAM read_files('${bronze_path}/DimArtist', format => 'parquet')
+AS SELECT artist_id, artist_name, genre, country, updated_at, _deleted
+FROM STREAM read_files('${bronze_path}/DimArtist', format => 'parquet', schemaHints => '_deleted BOOLEAN')
 QUALIFY row_number() OVER (
   PARTITION BY artist_id, updated_at
-  ORDER BY artist_name DESC NULLS LAST, genre DESC NULLS LAST, country DESC NULLS LAST
+  ORDER BY artist_name DESC NULLS LAST, genre DESC NULLS LAST, country DESC NULLS LAST,
+           _deleted DESC NULLS LAST
 ) = 1;
 
 CREATE OR REFRESH STREAMING TABLE spotify_catalog.silver.dimtrack (
   CONSTRAINT track_id_not_null EXPECT (track_id IS NOT NULL) ON VIOLATION DROP ROW,
   CONSTRAINT updated_at_not_null EXPECT (updated_at IS NOT NULL) ON VIOLATION DROP ROW,
   CONSTRAINT duration_in_range EXPECT (duration_sec BETWEEN 1 AND 3600) ON VIOLATION QUARANTINE,
-  CONSTRAINT known_artist EXPECT (artist_known) ON VIOLATION QUARANTINE
+  CONSTRAINT known_artist EXPECT (artist_known OR _deleted) ON VIOLATION QUARANTINE
 )
 COMMENT 'Tracks: durationFlag, hyphens in names replaced by spaces, artist checked, one row per track and updated_at'
 AS SELECT
@@ -59,15 +62,16 @@ AS SELECT
        ELSE 'high' END AS durationFlag,
   t.release_date,
   t.updated_at,
+  t._deleted,
   a.artist_id IS NOT NULL AS artist_known
-FROM STREAM read_files('${bronze_path}/DimTrack', format => 'parquet') AS t
+FROM STREAM read_files('${bronze_path}/DimTrack', format => 'parquet', schemaHints => '_deleted BOOLEAN') AS t
 LEFT JOIN (SELECT DISTINCT artist_id FROM spotify_catalog.silver.dimartist) AS a
   ON t.artist_id = a.artist_id
 QUALIFY row_number() OVER (
   PARTITION BY t.track_id, t.updated_at
   ORDER BY replace(t.track_name, '-', ' ') DESC NULLS LAST, t.artist_id DESC NULLS LAST,
            t.album_name DESC NULLS LAST, t.duration_sec DESC NULLS LAST,
-           t.release_date DESC NULLS LAST
+           t.release_date DESC NULLS LAST, t._deleted DESC NULLS LAST
 ) = 1;
 
 CREATE OR REFRESH STREAMING TABLE spotify_catalog.silver.dimdate (
