@@ -432,7 +432,11 @@ def test_reference_project_rename_and_deleted_state_lose_and_duplicate_nothing(t
     assert _cli(root, "source", "simulate", "--seed", "3").returncode == 0
     job = _cli(root, "job")
     assert job.returncode != 0 and "checkpoint" in job.stderr and "is missing" in job.stderr
-    repair = _cli(root, "run", "--full-refresh-all")
+    # the SCD2 dimensions are protected (pipelines.reset.allowed = false): the hint says how
+    assert "--reset-protected" in job.stderr
+    refused = _cli(root, "run", "--full-refresh-all")  # without the override: still refused
+    assert refused.returncode != 0 and "is missing" in refused.stderr
+    repair = _cli(root, "run", "--full-refresh-all", "--reset-protected")
     assert repair.returncode == 0, repair.stdout + repair.stderr
     after = _facts(root)
     assert after["rows"] == after["keys"] == after["source"] > clean["source"]

@@ -31,6 +31,12 @@ def register(app: typer.Typer) -> None:
             None, "--full-refresh", help="Reset and reprocess these tables (comma-separated)."
         ),
         full_refresh_all: bool = typer.Option(False, "--full-refresh-all", help="Reset and reprocess every table."),
+        reset_protected: bool = typer.Option(
+            False,
+            "--reset-protected",
+            help="Let the full refresh also reset tables with pipelines.reset.allowed = false "
+            "(their history is rebuilt from their sources).",
+        ),
         engine: str | None = typer.Option(None, "--engine", help="duckdb or spark (default: from soundlake.yml)."),
     ) -> None:
         """Run a pipeline update: every flow in dependency order."""
@@ -38,12 +44,14 @@ def register(app: typer.Typer) -> None:
 
         if full_refresh and full_refresh_all:
             raise typer.BadParameter("use --full-refresh or --full-refresh-all, not both")
+        if reset_protected and not (full_refresh or full_refresh_all):
+            raise typer.BadParameter("--reset-protected goes with --full-refresh or --full-refresh-all")
         project = open_project({"engine": engine} if engine else None)
         listener = ProgressListener(console)
         def update() -> Any:
             return run_update(
                 project, listeners=[listener], refresh=_names(refresh), full_refresh=_names(full_refresh),
-                full_refresh_all=full_refresh_all, engine=engine,
+                full_refresh_all=full_refresh_all, reset_protected=reset_protected, engine=engine,
             )
 
         if console.is_terminal:

@@ -240,9 +240,15 @@ def _mismatch(report: StateReport, plan: UpdatePlan) -> StateMismatchError:
         if fp.target in tables:
             repair.update(plan.flow(n).target for n in plan.downstream(fp.name) if plan.flow(n).kind in STREAM_KINDS)
     names = ",".join(str(t) for t in sorted(repair))
+    by_name = plan.datasets
+    protected = sorted(str(t) for t in repair if t in by_name and not by_name[t].reset_allowed)
+    flag = ""
+    if protected:  # history tables: resetting them is an explicit choice, rebuilt from their sources
+        flag = f" --reset-protected` ({', '.join(protected)} have pipelines.reset.allowed = false; their history is rebuilt from the sources)"
+    command = f"`soundlake run --full-refresh {names}" + (flag or "`")
     return StateMismatchError(
         f"the pipeline state does not match its tables, nothing was written: {shown}",
-        hint=f"rebuild with `soundlake run --full-refresh {names}` (see {DOCS})",
+        hint=f"rebuild with {command} (see {DOCS})",
     )
 
 

@@ -104,6 +104,7 @@ def plan_update(
     refresh: Sequence[str] | None = None,
     full_refresh: Sequence[str] | None = None,
     full_refresh_all: bool = False,
+    reset_protected: bool = False,
 ) -> UpdatePlan:
     """Order the flows and apply the refresh selection.
 
@@ -115,6 +116,8 @@ def plan_update(
         refresh: Tables to refresh (others excluded).
         full_refresh: Tables to reset and refresh.
         full_refresh_all: Reset every table that allows it.
+        reset_protected: Also reset tables protected by ``pipelines.reset.allowed = false``
+            (an explicit override: their history is rebuilt from what their sources hold).
 
     Raises:
         GraphError: unknown selected names, a protected table named for full refresh, or
@@ -139,15 +142,16 @@ def plan_update(
     full_set = resolve(full_refresh, "--full-refresh")
     warnings: list[str] = []
     for table in sorted(full_set):
-        if not by_name[table].reset_allowed:
+        if not by_name[table].reset_allowed and not reset_protected:
             raise GraphError(
-                f"--full-refresh: table {table} has pipelines.reset.allowed = false and cannot be reset"
+                f"--full-refresh: table {table} has pipelines.reset.allowed = false and cannot be reset",
+                hint="add --reset-protected to rebuild it (and its history) from its sources",
             )
     if full_refresh_all:
         for table, ds in by_name.items():
             if ds.kind == "temporary_view":
                 continue
-            if ds.reset_allowed:
+            if ds.reset_allowed or reset_protected:
                 full_set.add(table)
             else:
                 warnings.append(f"{table}: pipelines.reset.allowed = false; refreshed without reset")

@@ -99,6 +99,7 @@ def plan_for(
     refresh: Sequence[str] | None = None,
     full_refresh: Sequence[str] | None = None,
     full_refresh_all: bool = False,
+    reset_protected: bool = False,
 ) -> UpdatePlan:
     """The update plan for ``graph`` with a refresh selection."""
     flows = [(name, graph.flows[name].flow, graph.flows[name].inputs) for name in graph.order]
@@ -110,6 +111,7 @@ def plan_for(
         refresh=refresh,
         full_refresh=full_refresh,
         full_refresh_all=full_refresh_all,
+        reset_protected=reset_protected,
     )
 
 
@@ -168,6 +170,7 @@ def run(
     refresh: Sequence[str] | None = None,
     full_refresh: Sequence[str] | None = None,
     full_refresh_all: bool = False,
+    reset_protected: bool = False,
     engine: str | None = None,
     listeners: Sequence[EventListener] = (),
 ) -> UpdateResult:
@@ -195,7 +198,12 @@ def run(
             graph = load_graph(project)
             check_inputs(project, graph)
             plan = plan_for(
-                project, graph, refresh=refresh, full_refresh=full_refresh, full_refresh_all=full_refresh_all
+                project,
+                graph,
+                refresh=refresh,
+                full_refresh=full_refresh,
+                full_refresh_all=full_refresh_all,
+                reset_protected=reset_protected,
             )
             events = log.result()
         except BaseException:
