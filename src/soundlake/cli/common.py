@@ -1,14 +1,51 @@
-"""Helpers shared by CLI command modules."""
+"""Helpers shared by CLI command modules.
+
+Terminal output never interprets data: both consoles have rich markup, emoji codes and
+highlighting off, so a value such as ``[bold]x[/bold]``, ``[/]`` or ``:x:`` (in a table
+cell, a table name, an error message) is printed verbatim. Colour is added with
+:class:`rich.text.Text` styles, never by formatting markup into strings.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import typer
 from rich.console import Console
+from rich.text import Text
 
 from soundlake.project.context import Project
 
-console = Console()
+console = Console(markup=False, emoji=False, highlight=False)
+err_console = Console(stderr=True, markup=False, emoji=False, highlight=False)
+
+
+def styled(text: object, style: str | None = None) -> Text:
+    """``text`` as literal rich text (never parsed as markup), optionally styled."""
+    return Text(str(text), style=style or "")
+
+
+MAX_SCALE = 1000.0
+MAX_SEED = 2**32 - 1
+
+
+def check_scale(value: float) -> float:
+    """``--scale``: a positive size factor up to :data:`MAX_SCALE` (S=1: ~1,000,000 streams)."""
+    if not 0 < value <= MAX_SCALE:  # also refuses nan and inf
+        raise typer.BadParameter(f"{value} is not a scale in (0, {MAX_SCALE:g}]; S=1 is about 1,000,000 streams")
+    return value
+
+
+def check_rate(value: float) -> float:
+    """``--rate``: the share of rows touched, in (0, 1]."""
+    if not 0 < value <= 1:
+        raise typer.BadParameter(f"{value} is not a share of rows in (0, 1]; 0.01 touches 1%")
+    return value
+
+
+def seed_option(default: int, help_text: str) -> Any:
+    """A ``--seed`` option: an integer in [0, 2**32 - 1] (numpy's seed range)."""
+    return typer.Option(default, "--seed", min=0, max=MAX_SEED, help=help_text)
 
 
 def open_project(overrides: dict[str, Any] | None = None) -> Project:

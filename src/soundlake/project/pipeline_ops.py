@@ -20,7 +20,12 @@ import pyarrow as pa
 from soundlake.catalog.lock import ProjectLock
 from soundlake.catalog.names import TableName
 from soundlake.catalog.state import StateStore
-from soundlake.core.errors import ConfigError, EngineError, SoundlakeError, StorageError
+from soundlake.core.errors import (
+    AccessError,
+    ConfigError,
+    EngineError,
+    StorageError,
+)
 from soundlake.core.ids import new_run_id
 from soundlake.engines.base import DeltaRelation, Engine
 from soundlake.lake import delta
@@ -208,14 +213,14 @@ def query(project: Project, sql: str, *, limit: int | None = None) -> pa.Table:
     relations = {}
     for inp in inputs:
         if inp.kind != "table" or inp.table is None:
-            raise SoundlakeError("soundlake query reads tables only (no read_files)")
+            raise AccessError("soundlake query reads the lake's tables only: read_files is not allowed")
         uri = project.lake.uri(*inp.table.parts)
         if not delta.is_delta_table(uri, project.lake.storage_options):
             raise StorageError(f"table {inp.table} does not exist (no Delta table at {uri})")
         relations[inp.placeholder] = DeltaRelation(uri, storage_options=project.lake.storage_options)
     from soundlake.engines.duckdb.engine import DuckDBEngine
 
-    engine = DuckDBEngine(parallel_flows=1)
+    engine = DuckDBEngine(parallel_flows=1, sandbox=True)  # user SQL: the lake's tables only
     try:
         bound = bind_query(sql, inputs, catalog=config.catalog, schema=config.schema_, dialect="duckdb")
         if limit is not None:
