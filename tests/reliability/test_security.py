@@ -18,8 +18,7 @@ import yaml
 
 from soundlake.catalog.names import TableName
 from soundlake.catalog.state import StateStore, safe_name
-from soundlake.core.errors import AccessError, DefinitionError, EngineError
-from soundlake.core.secrets import mask_secrets
+from soundlake.core.errors import DefinitionError, EngineError
 from soundlake.engines.duckdb.engine import DuckDBEngine
 from soundlake.lake.storage import Lake
 
@@ -115,10 +114,11 @@ def test_traversal_storage_relative_path_escaping_the_project_is_refused(tmp_pat
         "CREATE MATERIALIZED VIEW `..`.`..`.x AS SELECT 1 AS id;\n",
         "CREATE MATERIALIZED VIEW `/etc/x` AS SELECT 1 AS id;\n",
         "CREATE MATERIALIZED VIEW `../../x` AS SELECT 1 AS id;\n",
-        "CREATE STREAMING TABLE t;\nCREATE FLOW `../../evil` AS INSERT INTO t BY NAME SELECT 1 AS id;\n",
+        "CREATE STREAMING TABLE t;\nCREATE FLOW `../../evil` ONCE AS INSERT INTO t BY NAME SELECT 1 AS id;\n",
+        "CREATE STREAMING TABLE t;\nCREATE FLOW `..` ONCE AS INSERT INTO t BY NAME SELECT 1 AS id;\n",
         "CREATE MATERIALIZED VIEW t AS SELECT * FROM `..`.`..`.`etc`;\n",
     ],
-    ids=["dataset-dots", "dataset-abs", "dataset-slash", "flow", "read"],
+    ids=["dataset-dots", "dataset-abs", "dataset-slash", "flow", "flow-dotdot", "read"],
 )
 def test_traversal_sql_definition_names_are_refused(tmp_path: Path, sql: str) -> None:
     """Item 12: dataset, flow and read names in SQL definitions are validated at load."""
@@ -131,14 +131,15 @@ def test_traversal_sql_definition_names_are_refused(tmp_path: Path, sql: str) ->
 @pytest.mark.parametrize(
     "decorator",
     ['@dp.table(name="`../../x`")', '@dp.table(name="main./etc.x")',
-     '@dp.append_flow(target="t", name="../../../evil")'],
-    ids=["dataset", "dataset-abs", "flow"],
+     '@dp.append_flow(target="t", name="../../../evil", once=True)',
+     '@dp.append_flow(target="t", name="..", once=True)'],
+    ids=["dataset", "dataset-abs", "flow", "flow-dotdot"],
 )
 def test_traversal_python_definition_names_are_refused(tmp_path: Path, decorator: str) -> None:
     """Item 12: dataset and flow names in Python definitions are validated at load."""
     body = (
         "from soundlake import pipelines as dp\n\n"
-        "@dp.table(name='t')\ndef t():\n    return spark.sql('SELECT 1 AS id')\n\n"
+        "dp.create_streaming_table('t')\n\n"
         f"{decorator}\ndef evil():\n    return spark.sql('SELECT 2 AS id')\n"
     )
     root = project(tmp_path / "p", BASE, {"defs/a.py": body})
@@ -226,6 +227,8 @@ def test_query_sandbox_still_reads_lake_tables(lake_project: Path) -> None:
 
 def test_query_sandbox_duckdb_wall_holds_without_the_parser_check(tmp_path: Path) -> None:
     """Item 13: the locked DuckDB connection itself refuses files, URLs, COPY, INSTALL and settings."""
+    from soundlake.core.errors import AccessError
+
     engine = DuckDBEngine(parallel_flows=1, sandbox=True)
     out = tmp_path / "x.csv"
     try:
@@ -309,6 +312,8 @@ def test_output_dry_run_prints_definitions_verbatim(tmp_path: Path) -> None:
 )
 def test_secret_masking_covers_every_form(text: str) -> None:
     """Item 15: one function masks userinfo passwords and secret query/connection parameters."""
+    from soundlake.core.secrets import mask_secrets
+
     masked = mask_secrets(text)
     assert "hunter2" not in masked and "***" in masked
     assert mask_secrets("postgresql://u:${env:PW}@db/x") == "postgresql://u:${env:PW}@db/x"
