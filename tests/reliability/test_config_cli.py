@@ -135,9 +135,12 @@ def test_bad_memory_limit_is_a_config_error(tmp_path: Path) -> None:
         ("name: p\nstorage: ''\n", "key 'storage'"),
         ("name: p\nstorage: lake\n  bad indent: [\n", "invalid YAML"),
         ("name: p\nstorage: lake\nsource: {url: 'sqlite:///x.db', url: 'sqlite:///y.db'}\n", "written twice"),
+        ("name: p\nstorage: 'foo://bucket/x'\n", "unknown scheme 'foo'"),
+        ("name: p\nstorage: lake\nlibraries: ['/etc/*']\n", "relative to the project folder"),
+        ("name: p\nstorage: lake\ningest: {alert_url: 'file:///etc/passwd'}\n", "http:// or https://"),
     ],
     ids=["empty", "list", "name-type", "section-type", "targets-type", "engine", "storage-empty", "yaml",
-         "flow-mapping-duplicate"],
+         "flow-mapping-duplicate", "storage-scheme", "libraries-absolute", "alert-url-scheme"],
 )
 def test_malformed_config_is_one_line(tmp_path: Path, text: str, needle: str) -> None:
     """Clear errors: empty file, wrong types, bad YAML: one line naming the key, exit 2."""
@@ -203,6 +206,8 @@ MISUSE = [
         (["no-such-command"], "No such command"),
         (["run", "--bogus"], "No such option"),
         (["query"], "Missing argument"),
+        (["run", "--engine", "oracle"], "unknown engine 'oracle'"),
+        (["job", "--engine", "oracle"], "unknown engine 'oracle'"),
 ]
 
 

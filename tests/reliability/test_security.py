@@ -263,6 +263,15 @@ def test_output_markup_column_names_print_verbatim(lake_project: Path) -> None:
     assert "[/]" in result.stdout and ":x:" in result.stdout and "[bold]x[/bold]" in result.stdout
 
 
+def test_output_terminal_escape_sequences_in_data_are_shown_not_sent(lake_project: Path) -> None:
+    """Item 14: an ESC in data (a terminal escape sequence) is printed as \\x1b, never sent raw."""
+    sql = "SELECT 'a' || chr(27) || '[2J' || chr(27) || ']0;pwned' || chr(7) || 'b' AS s FROM t WHERE id = 0"
+    result = cli(lake_project, "query", sql)
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "a\\x1b[2J\\x1b]0;pwned\\x07b" in result.stdout
+
+
 def test_output_failed_flow_message_events_status_verbatim(tmp_path: Path) -> None:
     """Item 14: a failure message with markup prints verbatim in run, events and status."""
     sql = "CREATE MATERIALIZED VIEW bad AS SELECT error('boom [/] [bold]x[/bold] :x:') AS x;\n"

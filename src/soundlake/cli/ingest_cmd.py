@@ -17,7 +17,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from soundlake.cli.common import console, open_project, styled
+from soundlake.cli.common import SafeConsole, console, open_project, printable, styled
 from soundlake.core.secrets import mask_secrets
 from soundlake.ingest.results import IngestResult, Mode, TableResult
 
@@ -144,7 +144,7 @@ class RichReporter(PlainReporter):
 def _masked(text: str | Text) -> Text:
     """``text`` as literal rich text with secrets masked (never parsed as markup)."""
     if isinstance(text, Text):
-        text.plain = mask_secrets(text.plain)
+        text.plain = printable(mask_secrets(text.plain))
         return text
     return styled(mask_secrets(text))
 
@@ -184,7 +184,7 @@ def render_summary(out: Console, result: IngestResult) -> None:
             f"{t.seconds:.2f}",
         )
     if not out.is_terminal:  # logs and pipes: full values rather than a fit to 80 columns
-        out = Console(file=out.file, width=max(out.width, 160), highlight=False, markup=False, emoji=False)
+        out = SafeConsole(file=out.file, width=max(out.width, 160))
     out.print(grid)
     line = f"{result.rows:,} rows in {result.seconds:.2f}s"
     if result.failed:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import typer
 
-from soundlake.cli.common import console, open_project, styled
+from soundlake.cli.common import check_engine, console, open_project, styled
 from soundlake.cli.ingest_cmd import PlainReporter, RichReporter, render_summary
 from soundlake.cli.pipeline_cmd import ProgressListener, render_update
 
@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("job")
     def job(
-        engine: str | None = typer.Option(None, "--engine", help="duckdb or spark (default: from soundlake.yml)."),
+        engine: str | None = typer.Option(None, "--engine", callback=check_engine, help="duckdb or spark (default: from soundlake.yml)."),
         keep_going: bool = typer.Option(
             False, "--keep-going", help="Run the pipeline even when a table failed to ingest."
         ),

@@ -61,7 +61,10 @@ def _register_commands() -> None:
 
 def one_line(text: str) -> str:
     """``text`` on one line: its lines stripped and joined, secrets in URLs masked."""
-    return mask_secrets(" | ".join(line.strip() for line in str(text).splitlines() if line.strip()))
+    from soundlake.cli.common import printable, strip_ansi
+
+    lines = (line.strip() for line in strip_ansi(str(text)).splitlines())
+    return printable(mask_secrets(" | ".join(line for line in lines if line)))
 
 
 def _fail(message: str, code: int) -> None:

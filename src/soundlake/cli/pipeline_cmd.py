@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from soundlake.cli.common import console, open_project, styled
+from soundlake.cli.common import check_engine, console, open_project, styled
 from soundlake.core.secrets import mask_secrets
 
 
@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
             None, "--full-refresh", help="Reset and reprocess these tables (comma-separated)."
         ),
         full_refresh_all: bool = typer.Option(False, "--full-refresh-all", help="Reset and reprocess every table."),
-        engine: str | None = typer.Option(None, "--engine", help="duckdb or spark (default: from soundlake.yml)."),
+        engine: str | None = typer.Option(None, "--engine", callback=check_engine, help="duckdb or spark (default: from soundlake.yml)."),
     ) -> None:
         """Run a pipeline update: every flow in dependency order."""
         from soundlake.project.pipeline_ops import run as run_update

@@ -21,11 +21,13 @@ from pydantic import Field, ValidationError, field_validator
 from soundlake.core.config import StrictModel
 from soundlake.core.errors import ConfigError
 from soundlake.core.names import check_path_name, check_sql_identifier
+from soundlake.core.secrets import mask_secrets
 from soundlake.ingest.config import IngestConfig
 from soundlake.source.config import SourceConfig
 
 CONFIG_FILE = "soundlake.yml"
 EngineName = Literal["duckdb", "spark"]
+STORAGE_SCHEMES = ("abfss", "abfs", "az", "azure", "s3", "s3a", "gs", "gcs", "hdfs", "file")
 _ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 _SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KIB|MIB|GIB|TIB|%)\s*$", re.IGNORECASE)
 
@@ -110,10 +112,34 @@ class ProjectConfig(StrictModel):
     def _schema(cls, value: str) -> str:
         return check_sql_identifier(value, what="schema")
 
+    @field_validator("ingest")
+    @classmethod
+    def _alert_url(cls, value: IngestConfig) -> IngestConfig:
+        url = value.alert_url
+        if url is not None and url.split("://", 1)[0].lower() not in ("http", "https"):
+            raise ValueError(f"alert_url '{mask_secrets(url)}' must be an http:// or https:// URL")
+        return value
+
+    @field_validator("libraries")
+    @classmethod
+    def _libraries(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            if not pattern.strip() or Path(pattern).is_absolute():
+                raise ValueError(
+                    f"'{pattern}' is not a file pattern relative to the project folder (for example 'pipelines/**/*.sql')"
+                )
+        return value
+
     @field_validator("storage")
     @classmethod
     def _storage(cls, value: str) -> str:
         if "://" in value:
+            scheme = value.split("://", 1)[0].lower()
+            if scheme not in STORAGE_SCHEMES:
+                raise ValueError(
+                    f"'{value}' has an unknown scheme '{scheme}'; write a folder or a URL with one of: "
+                    + ", ".join(f"{s}://" for s in STORAGE_SCHEMES)
+                )
             return value
         if not value.strip() or "\0" in value:
             raise ValueError("is empty; write a folder such as 'lake' or an abfss:// URL")
