@@ -244,6 +244,18 @@ def test_query_sandbox_duckdb_wall_holds_without_the_parser_check(tmp_path: Path
     assert not out.exists() and not (tmp_path / "a.db").exists()
 
 
+def test_query_sandbox_still_spills_to_disk(tmp_path: Path) -> None:
+    """Item 13: with external access off, a sort larger than the memory limit spills and completes."""
+    engine = DuckDBEngine(parallel_flows=1, sandbox=True, memory_limit="40MB", threads=1,
+                          temp_directory=str(tmp_path / "spill"))
+    try:
+        sql = ("SELECT count(*) AS n, sum(x) AS s FROM "
+               "(SELECT range AS x, md5(range::VARCHAR) AS h FROM range(3000000) ORDER BY h) AS t")
+        assert engine.execute(sql, {}).read_all().to_pylist() == [{"n": 3_000_000, "s": 4_499_998_500_000}]
+    finally:
+        engine.close()
+
+
 # -- 14. output injection: data is printed, never interpreted -----------------------------
 
 

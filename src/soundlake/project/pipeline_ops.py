@@ -220,7 +220,11 @@ def query(project: Project, sql: str, *, limit: int | None = None) -> pa.Table:
         relations[inp.placeholder] = DeltaRelation(uri, storage_options=project.lake.storage_options)
     from soundlake.engines.duckdb.engine import DuckDBEngine
 
-    engine = DuckDBEngine(parallel_flows=1, sandbox=True)  # user SQL: the lake's tables only
+    limits = project.config.duckdb
+    spill = project.lake.uri("_soundlake", "tmp") if project.lake.is_local else None
+    engine = DuckDBEngine(  # user SQL: the lake's tables only (spilling still works)
+        parallel_flows=1, sandbox=True, memory_limit=limits.memory_limit, threads=limits.threads, temp_directory=spill
+    )
     try:
         bound = bind_query(sql, inputs, catalog=config.catalog, schema=config.schema_, dialect="duckdb")
         if limit is not None:
