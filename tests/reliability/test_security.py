@@ -342,10 +342,10 @@ def test_secret_masking_covers_every_form(text: str) -> None:
 
 def test_secret_in_source_url_is_masked_in_cli_errors(tmp_path: Path) -> None:
     """Item 15: a password in the URL (userinfo and ?password=) never reaches the terminal."""
-    url = "postgresql+psycopg://app:hunter2@127.0.0.1:9/db?password=hunter3&connect_timeout=1"
+    url = "postgresql+nosuchdriver://app:hunter2@127.0.0.1:9/db?password=hunter3&connect_timeout=1"
     root = project(tmp_path / "p", f"name: p\nstorage: lake\nsource:\n  url: '{url}'\n")
     result = cli(root, "source", "create")
-    one_line_error(result)
+    one_line_error(result, "app:***@127.0.0.1:9/db")
     assert "hunter2" not in result.stderr + result.stdout and "hunter3" not in result.stderr + result.stdout
 
 
@@ -366,6 +366,18 @@ def test_secret_in_ingest_summary_and_event_log_is_masked(tmp_path: Path) -> Non
     events = cli(root, "events", "--format", "json")
     assert events.returncode == 0, events.stderr
     assert "cannot reach" in events.stdout and "hunter2" not in events.stdout and "hunter3" not in events.stdout
+
+
+def test_secret_in_alert_payload_is_masked() -> None:
+    """Item 15: the failure alert (JSON POSTed to ingest.alert_url) carries masked errors."""
+    from soundlake.ingest.alert import alert_payload
+    from soundlake.ingest.results import TableResult
+
+    failed = TableResult(table="DimUser", status="failed",
+                         error="cannot open postgresql://app:hunter2@db/x?sslmode=require&password=hunter3")
+    payload = json.dumps(alert_payload("p", "run1", (failed,)))
+    assert "hunter2" not in payload and "hunter3" not in payload
+    assert "postgresql://app:***@db/x?sslmode=require&password=***" in payload
 
 
 def _bundle_files(folder: Path) -> str:
