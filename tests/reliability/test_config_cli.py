@@ -115,6 +115,13 @@ def test_non_utf8_config_names_line_and_fix(tmp_path: Path) -> None:
     one_line_error(cli(root, "status"), "line 3", "not UTF-8", "save the file as UTF-8", code=2)
 
 
+def test_non_utf8_env_file_is_a_config_error(tmp_path: Path) -> None:
+    """Clear errors: a non-UTF-8 .env beside soundlake.yml is a config error, not a traceback."""
+    root = write_config(tmp_path, GOOD)
+    (root / ".env").write_bytes(b"PW=caf\xe9\n")
+    one_line_error(cli(root, "status"), ".env", "not UTF-8", code=2)
+
+
 def test_bad_memory_limit_is_a_config_error(tmp_path: Path) -> None:
     """Clear errors: a bad ``duckdb.memory_limit`` fails at load, naming the key and an example."""
     root = write_config(tmp_path, GOOD + "duckdb:\n  memory_limit: lots\n")

@@ -295,7 +295,14 @@ def _one_line(text: str) -> str:
 
 
 def _environment(root: Path) -> dict[str, str]:
-    values = {k: v for k, v in dotenv_values(root / ".env").items() if v is not None}
+    env_file = root / ".env"
+    try:
+        loaded = dotenv_values(env_file) if env_file.is_file() else {}
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{env_file}: byte {exc.start} is not UTF-8 text", hint="save the file as UTF-8") from exc
+    except OSError as exc:
+        raise ConfigError(f"{env_file}: cannot be read ({exc.strerror or exc})") from exc
+    values = {k: v for k, v in loaded.items() if v is not None}
     values.update(os.environ)
     return values
 
