@@ -214,6 +214,9 @@ MISUSE = [
         (["run", "--bogus"], "No such option"),
         (["query"], "Missing argument"),
         (["run", "--engine", "oracle"], "unknown engine 'oracle'"),
+        (["query", "SELECT 1", "--limit", "99999999999999999999"], "--limit"),
+        (["history", "t", "--limit", "99999999999999999999"], "--limit"),
+        (["events", "--last", "99999999999999999999"], "--last"),
         (["job", "--engine", "oracle"], "unknown engine 'oracle'"),
 ]
 
@@ -251,6 +254,13 @@ def test_no_traceback_for_any_command_on_a_broken_project(tmp_path: Path, config
         write_config(tmp_path, data)
     for result in cli_many([["--project", str(tmp_path), *args] for args in BAD_INVOCATIONS]):
         one_line_error(result)
+
+
+def test_deeply_nested_query_is_one_line(tmp_path: Path) -> None:
+    """Clear errors: a query nested too deeply for the parser is one line, not a RecursionError."""
+    root = write_config(tmp_path, GOOD)
+    sql = "SELECT " + "(" * 5000 + "1" + ")" * 5000
+    one_line_error(cli(root, "query", sql), "nested too deeply", code=1)
 
 
 def test_ctrl_c_is_one_line_and_exit_130(tmp_path: Path) -> None:

@@ -121,6 +121,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         _fail("interrupted", 130)
+    except RecursionError:
+        _fail("the input is nested too deeply to analyse; simplify the query or definition", 1)
     except OSError as exc:  # the lake or project folder: missing, read-only, full
         _fail(_os_message(exc), 1)
     except Exception as exc:  # noqa: BLE001 (usage errors, then anything else: one line, never a traceback)

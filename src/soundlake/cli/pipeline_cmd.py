@@ -17,6 +17,9 @@ from soundlake.cli.common import check_engine, console, open_project, styled
 from soundlake.core.secrets import mask_secrets
 
 
+MAX_ROWS = 2**31 - 1  # --limit / --last
+
+
 def _names(text: str | None) -> list[str] | None:
     if not text:
         return None
@@ -73,7 +76,7 @@ def register(app: typer.Typer) -> None:
     @app.command("events")
     def events(
         run_id: str | None = typer.Option(None, "--run", help="Only this update id."),
-        last: int = typer.Option(50, "--last", min=0, help="Show the last N events."),
+        last: int = typer.Option(50, "--last", min=0, max=MAX_ROWS, help="Show the last N events."),
         fmt: str = typer.Option("table", "--format", help="table or json"),
     ) -> None:
         """Show the pipeline's event log."""
@@ -101,7 +104,7 @@ def register(app: typer.Typer) -> None:
     @app.command("history")
     def history(
         table: str = typer.Argument(..., help="Table name (catalog.schema.table, or shorter)."),
-        limit: int = typer.Option(20, "--limit", min=0, help="Show the last N commits."),
+        limit: int = typer.Option(20, "--limit", min=0, max=MAX_ROWS, help="Show the last N commits."),
     ) -> None:
         """Show a table's Delta history (commits, operation, pipeline/run/flow metadata)."""
         from soundlake.project.pipeline_ops import history as read
@@ -126,7 +129,7 @@ def register(app: typer.Typer) -> None:
     def query(
         sql: str = typer.Argument(..., help="Spark SQL over the catalog's tables (read-only)."),
         fmt: str = typer.Option("table", "--format", help="table, csv or json"),
-        limit: int | None = typer.Option(None, "--limit", min=0, help="At most N rows."),
+        limit: int | None = typer.Option(None, "--limit", min=0, max=MAX_ROWS, help="At most N rows."),
     ) -> None:
         """Run a read-only Spark SQL query over the lake's tables with DuckDB."""
         from soundlake.project.pipeline_ops import query as run_query
