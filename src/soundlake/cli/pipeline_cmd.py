@@ -16,7 +16,6 @@ from rich.text import Text
 from soundlake.cli.common import check_engine, console, open_project, styled
 from soundlake.core.secrets import mask_secrets
 
-
 MAX_ROWS = 2**31 - 1  # --limit / --last
 
 
