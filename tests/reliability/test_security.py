@@ -244,6 +244,19 @@ def test_query_sandbox_duckdb_wall_holds_without_the_parser_check(tmp_path: Path
     assert not out.exists() and not (tmp_path / "a.db").exists()
 
 
+def test_pipeline_queries_are_confined_to_the_lake(tmp_path: Path) -> None:
+    """Item 13: pipeline SQL on the DuckDB engine cannot read files outside the lake either."""
+    sql = ("CREATE MATERIALIZED VIEW ok AS SELECT 1 AS id;\n"
+           "CREATE MATERIALIZED VIEW leak AS SELECT * FROM read_csv('/etc/passwd');\n")
+    root = project(tmp_path / "p", BASE, {"defs/a.sql": sql})
+    run = cli(root, "run")
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    assert "pipeline queries read and write files under the lake only" in run.stdout
+    assert "root:" not in run.stdout
+    status = cli(root, "status")
+    assert "main.default.ok" in status.stdout and "COMPLETED" in status.stdout
+
+
 def test_query_sandbox_still_spills_to_disk(tmp_path: Path) -> None:
     """Item 13: with external access off, a sort larger than the memory limit spills and completes."""
     engine = DuckDBEngine(parallel_flows=1, sandbox=True, memory_limit="40MB", threads=1,

@@ -53,7 +53,11 @@ def make_engine(project: Project, engine: str | None = None) -> Engine:
 
         settings = project.config.duckdb
         spill = project.lake.uri("_soundlake", "tmp") if project.lake.is_local else None
-        return DuckDBEngine(memory_limit=settings.memory_limit, threads=settings.threads, temp_directory=spill)
+        confined = [project.lake.root] if project.lake.is_local else None  # DuckDB touches the lake only
+        return DuckDBEngine(
+            memory_limit=settings.memory_limit, threads=settings.threads, temp_directory=spill,
+            allowed_directories=confined,
+        )
     if name == "spark":
         try:
             from soundlake.engines.spark import engine as spark_engine

@@ -46,6 +46,10 @@ class DuckDBEngine:
         sandbox: Run untrusted SQL (``soundlake query``): no table functions that read
             files or URLs, no extension auto-install/auto-load, and external access off
             except for the data files of the registered Delta tables (see ``sandbox``).
+        allowed_directories: When given (the pipeline passes the local lake root), the
+            engine's connection reads and writes files only under these folders (and the
+            spill folder): external access off, extension auto-install/auto-load off,
+            configuration locked.
     """
 
     def __init__(
@@ -56,6 +60,7 @@ class DuckDBEngine:
         temp_directory: str | None = None,
         parallel_flows: int = 2,
         sandbox: bool = False,
+        allowed_directories: Sequence[str] | None = None,
     ) -> None:
         self.capabilities = EngineCapabilities(
             name="duckdb", sql_dialect="duckdb", parallel_flows=max(1, parallel_flows)
@@ -65,9 +70,13 @@ class DuckDBEngine:
         self.sandbox = sandbox
         self._allowed_paths: list[str] = []
         self._locked = False
-        self._db = duckdb.connect(":memory:", config=dict(sandboxing.CONNECT_CONFIG) if sandbox else {})
+        locked = sandbox or allowed_directories is not None
+        self._denied = sandboxing.PREFIX if sandbox else sandboxing.CONFINED
+        self._db = duckdb.connect(":memory:", config=dict(sandboxing.CONNECT_CONFIG) if locked else {})
         self._db.execute("SET preserve_insertion_order = false")
         settings.apply(self._db, config)
+        if allowed_directories is not None and not sandbox:
+            sandboxing.confine(self._db, [*allowed_directories, *([temp_directory] if temp_directory else [])])
         self._lock = threading.Lock()
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
@@ -95,11 +104,11 @@ class DuckDBEngine:
             raise _out_of_memory(exc) from exc
         except duckdb.PermissionException as exc:
             cursor.close()
-            raise sandboxing.access_error(exc) from exc
+            raise sandboxing.access_error(exc, self._denied) from exc
         except duckdb.Error as exc:
             cursor.close()
             raise EngineError(f"DuckDB failed: {exc}\n  query: {sql[:2000]}") from exc
-        return pa.RecordBatchReader.from_batches(reader.schema, _hold(reader, cursor, keep))
+        return pa.RecordBatchReader.from_batches(reader.schema, _hold(reader, cursor, keep, self._denied))
 
     def _register(
         self, cursor: duckdb.DuckDBPyConnection, relations: Mapping[str, Relation], keep: list[Any], sql: str
@@ -250,13 +259,15 @@ def _out_of_memory(exc: BaseException) -> EngineError:
     )
 
 
-def _hold(reader: pa.RecordBatchReader, cursor: duckdb.DuckDBPyConnection, keep: list[Any]) -> Iterator[pa.RecordBatch]:
+def _hold(
+    reader: pa.RecordBatchReader, cursor: duckdb.DuckDBPyConnection, keep: list[Any], denied: str
+) -> Iterator[pa.RecordBatch]:
     try:
         yield from reader
     except duckdb.OutOfMemoryException as exc:
         raise _out_of_memory(exc) from exc
     except duckdb.PermissionException as exc:
-        raise sandboxing.access_error(exc) from exc
+        raise sandboxing.access_error(exc, denied) from exc
     except duckdb.Error as exc:
         raise EngineError(f"DuckDB failed while streaming a result: {exc}") from exc
     finally:

@@ -64,7 +64,17 @@ def lock_down(con: Any, allowed_paths: Sequence[str]) -> None:
     con.execute("SET lock_configuration = true")
 
 
-def access_error(exc: BaseException) -> AccessError:
-    """A DuckDB permission error as a one-line :class:`AccessError`."""
+def confine(con: Any, directories: Sequence[str]) -> None:
+    """Allow files under ``directories`` only, turn external access off, lock the configuration."""
+    con.execute("SET allowed_directories = ?", [[d.rstrip("/") + "/" for d in directories]])
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+
+
+CONFINED = "pipeline queries read and write files under the lake only"
+
+
+def access_error(exc: BaseException, prefix: str = PREFIX) -> AccessError:
+    """A DuckDB permission error as a one-line :class:`AccessError` starting with ``prefix``."""
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return AccessError(f"{PREFIX}: {first.removeprefix('Permission Error: ')}")
+    return AccessError(f"{prefix}: {first.removeprefix('Permission Error: ')}")
