@@ -74,4 +74,4 @@ def test_usage_errors_are_one_message_not_a_traceback(args: list[str], tmp_path:
     result = run_cli(*args, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
-    assert "Error" in result.stderr
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from soundlake.core.errors import DefinitionError
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_FLOW_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]*$")
 
 
 @dataclass(frozen=True, order=True)
@@ -17,6 +18,15 @@ class TableName:
     catalog: str
     schema: str
     name: str
+
+    def __post_init__(self) -> None:
+        # Each part becomes a folder of the lake: never a separator, '..' or an absolute path.
+        for part in (self.catalog, self.schema, self.name):
+            if not _IDENT.match(part):
+                raise DefinitionError(
+                    f"'{part}' in table name '{self.catalog}.{self.schema}.{self.name}' is not a valid "
+                    "identifier (letters, digits and _)"
+                )
 
     def __str__(self) -> str:
         return f"{self.catalog}.{self.schema}.{self.name}"
@@ -50,4 +60,19 @@ def validate_identifier(text: str, *, what: str) -> str:
     """Return ``text`` when it is a plain SQL identifier, else raise naming ``what``."""
     if not _IDENT.match(text):
         raise DefinitionError(f"{what} '{text}' is not a valid identifier")
+    return text
+
+
+def validate_flow_name(text: str, *, where: str) -> str:
+    """Return ``text`` when it is safe as a flow name (it names state files), else raise.
+
+    A flow name is one or more ``.``-separated parts of letters, digits, ``_`` and ``-``
+    (a table name such as ``main.silver.users`` is one): never a path separator, an empty
+    part, ``.`` or ``..``.
+    """
+    parts = text.split(".")
+    if not text or len(text) > 255 or not all(_FLOW_PART.match(p) for p in parts):
+        raise DefinitionError(
+            f"{where}: flow name '{text}' is not allowed (letters, digits, _ and -, parts separated by .)"
+        )
     return text

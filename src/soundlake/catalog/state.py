@@ -25,8 +25,12 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.=-]+")
 
 
 def safe_name(text: str) -> str:
-    """A file-name-safe rendering of a flow or table name (stable, readable)."""
-    return _UNSAFE.sub("_", text).strip("_") or "_"
+    """A file-name-safe rendering of a flow or table name (stable, readable).
+
+    Never a path: separators become ``_`` and leading dots are dropped, so ``..`` or
+    ``../x`` cannot name a folder outside the state folder.
+    """
+    return _UNSAFE.sub("_", text).strip("_").lstrip(".") or "_"
 
 
 class StateStore:

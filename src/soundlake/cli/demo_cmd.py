@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.table import Table
 
-from soundlake.cli.common import console, open_project
+from soundlake.cli.common import check_scale, console, open_project, seed_option, styled
 from soundlake.cli.job_cmd import ingest_reporter
 from soundlake.cli.pipeline_cmd import ProgressListener
 
@@ -19,8 +19,8 @@ def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
         directory: Path = typer.Argument(Path("soundlake-demo"), help="Folder for the demo project."),
-        scale: float = typer.Option(1.0, "--scale", help="Data scale (1 = about 1,000,000 streams; about 15 s on 2 cores)."),
-        seed: int = typer.Option(7, "--seed", help="Random seed for the generated data."),
+        scale: float = typer.Option(1.0, "--scale", callback=check_scale, help="Data scale (1 = about 1,000,000 streams; about 15 s on 2 cores)."),
+        seed: int = seed_option(7, "Random seed for the generated data."),
         force: bool = typer.Option(False, "--force", help="Replace the folder if it is not empty."),
     ) -> None:
         """Run the Spotify reference project end to end: generate, ingest, run, change, run again."""
@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
                 scale=scale,
                 seed=seed,
                 force=force or _is_default_demo_dir(directory),
-                on_step=lambda text: console.rule(f"[bold]{text}"),
+                on_step=lambda text: console.rule(styled(text, "bold")),
                 ingest_reporter=reporter,
                 listeners=[ProgressListener(console)],
             )
@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("report")
     def report(
-        output: Optional[Path] = typer.Option(None, "--output", "-o", help="HTML file to write."),
+        output: Path | None = typer.Option(None, "--output", "-o", help="HTML file to write."),
     ) -> None:
         """Write the self-contained HTML report (graph, expectations, runs, mart charts)."""
         from soundlake.project.report_ops import write_report
@@ -67,7 +67,7 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
 
 def render_demo(result: Any) -> None:
     """Print what a user should see after the demo."""
-    console.rule("[bold green]what happened")
+    console.rule(styled("what happened", "bold green"))
     console.print(_table("rows per layer", ["layer", "table", "rows"],
                          [[r.layer, r.table, r.rows] for r in result.layers]))
     console.print(_table("expectations (second run)", ["dataset", "expectation", "passed", "failed"],

@@ -15,8 +15,10 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
-from soundlake.cli.common import console, open_project
+from soundlake.cli.common import SafeConsole, console, open_project, printable, styled
+from soundlake.core.secrets import mask_secrets
 from soundlake.ingest.results import IngestResult, Mode, TableResult
 
 
@@ -63,9 +65,9 @@ class PlainReporter:
         self.out = out
         self._lock = threading.Lock()
 
-    def _line(self, text: str) -> None:
+    def _line(self, text: str | Text) -> None:
         with self._lock:
-            self.out.print(text, highlight=False, soft_wrap=True)
+            self.out.print(_masked(text), soft_wrap=True)
 
     def table_started(self, table: str, mode: Mode, watermark: str | None) -> None:
         """Print the start line."""
@@ -122,8 +124,8 @@ class RichReporter(PlainReporter):
                 self._tasks[table] = self.progress.add_task(table, total=None)
             return self._tasks[table]
 
-    def _line(self, text: str) -> None:
-        self.progress.console.print(text, highlight=False, soft_wrap=True)
+    def _line(self, text: str | Text) -> None:
+        self.progress.console.print(_masked(text), soft_wrap=True)
 
     def table_started(self, table: str, mode: Mode, watermark: str | None) -> None:
         """Show the table's bar."""
@@ -138,7 +140,21 @@ class RichReporter(PlainReporter):
         task = self._task(result.table)
         self.progress.update(task, total=max(result.rows, 1), completed=max(result.rows, 1))
         if result.status != "ok":
-            self._line(f"[red]{result.table}: FAILED:[/] {result.error}")
+            self._line(_failed_line(f"{result.table}: FAILED:", result.error))
+
+
+def _masked(text: str | Text) -> Text:
+    """``text`` as literal rich text with secrets masked (never parsed as markup)."""
+    if isinstance(text, Text):
+        text.plain = printable(mask_secrets(text.plain))
+        return text
+    return styled(mask_secrets(text))
+
+
+def _failed_line(prefix: str, error: str | None) -> Text:
+    line = styled(prefix, "red")
+    line.append(f" {mask_secrets(error or '')}")
+    return line
 
 
 def render_summary(out: Console, result: IngestResult) -> None:
@@ -156,9 +172,9 @@ def render_summary(out: Console, result: IngestResult) -> None:
     ):
         grid.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for t in result.tables:
-        status = "ok" if t.status == "ok" else "[red]failed[/]"
+        status = styled("ok") if t.status == "ok" else styled("failed", "red")
         if t.adopted:
-            status += f" (+{len(t.adopted)} adopted)"
+            status.append(f" (+{len(t.adopted)} adopted)")
         grid.add_row(
             t.table,
             status,
@@ -170,7 +186,7 @@ def render_summary(out: Console, result: IngestResult) -> None:
             f"{t.seconds:.2f}",
         )
     if not out.is_terminal:  # logs and pipes: full values rather than a fit to 80 columns
-        out = Console(file=out.file, width=max(out.width, 160), highlight=False)
+        out = SafeConsole(file=out.file, width=max(out.width, 160))
     out.print(grid)
     line = f"{result.rows:,} rows in {result.seconds:.2f}s"
     deleted = sum(t.deleted_rows for t in result.tables)
@@ -179,11 +195,11 @@ def render_summary(out: Console, result: IngestResult) -> None:
     if result.failed:
         line += f"; failed: {', '.join(t.table for t in result.failed)}"
         for t in result.failed:
-            out.print(f"[red]{t.table}:[/] {t.error}", highlight=False, soft_wrap=True)
+            out.print(_failed_line(f"{t.table}:", t.error), soft_wrap=True)
     if result.alert_sent:
         line += "; alert sent"
     elif result.alert_error:
-        line += f"; alert NOT sent: {result.alert_error}"
+        line += f"; alert NOT sent: {mask_secrets(result.alert_error)}"
     out.print(line, highlight=False)
     for t in result.tables:
         for warning in t.warnings:

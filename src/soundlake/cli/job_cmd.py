@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Optional
 
 import typer
 
-from soundlake.cli.common import console, open_project
+from soundlake.cli.common import check_engine, console, open_project, styled
 from soundlake.cli.ingest_cmd import PlainReporter, RichReporter, render_summary
 from soundlake.cli.pipeline_cmd import ProgressListener, render_update
 
@@ -28,7 +27,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("job")
     def job(
-        engine: Optional[str] = typer.Option(None, "--engine", help="duckdb or spark (default: from soundlake.yml)."),
+        engine: str | None = typer.Option(None, "--engine", callback=check_engine, help="duckdb or spark (default: from soundlake.yml)."),
         keep_going: bool = typer.Option(
             False, "--keep-going", help="Run the pipeline even when a table failed to ingest."
         ),
@@ -46,7 +45,7 @@ def register(app: typer.Typer) -> None:
             )
         render_summary(console, result.ingest)
         if result.update is None:
-            console.print("[red]ingestion failed: the pipeline update did not run[/]")
+            console.print(styled("ingestion failed: the pipeline update did not run", "red"))
         else:
             render_update(console, result.update)
         if not result.ok:

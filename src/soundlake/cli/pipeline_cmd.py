@@ -11,8 +11,12 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from soundlake.cli.common import console, open_project
+from soundlake.cli.common import check_engine, console, open_project, styled
+from soundlake.core.secrets import mask_secrets
+
+MAX_ROWS = 2**31 - 1  # --limit / --last
 
 
 def _names(text: str | None) -> list[str] | None:
@@ -37,7 +41,9 @@ def register(app: typer.Typer) -> None:
             help="Let the full refresh also reset tables with pipelines.reset.allowed = false "
             "(their history is rebuilt from their sources).",
         ),
-        engine: str | None = typer.Option(None, "--engine", help="duckdb or spark (default: from soundlake.yml)."),
+        engine: str | None = typer.Option(
+            None, "--engine", callback=check_engine, help="duckdb or spark (default: from soundlake.yml)."
+        ),
     ) -> None:
         """Run a pipeline update: every flow in dependency order."""
         from soundlake.project.pipeline_ops import run as run_update
@@ -89,18 +95,19 @@ def register(app: typer.Typer) -> None:
         from soundlake.project.pipeline_ops import dry_run as validate
 
         result = validate(open_project())
-        console.print(result.render(), highlight=False, markup=False)
-        console.print("[green]valid[/]")
+        console.print(result.render())
+        console.print(styled("valid", "green"))
 
     @app.command("events")
     def events(
         run_id: str | None = typer.Option(None, "--run", help="Only this update id."),
-        last: int = typer.Option(50, "--last", help="Show the last N events."),
+        last: int = typer.Option(50, "--last", min=0, max=MAX_ROWS, help="Show the last N events."),
         fmt: str = typer.Option("table", "--format", help="table or json"),
     ) -> None:
         """Show the pipeline's event log."""
         from soundlake.project.pipeline_ops import events as read
 
+        _check_format(fmt, ("table", "json"))
         table = read(open_project(), run_id=run_id, last=last)
         rows = table.to_pylist()
         if fmt == "json":
@@ -115,20 +122,20 @@ def register(app: typer.Typer) -> None:
             grid.add_row(
                 str(row["sequence"]), row["timestamp"].strftime("%H:%M:%S") if row["timestamp"] else "",
                 row["level"], row["event_type"], origin.get("flow_name") or origin.get("dataset_name") or "",
-                row["message"],
+                mask_secrets(row["message"] or ""),
             )
         console.print(grid)
 
     @app.command("history")
     def history(
         table: str = typer.Argument(..., help="Table name (catalog.schema.table, or shorter)."),
-        limit: int = typer.Option(20, "--limit", help="Show the last N commits."),
+        limit: int = typer.Option(20, "--limit", min=0, max=MAX_ROWS, help="Show the last N commits."),
     ) -> None:
         """Show a table's Delta history (commits, operation, pipeline/run/flow metadata)."""
         from soundlake.project.pipeline_ops import history as read
 
         commits = read(open_project(), table, limit=limit)
-        grid = Table(title=f"history of {table}", title_justify="left")
+        grid = Table(title=Text(f"history of {table}"), title_justify="left")
         for col in ("version", "timestamp", "operation", "rows", "run", "flow"):
             grid.add_column(col)
         from datetime import datetime, timezone
@@ -147,10 +154,12 @@ def register(app: typer.Typer) -> None:
     def query(
         sql: str = typer.Argument(..., help="Spark SQL over the catalog's tables (read-only)."),
         fmt: str = typer.Option("table", "--format", help="table, csv or json"),
-        limit: int | None = typer.Option(None, "--limit", help="At most N rows."),
+        limit: int | None = typer.Option(None, "--limit", min=0, max=MAX_ROWS, help="At most N rows."),
     ) -> None:
         """Run a read-only Spark SQL query over the lake's tables with DuckDB."""
         from soundlake.project.pipeline_ops import query as run_query
+
+        _check_format(fmt, ("table", "csv", "json"))
 
         result = run_query(open_project(), sql, limit=limit)
         render_rows(console, result.column_names, result.to_pylist(), fmt)
@@ -169,9 +178,14 @@ def register(app: typer.Typer) -> None:
         console.print(grid)
 
 
-def _color(status: str) -> str:
-    color = {"COMPLETED": "green", "FAILED": "red", "SKIPPED": "yellow", "IDLE": "dim"}.get(status)
-    return f"[{color}]{status}[/]" if color else status
+def _color(status: str) -> Text:
+    color = {"COMPLETED": "green", "FAILED": "red", "SKIPPED": "yellow", "IDLE": "dim"}.get(status.strip())
+    return styled(status, color)
+
+
+def _check_format(fmt: str, known: tuple[str, ...]) -> None:
+    if fmt not in known:
+        raise typer.BadParameter(f"unknown format '{fmt}' (choose {', '.join(known)})", param_hint="'--format'")
 
 
 def render_rows(out: Console, columns: list[str], rows: list[dict[str, Any]], fmt: str) -> None:
@@ -188,8 +202,7 @@ def render_rows(out: Console, columns: list[str], rows: list[dict[str, Any]], fm
             writer.writerow(["" if row[c] is None else row[c] for c in columns])
         typer.echo(buffer.getvalue(), nl=False)
         return
-    if fmt != "table":
-        raise typer.BadParameter(f"unknown format '{fmt}' (table, csv, json)")
+    _check_format(fmt, ("table", "csv", "json"))
     grid = Table()
     for col in columns:
         grid.add_column(col)
@@ -211,7 +224,7 @@ class ProgressListener:
     def _spinner(self) -> None:
         if self.status is not None:
             names = ", ".join(n.rsplit(".", 1)[-1] for n in self._running) or "-"
-            self.status.update(f"running: {names}")
+            self.status.update(Text(f"running: {names}"))
 
     def on_event(self, event: Any) -> None:
         """Print flow outcomes and warnings; keep the spinner on the running flows."""
@@ -228,20 +241,22 @@ class ProgressListener:
             metrics = (event.details.get("flow_progress") or {}).get("metrics") or {}
             rows = metrics.get("num_output_rows")
             extra = f" {rows:,} rows" if status == "COMPLETED" and rows is not None else ""
-            text = f"  {_color(f'{status:<10}')} {event.flow}{extra}"
+            text = Text("  ")
+            text.append(_color(f"{status:<10}"))
+            text.append(f" {event.flow}{extra}")
             if status in ("FAILED", "SKIPPED"):
-                text += f"\n      {event.message}"
+                text.append(f"\n      {mask_secrets(event.message)}")
         elif event.level in ("WARN", "ERROR") or event.event_type == "create_update":
-            text = f"{event.message}"
+            text = Text(mask_secrets(event.message))
         else:
             return
         with self._lock:
-            self.out.print(text, highlight=False, soft_wrap=True)
+            self.out.print(text, soft_wrap=True)
 
 
 def render_update(out: Console, result: Any) -> None:
     """The update summary: one row per flow."""
-    grid = Table(title=f"update {result.run_id}: {result.status}", title_justify="left")
+    grid = Table(title=Text(f"update {result.run_id}: {result.status}"), title_justify="left")
     for col, justify in (("flow", "left"), ("status", "left"), ("output rows", "right"), ("dropped", "right"),
                          ("quarantined", "right")):
         grid.add_column(col, justify=justify)  # type: ignore[arg-type]
@@ -253,4 +268,6 @@ def render_update(out: Console, result: Any) -> None:
         )
     out.print(grid)
     for name, message in result.errors.items():
-        out.print(f"[red]{name}:[/] {message}", highlight=False, soft_wrap=True)
+        line = styled(f"{name}:", "red")
+        line.append(f" {mask_secrets(message)}")
+        out.print(line, soft_wrap=True)

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from soundlake.cli.common import console, open_project
+from soundlake.cli.common import check_rate, check_scale, console, open_project, seed_option
 
 
 def create() -> None:
@@ -50,9 +50,9 @@ def load_sql(
 
 def generate(
     scale: float = typer.Option(
-        0.01, "--scale", "-s", help="Size factor: S=1 is about 1,000,000 streams."
+        0.01, "--scale", "-s", callback=check_scale, help="Size factor: S=1 is about 1,000,000 streams."
     ),
-    seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same data)."),
+    seed: int = seed_option(0, "Random seed (same seed, same data)."),
     replace: bool = typer.Option(False, "--replace", help="Delete existing rows first."),
 ) -> None:
     """Fill the source with deterministic synthetic streaming data."""
@@ -89,8 +89,10 @@ def generate(
 
 
 def simulate(
-    seed: int = typer.Option(0, "--seed", help="Random seed of this batch."),
-    rate: float = typer.Option(0.01, "--rate", "-r", help="Share of rows touched (0.01 = 1%)."),
+    seed: int = seed_option(0, "Random seed of this batch."),
+    rate: float = typer.Option(
+        0.01, "--rate", "-r", callback=check_rate, help="Share of rows touched (0.01 = 1%)."
+    ),
     bad_rows: bool = typer.Option(False, "--bad-rows", help="Also write deliberately bad rows."),
     summary_json: Path | None = typer.Option(
         None, "--summary-json", help="Write the full summary here."

@@ -64,5 +64,9 @@ class LockedError(SoundlakeError):
     exit_code = 4
 
 
+class AccessError(SoundlakeError):
+    """A request reached outside what it may access (a file outside the lake, a URL)."""
+
+
 class EngineError(SoundlakeError):
     """The compute engine failed or lacks a capability that a definition needs."""

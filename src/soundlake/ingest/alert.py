@@ -14,6 +14,7 @@ import urllib.request
 from typing import Any
 
 from soundlake.core.clock import utc_now
+from soundlake.core.secrets import mask_secrets
 from soundlake.ingest.results import TableResult
 
 
@@ -25,7 +26,7 @@ def alert_payload(pipeline: str, run_id: str, results: tuple[TableResult, ...]) 
         "run_id": run_id,
         "status": "failed",
         "failed_tables": [r.table for r in failed],
-        "errors": {r.table: r.error or "unknown error" for r in failed},
+        "errors": {r.table: mask_secrets(r.error or "unknown error") for r in failed},
         "tables": [
             {"table": r.table, "status": r.status, "rows": r.rows, "attempts": r.attempts}
             for r in results

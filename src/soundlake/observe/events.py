@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from soundlake.core.clock import utc_now
+from soundlake.core.secrets import mask_secrets
 from soundlake.lake import delta
 
 LEVELS = ("INFO", "WARN", "ERROR", "METRICS")
@@ -144,11 +145,13 @@ class EventLog:
         update_id: str | None = None,
     ) -> Event:
         """Record an event and notify listeners (``update_id``: of another update, default this one)."""
+        message = mask_secrets(message)  # URLs in messages never carry their passwords
         if isinstance(error, BaseException):
             error = {
                 "exceptions": [{"class_name": type(error).__name__, "message": str(error)}],
                 "fatal": True,
             }
+        masked_error: Mapping[str, Any] | None = _masked(error) if error is not None else None
         with self._lock:
             event = Event(
                 id=uuid.uuid4().hex,
@@ -162,7 +165,7 @@ class EventLog:
                 flow=flow,
                 dataset=dataset,
                 details=dict(details or {}),
-                error=error,
+                error=masked_error,
             )
             self._sequence += 1
             self._pending.append(event)
@@ -240,6 +243,17 @@ class EventLog:
                 raise
             if result.version is not None and result.version > 0 and result.version % COMPACT_EVERY == 0:
                 delta.compact(self.uri, self.storage_options)  # keep reads fast as updates pile up
+
+
+def _masked(value: Any) -> Any:
+    """``value`` (an error document) with secrets in every string masked."""
+    if isinstance(value, str):
+        return mask_secrets(value)
+    if isinstance(value, Mapping):
+        return {k: _masked(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(v) for v in value]
+    return value
 
 
 def _next_sequence(uri: str, storage_options: Mapping[str, str]) -> int:

@@ -31,7 +31,7 @@ import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from soundlake.catalog.names import TableName
+from soundlake.catalog.names import TableName, validate_flow_name
 from soundlake.core.errors import GraphError
 from soundlake.pipeline.definitions import (
     AutoCdcFlow,
@@ -223,6 +223,7 @@ def build_graph(
     datasets = _unique_datasets(registry.datasets)
     flows: dict[str, FlowNode] = {}
     for flow in registry.flows:
+        validate_flow_name(flow.name, where=str(flow.location))
         if flow.name in flows:
             other = flows[flow.name].flow
             raise GraphError(

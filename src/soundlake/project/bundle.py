@@ -18,10 +18,9 @@ Definitions are copied unchanged except for soundlake-only features (docs/databr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import re
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -30,7 +29,9 @@ import yaml
 
 from soundlake import __version__
 from soundlake.core.errors import ConfigError, DefinitionError
-from soundlake.project.config import CONFIG_FILE, load_project
+from soundlake.core.secrets import is_secret_name
+from soundlake.project.bundle_secrets import find_literal_secrets, replace_literal_secrets
+from soundlake.project.config import CONFIG_FILE, load_project, read_yaml
 from soundlake.project.context import Project
 
 Compute = Literal["serverless", "classic"]
@@ -76,7 +77,13 @@ def write_bundle(project: Project, directory: Path, *, compute: Compute = "serve
         text, notes = rewrite_definition(source.read_text(encoding="utf-8"), source.suffix, str(relative))
         rewrites.extend(notes)
         written.append(_write(directory / SRC / relative, text))
-    written.append(_write(directory / SRC / CONFIG_FILE, project.loaded.config_file.read_text(encoding="utf-8")))
+    config_text, secret_notes = replace_literal_secrets(
+        project.loaded.config_file.read_text(encoding="utf-8"), read_yaml(project.loaded.config_file), scope=name
+    )
+    if list(find_literal_secrets(yaml.safe_load(config_text))):
+        raise ConfigError(f"{project.loaded.config_file}: a literal secret could not be replaced; the bundle was not written")
+    rewrites.extend(secret_notes)
+    written.append(_write(directory / SRC / CONFIG_FILE, config_text))
     written.append(_write(directory / SRC / "ingest" / "run_ingest.py", _INGEST_SCRIPT))
     library_paths = [f"../{SRC}/{p.relative_to(project.root).as_posix()}" for p in libraries]
     documents = {
@@ -123,7 +130,7 @@ def _library_files(project: Project) -> list[Path]:
 
 
 def _target_names(project: Project) -> list[str]:
-    raw = yaml.safe_load(project.loaded.config_file.read_text(encoding="utf-8")) or {}
+    raw = read_yaml(project.loaded.config_file)
     targets = raw.get("targets") or {}
     return list(targets) if isinstance(targets, dict) and targets else ["dev", "prod"]
 
@@ -136,7 +143,8 @@ def databricks_yml(project: Project, name: str) -> dict[str, Any]:
         "schema": {"description": "Default schema of the pipeline", "default": config.schema_},
     }
     for key, value in config.configuration.items():
-        variables[_identifier(key)] = {"description": f"pipeline configuration '{key}'", "default": value}
+        variables[_identifier(key)] = {"description": f"pipeline configuration '{key}'",
+                                       "default": _no_secret(key, value, name)}
     targets: dict[str, Any] = {}
     names = _target_names(project)
     for target in names:
@@ -150,14 +158,21 @@ def databricks_yml(project: Project, name: str) -> dict[str, Any]:
             entry["default"] = True
         overrides = {"catalog": resolved.catalog, "schema": resolved.schema_}
         for key, value in resolved.configuration.items():
-            overrides[_identifier(key)] = value
+            overrides[_identifier(key)] = _no_secret(key, value, name)
         entry["variables"] = overrides
         targets[target] = entry
     return {"bundle": {"name": name}, "include": ["resources/*.yml"], "variables": variables, "targets": targets}
 
 
+def _no_secret(key: str, value: str, scope: str) -> str:
+    """A configuration value for the bundle: a secret (by key name or in a URL) becomes a reference."""
+    if is_secret_name(key) or list(find_literal_secrets(value)):
+        return "{{secrets/" + scope + "/" + _identifier(key).lower() + "}}"
+    return value
+
+
 def _declared(project: Project) -> set[str]:
-    raw = yaml.safe_load(project.loaded.config_file.read_text(encoding="utf-8")) or {}
+    raw = read_yaml(project.loaded.config_file)
     targets = raw.get("targets") or {}
     return set(targets) if isinstance(targets, dict) else set()
 

@@ -16,16 +16,20 @@ from typing import Any, Literal
 
 import yaml
 from dotenv import dotenv_values
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from soundlake.core.config import StrictModel
 from soundlake.core.errors import ConfigError
+from soundlake.core.names import check_path_name, check_sql_identifier
+from soundlake.core.secrets import mask_secrets
 from soundlake.ingest.config import IngestConfig
 from soundlake.source.config import SourceConfig
 
 CONFIG_FILE = "soundlake.yml"
 EngineName = Literal["duckdb", "spark"]
+STORAGE_SCHEMES = ("abfss", "abfs", "az", "azure", "s3", "s3a", "gs", "gcs", "hdfs", "file")
 _ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+_SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KIB|MIB|GIB|TIB|%)\s*$", re.IGNORECASE)
 
 
 class SparkConfig(StrictModel):
@@ -52,6 +56,13 @@ class DuckDBConfig(StrictModel):
 
     memory_limit: str = "768MB"  # with Arrow buffers and Python, S=10 peaks at ~1.7 GiB
     threads: int | None = Field(default=None, ge=1)
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _size(cls, value: str) -> str:
+        if not _SIZE.match(value):
+            raise ValueError(f"'{value}' is not a memory size; write a size such as 768MB, 4GB or 50%")
+        return value
 
 
 class ProjectConfig(StrictModel):
@@ -85,6 +96,59 @@ class ProjectConfig(StrictModel):
     spark: SparkConfig = Field(default_factory=SparkConfig)
     duckdb: DuckDBConfig = Field(default_factory=DuckDBConfig)
     storage_options: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return check_path_name(value, what="the pipeline name")
+
+    @field_validator("catalog")
+    @classmethod
+    def _catalog(cls, value: str) -> str:
+        return check_sql_identifier(value, what="catalog")
+
+    @field_validator("schema_")
+    @classmethod
+    def _schema(cls, value: str) -> str:
+        return check_sql_identifier(value, what="schema")
+
+    @field_validator("ingest")
+    @classmethod
+    def _alert_url(cls, value: IngestConfig) -> IngestConfig:
+        url = value.alert_url
+        if url is not None and url.split("://", 1)[0].lower() not in ("http", "https"):
+            raise ValueError(f"alert_url '{mask_secrets(url)}' must be an http:// or https:// URL")
+        return value
+
+    @field_validator("libraries")
+    @classmethod
+    def _libraries(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            if not pattern.strip() or Path(pattern).is_absolute():
+                raise ValueError(
+                    f"'{pattern}' is not a file pattern relative to the project folder (for example 'pipelines/**/*.sql')"
+                )
+        return value
+
+    @field_validator("storage")
+    @classmethod
+    def _storage(cls, value: str) -> str:
+        if "://" in value:
+            scheme = value.split("://", 1)[0].lower()
+            if scheme not in STORAGE_SCHEMES:
+                raise ValueError(
+                    f"'{value}' has an unknown scheme '{scheme}'; write a folder or a URL with one of: "
+                    + ", ".join(f"{s}://" for s in STORAGE_SCHEMES)
+                )
+            return value
+        if not value.strip() or "\0" in value:
+            raise ValueError("is empty; write a folder such as 'lake' or an abfss:// URL")
+        path = Path(value)
+        if not path.is_absolute() and ".." in path.parts:
+            raise ValueError(
+                f"'{value}' leaves the project folder; write an absolute path to keep the lake elsewhere"
+            )
+        return value
 
 
 class LoadedProject(StrictModel):
@@ -125,21 +189,25 @@ def load_project(
     Raises:
         ConfigError: naming the file and the offending key or variable.
     """
-    root = find_project_root(project_dir) if project_dir is None else Path(project_dir).resolve()
+    root = find_project_root(project_dir) if project_dir is None else _project_folder(Path(project_dir))
     config_file = root / CONFIG_FILE
+    if config_file.is_dir():
+        raise ConfigError(f"{config_file} is a folder, not a file", hint="soundlake.yml must be a YAML file")
     if not config_file.is_file():
-        raise ConfigError(f"{config_file} does not exist", hint="run 'soundlake init DIR'")
-    try:
-        raw = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{config_file}: invalid YAML: {exc}") from exc
+        raise ConfigError(f"{config_file} does not exist", hint="run 'soundlake init DIR' or pass --project DIR")
+    raw = read_yaml(config_file)
     if not isinstance(raw, dict):
-        raise ConfigError(f"{config_file}: the top level must be a mapping of keys")
+        raise ConfigError(f"{config_file}: the top level must be a mapping of keys (name: ..., storage: ...)")
     env = _environment(root)
     raw = _substitute(raw, env, config_file, path="")
     targets = raw.pop("targets", None) or {}
     if not isinstance(targets, dict):
         raise ConfigError(f"{config_file}: 'targets' must be a mapping of target names")
+    for name in targets:
+        try:
+            check_path_name(str(name), what="target name")
+        except ValueError as exc:
+            raise ConfigError(f"{config_file}: key 'targets': {exc}") from exc
     if target is not None:
         if target not in targets:
             known = ", ".join(sorted(targets)) or "none defined"
@@ -157,8 +225,84 @@ def load_project(
     return LoadedProject(root=root, config_file=config_file, target=target, config=config)
 
 
+def _project_folder(path: Path) -> Path:
+    """The project folder for ``--project``: a folder, or the ``soundlake.yml`` file in it."""
+    path = path.resolve()
+    if path.is_file() and path.name == CONFIG_FILE:
+        return path.parent
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"--project {path} is a file, not a folder", hint="pass the folder that holds soundlake.yml")
+    return path
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):  # type: ignore[misc]
+    """A safe YAML loader that refuses a key written twice in one mapping (at any level)."""
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: dict[Any, int] = {}
+    for key_node, _value in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # '<<: *anchor' merges; explicit keys may override merged ones
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            hash(key)
+        except TypeError:
+            continue  # the base constructor reports unhashable keys
+        line = key_node.start_mark.line + 1
+        if key in seen:
+            raise DuplicateKeyError(f"key '{key}' is written twice (lines {seen[key]} and {line})")
+        seen[key] = line
+    mapping: dict[Any, Any] = loader.construct_mapping(node, deep=deep)
+    return mapping
+
+
+class DuplicateKeyError(yaml.YAMLError):  # type: ignore[misc]
+    """A mapping holds the same key twice (PyYAML would silently keep the last)."""
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file strictly: UTF-8 text, safe types, no key written twice.
+
+    Raises:
+        ConfigError: naming the file, and the line or byte that is wrong.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}: line {line}: byte 0x{data[exc.start]:02x} is not UTF-8 text",
+            hint="save the file as UTF-8",
+        ) from exc
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader) or {}
+    except DuplicateKeyError as exc:
+        raise ConfigError(f"{path}: {exc}", hint="keep one of them") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {_one_line(str(exc))}") from exc
+
+
+def _one_line(text: str) -> str:
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
 def _environment(root: Path) -> dict[str, str]:
-    values = {k: v for k, v in dotenv_values(root / ".env").items() if v is not None}
+    env_file = root / ".env"
+    try:
+        loaded = dotenv_values(env_file) if env_file.is_file() else {}
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{env_file}: byte {exc.start} is not UTF-8 text", hint="save the file as UTF-8") from exc
+    except OSError as exc:
+        raise ConfigError(f"{env_file}: cannot be read ({exc.strerror or exc})") from exc
+    values = {k: v for k, v in loaded.items() if v is not None}
     values.update(os.environ)
     return values
 
@@ -201,5 +345,5 @@ def _describe(exc: ValidationError) -> str:
         elif err["type"] == "missing":
             parts.append(f"missing required key '{where}'")
         else:
-            parts.append(f"key '{where}': {err['msg']}")
+            parts.append(f"key '{where}': {err['msg'].removeprefix('Value error, ')}")
     return "; ".join(parts)

@@ -20,7 +20,12 @@ import pyarrow as pa
 from soundlake.catalog.lock import ProjectLock
 from soundlake.catalog.names import TableName
 from soundlake.catalog.state import StateStore
-from soundlake.core.errors import ConfigError, EngineError, SoundlakeError, StorageError
+from soundlake.core.errors import (
+    AccessError,
+    ConfigError,
+    EngineError,
+    StorageError,
+)
 from soundlake.core.ids import new_run_id
 from soundlake.engines.base import DeltaRelation, Engine
 from soundlake.lake import delta
@@ -50,7 +55,11 @@ def make_engine(project: Project, engine: str | None = None) -> Engine:
 
         settings = project.config.duckdb
         spill = project.lake.uri("_soundlake", "tmp") if project.lake.is_local else None
-        return DuckDBEngine(memory_limit=settings.memory_limit, threads=settings.threads, temp_directory=spill)
+        confined = [project.lake.root] if project.lake.is_local else None  # DuckDB touches the lake only
+        return DuckDBEngine(
+            memory_limit=settings.memory_limit, threads=settings.threads, temp_directory=spill,
+            allowed_directories=confined,
+        )
     if name == "spark":
         try:
             from soundlake.engines.spark import engine as spark_engine
@@ -242,14 +251,18 @@ def query(project: Project, sql: str, *, limit: int | None = None) -> pa.Table:
     relations = {}
     for inp in inputs:
         if inp.kind != "table" or inp.table is None:
-            raise SoundlakeError("soundlake query reads tables only (no read_files)")
+            raise AccessError("soundlake query reads the lake's tables only: read_files is not allowed")
         uri = project.lake.uri(*inp.table.parts)
         if not delta.is_delta_table(uri, project.lake.storage_options):
             raise StorageError(f"table {inp.table} does not exist (no Delta table at {uri})")
         relations[inp.placeholder] = DeltaRelation(uri, storage_options=project.lake.storage_options)
     from soundlake.engines.duckdb.engine import DuckDBEngine
 
-    engine = DuckDBEngine(parallel_flows=1)
+    limits = project.config.duckdb
+    spill = project.lake.uri("_soundlake", "tmp") if project.lake.is_local else None
+    engine = DuckDBEngine(  # user SQL: the lake's tables only (spilling still works)
+        parallel_flows=1, sandbox=True, memory_limit=limits.memory_limit, threads=limits.threads, temp_directory=spill
+    )
     try:
         bound = bind_query(sql, inputs, catalog=config.catalog, schema=config.schema_, dialect="duckdb")
         if limit is not None:

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from soundlake.core.errors import SourceError
+from soundlake.core.secrets import mask_secrets
 from soundlake.source.schema import REFERENCE_TABLES, metadata
 
 TABLE_NAMES: tuple[str, ...] = ("DimUser", "DimArtist", "DimTrack", "DimDate", "FactStream")
@@ -57,9 +58,10 @@ def make_engine(url: str) -> Engine:
 def safe_url(url: str) -> str:
     """``url`` with any password masked, for messages and summaries."""
     try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
+        rendered = sa.engine.make_url(url).render_as_string(hide_password=True)
     except sa.exc.ArgumentError:
         return "<invalid url>"
+    return mask_secrets(rendered)  # also ?password=, &pwd=, &token=, ... (core.secrets)
 
 
 def dialect_of(engine: Engine | Connection) -> str:

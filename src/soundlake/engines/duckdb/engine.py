@@ -28,6 +28,7 @@ from soundlake.engines.base import (
     WriteMode,
     WriteOutcome,
 )
+from soundlake.engines.duckdb import sandbox as sandboxing
 from soundlake.engines.duckdb import settings
 from soundlake.lake import delta
 
@@ -42,6 +43,13 @@ class DuckDBEngine:
         memory_limit: DuckDB memory limit such as ``"4GB"`` (None: DuckDB's default, 80% of RAM).
         temp_directory: Where DuckDB spills (None: its default).
         parallel_flows: How many independent flows the runner may execute at once.
+        sandbox: Run untrusted SQL (``soundlake query``): no table functions that read
+            files or URLs, no extension auto-install/auto-load, and external access off
+            except for the data files of the registered Delta tables (see ``sandbox``).
+        allowed_directories: When given (the pipeline passes the local lake root), the
+            engine's connection reads and writes files only under these folders (and the
+            spill folder): external access off, extension auto-install/auto-load off,
+            configuration locked.
     """
 
     def __init__(
@@ -51,15 +59,24 @@ class DuckDBEngine:
         memory_limit: str | None = settings.DEFAULT_MEMORY_LIMIT,
         temp_directory: str | None = None,
         parallel_flows: int = 2,
+        sandbox: bool = False,
+        allowed_directories: Sequence[str] | None = None,
     ) -> None:
         self.capabilities = EngineCapabilities(
             name="duckdb", sql_dialect="duckdb", parallel_flows=max(1, parallel_flows)
         )
         config = settings.DuckDBSettings(memory_limit=memory_limit, threads=threads, temp_directory=temp_directory)
         settings.configure(config)  # AUTO CDC opens its own connections with the same limits
-        self._db = duckdb.connect(":memory:")
+        self.sandbox = sandbox
+        self._allowed_paths: list[str] = []
+        self._locked = False
+        locked = sandbox or allowed_directories is not None
+        self._denied = sandboxing.PREFIX if sandbox else sandboxing.CONFINED
+        self._db = duckdb.connect(":memory:", config=dict(sandboxing.CONNECT_CONFIG) if locked else {})
         self._db.execute("SET preserve_insertion_order = false")
         settings.apply(self._db, config)
+        if allowed_directories is not None and not sandbox:
+            sandboxing.confine(self._db, [*allowed_directories, *([temp_directory] if temp_directory else [])])
         self._lock = threading.Lock()
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
@@ -68,10 +85,16 @@ class DuckDBEngine:
 
     def execute(self, sql: str, relations: Mapping[str, Relation]) -> pa.RecordBatchReader:
         """Run ``sql`` (DuckDB dialect) over ``relations`` and stream the result."""
+        if self.sandbox:
+            sandboxing.refuse_external_reads(sql)
         cursor = self._cursor()
         keep: list[Any] = []
         try:
             self._register(cursor, relations, keep, sql)
+            if self.sandbox and not self._locked:
+                # once: later queries of this engine scan Delta tables through Arrow
+                sandboxing.lock_down(cursor, self._allowed_paths)
+                self._locked = True
             result = cursor.sql(sql)
             if result is None:
                 raise EngineError(f"query returned no result: {sql[:200]}")
@@ -79,10 +102,13 @@ class DuckDBEngine:
         except duckdb.OutOfMemoryException as exc:
             cursor.close()
             raise _out_of_memory(exc) from exc
+        except duckdb.PermissionException as exc:
+            cursor.close()
+            raise sandboxing.access_error(exc, self._denied) from exc
         except duckdb.Error as exc:
             cursor.close()
             raise EngineError(f"DuckDB failed: {exc}\n  query: {sql[:2000]}") from exc
-        return pa.RecordBatchReader.from_batches(reader.schema, _hold(reader, cursor, keep))
+        return pa.RecordBatchReader.from_batches(reader.schema, _hold(reader, cursor, keep, self._denied))
 
     def _register(
         self, cursor: duckdb.DuckDBPyConnection, relations: Mapping[str, Relation], keep: list[Any], sql: str
@@ -141,6 +167,7 @@ class DuckDBEngine:
             return False
         cols = ", ".join('"' + c.replace('"', '""') + '"' for c in schema.names)
         cursor.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT {cols} FROM {source}')
+        self._allowed_paths.extend(paths)
         return True
 
     def write_delta(
@@ -232,11 +259,15 @@ def _out_of_memory(exc: BaseException) -> EngineError:
     )
 
 
-def _hold(reader: pa.RecordBatchReader, cursor: duckdb.DuckDBPyConnection, keep: list[Any]) -> Iterator[pa.RecordBatch]:
+def _hold(
+    reader: pa.RecordBatchReader, cursor: duckdb.DuckDBPyConnection, keep: list[Any], denied: str
+) -> Iterator[pa.RecordBatch]:
     try:
         yield from reader
     except duckdb.OutOfMemoryException as exc:
         raise _out_of_memory(exc) from exc
+    except duckdb.PermissionException as exc:
+        raise sandboxing.access_error(exc, denied) from exc
     except duckdb.Error as exc:
         raise EngineError(f"DuckDB failed while streaming a result: {exc}") from exc
     finally:
