@@ -342,6 +342,8 @@ def test_output_dry_run_prints_definitions_verbatim(tmp_path: Path) -> None:
         "abfss://c@a.dfs.core.windows.net/?access_key=hunter2",
         "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=hunter2;",
         "failed: http://user:hunter2@h/x and postgresql://u:hunter2@db/y?password=hunter2",
+        "unknown database type in source.url=postgresql+x://u:***@h/x?password=hunter2",
+        "DefaultEndpointsProtocol=https;AccountKey=hunter2+/ab==;EndpointSuffix=x",
     ],
 )
 def test_secret_masking_covers_every_form(text: str) -> None:
@@ -356,10 +358,12 @@ def test_secret_masking_covers_every_form(text: str) -> None:
 def test_secret_in_source_url_is_masked_in_cli_errors(tmp_path: Path) -> None:
     """Item 15: a password in the URL (userinfo and ?password=) never reaches the terminal."""
     url = "postgresql+nosuchdriver://app:hunter2@127.0.0.1:9/db?password=hunter3&connect_timeout=1"
-    root = project(tmp_path / "p", f"name: p\nstorage: lake\nsource:\n  url: '{url}'\n")
-    result = cli(root, "source", "create")
-    one_line_error(result, "app:***@127.0.0.1:9/db")
-    assert "hunter2" not in result.stderr + result.stdout and "hunter3" not in result.stderr + result.stdout
+    tables = "ingest:\n  tables:\n    - {schema: dbo, table: DimUser, cdc_col: updated_at}\n"
+    root = project(tmp_path / "p", f"name: p\nstorage: lake\nsource:\n  url: '{url}'\n{tables}")
+    for command in (("source", "create"), ("ingest",)):
+        result = cli(root, *command)
+        one_line_error(result, "app:***@127.0.0.1:9/db")
+        assert "hunter2" not in result.stderr + result.stdout and "hunter3" not in result.stderr + result.stdout
 
 
 def test_secret_in_ingest_summary_and_event_log_is_masked(tmp_path: Path) -> None:

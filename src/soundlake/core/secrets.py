@@ -22,7 +22,8 @@ SECRET_PARAMS = ("password", "pwd", "passwd", "secret", "token", "access_key", "
 _SECRET_SUFFIXES = ("password", "passwd", "secret", "token", "accountkey", "account_key", "access_key",
                     "sharedaccesssignature", "sas_key")
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>]+")
-_PAIR = re.compile(r"(?P<key>[A-Za-z_][A-Za-z0-9_\-]*)=(?P<value>[^&;\s'\"<>]*)")
+# overlapping matches (a lookahead): ``url=scheme://h/db?password=x`` holds two pairs
+_PAIR = re.compile(r"(?<![A-Za-z0-9_\-])(?=(?P<key>[A-Za-z_][A-Za-z0-9_\-]*)=(?P<value>[^&;\s'\"<>]*))")
 _REFERENCE = re.compile(r"^(\$\{env:[A-Za-z_][A-Za-z0-9_]*\}|\{\{secrets/[^}]+\}\})$")
 
 
