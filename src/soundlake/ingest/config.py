@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from soundlake.core.config import StrictModel
 from soundlake.core.errors import ConfigError
@@ -171,15 +171,6 @@ class IngestConfig(StrictModel):
     lookback: str = "0"
     future_tolerance: str = "1d"
 
-    @field_validator("future_tolerance", mode="before")
-    @classmethod
-    def _check_tolerance(cls, value: object) -> str:
-        text = str(value) if isinstance(value, int) else value
-        if not isinstance(text, str):
-            raise ValueError("ingest.future_tolerance must be a duration such as '1d'")  # noqa: TRY004 (pydantic)
-        parse_lookback(text)
-        return text
-
     @model_validator(mode="after")
     def _unique_tables(self) -> IngestConfig:
         seen: set[str] = set()
@@ -193,12 +184,12 @@ class IngestConfig(StrictModel):
             seen.add(name)
         return self
 
-    @field_validator("lookback", mode="before")
+    @field_validator("lookback", "future_tolerance", mode="before")
     @classmethod
-    def _check_lookback(cls, value: object) -> str:
+    def _check_duration(cls, value: object, info: ValidationInfo) -> str:
         text = str(value) if isinstance(value, int) else value
         if not isinstance(text, str):
-            raise ValueError("ingest.lookback must be a duration such as '31d'")  # noqa: TRY004 (pydantic)
+            raise ValueError(f"ingest.{info.field_name} must be a duration such as '1d'")  # noqa: TRY004 (pydantic)
         parse_lookback(text)
         return text
 
