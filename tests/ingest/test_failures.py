@@ -19,7 +19,7 @@ from soundlake.ingest.config import IngestTable
 from soundlake.ingest.results import NullReporter
 from soundlake.ingest.runner import run_tables
 from soundlake.lake.storage import Lake
-from soundlake.source.dialects import is_transient
+from soundlake.source.dialects import Timeouts, is_transient
 from tests.ingest.helpers import as_multiset, bronze_rows, config, source_rows
 
 
@@ -141,7 +141,10 @@ def test_locked_database_is_retried_with_backoff(sqlite_url: str, lake: Lake, lo
         backoff_seconds=0.1,
     )
     try:
-        result = run_tables(lake, sqlite_url, cfg, pipeline="p", reporter=reporter)
+        # a lock wait (SQLite busy timeout = the connect timeout) shorter than the 1 s lock
+        result = run_tables(
+            lake, sqlite_url, cfg, pipeline="p", reporter=reporter, timeouts=Timeouts(connect=0.2)
+        )
     finally:
         for proc in lockers:
             proc.wait(timeout=30)

@@ -66,10 +66,11 @@ def test_reference_project_sql_loads_and_validates() -> None:
     node = graph.flows["spotify_catalog.silver.dimuser"]
     assert isinstance(node.flow, QueryFlow) and node.flow.streaming
     (source,) = node.inputs
-    assert source.kind == "files" and source.path == "lake/bronze/DimUser" and source.options == {"format": "parquet"}
+    assert source.kind == "files" and source.path == "lake/bronze/DimUser"
+    assert source.options == {"format": "parquet", "schemaHints": "_deleted BOOLEAN"}
     cdc = graph.flows["dim_track_cdc"].flow
     assert isinstance(cdc, AutoCdcFlow)
-    assert cdc.stored_as_scd_type == 2 and cdc.except_column_list == ("artist_known",)
+    assert cdc.stored_as_scd_type == 2 and cdc.except_column_list == ("artist_known", "_deleted")
     track = TableName("spotify_catalog", "silver", "dimtrack")
     quarantine = [e.name for e in graph.datasets[track].expectations if e.action == "quarantine"]
     assert "known_artist" in quarantine

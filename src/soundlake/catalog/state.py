@@ -104,6 +104,11 @@ class StateStore:
         except (FileNotFoundError, OSError):
             pass
 
+    def has_folder(self, folder: str) -> bool:
+        """True when the state folder ``folder`` (for example ``streams/<flow>``) exists."""
+        fs, base = self._fs()
+        return bool(fs.get_file_info(posixpath.join(base, folder)).type == pafs.FileType.Directory)
+
     def keys(self, folder: str) -> Iterator[str]:
         """Keys of the JSON documents directly inside ``folder``."""
         fs, base = self._fs()
