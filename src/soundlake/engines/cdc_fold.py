@@ -1,4 +1,4 @@
-"""The AUTO CDC fold, written once: event normalising, de-duplication, SCD1 and SCD2.
+"""The AUTO CDC fold, written once: normalising, de-duplication, SCD1, SCD2, snapshot diff.
 
 Every builder returns Spark SQL text. The Spark engine runs it as is; the DuckDB engine
 renders it with :func:`render` (sqlglot, Spark to DuckDB). Both engines therefore compute
@@ -17,38 +17,120 @@ identifier) and substituted after rendering.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Protocol
 
 import sqlglot
 
-from soundlake.engines.cdc_columns import DELETE, END_AT, OP, SEQ, START_AT, TRUNCATE, UPSERT
+from soundlake.engines.base import CdcSpec
+from soundlake.engines.cdc_columns import (
+    DELETE,
+    END_AT,
+    META_COLUMNS,
+    OP,
+    SEQ,
+    START_AT,
+    TRUNCATE,
+    UPSERT,
+    cdc_columns,
+    check_spec,
+)
 
 SOURCE = "__cdc_x_source"
 _PLACEHOLDER = re.compile(r"\b__cdc_x_[A-Za-z0-9_]+\b")
 
 
-class FoldSpec(Protocol):
-    """What the fold needs from a resolved spec (both engines' ``ResolvedCdc`` have it)."""
-
-    @property
-    def scd_type(self) -> int: ...  # pragma: no cover
-    @property
-    def keys(self) -> tuple[str, ...]: ...  # pragma: no cover
-    @property
-    def columns(self) -> tuple[str, ...]: ...  # pragma: no cover
-    @property
-    def values(self) -> tuple[str, ...]: ...  # pragma: no cover
-    @property
-    def tracked(self) -> tuple[str, ...]: ...  # pragma: no cover
-    @property
-    def ignore_null_updates(self) -> bool: ...  # pragma: no cover
-
-
 def q(name: str) -> str:
     """Quote an identifier for Spark SQL."""
     return "`" + name.replace("`", "``") + "`"
+
+
+def quote(name: str, dialect: str) -> str:
+    """Quote an identifier for ``dialect`` ("spark" or "duckdb")."""
+    if dialect == "spark":
+        return q(name)
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class ResolvedCdc:
+    """A CDC spec bound to concrete columns, with its expressions in one engine's dialect.
+
+    Attributes:
+        flow: Flow name, used in every error message.
+        scd_type: 1 or 2.
+        keys: Key columns, compared column by column.
+        columns: Target data columns in target order (missing keys first).
+        values: ``columns`` without the keys.
+        tracked: Value columns whose change opens a new SCD2 version.
+        seq_sql: Expression computing the sequence value of an event row.
+        seq_fields: Field names when the sequence is a struct, else ``()``.
+        seq_parts: Expressions of each sequence part (for NULL checks).
+        delete_sql: Boolean expression marking deletes, or None.
+        truncate_sql: Boolean expression marking truncates, or None.
+        ignore_null_updates: NULL values in an update keep the previous value.
+        dialect: The dialect of the expressions ("spark" or "duckdb").
+    """
+
+    flow: str
+    scd_type: int
+    keys: tuple[str, ...]
+    columns: tuple[str, ...]
+    values: tuple[str, ...]
+    tracked: tuple[str, ...]
+    seq_sql: str
+    seq_fields: tuple[str, ...]
+    seq_parts: tuple[str, ...]
+    delete_sql: str | None
+    truncate_sql: str | None
+    ignore_null_updates: bool
+    dialect: str
+
+    @property
+    def match_columns(self) -> tuple[str, ...]:
+        """Columns identifying one target row: the keys (SCD1) or keys + __START_AT."""
+        return self.keys + ((START_AT,) if self.scd_type == 2 else ())
+
+    def key_join(self, left: str, right: str, columns: Sequence[str] | None = None) -> str:
+        """Equality join on the keys (never NULL) or on ``columns``, in the dialect."""
+        return " AND ".join(
+            f"{left}.{quote(k, self.dialect)} = {right}.{quote(k, self.dialect)}"
+            for k in (columns or self.keys)
+        )
+
+
+def resolve_spec(
+    spec: CdcSpec, event_names: Sequence[str], target_names: Sequence[str] | None,
+    dialect: str, expression: Callable[[str], str], field_name: Callable[[str, int], str],
+    struct: Callable[[Sequence[tuple[str, str]]], str],
+) -> ResolvedCdc:
+    """Bind ``spec`` to the event columns (and an existing target's) for one engine.
+
+    ``expression`` turns one of the spec's Spark SQL expressions into the dialect (it
+    names the flow when it cannot), ``field_name`` names a sequence part, ``struct``
+    builds the sequence struct from (field, expression) pairs.
+
+    Raises:
+        FlowError: no keys, no sequence, unknown columns, or truncates on SCD type 2.
+    """
+    check_spec(spec)
+    bound = cdc_columns(spec, list(event_names), target_names)
+    parts = tuple(expression(e) for e in spec.sequence_by)
+    fields: tuple[str, ...] = ()
+    if len(parts) == 1:
+        seq_sql = f"({parts[0]})"
+    else:
+        fields = tuple(field_name(e, i) for i, e in enumerate(spec.sequence_by))
+        seq_sql = struct([(f, f"({p})") for f, p in zip(fields, parts)])
+    return ResolvedCdc(
+        flow=spec.flow, scd_type=int(spec.scd_type), keys=tuple(spec.keys),
+        columns=bound.columns, values=bound.values, tracked=bound.tracked,
+        seq_sql=seq_sql, seq_fields=fields, seq_parts=parts,
+        delete_sql=expression(spec.apply_as_deletes) if spec.apply_as_deletes else None,
+        truncate_sql=expression(spec.apply_as_truncates) if spec.apply_as_truncates else None,
+        ignore_null_updates=spec.ignore_null_updates, dialect=dialect,
+    )
 
 
 def qs(names: Sequence[str], prefix: str = "") -> str:
@@ -88,7 +170,7 @@ def op_sql(delete_sql: str | None, truncate_sql: str | None) -> str:
 
 
 def normalise_sql(
-    rc: FoldSpec, source: str, seq_sql: str, seq_parts: Sequence[str],
+    rc: ResolvedCdc, source: str, seq_sql: str, seq_parts: Sequence[str],
     delete_sql: str | None, truncate_sql: str | None,
 ) -> str:
     """Events in normal form plus ``__seq_null`` (a sequence part is NULL)."""
@@ -101,12 +183,12 @@ def normalise_sql(
     )
 
 
-def event_columns(rc: FoldSpec) -> str:
+def event_columns(rc: ResolvedCdc) -> str:
     """The normal-form columns (what the state table stores)."""
     return qs((*rc.keys, *rc.values, SEQ, OP))
 
 
-def dedup_sql(rc: FoldSpec, source: str) -> str:
+def dedup_sql(rc: ResolvedCdc, source: str) -> str:
     """One event per (keys, sequence): the tie rule, independent of arrival order.
 
     A delete wins over an upsert. Between different upserts the one with the greatest
@@ -121,7 +203,7 @@ def dedup_sql(rc: FoldSpec, source: str) -> str:
     )
 
 
-def filled_values_sql(rc: FoldSpec, source: str) -> str:
+def filled_values_sql(rc: ResolvedCdc, source: str) -> str:
     """Events with ``__run`` (deletes so far) and, when asked, NULLs filled forward.
 
     With ``ignore_null_updates`` a NULL value keeps the value of the latest earlier
@@ -142,7 +224,7 @@ def filled_values_sql(rc: FoldSpec, source: str) -> str:
     return f"SELECT {keys}, {fills}, {SEQ}, {OP}, __run FROM ({runs})"
 
 
-def scd1_rows_sql(rc: FoldSpec, source: str) -> str:
+def scd1_rows_sql(rc: ResolvedCdc, source: str) -> str:
     """The SCD1 target rows (target column order) of the keys in ``source``.
 
     Per key the event with the highest sequence wins; a delete (or a truncate, applied as
@@ -156,7 +238,7 @@ def scd1_rows_sql(rc: FoldSpec, source: str) -> str:
     )
 
 
-def scd2_rows_sql(rc: FoldSpec, source: str) -> str:
+def scd2_rows_sql(rc: ResolvedCdc, source: str) -> str:
     """The SCD2 rows (columns + __START_AT, __END_AT) of the keys in ``source``.
 
     An upsert opens a version when it is the key's first event, follows a delete, or
@@ -192,6 +274,46 @@ def scd2_rows_sql(rc: FoldSpec, source: str) -> str:
     )
 
 
-def target_rows_sql(rc: FoldSpec, source: str) -> str:
+def target_rows_sql(rc: ResolvedCdc, source: str) -> str:
     """The target rows of the keys in ``source`` for the spec's SCD type."""
     return scd1_rows_sql(rc, source) if rc.scd_type == 1 else scd2_rows_sql(rc, source)
+
+
+SNAPSHOT_VERSION = "__snapshot_version"
+SNAPSHOT_OP = "__snapshot_op"
+VERSION = "__cdc_x_version"
+
+
+def snapshot_columns(spec: CdcSpec, names: Sequence[str], target_names: Sequence[str] | None) -> list[str]:
+    """The target columns a snapshot must supply (an existing target's, else the spec's)."""
+    if target_names is not None:
+        return [n for n in target_names if n not in META_COLUMNS]
+    excluded = set(spec.except_columns)
+    chosen = list(spec.columns) if spec.columns is not None else [n for n in names if n not in excluded]
+    return [k for k in spec.keys if k not in chosen] + chosen
+
+
+def snapshot_diff_sql(
+    keys: Sequence[str], columns: Sequence[str], snap: str, cur: str,
+    null_types: Mapping[str, str] | None = None,
+) -> str:
+    """Change events turning the live rows ``cur`` into the snapshot ``snap``.
+
+    Rows of the snapshot not in ``cur`` (NULL-safe, ``EXCEPT``) become upserts (``'U'``),
+    live keys absent from the snapshot become deletes (``'D'``); both carry the snapshot
+    version (the :data:`VERSION` placeholder) in ``__snapshot_version``. ``null_types``
+    gives the SQL type of the NULL value columns of deletes (untyped when omitted).
+    """
+    sel = qs(columns)
+    types = null_types or {}
+    nulls = "".join(
+        f", CAST(NULL AS {types[c]}) AS {q(c)}" if c in types else f", NULL AS {q(c)}"
+        for c in columns if c not in keys
+    )
+    on = " AND ".join(f"s.{q(k)} = c.{q(k)}" for k in keys)
+    return (
+        f"SELECT *, {VERSION} AS {SNAPSHOT_VERSION}, 'U' AS {SNAPSHOT_OP} FROM "
+        f"(SELECT {sel} FROM {snap} EXCEPT SELECT {sel} FROM {cur}) "
+        f"UNION ALL SELECT {qs(keys, 'c.')}{nulls}, {VERSION}, 'D' "
+        f"FROM {cur} c LEFT ANTI JOIN {snap} s ON {on}"
+    )

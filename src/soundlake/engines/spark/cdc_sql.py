@@ -1,23 +1,23 @@
 """Spark SQL for AUTO CDC: resolve a spec and ``MERGE INTO`` the target.
 
-The fold itself (normalising, de-duplication, SCD1, SCD2) is shared with the DuckDB
-engine and lives in ``engines/cdc_fold.py``; this module re-exports the builders the
-Spark engine uses.
+The spec binding and the fold itself (normalising, de-duplication, SCD1, SCD2) are
+shared with the DuckDB engine in ``engines/cdc_fold.py`` (Spark SQL, used here as is);
+this module re-exports the builders the Spark engine uses.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
 
 from soundlake.engines.base import CdcSpec
-from soundlake.engines.cdc_columns import END_AT, START_AT, cdc_columns, check_spec
+from soundlake.engines.cdc_columns import END_AT, START_AT
 from soundlake.engines.cdc_fold import (
+    ResolvedCdc,
     dedup_sql,
     event_columns,
     q,
     qs,
+    resolve_spec,
     target_rows_sql,
 )
 from soundlake.engines.cdc_fold import normalise_sql as fold_normalise_sql
@@ -28,46 +28,6 @@ __all__ = [
 ]
 
 _IDENT = re.compile(r"^`?([A-Za-z_][A-Za-z0-9_]*)`?$")
-
-
-@dataclass(frozen=True)
-class ResolvedCdc:
-    """A CDC spec bound to concrete columns (see the DuckDB engine's twin).
-
-    Attributes:
-        flow: Flow name, used in every error message.
-        scd_type: 1 or 2.
-        keys: Key columns, compared column by column.
-        columns: Target data columns in target order (keys first when added).
-        values: ``columns`` without the keys.
-        tracked: Value columns whose change opens a new SCD2 version.
-        seq_sql: Spark SQL computing an event's sequence value.
-        seq_parts: Spark SQL of each sequence part (for NULL checks).
-        delete_sql: Boolean expression marking deletes, or None.
-        truncate_sql: Boolean expression marking truncates, or None.
-        ignore_null_updates: NULL values in an update keep the previous value.
-    """
-
-    flow: str
-    scd_type: int
-    keys: tuple[str, ...]
-    columns: tuple[str, ...]
-    values: tuple[str, ...]
-    tracked: tuple[str, ...]
-    seq_sql: str
-    seq_parts: tuple[str, ...]
-    delete_sql: str | None
-    truncate_sql: str | None
-    ignore_null_updates: bool
-
-    @property
-    def match_columns(self) -> tuple[str, ...]:
-        """Columns identifying one target row: the keys (SCD1) or keys + __START_AT."""
-        return self.keys + ((START_AT,) if self.scd_type == 2 else ())
-
-    def key_join(self, left: str, right: str, columns: Sequence[str] | None = None) -> str:
-        """Equality join on the keys (never NULL) or on ``columns``."""
-        return " AND ".join(f"{left}.{q(k)} = {right}.{q(k)}" for k in (columns or self.keys))
 
 
 def _field_name(expression: str, index: int) -> str:
@@ -81,27 +41,10 @@ def resolve(spec: CdcSpec, event_names: list[str], target_names: list[str] | Non
     Raises:
         FlowError: no keys, no sequence, unknown columns, or truncates on SCD type 2.
     """
-    flow = spec.flow
-    check_spec(spec)
-    bound = cdc_columns(spec, event_names, target_names)
-    parts = tuple(f"({e})" for e in spec.sequence_by)
-    if len(parts) == 1:
-        seq_sql = parts[0]
-    else:
-        fields = [_field_name(e, i) for i, e in enumerate(spec.sequence_by)]
-        seq_sql = "named_struct(" + ", ".join(f"'{f}', {p}" for f, p in zip(fields, parts)) + ")"
-    return ResolvedCdc(
-        flow=flow,
-        scd_type=int(spec.scd_type),
-        keys=tuple(spec.keys),
-        columns=bound.columns,
-        values=bound.values,
-        tracked=bound.tracked,
-        seq_sql=seq_sql,
-        seq_parts=parts,
-        delete_sql=spec.apply_as_deletes,
-        truncate_sql=spec.apply_as_truncates,
-        ignore_null_updates=spec.ignore_null_updates,
+    return resolve_spec(
+        spec, event_names, target_names, "spark", expression=lambda e: f"({e})",
+        field_name=_field_name,
+        struct=lambda pairs: "named_struct(" + ", ".join(f"'{f}', {p}" for f, p in pairs) + ")",
     )
 
 
