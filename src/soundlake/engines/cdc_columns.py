@@ -1,7 +1,7 @@
 """Engine-neutral parts of AUTO CDC: names, spec validation and the column lists.
 
-Both engines (``engines/duckdb/cdc_spec.py`` and ``engines/spark/cdc_sql.py``) bind a
-:class:`CdcSpec` the same way; only the SQL dialect of their expressions differs.
+Both engines bind a :class:`CdcSpec` the same way (``engines/cdc_fold.resolve_spec``);
+only the SQL dialect of their expressions differs.
 """
 
 from __future__ import annotations

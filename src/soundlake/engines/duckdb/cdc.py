@@ -28,9 +28,8 @@ import pyarrow as pa
 from soundlake.engines.base import CdcMetrics, CdcSpec, CommitInfo
 from soundlake.engines.duckdb import settings
 from soundlake.engines.duckdb.cdc_events import load_events
+from soundlake.engines.duckdb.cdc_fold import target_rows_sql
 from soundlake.engines.duckdb.cdc_plan import write_create, write_target
-from soundlake.engines.duckdb.cdc_scd1 import scd1_rows_sql
-from soundlake.engines.duckdb.cdc_scd2 import scd2_rows_sql
 from soundlake.engines.duckdb.cdc_spec import ResolvedCdc, q, resolve
 from soundlake.engines.duckdb.cdc_state import (
     append_state,
@@ -118,10 +117,9 @@ def _apply(
     full = con.execute("SELECT count(*) FROM cdc_batch_truncates").fetchall()[0][0] > 0
     state = open_table(state_uri, so)
     load_state_events(con, rc, state, full, commit_tag(commit))
-    rows_sql = scd1_rows_sql if rc.scd_type == 1 else scd2_rows_sql
-    con.execute("CREATE OR REPLACE TEMP TABLE cdc_new AS " + rows_sql(rc, "cdc_events"))
+    con.execute("CREATE OR REPLACE TEMP TABLE cdc_new AS " + target_rows_sql(rc, "cdc_events"))
     # the target holds exactly the rows of the events stored before this batch
-    con.execute("CREATE OR REPLACE TEMP TABLE cdc_old AS " + rows_sql(rc, "cdc_events_before"))
+    con.execute("CREATE OR REPLACE TEMP TABLE cdc_old AS " + target_rows_sql(rc, "cdc_events_before"))
     if not committed(state, commit):
         _fault("before_state")
         append_state(con, rc, state_uri, so, commit)

@@ -16,7 +16,7 @@ from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 
 from soundlake.engines.base import CommitInfo
 from soundlake.engines.cdc_columns import DELETE, OP, SEQ, TRUNCATE
-from soundlake.engines.duckdb.cdc_events import dedup_sql
+from soundlake.engines.duckdb.cdc_fold import dedup_sql
 from soundlake.engines.duckdb.cdc_io import register_delta
 from soundlake.engines.duckdb.cdc_spec import ResolvedCdc, q
 from soundlake.lake.delta import new_table_configuration

@@ -18,27 +18,19 @@ import pyarrow as pa
 from deltalake import write_deltalake
 
 from soundlake.core.errors import FlowError
+from soundlake.engines import cdc_fold
 from soundlake.engines.base import CdcMetrics, CdcSpec, CommitInfo
-from soundlake.engines.cdc_columns import END_AT, META_COLUMNS
+from soundlake.engines.cdc_columns import END_AT
 from soundlake.engines.duckdb.cdc import apply_cdc, connect
 from soundlake.engines.duckdb.cdc_io import register_delta
 from soundlake.engines.duckdb.cdc_spec import q
 from soundlake.engines.duckdb.cdc_state import commit_properties, committed, open_table
 
-VERSION_COL = "__snapshot_version"
-OP_COL = "__snapshot_op"
+VERSION_COL = cdc_fold.SNAPSHOT_VERSION
+OP_COL = cdc_fold.SNAPSHOT_OP
 VERSION_KEY = "soundlake.snapshot.version"
 
 SnapshotSource = Callable[[Any], "tuple[pa.Table | pa.RecordBatchReader, int | str] | None"]
-
-
-def _columns(spec: CdcSpec, names: list[str], target_names: list[str] | None) -> list[str]:
-    if target_names is not None:
-        return [n for n in target_names if n not in META_COLUMNS]
-    chosen = list(spec.columns) if spec.columns is not None else [
-        n for n in names if n not in set(spec.except_columns)
-    ]
-    return [k for k in spec.keys if k not in chosen] + chosen
 
 
 def _diff_events(
@@ -46,15 +38,13 @@ def _diff_events(
     target: Any,
 ) -> pa.Table:
     target_names = None if target is None else pa.schema(target.schema().to_arrow()).names
-    cols = _columns(spec, list(snapshot.schema.names), target_names)
+    cols = cdc_fold.snapshot_columns(spec, list(snapshot.schema.names), target_names)
     missing = [c for c in cols if c not in snapshot.schema.names]
     if missing:
         raise FlowError(f"flow {spec.flow!r}: snapshot lacks columns {missing}")
     con.register("snap_raw", snapshot)
     sel = ", ".join(q(c) for c in cols)
     con.execute(f"CREATE OR REPLACE TEMP TABLE snap AS SELECT {sel} FROM snap_raw")
-    keys = [q(k) for k in spec.keys]
-    on = " AND ".join(f"s.{k} = c.{k}" for k in keys)
     if target is None:
         con.execute(f"CREATE OR REPLACE TEMP TABLE snap_cur AS SELECT {sel} FROM snap LIMIT 0")
     else:
@@ -62,14 +52,9 @@ def _diff_events(
         live = f" WHERE {q(END_AT)} IS NULL" if spec.scd_type == 2 else ""
         con.execute(f"CREATE OR REPLACE TEMP TABLE snap_cur AS SELECT {sel} FROM snap_target{live}")
     vtype = "BIGINT" if isinstance(version, int) else "VARCHAR"
-    nulls = ", ".join(f"NULL AS {q(c)}" for c in cols if c not in spec.keys)
-    return con.sql(
-        f"SELECT *, ?::{vtype} AS {VERSION_COL}, 'U' AS {OP_COL} FROM "
-        f"(SELECT {sel} FROM snap EXCEPT SELECT {sel} FROM snap_cur) "
-        f"UNION ALL SELECT {', '.join('c.' + k for k in keys)}{', ' if nulls else ''}{nulls}, "
-        f"?::{vtype}, 'D' FROM snap_cur c ANTI JOIN snap s ON {on}",
-        params=[version, version],
-    ).to_arrow_table()
+    sql = cdc_fold.render(cdc_fold.snapshot_diff_sql(spec.keys, cols, "snap", "snap_cur"), "duckdb",
+                 {cdc_fold.VERSION: f"?::{vtype}"})
+    return con.sql(sql, params=[version, version]).to_arrow_table()
 
 
 def _check_order(spec: CdcSpec, state_uri: str, so: dict[str, str] | None, version: int | str) -> None:

@@ -17,17 +17,18 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from soundlake.core.errors import FlowError
+from soundlake.engines import cdc_fold
 from soundlake.engines.base import CdcMetrics, CdcSpec, CommitInfo
-from soundlake.engines.cdc_columns import END_AT, META_COLUMNS, SEQ
+from soundlake.engines.cdc_columns import END_AT, SEQ
 from soundlake.engines.spark.cdc import _load, _views, apply_cdc
-from soundlake.engines.spark.cdc_sql import q, qs
+from soundlake.engines.spark.cdc_sql import q
 from soundlake.lake import delta
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-VERSION_COL = "__snapshot_version"
-OP_COL = "__snapshot_op"
+VERSION_COL = cdc_fold.SNAPSHOT_VERSION
+OP_COL = cdc_fold.SNAPSHOT_OP
 VERSION_KEY = "soundlake.snapshot.version"
 
 
@@ -78,19 +79,10 @@ def apply_snapshot(
 def _diff_events(
     spark: SparkSession, view: object, spec: CdcSpec, snapshot: DataFrame, version: int | str, target: DataFrame | None
 ) -> DataFrame:
-    if target is not None:
-        cols = [c for c in target.columns if c not in META_COLUMNS]
-    else:
-        chosen = (
-            list(spec.columns)
-            if spec.columns is not None
-            else [c for c in snapshot.columns if c not in set(spec.except_columns)]
-        )
-        cols = [k for k in spec.keys if k not in chosen] + chosen
+    cols = cdc_fold.snapshot_columns(spec, snapshot.columns, None if target is None else target.columns)
     missing = [c for c in cols if c not in snapshot.columns]
     if missing:
         raise FlowError(f"flow {spec.flow!r}: snapshot lacks columns {missing}")
-    sel = qs(cols)
     snap_v = view("snap", snapshot.selectExpr(*(q(c) for c in cols)))  # type: ignore[operator]
     if target is None:
         cur = spark.table(snap_v).limit(0)
@@ -98,18 +90,11 @@ def _diff_events(
         live = target.where(f"{q(END_AT)} IS NULL") if spec.scd_type == 2 else target
         cur = live.selectExpr(*(q(c) for c in cols))
     cur_v = view("snap_cur", cur)  # type: ignore[operator]
-    keys = [q(k) for k in spec.keys]
-    on = " AND ".join(f"s.{k} = c.{k}" for k in keys)
     vlit = str(int(version)) if isinstance(version, int) else "'" + str(version).replace("'", "''") + "'"
     vtype = "BIGINT" if isinstance(version, int) else "STRING"
     schema = {f.name: f.dataType.simpleString() for f in spark.table(snap_v).schema.fields}
-    nulls = ", ".join(f"CAST(NULL AS {schema[c]}) AS {q(c)}" for c in cols if c not in spec.keys)
-    return spark.sql(
-        f"SELECT *, CAST({vlit} AS {vtype}) AS {VERSION_COL}, 'U' AS {OP_COL} FROM "
-        f"(SELECT {sel} FROM {snap_v} EXCEPT SELECT {sel} FROM {cur_v}) "
-        f"UNION ALL SELECT {', '.join('c.' + k for k in keys)}{', ' if nulls else ''}{nulls}, "
-        f"CAST({vlit} AS {vtype}), 'D' FROM {cur_v} c LEFT ANTI JOIN {snap_v} s ON {on}"
-    )
+    sql = cdc_fold.snapshot_diff_sql(spec.keys, cols, snap_v, cur_v, schema)
+    return spark.sql(cdc_fold.render(sql, "spark", {cdc_fold.VERSION: f"CAST({vlit} AS {vtype})"}))
 
 
 def _check_order(spark: SparkSession, spec: CdcSpec, state_uri: str, version: int | str) -> None:
