@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from soundlake.lake.storage import Lake
+
 REPO = Path(__file__).resolve().parents[1]
 TUTORIAL = REPO.parent / "shared" / "reference-data" / "tutorial"
 DEFAULT_PG = "postgresql+psycopg://soundlake:soundlake@127.0.0.1:5432/postgres"
@@ -72,3 +74,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "pg_url" in getattr(item, "fixturenames", ()) or "pg_server" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture()
+def lake(tmp_path: Path) -> Lake:
+    """An empty local lake (``<tmp>/lake``)."""
+    return Lake.at("lake", base=tmp_path)
+
+
+@pytest.fixture()
+def sqlite_url(tmp_path: Path) -> str:
+    """A SQLite source URL (``<tmp>/source.db``; the file is created by the test)."""
+    return f"sqlite:///{tmp_path / 'source.db'}"

@@ -7,20 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from soundlake.lake.storage import Lake
 from soundlake.source.loadsql import load_sql_files
-
-
-@pytest.fixture()
-def lake(tmp_path: Path) -> Lake:
-    """An empty local lake."""
-    return Lake.at("lake", base=tmp_path)
-
-
-@pytest.fixture()
-def sqlite_url(tmp_path: Path) -> str:
-    """A SQLite source URL (empty file)."""
-    return f"sqlite:///{tmp_path / 'source.db'}"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -45,18 +45,6 @@ def ingest(url: str, lake: Lake, *, cdc: str = "ts", ok: bool = True, **kwargs: 
     return result.tables[0]
 
 
-@pytest.fixture()
-def lake(tmp_path: Path) -> Lake:
-    """An empty local lake."""
-    return Lake.at("lake", base=tmp_path)
-
-
-@pytest.fixture()
-def sqlite_url(tmp_path: Path) -> str:
-    """A SQLite source URL (the file is created by the test)."""
-    return f"sqlite:///{tmp_path / 'source.db'}"
-
-
 def delivered(lake: Lake, table: str = "events") -> Counter[tuple[Any, ...]]:
     """Bronze rows of ``table`` as a multiset of value tuples."""
     return Counter(tuple(r.values()) for r in bronze_rows(lake, table))
