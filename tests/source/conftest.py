@@ -13,9 +13,3 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'source.db'}"
     return str(request.getfixturevalue("pg_url"))
-
-
-@pytest.fixture()
-def sqlite_url(tmp_path: Path) -> str:
-    """A URL of an empty SQLite file."""
-    return f"sqlite:///{tmp_path / 'source.db'}"
