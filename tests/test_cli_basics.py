@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -36,9 +37,43 @@ def _all_commands() -> list[list[str]]:
 
 @pytest.mark.parametrize("path", _all_commands(), ids=lambda p: " ".join(p) or "<root>")
 def test_every_command_has_help(path: list[str]) -> None:
-    result = run_cli(*path, "--help")
+    """``-h`` works as ``--help``, and option types read as words, not typer's ``<bool>``."""
+    result = run_cli(*path, "-h")
     assert result.returncode == 0, result.stderr
     assert "Usage" in result.stdout
+    assert re.search(r"<(bool|str|int|path|list\[)", result.stdout) is None, result.stdout
+
+
+def test_long_help_still_works() -> None:
+    result = run_cli("run", "--help")
+    assert result.returncode == 0 and "--full-refresh" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["run", "--project", "p"], ["--project", "p", "run"]),
+        (["run", "-p", "p", "--engine", "spark"], ["-p", "p", "run", "--engine", "spark"]),
+        (["status", "--target=prod"], ["--target=prod", "status"]),
+        (["--project", "p", "run"], ["--project", "p", "run"]),
+        (["-p", "run", "status", "-t", "x"], ["-p", "run", "-t", "x", "status"]),
+        (["query", "--", "-p"], ["query", "--", "-p"]),
+        (["pipeline", "run"], ["pipeline", "run"]),
+    ],
+)
+def test_global_options_after_the_command_are_hoisted(argv: list[str], expected: list[str]) -> None:
+    from soundlake.cli.main import hoist_global_options
+
+    assert hoist_global_options(argv) == expected
+
+
+def test_project_option_after_the_command(tmp_path: Path) -> None:
+    assert run_cli("init", str(tmp_path / "proj")).returncode == 0
+    before = run_cli("--project", str(tmp_path / "proj"), "dry-run")
+    after = run_cli("dry-run", "--project", str(tmp_path / "proj"))
+    assert before.returncode == 0, before.stderr
+    assert after.returncode == 0, after.stderr
+    assert after.stdout == before.stdout
 
 
 def test_init_then_config_loads(tmp_path: Path) -> None:

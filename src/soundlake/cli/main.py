@@ -10,8 +10,10 @@ import errno
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
+import typer.main
 from rich.text import Text
 
 from soundlake import __version__
@@ -24,7 +26,11 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+#: Options of the root command that may also be written after the command name.
+GLOBAL_VALUE_OPTIONS = ("--project", "-p", "--target", "-t")
 
 
 class GlobalOptions:
@@ -57,6 +63,84 @@ def _register_commands() -> None:
     from soundlake.cli import commands
 
     commands.register_all(app)
+
+
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """``argv`` with ``--project``/``--target`` moved before the command name.
+
+    ``soundlake run --project demo`` then means ``soundlake --project demo run``, as users
+    expect from tools such as git or dbt. Values after ``--`` are never touched.
+    """
+    hoisted: list[str] = []
+    rest: list[str] = []
+    seen_command = False
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest.extend(argv[i:])
+            break
+        name = arg.split("=", 1)[0]
+        if seen_command and name in GLOBAL_VALUE_OPTIONS:
+            if "=" in arg:
+                hoisted.append(arg)
+            else:
+                hoisted.extend(argv[i : i + 2])
+                i += 1
+            i += 1
+            continue
+        if not arg.startswith("-") and not seen_command:
+            seen_command = not (rest and rest[-1] in GLOBAL_VALUE_OPTIONS)
+        rest.append(arg)
+        i += 1
+    if not hoisted:
+        return argv
+    first = next(
+        (j for j, a in enumerate(rest) if not a.startswith("-") and not (j and rest[j - 1] in GLOBAL_VALUE_OPTIONS)),
+        len(rest),
+    )
+    return [*rest[:first], *hoisted, *rest[first:]]
+
+
+def plain_metavars(command: Any) -> None:
+    """Help shows ``--engine TEXT`` and bare flags, not typer's ``<str>``/``<bool>`` labels.
+
+    ``command`` is the click command typer builds (typer ships its own click, so the
+    parameters are recognised by their attributes).
+    """
+    for param in command.params:
+        kind = getattr(param, "param_type_name", "")
+        if kind == "option" and param.metavar is None:
+            param.metavar = "" if param.is_flag else _metavar(param)
+        elif kind == "argument" and param.metavar is None:
+            label = _metavar(param)
+            param.metavar = str(param.name).upper()
+            param.display_type_rich = lambda ctx, label=label: label
+    make_help = command.get_help_option
+
+    def bare_help(ctx: Any) -> Any:
+        option = make_help(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    command.get_help_option = bare_help
+    for sub in getattr(command, "commands", {}).values():
+        plain_metavars(sub)
+
+
+_METAVARS = {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "path": "PATH", "bool": "BOOLEAN"}
+
+
+def _metavar(param: Any) -> str:
+    label = str(param.display_type(None)).strip("<>")
+    many = label.startswith("list[")
+    if many:
+        label = label[len("list[") : -1]
+    if label.endswith("range"):
+        label = label.split()[0]  # typer's "int range" (the bounds are in the help text)
+    label = _METAVARS.get(label, label.upper() if "|" not in label else label)
+    return f"{label}..." if many or param.multiple else label
 
 
 def one_line(text: str) -> str:
@@ -112,7 +196,10 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("sqlglot").setLevel(logging.ERROR)  # parser warnings are not for users
     try:
         # Without standalone mode click returns (not raises) the code of typer.Exit.
-        code = app(args=argv, standalone_mode=False)
+        command = typer.main.get_command(app)
+        plain_metavars(command)
+        args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
+        code = command.main(args=args, prog_name="soundlake", standalone_mode=False)
     except SoundlakeError as exc:
         _fail(str(exc), exc.exit_code)
     except typer.Exit as exc:
