@@ -50,6 +50,33 @@ def test_run_query_events_history_status(lakehouse: Lakehouse) -> None:
     assert missing.returncode != 0 and "does not exist" in missing.stderr
 
 
+def test_status_after_an_idle_update_and_short_run_ids(lakehouse: Lakehouse) -> None:
+    """An idle update keeps the last data (rows written, table size); 12-char ids select runs."""
+    empty = _cli(lakehouse.root, "status")
+    assert empty.returncode == 0 and "no runs yet" in empty.stdout
+    assert "no runs yet" in _cli(lakehouse.root, "events").stdout
+    lakehouse.sql(
+        "CREATE OR REFRESH STREAMING TABLE raw AS SELECT * FROM STREAM read_files('${data}/in', format => 'parquet');"
+    )
+    lakehouse.parquet("in", "a.parquet", [{"id": 1}, {"id": 2}, {"id": 3}])
+    assert _cli(lakehouse.root, "run").returncode == 0
+    first = [json.loads(line) for line in _cli(lakehouse.root, "status", "--format", "json").stdout.splitlines()]
+    assert _cli(lakehouse.root, "run").returncode == 0  # nothing new: IDLE
+    rows = [json.loads(line) for line in _cli(lakehouse.root, "status", "--format", "json").stdout.splitlines()]
+    (raw,) = [r for r in rows if r["dataset"] == "main.silver.raw"]
+    assert raw["status"] == "IDLE" and raw["run_id"] != first[0]["run_id"]
+    assert raw["data_run_id"] == first[0]["run_id"] and raw["data_output_rows"] == 3 and raw["table_rows"] == 3
+    table = _cli(lakehouse.root, "status").stdout
+    assert "IDLE" in table and "3" in table
+    short = raw["data_run_id"][:12]
+    events = _cli(lakehouse.root, "events", "--run", short, "--format", "json")
+    assert events.returncode == 0, events.stderr
+    ids = {json.loads(line)["origin"]["update_id"] for line in events.stdout.splitlines()}
+    assert ids == {raw["data_run_id"]}
+    unknown = _cli(lakehouse.root, "events", "--run", "nosuchrun")
+    assert unknown.returncode == 2 and "no update 'nosuchrun'" in unknown.stderr
+
+
 def test_failed_run_exits_non_zero(lakehouse: Lakehouse) -> None:
     lakehouse.sql("""
     CREATE OR REFRESH STREAMING TABLE raw (CONSTRAINT c EXPECT (id > 5) ON VIOLATION FAIL UPDATE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import threading
@@ -110,6 +111,9 @@ def register(app: typer.Typer) -> None:
         _check_format(fmt, ("table", "json"))
         table = read(open_project(), run_id=run_id, last=last)
         rows = table.to_pylist()
+        if not rows and fmt == "table":
+            console.print("no runs yet: the event log is empty (start one with soundlake run)")
+            return
         if fmt == "json":
             for row in rows:
                 typer.echo(json.dumps(row, default=str))
@@ -165,16 +169,30 @@ def register(app: typer.Typer) -> None:
         render_rows(console, result.column_names, result.to_pylist(), fmt)
 
     @app.command("status")
-    def status() -> None:
-        """The last status of every flow."""
+    def status(
+        fmt: str = typer.Option("table", "--format", help="table or json"),
+    ) -> None:
+        """The last status of every flow, the rows its last update with data wrote, and its table's size."""
         from soundlake.project.pipeline_ops import status as read
 
+        _check_format(fmt, ("table", "json"))
         rows = read(open_project())
-        grid = Table(title="flows", title_justify="left")
-        for col in ("flow", "status", "rows", "run", "time"):
-            grid.add_column(col)
+        if fmt == "json":
+            for r in rows:
+                typer.echo(json.dumps(dataclasses.asdict(r), default=str))
+            return
+        if not rows:
+            console.print("no runs yet: start one with soundlake run (or soundlake job)")
+            return
+        grid = Table(title="flows (last update; rows written by the last update with data)", title_justify="left")
+        for col in ("flow", "status", "run", "time", "rows written", "in run", "table rows"):
+            grid.add_column(col, justify="right" if "rows" in col else "left")
         for r in rows:
-            grid.add_row(r.flow, _color(r.status), f"{r.num_output_rows:,}", r.run_id[:12], r.timestamp[:19])
+            grid.add_row(
+                r.flow, _color(r.status), r.run_id[:12], r.timestamp[:19],
+                f"{r.data_output_rows:,}" if r.data_run_id else "-", r.data_run_id[:12] or "-",
+                f"{r.table_rows:,}" if r.table_rows is not None else "-",
+            )
         console.print(grid)
 
 

@@ -28,6 +28,12 @@ class ConfigError(SoundlakeError):
     exit_code = 2
 
 
+class UsageError(SoundlakeError):
+    """A command's argument names nothing that exists (an unknown run id, table or date)."""
+
+    exit_code = 2
+
+
 class SourceError(SoundlakeError):
     """The source database rejected a request or holds data soundlake cannot accept."""
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
@@ -95,6 +96,22 @@ def table_version(uri: str, storage_options: Mapping[str, str] | None = None) ->
     if not is_delta_table(uri, storage_options):
         return None
     return int(open_table(uri, storage_options).version())
+
+
+def row_count(uri: str, storage_options: Mapping[str, str] | None = None) -> int | None:
+    """Rows in the table's current snapshot, from the file statistics (no data read).
+
+    None when there is no table or a file has no row-count statistics.
+    """
+    if not is_delta_table(uri, storage_options):
+        return None
+    actions = open_table(uri, storage_options).get_add_actions(flatten=True)
+    if actions.num_rows == 0:
+        return 0
+    counts = pa.table(actions).column("num_records")
+    if counts.null_count:
+        return None
+    return int(pc.sum(counts).as_py() or 0)
 
 
 def transaction_version(uri: str, app_id: str, storage_options: Mapping[str, str] | None = None) -> int | None:

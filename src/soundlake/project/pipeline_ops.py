@@ -8,6 +8,7 @@ lock and runs the update.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from soundlake.catalog.lock import ProjectLock
 from soundlake.catalog.names import TableName
@@ -24,7 +26,9 @@ from soundlake.core.errors import (
     AccessError,
     ConfigError,
     EngineError,
+    SoundlakeError,
     StorageError,
+    UsageError,
 )
 from soundlake.core.ids import new_run_id
 from soundlake.engines.base import DeltaRelation, Engine
@@ -273,11 +277,36 @@ def query(project: Project, sql: str, *, limit: int | None = None) -> pa.Table:
 
 
 def events(project: Project, *, run_id: str | None = None, last: int | None = None) -> pa.Table:
-    """The event log (one update, or the whole log), oldest first; ``last`` keeps the tail."""
-    table = read_events(event_log_uri(project), project.lake.storage_options, update_id=run_id)
+    """The event log (one update, or the whole log), oldest first; ``last`` keeps the tail.
+
+    ``run_id`` may be a prefix of an update id (``status`` and ``history`` print the first
+    12 characters).
+
+    Raises:
+        UsageError: when no update, or more than one, starts with ``run_id``.
+    """
+    table = read_events(event_log_uri(project), project.lake.storage_options)
+    if run_id is not None:
+        update = resolve_update_id(table, run_id)
+        table = table.filter(pc.equal(pc.struct_field(table.column("origin"), "update_id"), update))
     if last is not None and table.num_rows > last:
         table = table.slice(table.num_rows - last)
     return table
+
+
+def resolve_update_id(events: pa.Table, prefix: str) -> str:
+    """The one update id in ``events`` that starts with ``prefix``.
+
+    Raises:
+        UsageError: when none or several match.
+    """
+    ids = pc.unique(pc.struct_field(events.column("origin"), "update_id")).to_pylist()
+    matches = sorted(i for i in ids if i and i.startswith(prefix.strip()))
+    if not prefix.strip() or not matches:
+        raise UsageError(f"no update '{prefix}' in the event log (soundlake status lists the recent ones)")
+    if len(matches) > 1:
+        raise UsageError(f"update id '{prefix}' is ambiguous: it starts {len(matches)} updates ({', '.join(matches[:5])})")
+    return str(matches[0])
 
 
 def history(project: Project, table: str, *, limit: int | None = None) -> list[dict[str, Any]]:
@@ -295,7 +324,7 @@ def history(project: Project, table: str, *, limit: int | None = None) -> list[d
 
 @dataclass(frozen=True)
 class FlowStatusRow:
-    """The last outcome of one flow."""
+    """The last outcome of one flow, and what its last update with data wrote."""
 
     flow: str
     dataset: str
@@ -304,18 +333,29 @@ class FlowStatusRow:
     timestamp: str
     num_output_rows: int
     message: str
+    data_run_id: str = ""
+    """The last update in which the flow processed data (not IDLE or SKIPPED)."""
+    data_output_rows: int = 0
+    """Rows that update wrote (``num_output_rows`` of its ``flow_progress``)."""
+    table_rows: int | None = None
+    """Rows in the flow's target table now (None: no table yet, or no statistics)."""
+
+
+_NOT_TERMINAL = ("QUEUED", "RUNNING", "STARTING", "PLANNING")
+_NO_DATA = ("IDLE", "SKIPPED", "EXCLUDED")
 
 
 def status(project: Project) -> list[FlowStatusRow]:
-    """The last terminal status of every flow in the event log."""
+    """The last terminal status of every flow in the event log, with its last data and size."""
     table = read_events(event_log_uri(project), project.lake.storage_options)
     latest: dict[str, FlowStatusRow] = {}
+    with_data: dict[str, FlowStatusRow] = {}
     for row in table.to_pylist():
         if row["event_type"] != "flow_progress":
             continue
         details = json.loads(row["details"] or "{}").get("flow_progress", {})
         state = details.get("status")
-        if state in ("QUEUED", "RUNNING", "STARTING", "PLANNING"):
+        if state in _NOT_TERMINAL:
             continue
         origin = row["origin"] or {}
         flow = origin.get("flow_name") or ""
@@ -328,4 +368,22 @@ def status(project: Project) -> list[FlowStatusRow]:
             num_output_rows=int((details.get("metrics") or {}).get("num_output_rows", 0)),
             message=row["message"] or "",
         )
-    return list(latest.values())
+        if state not in _NO_DATA:
+            with_data[flow] = latest[flow]
+    return [_with_size(project, row, with_data.get(flow)) for flow, row in latest.items()]
+
+
+def _with_size(project: Project, row: FlowStatusRow, data: FlowStatusRow | None) -> FlowStatusRow:
+    size = None
+    if row.dataset:
+        try:
+            name = TableName.parse(row.dataset, catalog=project.config.catalog, schema=project.config.schema_)
+            size = delta.row_count(project.lake.uri(*name.parts), project.lake.storage_options)
+        except (SoundlakeError, OSError, ValueError):  # a view, or a name that is not a table
+            size = None
+    return dataclasses.replace(
+        row,
+        data_run_id=data.run_id if data else "",
+        data_output_rows=data.num_output_rows if data else 0,
+        table_rows=size,
+    )
