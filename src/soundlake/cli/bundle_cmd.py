@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from soundlake.cli.common import console, open_project
+from soundlake.core.text import plural
 from soundlake.project.bundle import write_bundle
 
 
@@ -23,7 +24,7 @@ def register(app: typer.Typer) -> None:
         if compute not in ("serverless", "classic"):
             raise typer.BadParameter("--compute must be serverless or classic")
         result = write_bundle(open_project(), directory, compute=compute, force=force)  # type: ignore[arg-type]
-        console.print(f"wrote a Databricks Asset Bundle with {len(result.files)} files to {result.root}")
+        console.print(f"wrote a Databricks Asset Bundle with {plural(len(result.files), 'file')} to {result.root}")
         for note in result.rewrites:
             console.print(f"  rewritten: {note}")
         console.print("deploy with: databricks bundle deploy -t dev (see docs/databricks.md)")

@@ -9,6 +9,7 @@ that would start a terminal escape sequence) are shown as ``\\x1b``. Colour is a
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -32,11 +33,18 @@ def strip_ansi(text: str) -> str:
     return _ANSI.sub("", text)
 
 
+PLAIN_WIDTH = 1000
+"""Output width when stdout is not a terminal and ``COLUMNS`` is not set."""
+
+
 class SafeConsole(Console):
     """A console that prints strings literally: no markup, no emoji, no control characters."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(markup=False, emoji=False, highlight=False, **kwargs)
+        if not self.is_terminal and not os.environ.get("COLUMNS"):
+            # a CI log or a file: never cut a name to fit 80 columns; tables take their width
+            self.width = PLAIN_WIDTH
 
     def render_str(self, text: str, **kwargs: Any) -> Text:
         """Every string printed (cells, titles, messages) goes through here."""

@@ -19,6 +19,7 @@ from rich.text import Text
 
 from soundlake.cli.common import SafeConsole, console, open_project, printable, styled
 from soundlake.core.secrets import mask_secrets
+from soundlake.core.text import plural
 from soundlake.ingest.results import IngestResult, Mode, TableResult
 
 
@@ -89,7 +90,7 @@ class PlainReporter:
         if result.status == "ok":
             deleted = f", {result.deleted_rows} deleted" if result.deleted_rows else ""
             self._line(
-                f"{result.table}: {result.rows} rows{deleted}, "
+                f"{result.table}: {plural(result.rows, 'row')}{deleted}, "
                 f"watermark {result.watermark_after or '-'}"
             )
         else:
@@ -188,10 +189,10 @@ def render_summary(out: Console, result: IngestResult) -> None:
     if not out.is_terminal:  # logs and pipes: full values rather than a fit to 80 columns
         out = SafeConsole(file=out.file, width=max(out.width, 160))
     out.print(grid)
-    line = f"{result.rows:,} rows in {result.seconds:.2f}s"
+    line = f"{plural(result.rows, 'row')} in {result.seconds:.2f}s"
     deleted = sum(t.deleted_rows for t in result.tables)
     if deleted:
-        line += f"; {deleted:,} delete event(s)"
+        line += f"; {plural(deleted, 'delete event')}"
     if result.failed:
         line += f"; failed: {', '.join(t.table for t in result.failed)}"
         for t in result.failed:

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from soundlake.cli.common import console
+from soundlake.core.text import plural
 from soundlake.project.scaffold import init_project
 
 
@@ -20,6 +21,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Scaffold a working soundlake project (the Spotify reference project)."""
         written = init_project(directory, force=force)
-        console.print(f"created {len(written)} files in {directory.resolve()}")
+        console.print(f"created {plural(len(written), 'file')} in {directory.resolve()}")
         for path in written:
             console.print(f"  {path.relative_to(directory.resolve())}")

@@ -16,6 +16,7 @@ from rich.text import Text
 
 from soundlake.cli.common import check_engine, console, open_project, styled
 from soundlake.core.secrets import mask_secrets
+from soundlake.core.text import plural
 
 MAX_ROWS = 2**31 - 1  # --limit / --last
 
@@ -86,7 +87,7 @@ def register(app: typer.Typer) -> None:
         moved = "moved" if result.state_moved else "already moved"
         console.print(
             f"pipeline '{result.old}' renamed to '{result.new}': state {moved}, "
-            f"{len(result.tables)} table(s) handed over",
+            f"{plural(len(result.tables), 'table')} handed over",
             highlight=False,
         )
 
@@ -227,7 +228,7 @@ def render_rows(out: Console, columns: list[str], rows: list[dict[str, Any]], fm
     for row in rows:
         grid.add_row(*["NULL" if row[c] is None else str(row[c]) for c in columns])
     out.print(grid)
-    out.print(f"{len(rows)} rows", style="dim")
+    out.print(plural(len(rows), "row"), style="dim")
 
 
 class ProgressListener:
@@ -258,7 +259,7 @@ class ProgressListener:
                 return
             metrics = (event.details.get("flow_progress") or {}).get("metrics") or {}
             rows = metrics.get("num_output_rows")
-            extra = f" {rows:,} rows" if status == "COMPLETED" and rows is not None else ""
+            extra = f" {plural(rows, 'row')}" if status == "COMPLETED" and rows is not None else ""
             text = Text("  ")
             text.append(_color(f"{status:<10}"))
             text.append(f" {event.flow}{extra}")

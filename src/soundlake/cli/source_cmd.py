@@ -10,6 +10,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from soundlake.cli.common import check_rate, check_scale, console, open_project, seed_option
+from soundlake.core.text import plural
 
 
 def create() -> None:
@@ -36,7 +37,7 @@ def load_sql(
     project = open_project()
     result = source_ops.load_sql(project, files)
     console.print(
-        f"loaded {len(files)} file(s) into {source_ops.display_url(project)}", soft_wrap=True
+        f"loaded {plural(len(files), 'file')} into {source_ops.display_url(project)}", soft_wrap=True
     )
     table = Table("table", "rows applied")
     for name, rows in result.rows.items():
@@ -44,7 +45,7 @@ def load_sql(
     console.print(table)
     console.print(
         f"{result.total_rows:,} rows in {result.seconds:.2f}s ({result.rows_per_second:,.0f} rows/s); "
-        f"{result.ignored_statements} DDL statement(s) ignored in favour of soundlake's schema"
+        f"{plural(result.ignored_statements, 'DDL statement')} ignored in favour of soundlake's schema"
     )
 
 
@@ -116,7 +117,7 @@ def simulate(
     console.print(table)
     if summary.bad:
         console.print(
-            f"{len(summary.bad)} bad row(s): "
+            f"{plural(len(summary.bad), 'bad row')}: "
             + ", ".join(f"{b.table}#{b.key} ({', '.join(b.reasons)})" for b in summary.bad)
         )
     if summary_json is not None:

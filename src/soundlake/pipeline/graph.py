@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 from soundlake.catalog.names import TableName, validate_flow_name
 from soundlake.core.errors import GraphError
+from soundlake.core.text import plural
 from soundlake.pipeline.definitions import (
     AutoCdcFlow,
     Dataset,
@@ -176,10 +177,10 @@ class Graph:
 
     def render(self) -> str:
         """A text tree of datasets and their flows, in run order (for ``dry-run``)."""
-        lines = [f"pipeline graph: {len(self.datasets)} datasets, {len(self.flows)} flows"]
+        lines = [f"pipeline graph: {plural(len(self.datasets), 'dataset')}, {plural(len(self.flows), 'flow')}"]
         for table in self.dataset_order():
             dataset = self.datasets[table]
-            extras = [f"{len(dataset.expectations)} expectations"] if dataset.expectations else []
+            extras = [plural(len(dataset.expectations), "expectation")] if dataset.expectations else []
             lines.append(f"{table}  ({_KIND_TEXT[dataset.kind]}{'; ' if extras else ''}{', '.join(extras)})")
             for name in self.flows_into(table):
                 node = self.flows[name]

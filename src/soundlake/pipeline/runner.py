@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from soundlake.catalog.names import TableName
 from soundlake.catalog.state import dataset_key, safe_name
 from soundlake.core.errors import SoundlakeError
+from soundlake.core.text import status_sentence
 from soundlake.lake import delta
 from soundlake.lake.delta_log import inspect_table, remove_table
 from soundlake.observe.events import unfinished_updates
@@ -238,7 +239,7 @@ def _report(ctx: RunContext, fp: FlowPlan, flow_result: FlowResult, result: Upda
     failed = flow_result.status == "FAILED"
     if failed:
         result.errors[fp.name] = flow_result.message
-    message = f"Flow '{fp.name}' has {flow_result.status}" + (f": {flow_result.message}" if flow_result.message else "")
+    message = status_sentence(f"Flow '{fp.name}'", flow_result.status) + (f": {flow_result.message}" if flow_result.message else "")
     level = "ERROR" if failed else ("METRICS" if flow_result.status == "COMPLETED" else "INFO")
     ctx.events.emit(
         "flow_progress",
