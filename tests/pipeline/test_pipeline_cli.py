@@ -87,3 +87,21 @@ def test_failed_run_exits_non_zero(lakehouse: Lakehouse) -> None:
     assert run.returncode == 1
     assert "FAILED" in run.stdout and "expectation 'c'" in run.stdout
     assert "update" in run.stderr and "failed" in run.stderr
+
+
+def test_output_to_a_file_never_cuts_names(lakehouse: Lakehouse) -> None:
+    """Redirected output (a CI log) is not squeezed into 80 columns: names stay whole."""
+    name = "a_table_name_long_enough_to_be_cut_in_an_eighty_column_terminal_table"
+    lakehouse.sql(
+        f"CREATE OR REFRESH STREAMING TABLE {name} AS "
+        "SELECT * FROM STREAM read_files('${data}/in', format => 'parquet');"
+    )
+    lakehouse.parquet("in", "a.parquet", [{"id": 1}])
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    for args in (["run"], ["status"]):
+        out = subprocess.run(
+            [sys.executable, "-m", "soundlake.cli.main", "--project", str(lakehouse.root), *args],
+            capture_output=True, text=True, env=env,
+        )
+        assert out.returncode == 0, out.stderr
+        assert f"main.silver.{name}" in out.stdout and "\u2026" not in out.stdout, out.stdout
