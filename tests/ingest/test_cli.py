@@ -51,7 +51,7 @@ def test_cli_ingest_prints_lines_and_a_summary(tmp_path: Path, tutorial_dir: Pat
     first = cli(root)
     assert first.returncode == 0, first.stderr
     assert "FactStream: full load from watermark -" in first.stdout
-    assert "FactStream: 1000 rows, watermark 2025-10-07T19:49:56" in first.stdout
+    assert "FactStream: 1,000 rows, watermark 2025-10-07T19:49:56" in first.stdout
     for header in ("table", "rows", "files", "watermark before", "watermark after", "seconds"):
         assert header in first.stdout
     assert "2,865 rows" in first.stdout
@@ -74,6 +74,15 @@ def test_cli_unknown_table_is_a_config_error(tmp_path: Path, tutorial_dir: Path)
     result = cli(root, "--table", "DimAlbum")
     assert result.returncode == 2
     assert "table 'DimAlbum' is not in ingest.tables" in result.stderr
+
+
+def test_a_from_date_that_is_no_date_is_a_usage_error(tmp_path: Path, tutorial_dir: Path) -> None:
+    """``--from-date yesterday`` is refused before any table runs (exit 2, no failed table)."""
+    root = make_project(tmp_path, tutorial_dir)
+    result = cli(root, "--from-date", "yesterday")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "'yesterday' is not a date, timestamp or integer" in result.stderr
+    assert result.stdout == "" and not (root / "lake").exists()
 
 
 def test_run_ingest_and_status_facade(tmp_path: Path, tutorial_dir: Path) -> None:

@@ -23,6 +23,22 @@ from soundlake.core.text import plural
 from soundlake.ingest.results import IngestResult, Mode, TableResult
 
 
+def _check_from_date(value: str | None) -> str | None:
+    """``--from-date``: an ISO date/timestamp or an integer, refused before any table runs."""
+    if value is None:
+        return None
+    from soundlake.core.errors import ConfigError
+    from soundlake.ingest.watermark import parse_cdc
+
+    for kind in ("integer", "timestamp"):
+        try:
+            parse_cdc(value, kind)
+            return value
+        except ConfigError:
+            continue
+    raise typer.BadParameter(f"'{value}' is not a date, timestamp or integer (for example 2026-01-31)")
+
+
 def register(app: typer.Typer) -> None:
     """Add ``ingest`` to ``app``."""
 
@@ -36,7 +52,9 @@ def register(app: typer.Typer) -> None:
         from_date: str | None = typer.Option(
             None,
             "--from-date",
-            help="Backfill: read rows with the CDC column at or after this value.",
+            callback=_check_from_date,
+            help="Backfill: read rows with the CDC column at or after this value "
+            "(an ISO date or timestamp such as 2026-01-31, or an integer for integer CDC columns).",
         ),
     ) -> None:
         """Copy new and changed source rows to bronze/<Table>/ and move each watermark."""
