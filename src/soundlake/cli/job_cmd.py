@@ -42,8 +42,8 @@ def register(app: typer.Typer) -> None:
                 ingest_reporter=reporter,
                 listeners=[ProgressListener(console)],
                 run_pipeline_after_ingest_failure=keep_going,
+                after_ingest=lambda ingested: render_summary(console, ingested),
             )
-        render_summary(console, result.ingest)
         if result.update is None:
             console.print(styled("ingestion failed: the pipeline update did not run", "red"))
         else:

@@ -275,15 +275,17 @@ class ProgressListener:
 
 def render_update(out: Console, result: Any) -> None:
     """The update summary: one row per flow."""
-    grid = Table(title=Text(f"update {result.run_id}: {result.status}"), title_justify="left")
+    title = f"update {result.run_id}: {result.status} in {result.seconds:.1f} s"
+    grid = Table(title=Text(title), title_justify="left")
     for col, justify in (("flow", "left"), ("status", "left"), ("output rows", "right"), ("dropped", "right"),
-                         ("quarantined", "right")):
+                         ("quarantined", "right"), ("seconds", "right")):
         grid.add_column(col, justify=justify)  # type: ignore[arg-type]
     for name, flow in result.flows.items():
         exp = flow.expectations
         grid.add_row(
             name, _color(flow.status), f"{flow.num_output_rows:,}",
             f"{exp.dropped_rows:,}" if exp else "", f"{exp.quarantined_rows:,}" if exp else "",
+            f"{flow.seconds:.2f}" if flow.seconds is not None else "",
         )
     out.print(grid)
     for name, message in result.errors.items():

@@ -7,6 +7,7 @@ the event log (SEMANTICS.md section 5).
 
 from __future__ import annotations
 
+import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -38,6 +39,8 @@ class UpdateResult:
     status: str
     flows: dict[str, FlowResult] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+    """Wall-clock time of the whole update."""
 
     @property
     def ok(self) -> bool:
@@ -111,6 +114,7 @@ def run_update(ctx: RunContext, plan: UpdatePlan, *, cause: str = "API_CALL") ->
     # RUNNING, and the next update marks it interrupted
     events.flush()
     result = UpdateResult(ctx.run_id, "RUNNING")
+    started = time.perf_counter()
     crashed = True
     try:
         verify_state(ctx, plan, logs)
@@ -119,6 +123,7 @@ def run_update(ctx: RunContext, plan: UpdatePlan, *, cause: str = "API_CALL") ->
         crashed = False
     finally:
         failed = crashed or bool(result.errors)
+        result.seconds = time.perf_counter() - started
         result.status = "FAILED" if failed else "COMPLETED"
         events.emit(
             "update_progress",
@@ -212,13 +217,16 @@ def _run_flows(ctx: RunContext, plan: UpdatePlan, result: UpdateResult) -> None:
 
 
 def _run_one(ctx: RunContext, fp: FlowPlan) -> FlowResult:
+    started = time.perf_counter()
     try:
-        return _strategy(fp)(ctx, fp)
+        outcome = _strategy(fp)(ctx, fp)
     except SoundlakeError as exc:
-        return FlowResult("FAILED", message=str(exc), extra={"error_class": type(exc).__name__})
+        outcome = FlowResult("FAILED", message=str(exc), extra={"error_class": type(exc).__name__})
     except Exception as exc:  # an engine bug must not take the other flows down
         text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        return FlowResult("FAILED", message=text, extra={"error_class": type(exc).__name__})
+        outcome = FlowResult("FAILED", message=text, extra={"error_class": type(exc).__name__})
+    outcome.seconds = time.perf_counter() - started
+    return outcome
 
 
 def _progress(ctx: RunContext, fp: FlowPlan, status: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from soundlake.ingest.results import IngestReporter, IngestResult
@@ -32,13 +32,18 @@ def run_job(
     ingest_reporter: IngestReporter | None = None,
     listeners: Sequence[EventListener] = (),
     run_pipeline_after_ingest_failure: bool = False,
+    after_ingest: Callable[[IngestResult], None] | None = None,
 ) -> JobResult:
     """Ingest every configured table, then run a pipeline update.
 
     When a table fails to ingest, the update does not run (bronze stays consistent and the
     next job picks up where this one stopped) unless ``run_pipeline_after_ingest_failure``.
+    ``after_ingest`` sees the ingestion's result before the update starts (to print it in
+    the order things happen).
     """
     ingested = run_ingest(project, reporter=ingest_reporter)
+    if after_ingest is not None:
+        after_ingest(ingested)
     if not ingested.ok and not run_pipeline_after_ingest_failure:
         return JobResult(ingest=ingested, update=None)
     update = run(project, listeners=listeners)

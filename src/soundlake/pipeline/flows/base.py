@@ -37,6 +37,8 @@ class FlowResult:
     expectations: ExpectationMetrics | None = None
     message: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    seconds: float | None = None
+    """Wall-clock time the flow ran in this update (None: it did not run)."""
 
     def details(self) -> dict[str, Any]:
         """The ``flow_progress`` details of SEMANTICS.md section 5."""

@@ -1,0 +1,34 @@
+"""Run the ``soundlake`` command in a child process, as a user does."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+
+def soundlake(
+    *args: str,
+    project: Path | None = None,
+    cwd: Path | None = None,
+    columns: int | None = 250,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess[str]:
+    """``soundlake [--project P] ARGS`` with captured text output (never raises on exit codes).
+
+    ``columns`` sets ``COLUMNS`` (None: unset, as in a CI log); ``env`` adds variables;
+    fault-injection variables of the parent are never passed on.
+    """
+    child = {k: v for k, v in os.environ.items() if not (k.startswith("SOUNDLAKE_") and k.endswith("FAULT"))}
+    child.pop("COLUMNS", None)
+    if columns is not None:
+        child["COLUMNS"] = str(columns)
+    child.update(env or {})
+    prefix = ["--project", str(project)] if project is not None else []
+    return subprocess.run(
+        [sys.executable, "-m", "soundlake.cli.main", *prefix, *args],
+        capture_output=True, text=True, cwd=cwd, env=child, timeout=timeout, check=False,
+    )
