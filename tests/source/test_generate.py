@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date, timedelta
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -147,3 +148,16 @@ def test_stream_ids_follow_time(generated) -> None:  # type: ignore[no-untyped-d
     stamps = [streams[k]["stream_timestamp"] for k in sorted(streams)]
     inversions = sum(1 for a, b in pairwise(stamps) if b < a)
     assert inversions < 0.01 * len(stamps)
+
+
+def test_generate_into_a_filled_source_says_what_to_type(tmp_path: Path) -> None:
+    """The refusal reads as CLI, not Python: no dict, no ``replace=True``."""
+    from tests.cli import soundlake
+
+    root = tmp_path / "p"
+    assert soundlake("init", str(root)).returncode == 0
+    assert soundlake("source", "generate", "--scale", "0.001", project=root).returncode == 0
+    again = soundlake("source", "generate", "--scale", "0.001", project=root)
+    assert again.returncode != 0
+    assert "already holds rows (DimUser " in again.stderr and "(hint: add --replace" in again.stderr
+    assert "{" not in again.stderr and "replace=True" not in again.stderr

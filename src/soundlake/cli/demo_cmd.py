@@ -80,7 +80,8 @@ def render_demo(result: Any) -> None:
                                "__START_AT", "__END_AT") if c in result.history[0]]
         console.print(_table(f"SCD2 history of user {result.history_user} (gold.dim_user)", columns,
                              [[row[c] for c in columns] for row in result.history]))
-    console.print(f"simulated changes: {result.simulation.counts()}")
+    changes = [[table, kind, n] for table, kinds in result.simulation.counts().items() for kind, n in kinds.items()]
+    console.print(_table("simulated changes (second run)", ["table", "change", "rows"], changes))
     console.print(f"project: {result.project_dir}")
     console.print(f"report:  {result.report}")
     console.print("next: cd into the project and try 'soundlake status', 'soundlake events', "

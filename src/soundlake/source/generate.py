@@ -156,9 +156,10 @@ def generate(
         if not replace:
             filled = {t: n for t, n in table_counts(url).items() if n}
             if filled:
+                held = ", ".join(f"{table} {count:,}" for table, count in filled.items())
                 raise SourceError(
-                    f"source {safe_url(url)} already holds rows ({filled})",
-                    hint="pass --replace (replace=True) to delete them first",
+                    f"source {safe_url(url)} already holds rows ({held})",
+                    hint="add --replace to delete them first",
                 )
         seeds = np.random.SeedSequence(seed).spawn(5)
         with BulkWriter(engine) as writer:
