@@ -110,3 +110,12 @@ def test_usage_errors_are_one_message_not_a_traceback(args: list[str], tmp_path:
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_init_and_an_empty_first_run_say_what_to_do_next(tmp_path: Path) -> None:
+    init = run_cli("init", "proj", cwd=tmp_path)
+    assert init.returncode == 0, init.stderr
+    assert "next steps:" in init.stdout and "cd proj" in init.stdout and "soundlake job" in init.stdout
+    run = run_cli("run", cwd=tmp_path / "proj")
+    assert run.returncode == 0, run.stderr
+    assert "bronze holds no data yet" in run.stdout and "soundlake ingest" in run.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -24,3 +25,12 @@ def register(app: typer.Typer) -> None:
         console.print(f"created {plural(len(written), 'file')} in {directory.resolve()}")
         for path in written:
             console.print(f"  {path.relative_to(directory.resolve())}")
+        where = os.path.relpath(directory.resolve())
+        console.print("next steps:")
+        for step in (
+            f"cd {where}",
+            "soundlake source generate --scale 0.01   # fill the source database with synthetic data",
+            "soundlake job                            # ingest into bronze, then run the pipeline",
+            "soundlake status                         # what every flow did",
+        ):
+            console.print(f"  {step}", soft_wrap=True)

@@ -69,6 +69,7 @@ def register(app: typer.Typer) -> None:
         else:
             result = update()
         render_update(console, result)
+        _hint_when_bronze_is_empty(project, result)
         if not result.ok:
             from soundlake.core.errors import FlowError
 
@@ -271,6 +272,21 @@ class ProgressListener:
             return
         with self._lock:
             self.out.print(text, soft_wrap=True)
+
+
+def _hint_when_bronze_is_empty(project: Any, result: Any) -> None:
+    """After an update that found nothing to do because bronze is empty: say what to run."""
+    if not project.config.ingest.tables or any(f.status not in ("IDLE", "EXCLUDED") for f in result.flows.values()):
+        return
+    from soundlake.project.ingest_ops import ingest_status
+
+    if any(s.rows or s.committed_files for s in ingest_status(project)):
+        return
+    console.print(
+        "next: bronze holds no data yet, so every flow was idle; copy the source tables into bronze "
+        "with 'soundlake ingest' (or ingest and run in one go with 'soundlake job')",
+        soft_wrap=True,
+    )
 
 
 def render_update(out: Console, result: Any) -> None:
