@@ -9,6 +9,8 @@ that would start a terminal escape sequence) are shown as ``\\x1b``. Colour is a
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import re
 from typing import Any
@@ -91,6 +93,24 @@ def check_engine(value: str | None) -> str | None:
     if value is not None and value not in ENGINES:
         raise typer.BadParameter(f"unknown engine '{value}' (choose {', '.join(ENGINES)})")
     return value
+
+
+def check_format(fmt: str, known: tuple[str, ...] = ("table", "json")) -> None:
+    """``--format``: one of ``known``, else a usage error naming the choices."""
+    if fmt not in known:
+        raise typer.BadParameter(f"unknown format '{fmt}' (choose {', '.join(known)})", param_hint="'--format'")
+
+
+def format_option(help_text: str = "table or json") -> Any:
+    """A ``--format`` option (checked with :func:`check_format`)."""
+    return typer.Option("table", "--format", help=help_text)
+
+
+def print_json(value: Any) -> None:
+    """``value`` (a dataclass, dict or list) as one line of JSON on stdout."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    typer.echo(json.dumps(value, default=str))
 
 
 def open_project(overrides: dict[str, Any] | None = None) -> Project:

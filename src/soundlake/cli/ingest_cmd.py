@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -17,7 +19,16 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from soundlake.cli.common import SafeConsole, console, open_project, printable, styled
+from soundlake.cli.common import (
+    SafeConsole,
+    check_format,
+    console,
+    format_option,
+    open_project,
+    print_json,
+    printable,
+    styled,
+)
 from soundlake.core.secrets import mask_secrets
 from soundlake.core.text import plural
 from soundlake.ingest.results import IngestResult, Mode, TableResult
@@ -56,12 +67,17 @@ def register(app: typer.Typer) -> None:
             help="Backfill: read rows with the CDC column at or after this value "
             "(an ISO date or timestamp such as 2026-01-31, or an integer for integer CDC columns).",
         ),
+        fmt: str = format_option("table (progress lines and a summary) or json (the result only)"),
     ) -> None:
         """Copy new and changed source rows to bronze/<Table>/ and move each watermark."""
         from soundlake.project.ingest_ops import run_ingest
 
+        check_format(fmt)
         project = open_project()
-        if console.is_terminal:
+        if fmt == "json":
+            result = run_ingest(project, tables=table or None, from_date=from_date)
+            print_json(ingest_json(result))
+        elif console.is_terminal:
             with RichReporter(console) as reporter:
                 result = run_ingest(
                     project, tables=table or None, from_date=from_date, reporter=reporter
@@ -70,7 +86,8 @@ def register(app: typer.Typer) -> None:
             result = run_ingest(
                 project, tables=table or None, from_date=from_date, reporter=PlainReporter(console)
             )
-        render_summary(console, result)
+        if fmt == "table":
+            render_summary(console, result)
         if not result.ok:
             # SystemExit, not typer.Exit: main() runs click with standalone_mode=False,
             # which turns typer.Exit into a return value that main() does not pass on.
@@ -174,6 +191,11 @@ def _failed_line(prefix: str, error: str | None) -> Text:
     line = styled(prefix, "red")
     line.append(f" {mask_secrets(error or '')}")
     return line
+
+
+def ingest_json(result: IngestResult) -> dict[str, Any]:
+    """The ingestion's result as JSON values (with its derived ``ok`` and ``rows``)."""
+    return {**dataclasses.asdict(result), "ok": result.ok, "rows": result.rows}
 
 
 def render_summary(out: Console, result: IngestResult) -> None:

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 
 import typer
 
-from soundlake.cli.common import check_engine, console, open_project, styled
-from soundlake.cli.ingest_cmd import PlainReporter, RichReporter, render_summary
+from soundlake.cli.common import (
+    check_engine,
+    check_format,
+    console,
+    format_option,
+    open_project,
+    print_json,
+    styled,
+)
+from soundlake.cli.ingest_cmd import PlainReporter, RichReporter, ingest_json, render_summary
 from soundlake.cli.pipeline_cmd import ProgressListener, render_update
 
 
@@ -31,11 +40,20 @@ def register(app: typer.Typer) -> None:
         keep_going: bool = typer.Option(
             False, "--keep-going", help="Run the pipeline even when a table failed to ingest."
         ),
+        fmt: str = format_option("table (progress lines and summaries) or json (the results only)"),
     ) -> None:
         """Ingest every configured table into bronze, then run a pipeline update."""
         from soundlake.project.job import run_job
 
+        check_format(fmt)
         project = open_project({"engine": engine} if engine else None)
+        if fmt == "json":
+            quiet = run_job(project, run_pipeline_after_ingest_failure=keep_going)
+            update = dataclasses.asdict(quiet.update) if quiet.update is not None else None
+            print_json({"ok": quiet.ok, "ingest": ingest_json(quiet.ingest), "update": update})
+            if not quiet.ok:
+                raise typer.Exit(1)
+            return
         with ingest_reporter() as reporter:
             result = run_job(
                 project,

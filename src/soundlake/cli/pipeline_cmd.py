@@ -14,7 +14,15 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from soundlake.cli.common import check_engine, console, open_project, styled
+from soundlake.cli.common import (
+    check_engine,
+    check_format,
+    console,
+    format_option,
+    open_project,
+    print_json,
+    styled,
+)
 from soundlake.core.secrets import mask_secrets
 from soundlake.core.text import plural
 
@@ -46,10 +54,12 @@ def register(app: typer.Typer) -> None:
         engine: str | None = typer.Option(
             None, "--engine", callback=check_engine, help="duckdb or spark (default: from soundlake.yml)."
         ),
+        fmt: str = format_option("table (progress lines and a summary) or json (the result only)"),
     ) -> None:
         """Run a pipeline update: every flow in dependency order."""
         from soundlake.project.pipeline_ops import run as run_update
 
+        check_format(fmt)
         if full_refresh and full_refresh_all:
             raise typer.BadParameter("use --full-refresh or --full-refresh-all, not both")
         if reset_protected and not (full_refresh or full_refresh_all):
@@ -58,18 +68,22 @@ def register(app: typer.Typer) -> None:
         listener = ProgressListener(console)
         def update() -> Any:
             return run_update(
-                project, listeners=[listener], refresh=_names(refresh), full_refresh=_names(full_refresh),
-                full_refresh_all=full_refresh_all, reset_protected=reset_protected, engine=engine,
+                project, listeners=[listener] if fmt == "table" else [], refresh=_names(refresh),
+                full_refresh=_names(full_refresh), full_refresh_all=full_refresh_all,
+                reset_protected=reset_protected, engine=engine,
             )
 
-        if console.is_terminal:
+        if console.is_terminal and fmt == "table":
             with console.status("starting update...") as status:
                 listener.status = status
                 result = update()
         else:
             result = update()
-        render_update(console, result)
-        _hint_when_bronze_is_empty(project, result)
+        if fmt == "json":
+            print_json(result)
+        else:
+            render_update(console, result)
+            _hint_when_bronze_is_empty(project, result)
         if not result.ok:
             from soundlake.core.errors import FlowError
 
@@ -110,7 +124,7 @@ def register(app: typer.Typer) -> None:
         """Show the pipeline's event log."""
         from soundlake.project.pipeline_ops import events as read
 
-        _check_format(fmt, ("table", "json"))
+        check_format(fmt, ("table", "json"))
         table = read(open_project(), run_id=run_id, last=last)
         rows = table.to_pylist()
         if not rows and fmt == "table":
@@ -136,11 +150,17 @@ def register(app: typer.Typer) -> None:
     def history(
         table: str = typer.Argument(..., help="Table name (catalog.schema.table, or shorter)."),
         limit: int = typer.Option(20, "--limit", min=0, max=MAX_ROWS, help="Show the last N commits."),
+        fmt: str = format_option("table or json (one commit per line)"),
     ) -> None:
         """Show a table's Delta history (commits, operation, pipeline/run/flow metadata)."""
         from soundlake.project.pipeline_ops import history as read
 
+        check_format(fmt)
         commits = read(open_project(), table, limit=limit)
+        if fmt == "json":
+            for commit in commits:
+                print_json(commit)
+            return
         grid = Table(title=Text(f"history of {table}"), title_justify="left")
         for col in ("version", "timestamp", "operation", "rows", "run", "flow"):
             grid.add_column(col)
@@ -165,7 +185,7 @@ def register(app: typer.Typer) -> None:
         """Run a read-only Spark SQL query over the lake's tables with DuckDB."""
         from soundlake.project.pipeline_ops import query as run_query
 
-        _check_format(fmt, ("table", "csv", "json"))
+        check_format(fmt, ("table", "csv", "json"))
 
         result = run_query(open_project(), sql, limit=limit)
         render_rows(console, result.column_names, result.to_pylist(), fmt)
@@ -177,7 +197,7 @@ def register(app: typer.Typer) -> None:
         """The last status of every flow, the rows its last update with data wrote, and its table's size."""
         from soundlake.project.pipeline_ops import status as read
 
-        _check_format(fmt, ("table", "json"))
+        check_format(fmt, ("table", "json"))
         rows = read(open_project())
         if fmt == "json":
             for r in rows:
@@ -203,11 +223,6 @@ def _color(status: str) -> Text:
     return styled(status, color)
 
 
-def _check_format(fmt: str, known: tuple[str, ...]) -> None:
-    if fmt not in known:
-        raise typer.BadParameter(f"unknown format '{fmt}' (choose {', '.join(known)})", param_hint="'--format'")
-
-
 def render_rows(out: Console, columns: list[str], rows: list[dict[str, Any]], fmt: str) -> None:
     """Print query rows as a table, CSV or JSON lines."""
     if fmt == "json":
@@ -222,7 +237,7 @@ def render_rows(out: Console, columns: list[str], rows: list[dict[str, Any]], fm
             writer.writerow(["" if row[c] is None else row[c] for c in columns])
         typer.echo(buffer.getvalue(), nl=False)
         return
-    _check_format(fmt, ("table", "csv", "json"))
+    check_format(fmt, ("table", "csv", "json"))
     grid = Table()
     for col in columns:
         grid.add_column(col)
