@@ -35,6 +35,9 @@ def strip_ansi(text: str) -> str:
     return _ANSI.sub("", text)
 
 
+SPARK_LOG_ENV = "SOUNDLAKE_SPARK_LOG"
+"""Where the Spark engine's JVM writes its output (read by ``engines.spark.session``)."""
+
 PLAIN_WIDTH = 1000
 """Output width when stdout is not a terminal and ``COLUMNS`` is not set."""
 
@@ -117,4 +120,8 @@ def open_project(overrides: dict[str, Any] | None = None) -> Project:
     """Open the project selected by the global ``--project`` and ``--target`` options."""
     from soundlake.cli.main import GlobalOptions
 
-    return Project.open(GlobalOptions.project, target=GlobalOptions.target, overrides=overrides)
+    project = Project.open(GlobalOptions.project, target=GlobalOptions.target, overrides=overrides)
+    if not GlobalOptions.verbose and project.lake.is_local:
+        # the Spark engine's JVM output (Ivy, log4j) goes to a file, not between our lines
+        os.environ.setdefault(SPARK_LOG_ENV, os.path.join(project.lake.root, "_soundlake", "logs", "spark.log"))
+    return project

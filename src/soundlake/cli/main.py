@@ -31,6 +31,7 @@ app = typer.Typer(
 
 #: Options of the root command that may also be written after the command name.
 GLOBAL_VALUE_OPTIONS = ("--project", "-p", "--target", "-t")
+GLOBAL_FLAGS = ("--verbose", "-v")
 
 
 class GlobalOptions:
@@ -38,6 +39,7 @@ class GlobalOptions:
 
     project: Path | None = None
     target: str | None = None
+    verbose: bool = False
 
 
 def _version(value: bool) -> None:
@@ -53,10 +55,14 @@ def root(
     ),
     target: str | None = typer.Option(None, "--target", "-t", help="Target in soundlake.yml."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Also show the Spark engine's own log (default: a file under the lake)."
+    ),
 ) -> None:
     """soundlake: run the Spotify lakehouse pipeline locally, on Spark, or on Databricks."""
     GlobalOptions.project = project
     GlobalOptions.target = target
+    GlobalOptions.verbose = verbose
 
 
 def _register_commands() -> None:
@@ -66,7 +72,7 @@ def _register_commands() -> None:
 
 
 def hoist_global_options(argv: list[str]) -> list[str]:
-    """``argv`` with ``--project``/``--target`` moved before the command name.
+    """``argv`` with ``--project``/``--target``/``--verbose`` moved before the command name.
 
     ``soundlake run --project demo`` then means ``soundlake --project demo run``, as users
     expect from tools such as git or dbt. Values after ``--`` are never touched.
@@ -81,6 +87,10 @@ def hoist_global_options(argv: list[str]) -> list[str]:
             rest.extend(argv[i:])
             break
         name = arg.split("=", 1)[0]
+        if seen_command and arg in GLOBAL_FLAGS:
+            hoisted.append(arg)
+            i += 1
+            continue
         if seen_command and name in GLOBAL_VALUE_OPTIONS:
             if "=" in arg:
                 hoisted.append(arg)

@@ -62,3 +62,23 @@ def test_local_session_writes_and_reads_delta(spark: Any, tmp_path: Path) -> Non
     spark.sql(f"INSERT INTO delta.`{path}` VALUES (10)")
     assert sorted(r.id for r in spark.read.format("delta").load(path).collect()) == [0, 1, 2, 10]
     assert spark.conf.get("spark.ui.enabled") == "false"
+
+
+@pytest.mark.slow
+def test_spark_logs_go_to_a_file_unless_verbose(tmp_path: Path) -> None:
+    """``run --engine spark`` prints soundlake's lines only; ``-v`` shows Spark's own log too."""
+    from tests.cli import soundlake
+
+    (tmp_path / "soundlake.yml").write_text("name: p\nstorage: lake\nlibraries: ['p/*.sql']\n")
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "t.sql").write_text("CREATE OR REFRESH MATERIALIZED VIEW t AS SELECT id FROM range(3);\n")
+    quiet = soundlake("run", "--engine", "spark", project=tmp_path)
+    assert quiet.returncode == 0, quiet.stdout + quiet.stderr
+    log = tmp_path / "lake" / "_soundlake" / "logs" / "spark.log"
+    assert ":: resolving dependencies" in log.read_text()  # Ivy's report, from the JVM
+    for noise in (":: resolving dependencies", "Ivy", "log4j", "WARN "):
+        assert noise not in quiet.stdout + quiet.stderr, noise
+    assert "COMPLETED" in quiet.stdout
+    loud = soundlake("run", "--engine", "spark", "--full-refresh-all", "-v", project=tmp_path)
+    assert loud.returncode == 0, loud.stdout + loud.stderr
+    assert ":: resolving dependencies" in loud.stdout + loud.stderr

@@ -9,8 +9,10 @@ prefetch them once (``scripts/prefetch-spark-jars.sh``).
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterator, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +23,8 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 IVY_ENV = "SOUNDLAKE_SPARK_IVY_DIR"
+LOG_ENV = "SOUNDLAKE_SPARK_LOG"
+"""A file that receives the JVM's own output (Ivy, log4j); unset or ``-``: the console."""
 SCALA_VERSION = "2.13"
 
 #: Settings for one machine: few shuffle partitions, no UI, Delta defaults that every
@@ -126,11 +130,41 @@ def spark_session(
     for key, value in session_conf(master, conf, app_name=app_name, warehouse_dir=warehouse_dir).items():
         builder = builder.config(key, value)
     try:
-        session = builder.getOrCreate()
+        with jvm_output(os.environ.get(LOG_ENV)):
+            session = builder.getOrCreate()
     except Exception as exc:  # py4j and JVM startup raise many types
         raise EngineError(f"cannot start Spark (master {master}): {exc}") from exc
     session.sparkContext.setLogLevel(conf.get("soundlake.log_level", "ERROR"))
     return session
+
+
+@contextlib.contextmanager
+def jvm_output(log_file: str | None) -> Iterator[None]:
+    """While a JVM starts, point this process's stdout and stderr at ``log_file``.
+
+    The JVM inherits the file descriptors, so everything it prints later (Ivy's
+    resolution report, log4j warnings) goes to the file for its whole life; Python's own
+    ``sys.stdout``/``sys.stderr`` get their descriptors back when the block ends.
+    """
+    if not log_file or log_file == "-":
+        yield
+        return
+    Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = (os.dup(1), os.dup(2))
+    target = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.dup2(target, 1)
+        os.dup2(target, 2)
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, target):
+            os.close(fd)
 
 
 def _connect_session(factory: type[SparkSession], url: str, conf: Mapping[str, str]) -> SparkSession:
