@@ -1,4 +1,5 @@
-"""The report in a real headless Chromium (Debian's ``chromium``, see scripts/install-chromium.sh).
+"""The report in a real headless Chromium (``$CHROMIUM``, else ``chromium`` or ``chromium-browser``
+or ``google-chrome`` on ``PATH``; scripts/install-chromium.sh installs Debian's).
 
 Loads the written file, lets the report's own script check that the graph and every chart
 rendered with a size (``<body data-render-ok>``), asserts Chromium logged no console
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -20,7 +22,19 @@ from soundlake.observe.report import ReportData, count_charts, render_report
 from soundlake.observe.report_sample import sample_report_data
 from tests.conftest import REPO
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ENV = "CHROMIUM"
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def find_chromium() -> Path | None:
+    """``$CHROMIUM`` when set, else the first Chromium-family browser on ``PATH``."""
+    configured = os.environ.get(CHROMIUM_ENV)
+    if configured:
+        return Path(configured)
+    found = next((hit for name in BROWSERS if (hit := shutil.which(name))), None)
+    return Path(found) if found else None
+
+
 ARTIFACTS = REPO / "test-artifacts"
 FLAGS = [
     "--headless",
@@ -42,12 +56,14 @@ pytestmark = pytest.mark.chromium
 @pytest.fixture(scope="module")
 def chromium() -> Path:
     """Path of Chromium; skip without it (fail under CI)."""
-    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
-        message = f"{CHROMIUM} not found: run 'bash scripts/install-chromium.sh'"
+    exe = find_chromium()
+    if exe is None or not (exe.is_file() and os.access(exe, os.X_OK)):
+        where = f"{CHROMIUM_ENV}={exe}" if exe else f"none of {', '.join(BROWSERS)} on PATH"
+        message = f"no Chromium ({where}): run 'bash scripts/install-chromium.sh' or set {CHROMIUM_ENV}"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message + " (CI must run the browser test)")
         pytest.skip(message)
-    return CHROMIUM
+    return exe
 
 
 def run_chromium(
