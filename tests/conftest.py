@@ -18,15 +18,17 @@ import pytest
 from soundlake.lake.storage import Lake
 
 REPO = Path(__file__).resolve().parents[1]
-TUTORIAL = REPO.parent / "shared" / "reference-data" / "tutorial"
+TUTORIAL = Path(
+    os.environ.get("SOUNDLAKE_TUTORIAL_DIR") or REPO.parent / "shared" / "reference-data" / "tutorial"
+)
 DEFAULT_PG = "postgresql+psycopg://soundlake:soundlake@127.0.0.1:5432/postgres"
 
 
 @pytest.fixture(scope="session")
 def tutorial_dir() -> Path:
-    """Folder with the tutorial's SQL scripts; skips when ../shared is absent."""
+    """Folder with the tutorial's SQL scripts (``SOUNDLAKE_TUTORIAL_DIR``); skips without them."""
     if not (TUTORIAL / "spotify_initial_load.sql").is_file():
-        pytest.skip(f"tutorial data not found at {TUTORIAL} (../shared is absent)")
+        pytest.skip(f"tutorial SQL scripts not found at {TUTORIAL} (set SOUNDLAKE_TUTORIAL_DIR, see README)")
     return TUTORIAL
 
 
