@@ -53,8 +53,11 @@ def in_window(rows: list[dict[str, Any]], cdc: str, lower: Any) -> Counter[tuple
 
 
 def test_bad_lookback_is_a_config_error_naming_the_table() -> None:
-    with pytest.raises(ValidationError, match="table FactStream: lookback '3 weeks'"):
-        IngestTable(table="FactStream", cdc_col="ts", lookback="3 weeks")
+    with pytest.raises(ValidationError, match="table FactStream: lookback '3 fortnights'"):
+        IngestTable(table="FactStream", cdc_col="ts", lookback="3 fortnights")
+    # one duration syntax everywhere: short ('3w') and long ('3 weeks', as in table properties)
+    assert IngestTable(table="FactStream", cdc_col="ts", lookback="3 weeks").lookback == "3 weeks"
+    assert IngestConfig(lookback="35 days").lookback == "35 days"
     with pytest.raises(ValidationError, match="not a duration"):
         IngestConfig(lookback="soon")
     assert IngestConfig(lookback=0).lookback == "0"  # type: ignore[arg-type]

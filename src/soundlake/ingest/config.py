@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from soundlake.core.config import StrictModel
+from soundlake.core.durations import EXAMPLES, UNIT_SECONDS, parse_duration
 from soundlake.core.errors import ConfigError
-
-_DURATION = re.compile(r"^\s*(\d+)\s*([wdhms]?)\s*$", re.IGNORECASE)
-_SECONDS = {"w": 7 * 86_400, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
 
 
 @dataclass(frozen=True)
@@ -30,7 +27,7 @@ class Lookback:
     @property
     def seconds(self) -> int:
         """Length in seconds (a bare number counts as seconds)."""
-        return self.amount * _SECONDS.get(self.unit, 1)
+        return self.amount * UNIT_SECONDS.get(self.unit, 1)
 
     @property
     def is_zero(self) -> bool:
@@ -81,18 +78,16 @@ def check_table_names(names: list[str]) -> list[str]:
 
 
 def parse_lookback(text: str | int) -> Lookback:
-    """Parse ``"31d"``, ``"12h"``, ``"90m"``, ``"45s"``, ``"2w"`` or ``"0"``.
+    """Parse ``"31d"``, ``"31 days"``, ``"12h"``, ``"90 minutes"``, ``"2w"`` or ``"0"``.
 
     Raises:
         ValueError: when ``text`` is not such a duration.
     """
-    match = _DURATION.match(str(text))
-    if not match:
-        raise ValueError(
-            f"lookback '{text}' is not a duration: use a whole number with a unit "
-            "(w, d, h, m, s), e.g. '31d', '12h', '90m', or '0'"
-        )
-    return Lookback(int(match.group(1)), match.group(2).lower())
+    try:
+        amount, unit = parse_duration(text)
+    except ValueError:
+        raise ValueError(f"lookback '{text}' is not a duration such as {EXAMPLES}") from None
+    return Lookback(amount, unit)
 
 
 class IngestTable(StrictModel):

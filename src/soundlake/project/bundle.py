@@ -142,7 +142,7 @@ def databricks_yml(project: Project, name: str) -> dict[str, Any]:
         "catalog": {"description": "Unity Catalog catalog of the pipeline", "default": config.catalog},
         "schema": {"description": "Default schema of the pipeline", "default": config.schema_},
     }
-    for key, value in config.configuration.items():
+    for key, value in config.pipeline_configuration.items():
         variables[_identifier(key)] = {"description": f"pipeline configuration '{key}'",
                                        "default": _no_secret(key, value, name)}
     targets: dict[str, Any] = {}
@@ -157,7 +157,7 @@ def databricks_yml(project: Project, name: str) -> dict[str, Any]:
         if is_dev:
             entry["default"] = True
         overrides = {"catalog": resolved.catalog, "schema": resolved.schema_}
-        for key, value in resolved.configuration.items():
+        for key, value in resolved.pipeline_configuration.items():
             overrides[_identifier(key)] = _no_secret(key, value, name)
         entry["variables"] = overrides
         targets[target] = entry
@@ -187,7 +187,7 @@ def pipeline_yml(project: Project, name: str, library_paths: list[str], compute:
         "continuous": False,
         "root_path": f"../{SRC}",
         "libraries": [{"file": {"path": path}} for path in library_paths],
-        "configuration": {key: "${var." + _identifier(key) + "}" for key in project.config.configuration},
+        "configuration": {key: "${var." + _identifier(key) + "}" for key in project.config.pipeline_configuration},
     }
     if compute == "serverless":
         pipeline["serverless"] = True

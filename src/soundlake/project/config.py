@@ -10,6 +10,7 @@ keys when selected. Unknown keys are errors that name the key.
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -78,7 +79,8 @@ class ProjectConfig(StrictModel):
         ingest: Metadata-driven ingestion list.
         libraries: Globs (relative to the project) of SQL and Python pipeline files.
         configuration: Key/values substituted as ``${key}`` in SQL and read by
-            ``spark.conf.get`` in Python definitions.
+            ``spark.conf.get`` in Python definitions (``bronze_path`` is built in: see
+            :attr:`pipeline_configuration`).
         spark: Spark engine settings.
         duckdb: DuckDB engine settings (memory limit, threads).
         storage_options: Credentials/options for an object-store ``storage``.
@@ -96,6 +98,15 @@ class ProjectConfig(StrictModel):
     spark: SparkConfig = Field(default_factory=SparkConfig)
     duckdb: DuckDBConfig = Field(default_factory=DuckDBConfig)
     storage_options: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def pipeline_configuration(self) -> dict[str, str]:
+        """``configuration`` with the built-in ``bronze_path`` (``<storage>/bronze``) unless set.
+
+        Ingestion writes bronze under the lake, so pipelines read it from there without the
+        path being written twice in ``soundlake.yml``.
+        """
+        return {"bronze_path": posixpath.join(self.storage.rstrip("/"), "bronze"), **self.configuration}
 
     @field_validator("name")
     @classmethod

@@ -100,7 +100,7 @@ def load_graph(project: Project) -> Graph:
     """Load the library files and build the validated graph."""
     config = project.config
     registry = load_definitions(
-        project.root, config.libraries, catalog=config.catalog, schema=config.schema_, configuration=config.configuration
+        project.root, config.libraries, catalog=config.catalog, schema=config.schema_, configuration=config.pipeline_configuration
     )
     return build_graph(registry, catalog=config.catalog, schema=config.schema_)
 

@@ -28,10 +28,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
+from soundlake.core.durations import EXAMPLES, UNIT_SECONDS, parse_duration
 from soundlake.core.errors import DefinitionError
 from soundlake.engines.base import DeltaRelation
 from soundlake.lake import delta
@@ -43,8 +43,6 @@ from soundlake.pipeline.sql.query import FlowInput
 PARTITION_PROPERTY = "soundlake.refresh.partitionColumn"
 LOOKBACK_PROPERTY = "soundlake.refresh.lookback"
 PREVIOUS = "__sl_in_previous"
-_DURATION = re.compile(r"^\s*(\d+)\s*(day|days|week|weeks|hour|hours|minute|minutes)?\s*$", re.IGNORECASE)
-_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400}
 
 
 @dataclass(frozen=True)
@@ -80,17 +78,15 @@ def refresh_window(dataset: Dataset) -> RefreshWindow | None:
         raise DefinitionError(f"{where}: '{PARTITION_PROPERTY}' applies to materialized views only")
     if not column or lookback is None:
         raise DefinitionError(f"{where}: set both '{PARTITION_PROPERTY}' and '{LOOKBACK_PROPERTY}'")
-    match = _DURATION.match(lookback)
-    if match is None:
+    try:
+        amount, unit = parse_duration(lookback)
+    except ValueError:
         raise DefinitionError(
-            f"{where}: '{LOOKBACK_PROPERTY}' = {lookback!r} is not a look-back such as '35 days', "
-            f"'2 weeks', '12 hours' or a plain number"
-        )
-    amount, unit = int(match.group(1)), match.group(2)
-    if unit is None:
+            f"{where}: '{LOOKBACK_PROPERTY}' = {lookback!r} is not a look-back such as {EXAMPLES}"
+        ) from None
+    if not unit:
         return RefreshWindow(column.strip(), amount, lookback)
-    seconds = amount * _UNIT_SECONDS[unit.lower().rstrip("s")]
-    return RefreshWindow(column.strip(), dt.timedelta(seconds=seconds), lookback)
+    return RefreshWindow(column.strip(), dt.timedelta(seconds=amount * UNIT_SECONDS[unit]), lookback)
 
 
 def definition_hash(sql: str, dataset: Dataset, window: RefreshWindow | None) -> str:
