@@ -105,3 +105,23 @@ def test_output_to_a_file_never_cuts_names(lakehouse: Lakehouse) -> None:
         )
         assert out.returncode == 0, out.stderr
         assert f"main.silver.{name}" in out.stdout and "\u2026" not in out.stdout, out.stdout
+
+
+def test_counts_say_what_they_are(lakehouse: Lakehouse) -> None:
+    """Rows in, written, dropped: in the run summary, the progress lines and the event messages."""
+    lakehouse.sql("""
+    CREATE OR REFRESH STREAMING TABLE raw (CONSTRAINT positive EXPECT (id > 0) ON VIOLATION DROP ROW)
+    AS SELECT * FROM STREAM read_files('${data}/in', format => 'parquet');
+    """)
+    lakehouse.parquet("in", "a.parquet", [{"id": 1}, {"id": 2}, {"id": -3}])
+    run = _cli(lakehouse.root, "run")
+    assert run.returncode == 0, run.stderr
+    header = next(line for line in run.stdout.splitlines() if "flow" in line and "status" in line)
+    assert all(word in header for word in ("rows in", "written", "upserted", "deleted", "dropped", "quarantined"))
+    said = "3 rows in, 2 written, 1 dropped, failed expectations: positive (1)"
+    assert said in run.stdout
+    events = _cli(lakehouse.root, "events", "--format", "json")
+    messages = [json.loads(line)["message"] for line in events.stdout.splitlines()]
+    assert f"Flow 'main.silver.raw' has COMPLETED: {said}" in messages
+    table = _cli(lakehouse.root, "events")
+    assert said in table.stdout

@@ -25,6 +25,7 @@ from soundlake.cli.common import (
 )
 from soundlake.core.secrets import mask_secrets
 from soundlake.core.text import plural
+from soundlake.observe.counts import COUNT_COLUMNS, describe_counts, flow_counts
 
 MAX_ROWS = 2**31 - 1  # --limit / --last
 
@@ -273,9 +274,8 @@ class ProgressListener:
                 self._spinner()
             if status in ("QUEUED", "RUNNING"):
                 return
-            metrics = (event.details.get("flow_progress") or {}).get("metrics") or {}
-            rows = metrics.get("num_output_rows")
-            extra = f" {plural(rows, 'row')}" if status == "COMPLETED" and rows is not None else ""
+            progress = event.details.get("flow_progress") or {}
+            extra = f": {describe_counts(progress)}" if status == "COMPLETED" else ""
             text = Text("  ")
             text.append(_color(f"{status:<10}"))
             text.append(f" {event.flow}{extra}")
@@ -308,15 +308,16 @@ def render_update(out: Console, result: Any) -> None:
     """The update summary: one row per flow."""
     title = f"update {result.run_id}: {result.status} in {result.seconds:.1f} s"
     grid = Table(title=Text(title), title_justify="left")
-    for col, justify in (("flow", "left"), ("status", "left"), ("output rows", "right"), ("dropped", "right"),
-                         ("quarantined", "right"), ("seconds", "right")):
-        grid.add_column(col, justify=justify)  # type: ignore[arg-type]
+    grid.add_column("flow")
+    grid.add_column("status")
+    for heading, _ in COUNT_COLUMNS:
+        grid.add_column(heading, justify="right")
+    grid.add_column("seconds", justify="right")
     for name, flow in result.flows.items():
-        exp = flow.expectations
+        counts = flow_counts(flow.details()["flow_progress"]) if flow.status == "COMPLETED" else {}
+        cells = [f"{value:,}" if (value := counts.get(metric)) is not None else "" for _, metric in COUNT_COLUMNS]
         grid.add_row(
-            name, _color(flow.status), f"{flow.num_output_rows:,}",
-            f"{exp.dropped_rows:,}" if exp else "", f"{exp.quarantined_rows:,}" if exp else "",
-            f"{flow.seconds:.2f}" if flow.seconds is not None else "",
+            name, _color(flow.status), *cells, f"{flow.seconds:.2f}" if flow.seconds is not None else ""
         )
     out.print(grid)
     for name, message in result.errors.items():

@@ -269,7 +269,13 @@ def run_gantt(run: RunSummary) -> str:
         color = status_color(flow.status)
         tip = (
             f"{flow.flow} \u2192 {flow.dataset}\n{flow.status} in {fmt_seconds(length)}\n"
-            f"output rows: {fmt_int(flow.output_rows)}"
+            f"written: {fmt_int(flow.output_rows)}"
+            + "".join(
+                f"\n{label}: {fmt_int(value)}"
+                for label, value in (("upserted", flow.upserted_rows), ("deleted", flow.deleted_rows),
+                                     ("dropped", flow.dropped_records))
+                if value
+            )
             + (f"\nerror: {flow.error}" if flow.error else "")
         )
         parts.append(

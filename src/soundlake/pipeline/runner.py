@@ -19,6 +19,7 @@ from soundlake.core.errors import SoundlakeError
 from soundlake.core.text import status_sentence
 from soundlake.lake import delta
 from soundlake.lake.delta_log import inspect_table, remove_table
+from soundlake.observe.counts import describe_counts
 from soundlake.observe.events import unfinished_updates
 from soundlake.pipeline.context import RunContext, fault_point, quarantine_name
 from soundlake.pipeline.flows.base import FlowResult, load_checkpoint, save_checkpoint
@@ -247,7 +248,11 @@ def _report(ctx: RunContext, fp: FlowPlan, flow_result: FlowResult, result: Upda
     failed = flow_result.status == "FAILED"
     if failed:
         result.errors[fp.name] = flow_result.message
-    message = status_sentence(f"Flow '{fp.name}'", flow_result.status) + (f": {flow_result.message}" if flow_result.message else "")
+    details = flow_result.details()
+    said = flow_result.message
+    if flow_result.status == "COMPLETED":  # the counts, in words, for `events` and logs
+        said = "; ".join(part for part in (describe_counts(details["flow_progress"]), said) if part)
+    message = status_sentence(f"Flow '{fp.name}'", flow_result.status) + (f": {said}" if said else "")
     level = "ERROR" if failed else ("METRICS" if flow_result.status == "COMPLETED" else "INFO")
     ctx.events.emit(
         "flow_progress",
@@ -255,7 +260,7 @@ def _report(ctx: RunContext, fp: FlowPlan, flow_result: FlowResult, result: Upda
         level=level,
         flow=fp.name,
         dataset=str(fp.target),
-        details=flow_result.details(),
+        details=details,
         error={"exceptions": [{"class_name": flow_result.extra.get("error_class", "FlowError"), "message": flow_result.message}], "fatal": True} if failed else None,
     )
     # A flow that changed something is logged promptly (a background group commit: flows
