@@ -33,9 +33,7 @@ from soundlake.pipeline.flows.base import (
 from soundlake.pipeline.flows.file_stream import run_file_stream, stream_leaf
 from soundlake.pipeline.inputs import PlannedBatch, expand, plan_batch
 from soundlake.pipeline.planner import FlowPlan
-
-_NONDETERMINISTIC = ("current_", "now(", "rand", "uuid", "random")
-
+from soundlake.pipeline.sql.determinism import is_nondeterministic
 
 def flow_sql(plan: FlowPlan) -> str:
     """The flow's Spark SQL; Python dataset functions returning SQL text are called here.
@@ -163,8 +161,7 @@ def run_materialized_view(ctx: RunContext, plan: FlowPlan) -> FlowResult:
 
 
 def _signature(sql: str, planned: PlannedBatch, plan: FlowPlan) -> str | None:
-    lowered = sql.lower()
-    if any(token in lowered for token in _NONDETERMINISTIC):
+    if is_nondeterministic(sql):
         return None
     body = json.dumps(
         {
