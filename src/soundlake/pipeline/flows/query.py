@@ -35,6 +35,7 @@ from soundlake.pipeline.inputs import PlannedBatch, expand, plan_batch
 from soundlake.pipeline.planner import FlowPlan
 from soundlake.pipeline.sql.determinism import is_nondeterministic
 
+
 def flow_sql(plan: FlowPlan) -> str:
     """The flow's Spark SQL; Python dataset functions returning SQL text are called here.
 
