@@ -45,7 +45,7 @@ def child_job(project_dir: str) -> None:
 
 
 def _child(*args: str) -> dict[str, object]:
-    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, __file__, *args], check=False, capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"child {args} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])

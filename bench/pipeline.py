@@ -84,7 +84,7 @@ def write_file(path: Path, start_id: int, rows: int, seed: int) -> None:
 
 def run_child(project: Path) -> dict[str, object]:
     """One update in a fresh process."""
-    out = subprocess.run([sys.executable, "-c", CHILD, str(project)], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", CHILD, str(project)], check=False, capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"update failed:\n{out.stdout}\n{out.stderr}")
     result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])

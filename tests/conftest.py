@@ -46,7 +46,7 @@ def pg_server() -> str:
     try:
         with psycopg.connect(conninfo, connect_timeout=3) as conn:
             conn.execute("SELECT 1")
-    except Exception as exc:  # any connection failure
+    except Exception as exc:  # noqa: BLE001 (any connection failure)
         message = f"PostgreSQL not reachable at {url}: {exc}"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message + " (CI must run the PostgreSQL tests)")

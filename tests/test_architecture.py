@@ -1,4 +1,4 @@
-"""The layer rule of ARCHITECTURE.md and third-party confinement, checked by import-linter."""
+"""The architecture, checked: the layer rule (import-linter), strict types (mypy) and ruff."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from tests.conftest import REPO
 def test_import_linter_contracts_hold() -> None:
     exe = shutil.which("lint-imports")
     assert exe, "import-linter is a test dependency: pip install -e '.[test]'"
-    result = subprocess.run([exe, str(REPO / ".importlinter")], cwd=REPO, capture_output=True, text=True)
+    result = subprocess.run([exe, str(REPO / ".importlinter")], cwd=REPO, check=False, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout
 
@@ -30,6 +30,15 @@ def test_import_soundlake_loads_no_engine() -> None:
 def test_the_package_type_checks_strictly() -> None:
     """``mypy --strict`` over src/soundlake (settings in pyproject.toml)."""
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--no-incremental"], cwd=REPO, capture_output=True, text=True
+        [sys.executable, "-m", "mypy", "--no-incremental"], cwd=REPO, check=False, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def test_ruff_passes() -> None:
+    """``ruff check`` over the package, the tests, the benchmarks and the scripts (pyproject.toml)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "src", "tests", "bench", "scripts"],
+        cwd=REPO, check=False, capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]

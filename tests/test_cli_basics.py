@@ -12,7 +12,7 @@ import pytest
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "soundlake.cli.main", *args], cwd=cwd, capture_output=True, text=True
+        [sys.executable, "-m", "soundlake.cli.main", *args], cwd=cwd, check=False, capture_output=True, text=True
     )
 
 

@@ -30,7 +30,7 @@ def test_second_holder_gets_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path: Path) -> None:
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=False, capture_output=True, text=True)
     path = tmp_path / "lock.json"
     path.write_text(json.dumps({"pid": int(dead.stdout), "host": socket.gethostname(), "since": "then"}))
     with ProjectLock(path) as lock:
@@ -52,7 +52,6 @@ def test_a_run_while_another_holds_the_lock_fails(tmp_path: Path) -> None:
     lh.sql("CREATE OR REFRESH MATERIALIZED VIEW one AS SELECT 1 AS x;")
     from soundlake.project.pipeline_ops import writer_lock
 
-    with writer_lock(lh.project):
-        with pytest.raises(LockedError, match="another soundlake process"):
-            lh.run()
+    with writer_lock(lh.project), pytest.raises(LockedError, match="another soundlake process"):
+        lh.run()
     assert lh.run().ok

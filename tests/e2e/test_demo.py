@@ -15,7 +15,7 @@ def test_demo_runs_end_to_end_and_writes_the_report(tmp_path: Path) -> None:
     target = tmp_path / "demo"
     result = subprocess.run(
         [sys.executable, "-m", "soundlake.cli.main", "demo", str(target), "--scale", "0.005"],
-        capture_output=True, text=True, env={**__import__("os").environ, "COLUMNS": "160"},
+        check=False, capture_output=True, text=True, env={**__import__("os").environ, "COLUMNS": "160"},
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
@@ -27,6 +27,6 @@ def test_demo_runs_end_to_end_and_writes_the_report(tmp_path: Path) -> None:
     # a second demo into a non-empty folder is refused without --force
     again = subprocess.run(
         [sys.executable, "-m", "soundlake.cli.main", "demo", str(target), "--scale", "0.005"],
-        capture_output=True, text=True,
+        check=False, capture_output=True, text=True,
     )
     assert again.returncode == 2 and "not empty" in again.stderr

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 def cli(root: Path, *args: str) -> str:
     result = subprocess.run(
         [sys.executable, "-m", "soundlake.cli.main", "--project", str(root), *args],
-        capture_output=True, text=True, env={**__import__("os").environ, "COLUMNS": "200"},
+        check=False, capture_output=True, text=True, env={**__import__("os").environ, "COLUMNS": "200"},
     )
     assert result.returncode == 0, f"soundlake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout

@@ -45,10 +45,10 @@ def _run_subprocess(root: Path, fault: str | None, *args: str) -> int:
         "import sys; from soundlake.project.context import Project;"
         "from soundlake.project.pipeline_ops import run;"
         "full = sys.argv[1:] or None;"
-        "r = run(Project.open(%r), full_refresh=full);"
-        "sys.exit(0 if r.ok else 1)" % str(root)
+        f"r = run(Project.open({str(root)!r}), full_refresh=full);"
+        "sys.exit(0 if r.ok else 1)"
     )
-    proc = subprocess.run([sys.executable, "-c", code, *args], env=env, cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", code, *args], env=env, cwd=REPO, check=False, capture_output=True, text=True)
     return proc.returncode
 
 

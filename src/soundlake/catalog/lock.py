@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from typing_extensions import Self
+
 from soundlake.core.clock import utc_now
 from soundlake.core.errors import LockedError
 
@@ -108,7 +110,7 @@ class ProjectLock:
                 self.path.unlink(missing_ok=True)
             self.held = False
 
-    def __enter__(self) -> ProjectLock:
+    def __enter__(self) -> Self:
         self.acquire()
         return self
 

@@ -18,6 +18,7 @@ from rich.progress import (
 )
 from rich.table import Table
 from rich.text import Text
+from typing_extensions import Self
 
 from soundlake.cli.common import (
     SafeConsole,
@@ -147,7 +148,7 @@ class RichReporter(PlainReporter):
         )
         self._tasks: dict[str, TaskID] = {}
 
-    def __enter__(self) -> RichReporter:
+    def __enter__(self) -> Self:
         self.progress.start()
         return self
 

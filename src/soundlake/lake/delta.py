@@ -73,7 +73,7 @@ def is_delta_table(uri: str, storage_options: Mapping[str, str] | None = None) -
 
     try:
         return bool(DeltaTable.is_deltatable(uri, storage_options=_options(storage_options)))
-    except Exception:  # object stores raise several types for missing paths
+    except Exception:  # noqa: BLE001 (object stores raise several types for missing paths)
         return False
 
 

@@ -173,7 +173,7 @@ class EventLog:
         for listener in self.listeners:
             try:
                 listener.on_event(event)
-            except Exception:  # a display must never break a run
+            except Exception:  # noqa: BLE001, S110 (a display must never break a run)
                 pass
         return event
 
@@ -210,7 +210,7 @@ class EventLog:
                 return
             try:
                 self._write_pending()
-            except BaseException as exc:  # surfaced by flush()
+            except BaseException as exc:  # noqa: BLE001 (surfaced by flush())
                 self._writer_error = exc
                 return
 

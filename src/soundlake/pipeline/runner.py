@@ -223,7 +223,7 @@ def _run_one(ctx: RunContext, fp: FlowPlan) -> FlowResult:
         outcome = _strategy(fp)(ctx, fp)
     except SoundlakeError as exc:
         outcome = FlowResult("FAILED", message=str(exc), extra={"error_class": type(exc).__name__})
-    except Exception as exc:  # an engine bug must not take the other flows down
+    except Exception as exc:  # noqa: BLE001 (an engine bug must not take the other flows down)
         text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         outcome = FlowResult("FAILED", message=text, extra={"error_class": type(exc).__name__})
     outcome.seconds = time.perf_counter() - started

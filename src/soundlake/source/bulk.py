@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from typing_extensions import Self
 
 from soundlake.core.errors import SourceError
 from soundlake.source.db import TABLE_NAMES, dialect_of
@@ -38,7 +39,7 @@ class BulkWriter:
         database = engine.url.database if self.dialect == "sqlite" else None
         self._sqlite_file = database if database not in (None, "", ":memory:") else None
 
-    def __enter__(self) -> BulkWriter:
+    def __enter__(self) -> Self:
         if self._sqlite_file is not None:
             import adbc_driver_sqlite.dbapi as adbc_sqlite
 

@@ -118,10 +118,10 @@ def _run_spark_subprocess(root: Path, fault: str | None) -> int:
     code = (
         "import sys; from soundlake.project.context import Project;"
         "from soundlake.project.pipeline_ops import run;"
-        "r = run(Project.open(%r, overrides={'engine': 'spark'}));"
-        "sys.exit(0 if r.ok else 1)" % str(root)
+        f"r = run(Project.open({str(root)!r}, overrides={{'engine': 'spark'}}));"
+        "sys.exit(0 if r.ok else 1)"
     )
-    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, check=False, capture_output=True, text=True)
     return proc.returncode
 
 
