@@ -56,13 +56,6 @@ class TableName:
         return cls(parts[0], parts[1], parts[2])
 
 
-def validate_identifier(text: str, *, what: str) -> str:
-    """Return ``text`` when it is a plain SQL identifier, else raise naming ``what``."""
-    if not _IDENT.match(text):
-        raise DefinitionError(f"{what} '{text}' is not a valid identifier")
-    return text
-
-
 def validate_flow_name(text: str, *, where: str) -> str:
     """Return ``text`` when it is safe as a flow name (it names state files), else raise.
 

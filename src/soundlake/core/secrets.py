@@ -63,11 +63,6 @@ def secret_params(text: str) -> list[tuple[str, int, int]]:
     return found
 
 
-def mask_url(url: str) -> str:
-    """``url`` with its userinfo password and secret query parameters masked."""
-    return mask_secrets(url)
-
-
 def mask_secrets(text: str) -> str:
     """``text`` with every URL password and secret ``key=value`` value replaced by ``***``."""
     if not text:

@@ -357,17 +357,6 @@ def committed_batch_files(lake: Lake, table: str) -> list[str]:
     return files
 
 
-def bronze_tables(lake: Lake) -> list[str]:
-    """Names of the tables that have a ``bronze/<Table>/`` or ``bronze/<Table>_cdc/`` folder."""
-    fs, root = lake.filesystem()
-    names = set()
-    for info in _list(fs, posixpath.join(root, BRONZE)):
-        if info.type == pafs.FileType.Directory:
-            name = info.base_name
-            names.add(name.removesuffix("_cdc"))
-    return sorted(names)
-
-
 def _list(fs: pafs.FileSystem, folder: str) -> Iterator[pafs.FileInfo]:
     try:
         yield from fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True))

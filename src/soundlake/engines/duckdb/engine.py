@@ -90,7 +90,7 @@ class DuckDBEngine:
         cursor = self._cursor()
         keep: list[Any] = []
         try:
-            self._register(cursor, relations, keep, sql)
+            self._register(cursor, relations, keep)
             if self.sandbox and not self._locked:
                 # once: later queries of this engine scan Delta tables through Arrow
                 sandboxing.lock_down(cursor, self._allowed_paths)
@@ -110,9 +110,7 @@ class DuckDBEngine:
             raise EngineError(f"DuckDB failed: {exc}\n  query: {sql[:2000]}") from exc
         return pa.RecordBatchReader.from_batches(reader.schema, _hold(reader, cursor, keep, self._denied))
 
-    def _register(
-        self, cursor: duckdb.DuckDBPyConnection, relations: Mapping[str, Relation], keep: list[Any], sql: str
-    ) -> None:
+    def _register(self, cursor: duckdb.DuckDBPyConnection, relations: Mapping[str, Relation], keep: list[Any]) -> None:
         for name, relation in relations.items():
             if isinstance(relation, DeltaRelation):
                 if self._register_native(cursor, name, relation):
@@ -138,8 +136,7 @@ class DuckDBEngine:
                 keep.append(data)
                 cursor.register(name, data)
             elif isinstance(relation, ViewRelation):
-                # a view scanned twice scans its own relations twice
-                self._register(cursor, relation.relations, keep, relation.sql * max(1, sql.count(name)))
+                self._register(cursor, relation.relations, keep)
                 cursor.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {relation.sql}')
             else:  # pragma: no cover - guarded by the type
                 raise EngineError(f"unsupported relation for {name}: {relation!r}")

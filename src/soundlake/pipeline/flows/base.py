@@ -193,10 +193,5 @@ def execute_batch(
     )
 
 
-def empty_reader(schema: pa.Schema) -> pa.RecordBatchReader:
-    """A reader with no rows."""
-    return pa.RecordBatchReader.from_batches(schema, iter(()))
-
-
 def _as_reader(data: pa.Table | pa.RecordBatchReader) -> pa.RecordBatchReader:
     return data.to_reader() if isinstance(data, pa.Table) else data

@@ -238,10 +238,5 @@ def run_snapshot_cdc(ctx: RunContext, plan: FlowPlan) -> FlowResult:
     )
 
 
-def empty_events(schema: pa.Schema) -> pa.RecordBatchReader:
-    """A reader of no events (used by engines for no-op batches)."""
-    return pa.RecordBatchReader.from_batches(schema, iter(()))
-
-
 def _as_reader(data: pa.Table | pa.RecordBatchReader) -> pa.RecordBatchReader:
     return data.to_reader() if isinstance(data, pa.Table) else data
