@@ -59,7 +59,7 @@ class CommitInfo:
 
 @dataclass(frozen=True)
 class CdcSpec:
-    """An AUTO CDC flow in engine-neutral terms (SEMANTICS.md section 3).
+    """An AUTO CDC flow in engine-neutral terms (docs/cdc.md, "AUTO CDC").
 
     Column names are plain identifiers; expressions are Spark SQL over the event row.
     ``columns`` is the resolved list of target data columns (after ``column_list`` /
@@ -174,7 +174,7 @@ class FileStream:
 
     The engine discovers the files that are new since ``checkpoint`` and hands each
     micro-batch to a callback. The rows of a micro-batch, when read by the engine, have
-    the shape of soundlake's Auto Loader (SEMANTICS.md section 4): the columns of
+    the shape of soundlake's Auto Loader (docs/pipeline.md, "File ingestion"): the columns of
     ``schema`` (files lacking a column give NULL), then ``rescued_column`` (always NULL:
     the caller only uses the engine's rows when nothing needs rescue), then ``_metadata``
     when ``with_metadata``.

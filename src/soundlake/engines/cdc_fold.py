@@ -3,7 +3,7 @@
 Every builder returns Spark SQL text. The Spark engine runs it as is; the DuckDB engine
 renders it with :func:`render` (sqlglot, Spark to DuckDB). Both engines therefore compute
 the same target rows from the same events: the rows of the affected keys are a pure
-function of every remembered event of those keys (SEMANTICS.md section 3).
+function of every remembered event of those keys (docs/cdc.md, "AUTO CDC").
 
 Normalised events have the key columns, the value columns (NULL unless an upsert),
 ``__seq`` (a struct when ``sequence_by`` has several parts) and ``__op`` (0 upsert,

@@ -1,6 +1,6 @@
 """The pipeline event log: a Delta table per pipeline with the Databricks columns.
 
-Columns (SEMANTICS.md section 5): ``id``, ``sequence``, ``origin`` (struct of pipeline,
+Columns (docs/pipeline.md, "Event log"): ``id``, ``sequence``, ``origin`` (struct of pipeline,
 update, flow, dataset), ``timestamp``, ``message``, ``level`` (INFO/WARN/ERROR/METRICS),
 ``error`` (JSON), ``details`` (JSON), ``event_type``. Events are buffered in memory and
 appended in small commits (after each flow and at the end of an update), so a crash

@@ -1,6 +1,6 @@
 """Build :class:`ReportData` from event-log rows and mart rows (pure, no I/O).
 
-Event rows are dicts in the Databricks event-log layout (SEMANTICS.md section 5): ``id``,
+Event rows are dicts in the Databricks event-log layout (docs/pipeline.md, "Event log"): ``id``,
 ``sequence``, ``origin`` {``pipeline_name``, ``update_id``, ``flow_name``,
 ``dataset_name``}, ``timestamp`` (datetime or ISO text), ``message``, ``level``,
 ``error``, ``details`` (JSON text or dict) and ``event_type``. Used event types:

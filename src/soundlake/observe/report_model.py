@@ -28,7 +28,7 @@ FlowStatus = Literal[
     "EXCLUDED",
     "IDLE",
 ]
-"""Flow statuses of the event log (SEMANTICS.md section 5)."""
+"""Flow statuses of the event log (docs/pipeline.md, "Event log")."""
 
 
 @dataclass(frozen=True)

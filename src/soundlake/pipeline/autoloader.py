@@ -1,4 +1,4 @@
-"""File ingestion with Auto Loader semantics (SEMANTICS.md section 4).
+"""File ingestion with Auto Loader semantics (docs/pipeline.md, "File ingestion").
 
 - Discovery: every file under the source folder not yet in the flow's checkpoint, once.
 - Schema: inferred from the files on first use and stored with the checkpoint, which is

@@ -2,7 +2,7 @@
 
 Independent flows run at once up to ``capabilities.parallel_flows``. A failed flow marks
 everything downstream of it SKIPPED; the other flows complete. Every step is reported to
-the event log (SEMANTICS.md section 5).
+the event log (docs/pipeline.md, "Event log").
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ What makes it realistic:
 - sessions: each user listens in sessions of consecutive plays (geometric length, mean 8)
   on one device (mostly the user's preferred one); heavy and light listeners (log-normal
   activity); users stream only between their start_date and end_date;
-- domains of SPOTIFY.md: plans, genres, devices, countries with plausible shares,
+- domains of the tutorial's data (README.md, "Source database"): plans, genres, devices, countries with plausible shares,
   duration_sec 90..360, listen_duration 10..min(345, duration_sec) with skips,
   date_key = YYYYMMDD of stream_timestamp.
 

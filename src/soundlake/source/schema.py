@@ -1,4 +1,4 @@
-"""The five operational tables of the Spotify reference system (SPOTIFY.md).
+"""The five operational tables of the Spotify reference system (README.md, "Source database").
 
 Names, columns, SQL types and primary keys are exactly those of the seed system. No
 foreign keys are declared (the seed declares none); referential checks live in the

@@ -1,6 +1,6 @@
 """Value domains and weights shared by the synthetic generator and the change simulator.
 
-The domains are those of the tutorial data (SPOTIFY.md); the weights are plausible
+The domains are those of the tutorial data (README.md, "Source database"); the weights are plausible
 shares for a global streaming service, not measured figures.
 """
 

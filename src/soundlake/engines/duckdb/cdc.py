@@ -1,4 +1,4 @@
-"""AUTO CDC on Delta with DuckDB: SCD type 1 and 2 (SEMANTICS.md section 3).
+"""AUTO CDC on Delta with DuckDB: SCD type 1 and 2 (docs/cdc.md, "AUTO CDC").
 
 One call applies one batch of change events:
 

@@ -1,4 +1,4 @@
-"""AUTO CDC on Spark: SCD type 1 and 2 with Delta ``MERGE INTO`` (SEMANTICS.md section 3).
+"""AUTO CDC on Spark: SCD type 1 and 2 with Delta ``MERGE INTO`` (docs/cdc.md, "AUTO CDC").
 
 Every change event ever applied is remembered in a hidden Delta state table (keys,
 values, ``__seq``, ``__op``; the same layout as the DuckDB engine's, so either engine can

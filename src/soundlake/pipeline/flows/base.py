@@ -41,7 +41,7 @@ class FlowResult:
     """Wall-clock time the flow ran in this update (None: it did not run)."""
 
     def details(self) -> dict[str, Any]:
-        """The ``flow_progress`` details of SEMANTICS.md section 5."""
+        """The ``flow_progress`` details of docs/pipeline.md, "Event log"."""
         progress: dict[str, Any] = {
             "status": self.status,
             "metrics": {

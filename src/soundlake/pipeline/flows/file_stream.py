@@ -8,7 +8,7 @@ files and replays an unfinished micro-batch with the same files; each micro-batc
 the same batch code as every other flow (:func:`execute_batch`: query, expectations,
 quarantine, writes carrying the app transaction ``(pipeline:flow, batch)``).
 
-Auto Loader semantics stay soundlake's (SEMANTICS.md section 4): the tracked schema,
+Auto Loader semantics stay soundlake's (docs/pipeline.md, "File ingestion"): the tracked schema,
 schema evolution and rescued data are decided per micro-batch by ``autoloader``; the
 engine's rows are used when every file of the micro-batch fits the tracked schema
 (Parquet), otherwise soundlake's reader reads the micro-batch's files.

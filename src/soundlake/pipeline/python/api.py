@@ -277,7 +277,7 @@ def create_auto_cdc_flow(
     name: str | None = None,
     once: bool = False,
 ) -> None:
-    """An AUTO CDC flow (SEMANTICS.md section 3) from ``source`` into streaming table ``target``.
+    """An AUTO CDC flow (docs/cdc.md, "AUTO CDC") from ``source`` into streaming table ``target``.
 
     ``sequence_by`` is a column name, a Column, or ``struct(a, b)``; ``apply_as_deletes`` and
     ``apply_as_truncates`` are SQL strings or Columns (``expr("op = 'DELETE'")``).
