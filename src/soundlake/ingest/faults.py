@@ -1,8 +1,7 @@
-"""Fault points: kill the process at a named step, to prove exactly-once under crashes.
+"""Crash points of ingestion (see :mod:`soundlake.core.faults`).
 
-Set ``SOUNDLAKE_FAULT=<step>`` (or ``<step>:<Table>`` to hit one table only) and the
-process ends with ``os._exit`` when it reaches that step: no cleanup, no ``finally``
-blocks, no buffered writes flushed, as with a power cut or ``SIGKILL``. Steps, in order:
+Set ``SOUNDLAKE_FAULT=<step>`` (or ``<step>:<Table>`` to hit one table only); the process
+ends with exit code 86 at that step. Steps, in order:
 
 - ``query``: after the first batch was read and written to the temp file;
 - ``fingerprints`` (look-back windows only): the new window sidecar is written, the
@@ -17,9 +16,10 @@ blocks, no buffered writes flushed, as with a power cut or ``SIGKILL``. Steps, i
 
 from __future__ import annotations
 
-import os
+from soundlake.core.faults import FAULT_ENV, crash_point
 
-FAULT_ENV = "SOUNDLAKE_FAULT"
+__all__ = ["FAULT_ENV", "FAULT_EXIT_CODE", "STEPS", "WINDOW_STEPS", "fault_point"]
+
 FAULT_EXIT_CODE = 86
 STEPS = ("query", "before_rename", "before_manifest", "before_watermark", "watermark_write")
 WINDOW_STEPS = (
@@ -35,10 +35,5 @@ WINDOW_STEPS = (
 
 
 def fault_point(step: str, table: str) -> None:
-    """End the process immediately when ``SOUNDLAKE_FAULT`` names ``step`` (and ``table``)."""
-    wanted = os.environ.get(FAULT_ENV)
-    if not wanted:
-        return
-    name, _, only = wanted.partition(":")
-    if name == step and (not only or only == table):
-        os._exit(FAULT_EXIT_CODE)
+    """End the process (exit 86) when ``SOUNDLAKE_FAULT`` names ``step`` (and ``table``)."""
+    crash_point(step, table, exit_code=FAULT_EXIT_CODE)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,26 +11,18 @@ from typing import Any, Protocol
 from soundlake.catalog.names import TableName
 from soundlake.catalog.state import StateStore
 from soundlake.core.clock import utc_now
+from soundlake.core.faults import crash_point
 from soundlake.engines.base import Engine
 from soundlake.lake.storage import Lake
 from soundlake.observe.events import EventLog
 from soundlake.pipeline.definitions import Dataset
 
-FAULT_ENV = "SOUNDLAKE_FAULT"
+FAULT_EXIT_CODE = 97
 
 
 def fault_point(step: str, flow: str | None = None) -> None:
-    """Crash the process here when ``SOUNDLAKE_FAULT`` names this step (tests only).
-
-    The variable holds ``step`` or ``step:flow``; the process exits at once with code 97,
-    without cleanup, like a killed process.
-    """
-    wanted = os.environ.get(FAULT_ENV)
-    if not wanted:
-        return
-    name, _, only = wanted.partition(":")
-    if name == step and (not only or only == flow):
-        os._exit(97)
+    """Crash here (exit 97) when ``SOUNDLAKE_FAULT`` names ``step`` or ``step:flow`` (tests only)."""
+    crash_point(step, flow, exit_code=FAULT_EXIT_CODE)
 
 
 class Binder(Protocol):

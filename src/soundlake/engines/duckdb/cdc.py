@@ -16,7 +16,6 @@ See docs/cdc.md ("AUTO CDC") for every semantic choice.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from soundlake.core.faults import crash_point
 from soundlake.engines.base import CdcMetrics, CdcSpec, CommitInfo
 from soundlake.engines.duckdb import settings
 from soundlake.engines.duckdb.cdc_events import load_events
@@ -40,12 +40,12 @@ from soundlake.engines.duckdb.cdc_state import (
 )
 
 FAULT_ENV = "SOUNDLAKE_CDC_FAULT"
+FAULT_EXIT_CODE = 77
 
 
 def _fault(point: str) -> None:
-    """Test hook: exit the process abruptly at a named point (crash-consistency tests)."""
-    if os.environ.get(FAULT_ENV) == point:
-        os._exit(77)
+    """Crash here (exit 77) when ``SOUNDLAKE_CDC_FAULT`` names ``point`` (tests only)."""
+    crash_point(point, exit_code=FAULT_EXIT_CODE, env=FAULT_ENV)
 
 
 @contextmanager
