@@ -10,10 +10,6 @@ The same names as ``pyspark.pipelines`` (and Databricks ``dp``): ``table``,
 
 from __future__ import annotations
 
-from soundlake.engines.duckdb import dataframe_functions as functions
-from soundlake.engines.duckdb import dataframe_types as types
-from soundlake.engines.duckdb.dataframe import DataFrame
-from soundlake.engines.duckdb.dataframe_column import Column, Window
 from soundlake.pipeline.python.api import (
     append_flow,
     apply_changes,
@@ -36,6 +32,9 @@ from soundlake.pipeline.python.api import (
     temporary_view,
     view,
 )
+from soundlake.pipeline.python.frame import functions, types
+from soundlake.pipeline.python.frame.column import Column, Window
+from soundlake.pipeline.python.frame.dataframe import DataFrame
 
 __all__ = [
     "Column",

@@ -1,6 +1,6 @@
 """Loading a Python pipeline file: run it with a local ``spark``, then call its functions.
 
-The file runs with ``spark`` (a :class:`~soundlake.engines.duckdb.dataframe.PipelineSession`)
+The file runs with ``spark`` (a :class:`~soundlake.pipeline.python.frame.dataframe.PipelineSession`)
 in its globals, and with ``pyspark.sql.functions`` / ``pyspark.sql.types`` /
 ``pyspark.sql.window`` / ``pyspark.pipelines`` importable as soundlake's local versions
 while the file loads (the real modules, if imported, are put back afterwards). After the file has run, every
@@ -21,10 +21,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from soundlake.core.errors import DefinitionError
-from soundlake.engines.duckdb import dataframe as df_module
-from soundlake.engines.duckdb import dataframe_column, dataframe_functions, dataframe_types
 from soundlake.pipeline.definitions import Dataset, QueryFlow, Registry, SourceLocation
 from soundlake.pipeline.python import api
+from soundlake.pipeline.python.frame import column as dataframe_column
+from soundlake.pipeline.python.frame import dataframe as df_module
+from soundlake.pipeline.python.frame import functions as dataframe_functions
+from soundlake.pipeline.python.frame import types as dataframe_types
 from soundlake.pipeline.python.state import STATE, LoadState, PendingQuery
 from soundlake.pipeline.sql.query import analyze_query
 

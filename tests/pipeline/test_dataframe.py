@@ -10,11 +10,11 @@ import pyarrow as pa
 import pytest
 
 from soundlake.core.errors import DefinitionError
-from soundlake.engines.duckdb import dataframe_functions as F
-from soundlake.engines.duckdb import dataframe_types as T
-from soundlake.engines.duckdb.dataframe import DataFrame, PipelineSession
-from soundlake.engines.duckdb.dataframe_column import Window
 from soundlake.pipeline.definitions import SourceLocation
+from soundlake.pipeline.python.frame import functions as F
+from soundlake.pipeline.python.frame import types as T
+from soundlake.pipeline.python.frame.column import Window
+from soundlake.pipeline.python.frame.dataframe import DataFrame, PipelineSession
 from soundlake.pipeline.sql import analyze_query, bind_query
 
 USERS = pa.table({
@@ -159,7 +159,7 @@ def test_readers_build_read_files_inputs() -> None:
 
 
 def test_sql_is_deterministic_per_function_call() -> None:
-    from soundlake.engines.duckdb.dataframe import reset_aliases
+    from soundlake.pipeline.python.frame.dataframe import reset_aliases
 
     def build() -> str:
         reset_aliases()

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlglot import exp as sx
 
-from soundlake.engines.duckdb.dataframe_column import (
+from soundlake.pipeline.python.frame.column import (
     Column,
     call_function,
     column_ref,

@@ -1,6 +1,6 @@
 """``spark``, ``spark.read`` / ``spark.readStream`` and ``spark.conf`` for pipeline files.
 
-Readers build the query of a new :class:`~soundlake.engines.duckdb.dataframe.DataFrame`:
+Readers build the query of a new :class:`~soundlake.pipeline.python.frame.dataframe.DataFrame`:
 ``STREAM(table)`` / ``table`` for table reads and ``[STREAM] read_files(path, ...)`` for
 file reads (``cloudFiles.*`` options map to ``read_files`` options).
 """
@@ -14,14 +14,14 @@ import sqlglot
 from sqlglot import exp
 
 from soundlake.core.errors import DefinitionError
-from soundlake.engines.duckdb.dataframe import DataFrame
-from soundlake.engines.duckdb.dataframe_column import (
+from soundlake.pipeline.python.frame.column import (
     DIALECT,
     Column,
     call_site,
     column_ref,
     unsupported,
 )
+from soundlake.pipeline.python.frame.dataframe import DataFrame
 
 
 def _table_sql(name: str, *, streaming: bool) -> exp.Query:

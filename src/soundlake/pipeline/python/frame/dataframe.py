@@ -33,7 +33,7 @@ from typing import Any
 from sqlglot import exp
 
 from soundlake.core.errors import DefinitionError
-from soundlake.engines.duckdb.dataframe_column import (
+from soundlake.pipeline.python.frame.column import (
     DIALECT,
     Column,
     call_site,
@@ -297,7 +297,7 @@ class DataFrame:
         return self.filter(condition)
 
     def fillna(self, value: Any, subset: Any = None) -> DataFrame:
-        from soundlake.engines.duckdb import dataframe_functions as F
+        from soundlake.pipeline.python.frame import functions as F
 
         if isinstance(value, Mapping):
             pairs = dict(value)
@@ -418,7 +418,7 @@ class GroupedData:
 
     def agg(self, *exprs: Any) -> DataFrame:
         if len(exprs) == 1 and isinstance(exprs[0], Mapping):
-            from soundlake.engines.duckdb import dataframe_functions as F
+            from soundlake.pipeline.python.frame import functions as F
 
             items = [getattr(F, fn)(c).alias(f"{fn}({c})") for c, fn in exprs[0].items()]
         else:
@@ -435,7 +435,7 @@ class GroupedData:
         return self.agg(Column(exp.alias_(exp.Count(this=exp.Star()), "count")))
 
     def _simple(self, fn: str, cols: tuple[str, ...]) -> DataFrame:
-        from soundlake.engines.duckdb import dataframe_functions as F
+        from soundlake.pipeline.python.frame import functions as F
 
         if not cols:
             raise unsupported(f"GroupedData.{fn}() without column names")
@@ -484,7 +484,7 @@ def _all_except(names: Mapping[str, Any], keep_names: Mapping[str, Any] | None =
 
 
 # The readers and the session live in dataframe_session; re-exported here for one import.
-from soundlake.engines.duckdb.dataframe_session import (
+from soundlake.pipeline.python.frame.session import (
     DataFrameReader,
     PipelineSession,
     RuntimeConfig,
