@@ -23,12 +23,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from soundlake.catalog.names import TableName
 from soundlake.catalog.state import checkpoint_key, safe_name
 from soundlake.core.errors import DefinitionError, GraphError, SoundlakeError, StorageError
 from soundlake.lake.delta_log import TableLog, inspect_table
+from soundlake.pipeline.checkpoint import Checkpoint
 from soundlake.pipeline.context import RunContext
 from soundlake.pipeline.graph import Graph
 from soundlake.pipeline.planner import FlowPlan, UpdatePlan
@@ -132,10 +132,10 @@ def pending_resets(ctx: RunContext) -> set[TableName]:
     return out
 
 
-def _read_checkpoint(ctx: RunContext, fp: FlowPlan) -> dict[str, Any] | None:
+def _read_checkpoint(ctx: RunContext, fp: FlowPlan) -> Checkpoint | None:
     key = checkpoint_key(fp.name)
     try:
-        return ctx.state.read(key)
+        return Checkpoint.read(ctx, fp.name)
     except StorageError as exc:
         raise StateMismatchError(
             f"flow '{fp.name}': its checkpoint {ctx.state.uri(key)} is corrupt ({exc.message}); "
@@ -145,7 +145,7 @@ def _read_checkpoint(ctx: RunContext, fp: FlowPlan) -> dict[str, Any] | None:
 
 
 def _check_stream(
-    ctx: RunContext, fp: FlowPlan, cp: dict[str, Any] | None, log: TableLog, report: StateReport
+    ctx: RunContext, fp: FlowPlan, cp: Checkpoint | None, log: TableLog, report: StateReport
 ) -> None:
     done = log.transactions.get(ctx.app_id(fp.name))
     where = ctx.state.uri(checkpoint_key(fp.name))
@@ -157,8 +157,7 @@ def _check_stream(
                 f"is missing (pipeline state deleted)",
             )
         return
-    planned = int((cp.get("planned") or {}).get("batch", 0) or 0)
-    known = max(int(cp.get("batch", 0) or 0), planned)
+    known = cp.known_batch
     if done == known + 1 and ctx.state.has_folder(f"streams/{safe_name(fp.name)}"):
         # an engine stream (file_stream.py) committed micro-batch `done` and stopped before
         # its checkpoint: the engine's own checkpoint replays that micro-batch (same files)
@@ -170,12 +169,12 @@ def _check_stream(
             f"is at batch {known} (state restored from an older copy)",
         )
         return
-    recorded = cp.get("table_version")
+    recorded = cp.table_version
     if not log.exists:
-        if int(cp.get("batch", 0) or 0) > 0 and (cp.get("sources") or recorded is not None):
+        if cp.batch > 0 and (cp.sources or recorded is not None):
             report.add(
                 fp.target,
-                f"table {fp.target} does not exist but flow '{fp.name}' checkpointed batch {cp['batch']} "
+                f"table {fp.target} does not exist but flow '{fp.name}' checkpointed batch {cp.batch} "
                 f"into it (table folder deleted)",
             )
         return
@@ -190,14 +189,14 @@ def _check_stream(
 def _check_sources(
     ctx: RunContext,
     fp: FlowPlan,
-    cp: dict[str, Any] | None,
+    cp: Checkpoint | None,
     logs: dict[TableName, TableLog],
     report: StateReport,
 ) -> None:
     """A streaming source below the version the flow read would hide its next commits."""
     if cp is None:
         return
-    for key, offsets in (cp.get("sources") or {}).items():
+    for key, offsets in cp.sources.items():
         if "table:" not in key or not isinstance(offsets, dict) or offsets.get("version") is None:
             continue
         try:
@@ -215,14 +214,13 @@ def _check_sources(
             )
 
 
-def _check_view(ctx: RunContext, fp: FlowPlan, cp: dict[str, Any], log: TableLog, report: StateReport) -> None:
+def _check_view(ctx: RunContext, fp: FlowPlan, cp: Checkpoint, log: TableLog, report: StateReport) -> None:
     """A view that lost commits is recomputed (its inputs are the truth)."""
-    recorded = cp.get("table_version")
+    recorded = cp.table_version
     if recorded is None or not log.exists or log.version is None or log.version >= int(recorded):
         return
-    for name in ("signature", "incremental", "definition"):
-        cp[name] = None
-    ctx.state.write(checkpoint_key(fp.name), cp)
+    cp.signature = cp.incremental = cp.definition = None
+    cp.save(ctx)
     report.rebuilt.append(fp.target)
     ctx.events.emit(
         "update_progress",

@@ -48,6 +48,11 @@ class FlowPlan:
         return self.flow.target
 
     @property
+    def has_quarantine(self) -> bool:
+        """Whether the target has a quarantine table (a ``quarantine`` expectation)."""
+        return any(e.action == "quarantine" for e in self.dataset.expectations)
+
+    @property
     def kind(self) -> str:
         """``view``, ``materialized_view``, ``streaming``, ``once``, ``auto_cdc`` or ``snapshot_cdc``."""
         if self.dataset.kind == "temporary_view":

@@ -21,8 +21,9 @@ from soundlake.lake import delta
 from soundlake.lake.delta_log import inspect_table, remove_table
 from soundlake.observe.counts import describe_counts
 from soundlake.observe.events import unfinished_updates
+from soundlake.pipeline.checkpoint import Checkpoint
 from soundlake.pipeline.context import RunContext, fault_point, quarantine_name
-from soundlake.pipeline.flows.base import FlowResult, load_checkpoint, save_checkpoint
+from soundlake.pipeline.flows.base import FlowResult
 from soundlake.pipeline.flows.cdc import run_auto_cdc, run_snapshot_cdc
 from soundlake.pipeline.flows.query import run_materialized_view, run_streaming
 from soundlake.pipeline.inputs import input_key
@@ -308,13 +309,10 @@ def _reset(ctx: RunContext, plan: UpdatePlan, table: TableName) -> None:
         remove_table(uri, ctx.storage_options)
     for fp in flows:
         try:
-            cp = load_checkpoint(ctx, fp.name)
+            cp = Checkpoint.load(ctx, fp.name)
         except SoundlakeError:  # a corrupt checkpoint: the reset replaces it
-            cp = {"flow": fp.name, "batch": 0, "sources": {}, "planned": None}
-        done = log.transactions.get(ctx.app_id(fp.name)) or 0
-        planned = int((cp.get("planned") or {}).get("batch", 0))
-        batch = max(int(cp["batch"]), planned, done)
-        save_checkpoint(ctx, fp.name, {"flow": fp.name, "batch": batch, "sources": {}, "planned": None})
+            cp = Checkpoint(fp.name)
+        cp.rewound(log.transactions.get(ctx.app_id(fp.name)) or 0).save(ctx)
         ctx.state.delete_tree(f"cdc/{safe_name(fp.name)}")
         ctx.state.delete_tree(f"streams/{safe_name(fp.name)}")  # an engine's stream checkpoints
     for fp in plan.flows:
@@ -342,11 +340,13 @@ def _rewind(ctx: RunContext, flow: str, table: TableName) -> None:
     rebuilt source. Re-applying change events is idempotent (identical events are one
     event), so the history stays as it was and only genuinely new events change it.
     """
-    cp = load_checkpoint(ctx, flow)
+    cp = Checkpoint.load(ctx, flow)
     suffix = f"table:{table}"
-    sources = {k: v for k, v in cp["sources"].items() if not k.endswith(suffix)}
-    planned = cp.get("planned")
-    if planned and planned.get("after"):
-        planned = {**planned, "after": {k: v for k, v in planned["after"].items() if not k.endswith(suffix)}}
-    if sources != cp["sources"] or planned != cp.get("planned"):
-        save_checkpoint(ctx, flow, {**cp, "sources": sources, "planned": planned})
+    kept = {k: v for k, v in cp.sources.items() if not k.endswith(suffix)}
+    after = cp.planned.after if cp.planned is not None else {}
+    kept_after = {k: v for k, v in after.items() if not k.endswith(suffix)}
+    if kept != cp.sources or kept_after != after:
+        cp.sources = kept
+        if cp.planned is not None:
+            cp.planned.after = kept_after
+        cp.save(ctx)

@@ -8,11 +8,8 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
-from soundlake.catalog.names import TableName
-from soundlake.catalog.state import checkpoint_key
 from soundlake.core.clock import utc_now
 from soundlake.engines.base import CommitInfo, FunctionRelation, Relation
-from soundlake.lake import delta
 from soundlake.pipeline.context import RunContext, fault_point, quarantine_name
 from soundlake.pipeline.expectations import ExpectationMetrics, ExpectationSplitter, flagged_query
 from soundlake.pipeline.inputs import Node, ReadGuard, open_relations
@@ -59,29 +56,6 @@ class FlowResult:
         return {"flow_progress": progress}
 
 
-def load_checkpoint(ctx: RunContext, flow: str) -> dict[str, Any]:
-    """The flow's checkpoint (a fresh one when there is none)."""
-    cp = ctx.state.read(checkpoint_key(flow))
-    if cp is None:
-        cp = {"flow": flow, "batch": 0, "sources": {}, "planned": None}
-    cp.setdefault("sources", {})
-    cp.setdefault("batch", 0)
-    return cp
-
-
-def save_checkpoint(ctx: RunContext, flow: str, cp: dict[str, Any], *, target: TableName | None = None) -> None:
-    """Atomically store the flow's checkpoint.
-
-    With ``target`` (a batch was committed), the table's version after the commit is
-    recorded too: the next update checks that the table did not go back (lost commits).
-    """
-    if target is not None:
-        cp["table_version"] = delta.table_version(ctx.table_uri(target), ctx.storage_options)
-    cp["updated_at"] = utc_now().isoformat()
-    cp["run_id"] = ctx.run_id
-    ctx.state.write(checkpoint_key(flow), cp)
-
-
 def delta_properties(props: Mapping[str, str]) -> dict[str, str]:
     """Table properties that are Delta table configuration (``delta.*``)."""
     return {k: str(v) for k, v in props.items() if k.lower().startswith("delta.")}
@@ -109,17 +83,6 @@ def function_tables(nodes: list[Node]) -> dict[str, str]:
         for alias in (str(table), f"{table.schema}.{table.name}", table.name):
             out.setdefault(alias.lower(), node.placeholder)
     return out
-
-
-def batch_done(ctx: RunContext, plan: FlowPlan, batch: int) -> tuple[bool, bool]:
-    """Whether the target and the quarantine table already hold ``batch``."""
-    app_id = ctx.app_id(plan.name)
-    target = delta.transaction_version(ctx.table_uri(plan.target), app_id, ctx.storage_options)
-    has_q = any(e.action == "quarantine" for e in plan.dataset.expectations)
-    if not has_q:
-        return (target is not None and target >= batch), True
-    q = delta.transaction_version(ctx.table_uri(quarantine_name(plan.target)), app_id, ctx.storage_options)
-    return (target is not None and target >= batch), (q is not None and q >= batch)
 
 
 def execute_batch(

@@ -17,11 +17,12 @@ from soundlake.catalog.state import safe_name
 from soundlake.core.clock import utc_now
 from soundlake.core.errors import DefinitionError, EngineError, FlowError
 from soundlake.engines.base import CdcSpec, CommitInfo
+from soundlake.pipeline.checkpoint import Checkpoint, PendingBatch
 from soundlake.pipeline.context import RunContext, fault_point, quarantine_name
 from soundlake.pipeline.definitions import AutoCdcFlow, SnapshotCdcFlow
 from soundlake.pipeline.expectations import ExpectationSplitter, flagged_query
-from soundlake.pipeline.flows.base import FlowResult, load_checkpoint, save_checkpoint
-from soundlake.pipeline.inputs import PlannedBatch, ReadGuard, expand, open_relations, plan_batch
+from soundlake.pipeline.flows.base import FlowResult
+from soundlake.pipeline.inputs import ReadGuard, expand, open_relations, plan_batch
 from soundlake.pipeline.planner import FlowPlan
 
 SOURCE_PLACEHOLDER = "__sl_cdc_source"
@@ -91,39 +92,30 @@ def run_auto_cdc(ctx: RunContext, plan: FlowPlan) -> FlowResult:
     """Apply the source's new change events to the target."""
     flow = plan.flow
     assert isinstance(flow, AutoCdcFlow)
-    cp = load_checkpoint(ctx, plan.name)
-    if flow.once and cp.get("once_done"):
+    cp = Checkpoint.load(ctx, plan.name)
+    if flow.once and cp.once_done:
         return FlowResult("IDLE", message="once flow already ran")
     source = CdcSourceInput(flow.source, streaming=flow.source_is_stream and not flow.once)
     sql = f"SELECT * FROM {SOURCE_PLACEHOLDER}_0"
     nodes = expand(ctx, sql, [source], prefix=SOURCE_PLACEHOLDER)
-    resume = cp.get("planned")
-    if resume:
-        batch = int(resume["batch"])
-        planned = PlannedBatch(resume["entries"], resume["after"], True, [])
-    else:
-        planned = plan_batch(ctx, nodes, cp["sources"], flow=plan.name, target=plan.target)
+    done_fields = {"once_done": True} if flow.once else {}
+    # the engine's CDC state may hold part of a planned batch: it re-runs with its input
+    pending = cp.resume(ctx, plan.target, has_quarantine=plan.has_quarantine, replan=False, done_fields=done_fields)
+    if pending is None:
+        planned = plan_batch(ctx, nodes, cp.sources, flow=plan.name, target=plan.target)
         if planned.missing:
             return FlowResult("IDLE", message=f"waiting for input: {', '.join(planned.missing)}")
         if not planned.has_new and not flow.once:
             return FlowResult("IDLE", message="no new change events")
-        batch = int(cp["batch"]) + 1
-        cp["planned"] = {"batch": batch, "entries": planned.entries, "after": planned.after}
-        save_checkpoint(ctx, plan.name, cp)
-        fault_point("after_plan", plan.name)
-    result = _apply(ctx, plan, flow, nodes, planned, sql, batch)
-    fault_point("before_checkpoint", plan.name)
-    cp["batch"] = batch
-    cp["sources"].update(planned.after)
-    cp["planned"] = None
-    if flow.once:
-        cp["once_done"] = True
-    save_checkpoint(ctx, plan.name, cp, target=plan.target)
+        pending = PendingBatch(cp.next_batch(), planned.entries, planned.after)
+        cp.record_plan(ctx, pending)
+    result = _apply(ctx, plan, flow, nodes, pending, sql, pending.batch)
+    cp.commit(ctx, pending.batch, target=plan.target, after=pending.after, **done_fields)
     return result
 
 
 def _apply(
-    ctx: RunContext, plan: FlowPlan, flow: AutoCdcFlow, nodes: Any, planned: PlannedBatch, sql: str, batch: int
+    ctx: RunContext, plan: FlowPlan, flow: AutoCdcFlow, nodes: Any, planned: PendingBatch, sql: str, batch: int
 ) -> FlowResult:
     dialect = ctx.engine.capabilities.sql_dialect
     guard = ReadGuard()
@@ -186,27 +178,25 @@ def run_snapshot_cdc(ctx: RunContext, plan: FlowPlan) -> FlowResult:
         raise FlowError(
             f"flow '{plan.name}': snapshot functions need the Python front end ({flow.location})"
         )
-    cp = load_checkpoint(ctx, plan.name)
+    cp = Checkpoint.load(ctx, plan.name)
     source = CdcSourceInput(flow.source, streaming=False)
     sql = f"SELECT * FROM {SOURCE_PLACEHOLDER}_0"
     nodes = expand(ctx, sql, [source], prefix=SOURCE_PLACEHOLDER)
-    resume = cp.get("planned")
-    if resume:
-        batch, version = int(resume["batch"]), resume["version"]
-        planned = PlannedBatch(resume["entries"], {}, True, [])
-    else:
+    held = cp.planned
+    done_fields = {"source_versions": _versions(held.entries)} if held is not None else {}
+    pending = cp.resume(ctx, plan.target, has_quarantine=False, replan=False, done_fields=done_fields)
+    if pending is None:
         planned = plan_batch(ctx, nodes, {}, flow=plan.name, target=plan.target)
         if planned.missing:
             return FlowResult("IDLE", message=f"waiting for input: {', '.join(planned.missing)}")
-        seen = {k: e.get("version") for k, e in planned.entries.items()}
-        if cp.get("source_versions") == seen:
+        if cp.source_versions == _versions(planned.entries):
             return FlowResult("IDLE", message="source unchanged since the last snapshot")
-        batch = int(cp["batch"]) + 1
         version = int(ctx.started.timestamp() * 1_000_000)
-        cp["planned"] = {"batch": batch, "entries": planned.entries, "version": version}
-        save_checkpoint(ctx, plan.name, cp)
+        pending = PendingBatch(cp.next_batch(), planned.entries, extra={"version": version})
+        cp.record_plan(ctx, pending)
+    batch, version = pending.batch, int(pending.extra["version"])
     guard = ReadGuard()
-    relations = open_relations(ctx, nodes, planned.entries, guard)
+    relations = open_relations(ctx, nodes, pending.entries, guard)
     try:
         reader = ctx.engine.execute(sql, relations)
         spec = CdcSpec(
@@ -228,14 +218,16 @@ def run_snapshot_cdc(ctx: RunContext, plan: FlowPlan) -> FlowResult:
     except Exception as exc:
         guard.reraise(exc)
         raise
-    cp["batch"] = batch
-    cp["planned"] = None
-    cp["source_versions"] = {k: e.get("version") for k, e in planned.entries.items()}
-    save_checkpoint(ctx, plan.name, cp, target=plan.target)
+    cp.commit(ctx, batch, target=plan.target, source_versions=_versions(pending.entries))
     return FlowResult(
         "COMPLETED", num_output_rows=metrics.num_output_rows, num_upserted_rows=metrics.num_upserted_rows,
         num_deleted_rows=metrics.num_deleted_rows, batch=batch,
     )
+
+
+def _versions(entries: dict[str, Any]) -> dict[str, Any]:
+    """The source versions a snapshot read, per input key."""
+    return {k: e.get("version") for k, e in entries.items()}
 
 
 def _as_reader(data: pa.Table | pa.RecordBatchReader) -> pa.RecordBatchReader:

@@ -31,15 +31,10 @@ import pyarrow as pa
 from soundlake.catalog.state import safe_name
 from soundlake.engines.base import FileStream, FileStreamBatch
 from soundlake.pipeline import autoloader as al
-from soundlake.pipeline.context import RunContext, fault_point
+from soundlake.pipeline.checkpoint import Checkpoint, batch_done
+from soundlake.pipeline.context import RunContext
 from soundlake.pipeline.expectations import ExpectationMetrics
-from soundlake.pipeline.flows.base import (
-    FlowResult,
-    batch_done,
-    execute_batch,
-    load_checkpoint,
-    save_checkpoint,
-)
+from soundlake.pipeline.flows.base import FlowResult, execute_batch
 from soundlake.pipeline.inputs import Leaf, Node, leaves, plan_batch
 from soundlake.pipeline.planner import FlowPlan
 
@@ -56,7 +51,7 @@ _NATIVE_TYPES = (
 
 
 def stream_leaf(
-    ctx: RunContext, plan: FlowPlan, nodes: list[Node], cp: dict[str, Any]
+    ctx: RunContext, plan: FlowPlan, nodes: list[Node], cp: Checkpoint
 ) -> Leaf | None:
     """The file input to run as an engine stream, or None to use soundlake's checkpoints.
 
@@ -67,7 +62,7 @@ def stream_leaf(
     if (
         not ctx.engine.capabilities.native_streaming
         or plan.kind != "streaming"
-        or cp.get("planned")
+        or cp.planned is not None
     ):
         return None
     streaming = [leaf for leaf in leaves(nodes) if leaf.streaming]
@@ -91,8 +86,8 @@ def run_file_stream(
         planned = plan_batch(ctx, batches.others, {}, flow=plan.name, target=plan.target)
         if planned.missing:
             return FlowResult("IDLE", message=f"waiting for input: {', '.join(planned.missing)}")
-    cp = load_checkpoint(ctx, plan.name)
-    prev = cp["sources"].get(leaf.key) or {}
+    cp = Checkpoint.load(ctx, plan.name)
+    prev = cp.sources.get(leaf.key) or {}
     schema = al.schema_from_json(prev["schema"]) if prev.get("schema") else None
     if schema is None:
         found = al.discover(batches.root, batches.options, set(prev.get("files", ())))
@@ -136,8 +131,8 @@ class _MicroBatches:
 
     def __call__(self, micro: FileStreamBatch) -> None:
         ctx, plan, key = self.ctx, self.plan, self.leaf.key
-        cp = load_checkpoint(ctx, plan.name)
-        prev = cp["sources"].get(key) or {}
+        cp = Checkpoint.load(ctx, plan.name)
+        prev = cp.sources.get(key) or {}
         processed = set(prev.get("files", ()))
         infos = [
             al.FileInfo(posixpath.relpath(f.path, self.root), f.size, f.mtime_ns)
@@ -163,10 +158,10 @@ class _MicroBatches:
             entries.update(
                 plan_batch(ctx, self.others, {}, flow=plan.name, target=plan.target).entries
             )
-        batch = int(cp["batch"]) + 1
+        batch = cp.next_batch()
         overrides = {key: micro.rows} if len(new) == len(infos) and self._fits(schema, new) else {}
         self.engine_reads += bool(overrides)
-        skip_target, skip_q = batch_done(ctx, plan, batch)
+        skip_target, skip_q = batch_done(ctx, plan.name, plan.target, batch, has_quarantine=plan.has_quarantine)
         if not (skip_target and skip_q):
             self.results.append(
                 execute_batch(
@@ -182,15 +177,8 @@ class _MicroBatches:
                     overrides=overrides,
                 )
             )
-        fault_point("before_checkpoint", plan.name)
-        cp["batch"] = batch
-        cp["sources"][key] = {
-            "files": sorted(processed | {f.path for f in new}),
-            "schema": entry["schema"],
-        }
-        cp["planned"] = None
-        save_checkpoint(ctx, plan.name, cp, target=plan.target)
-        fault_point("after_checkpoint", plan.name)
+        offsets = {"files": sorted(processed | {f.path for f in new}), "schema": entry["schema"]}
+        cp.commit(ctx, batch, target=plan.target, after={key: offsets})
         self.added.extend(added)
 
     def _fits(self, schema: pa.Schema, files: list[al.FileInfo]) -> bool:

@@ -27,12 +27,11 @@ from sqlglot import exp
 from soundlake.catalog.state import safe_name
 from soundlake.engines.base import ArrowRelation, CommitInfo, DeltaRelation
 from soundlake.lake import delta
+from soundlake.pipeline.checkpoint import Checkpoint, PendingBatch
 from soundlake.pipeline.context import RunContext, fault_point
 from soundlake.pipeline.flows.base import (
     FlowResult,
     delta_properties,
-    load_checkpoint,
-    save_checkpoint,
 )
 from soundlake.pipeline.planner import FlowPlan
 
@@ -161,22 +160,22 @@ def run_incremental(ctx: RunContext, plan: FlowPlan, sql: str, agg: AggregatePla
     version = delta.table_version(source_uri, ctx.storage_options)
     if version is None:
         return None
-    cp = load_checkpoint(ctx, plan.name)
+    cp = Checkpoint.load(ctx, plan.name)
     digest = hashlib.sha256(sql.encode("utf-8")).hexdigest()
     partials_uri = ctx.state.uri("mv_partials", safe_name(plan.name))
     target_uri = ctx.table_uri(plan.target)
-    state = cp.get("incremental") or {}
+    state = cp.incremental or {}
     have = (state.get("sql") == digest and delta.is_delta_table(partials_uri, ctx.storage_options)
             and delta.is_delta_table(target_uri, ctx.storage_options))
-    planned = cp.get("planned")
-    if planned is not None and planned.get("sql") != digest:
-        planned = None
-    if planned is None:
+    pending = cp.planned
+    if pending is not None and pending.extra.get("sql") != digest:
+        pending = None
+    if pending is None:
         start = int(state["version"]) if have else None
         if start is not None and start == version:
             return FlowResult("IDLE", message="source unchanged since the last refresh")
-        planned = _plan_range(ctx, plan, cp, source_uri, start, version, digest)
-    batch = int(planned["batch"])
+        pending = _plan_range(ctx, plan, cp, source_uri, start, version, digest)
+    batch, planned = pending.batch, pending.extra
     commit = CommitInfo(ctx.app_id(plan.name), batch, ctx.commit_metadata(plan.name, batch))
     dialect = ctx.engine.capabilities.sql_dialect
     placeholder = "__sl_mv_in"
@@ -206,19 +205,15 @@ def run_incremental(ctx: RunContext, plan: FlowPlan, sql: str, agg: AggregatePla
         partition_by=plan.dataset.partition_cols, table_properties=delta_properties(plan.dataset.table_properties),
         description=plan.dataset.comment,
     )
-    fault_point("before_checkpoint", plan.name)
-    cp["batch"] = batch
-    cp["planned"] = None
-    cp["signature"] = None
-    cp["incremental"] = {"sql": digest, "version": int(planned["to"])}
-    save_checkpoint(ctx, plan.name, cp, target=plan.target)
+    cp.commit(ctx, batch, target=plan.target, signature=None,
+              incremental={"sql": digest, "version": int(planned["to"])})
     mode = "incremental" if planned["from"] is not None else "full"
     return FlowResult("COMPLETED", num_output_rows=counter.rows, batch=batch, extra={"refresh": mode})
 
 
 def _plan_range(
-    ctx: RunContext, plan: FlowPlan, cp: dict[str, Any], source_uri: str, start: int | None, version: int, digest: str
-) -> dict[str, Any]:
+    ctx: RunContext, plan: FlowPlan, cp: Checkpoint, source_uri: str, start: int | None, version: int, digest: str
+) -> PendingBatch:
     """Store the version range (and its added files) this refresh merges, before it runs."""
     files: list[str] | None = None
     if start is not None:
@@ -229,12 +224,9 @@ def _plan_range(
             files = [f for c in commits for f in c.added_files]
     target_uri = ctx.table_uri(plan.target)
     done = delta.transaction_version(target_uri, ctx.app_id(plan.name), ctx.storage_options) or 0
-    batch = max(int(cp["batch"]), done) + 1
-    planned = {"batch": batch, "from": start, "to": version, "files": files, "sql": digest}
-    cp["planned"] = planned
-    save_checkpoint(ctx, plan.name, cp)
-    fault_point("after_plan", plan.name)
-    return planned
+    pending = PendingBatch(cp.next_batch(done), extra={"from": start, "to": version, "files": files, "sql": digest})
+    cp.record_plan(ctx, pending)
+    return pending
 
 
 def _with_placeholder(inp: Any, placeholder: str) -> Any:

@@ -1,35 +1,23 @@
 """Query flows: streaming (append) flows, ``once`` flows and materialized views.
 
-Exactly-once protocol of a streaming flow, per batch N (like Structured Streaming):
-
-1. plan: describe the new input (files, Delta version range) and store it in the
-   checkpoint as ``planned`` (batch N);
-2. write: commit the target (and quarantine) with app transaction ``(pipeline:flow, N)``;
-3. commit: store the new source offsets and ``batch = N`` in the checkpoint.
-
-On restart, a planned batch that some table already holds is re-run with the same input
-(tables holding it skip the write); a planned batch no table holds is planned afresh.
+Each batch follows the exactly-once protocol of :mod:`soundlake.pipeline.checkpoint`
+(plan, write with the app transaction, commit). On restart, a planned batch that some
+table already holds is re-run with the same input (tables holding it skip the write); a
+planned batch no table holds is planned afresh.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
 
 from soundlake.core.errors import FlowError
 from soundlake.lake import delta
-from soundlake.pipeline.context import RunContext, fault_point
+from soundlake.pipeline.checkpoint import Checkpoint, PendingBatch
+from soundlake.pipeline.context import RunContext
 from soundlake.pipeline.definitions import QueryFlow
 from soundlake.pipeline.flows import incremental_mv, windowed_mv
-from soundlake.pipeline.flows.base import (
-    FlowResult,
-    batch_done,
-    execute_batch,
-    load_checkpoint,
-    native_function,
-    save_checkpoint,
-)
+from soundlake.pipeline.flows.base import FlowResult, execute_batch, native_function
 from soundlake.pipeline.flows.file_stream import run_file_stream, stream_leaf
 from soundlake.pipeline.inputs import PlannedBatch, expand, plan_batch
 from soundlake.pipeline.planner import FlowPlan
@@ -59,62 +47,34 @@ def flow_sql(plan: FlowPlan) -> str:
 
 def run_streaming(ctx: RunContext, plan: FlowPlan) -> FlowResult:
     """Process the input that is new since the checkpoint (or run a ``once`` flow)."""
-    cp = load_checkpoint(ctx, plan.name)
+    cp = Checkpoint.load(ctx, plan.name)
     once = plan.kind == "once"
-    if once and cp.get("once_done"):
+    if once and cp.once_done:
         return FlowResult("IDLE", message="once flow already ran (re-runs on full refresh)")
     sql = flow_sql(plan)
     nodes = expand(ctx, sql, plan.inputs)
     leaf = stream_leaf(ctx, plan, nodes, cp)
     if leaf is not None:  # the engine streams the files itself (capabilities.native_streaming)
         return run_file_stream(ctx, plan, sql, nodes, leaf)
-    planned: PlannedBatch | None = None
-    skip_target = skip_q = False
-    resume = cp.get("planned")
-    if resume:
-        batch = int(resume["batch"])
-        skip_target, skip_q = batch_done(ctx, plan, batch)
-        has_q = any(e.action == "quarantine" for e in plan.dataset.expectations)
-        if skip_target and skip_q:
-            _commit(ctx, plan, cp, batch, resume["after"], once)
-        elif skip_target or (skip_q and has_q):
-            # part of the batch is committed: re-run it with the same input
-            planned = PlannedBatch(resume["entries"], resume["after"], True, [])
-        cp["planned"] = None
-    if planned is None:
-        skip_target = skip_q = False
-        planned = plan_batch(ctx, nodes, cp["sources"], flow=plan.name, target=plan.target)
+    done_fields = {"once_done": True} if once else {}
+    pending = cp.resume(ctx, plan.target, has_quarantine=plan.has_quarantine, replan=True, done_fields=done_fields)
+    if pending is None:
+        planned = plan_batch(ctx, nodes, cp.sources, flow=plan.name, target=plan.target)
         if planned.missing:
             return FlowResult("IDLE", message=f"waiting for input: {', '.join(planned.missing)}")
         if not planned.has_new and not once:
             return FlowResult("IDLE", message="no new input")
-        batch = int(cp["batch"]) + 1
-        cp["planned"] = {"batch": batch, "entries": planned.entries, "after": planned.after}
-        save_checkpoint(ctx, plan.name, cp)
-        fault_point("after_plan", plan.name)
-    else:
-        assert resume is not None  # planned is None only for a fresh plan
-        batch = int(resume["batch"])
+        pending = PendingBatch(cp.next_batch(), planned.entries, planned.after)
+        cp.record_plan(ctx, pending)
     result = execute_batch(
-        ctx, plan, sql, nodes, planned.entries, batch=batch, mode="append",
-        skip_target=skip_target, skip_quarantine=skip_q,
+        ctx, plan, sql, nodes, pending.entries, batch=pending.batch, mode="append",
+        skip_target=pending.target_done, skip_quarantine=pending.quarantine_done,
     )
-    fault_point("before_checkpoint", plan.name)
-    _commit(ctx, plan, cp, batch, planned.after, once)
-    fault_point("after_checkpoint", plan.name)
-    added = [c for e in planned.entries.values() for c in e.get("added_columns", ())]
+    cp.commit(ctx, pending.batch, target=plan.target, after=pending.after, **done_fields)
+    added = [c for e in pending.entries.values() for c in e.get("added_columns", ())]
     if added:
         result.extra["schema_evolution"] = {"added_columns": added}
     return result
-
-
-def _commit(ctx: RunContext, plan: FlowPlan, cp: dict[str, Any], batch: int, after: dict[str, Any], once: bool) -> None:
-    cp["batch"] = batch
-    cp["sources"].update(after)
-    cp["planned"] = None
-    if once:
-        cp["once_done"] = True
-    save_checkpoint(ctx, plan.name, cp, target=plan.target)
 
 
 def run_materialized_view(ctx: RunContext, plan: FlowPlan) -> FlowResult:
@@ -126,7 +86,7 @@ def run_materialized_view(ctx: RunContext, plan: FlowPlan) -> FlowResult:
             result = incremental_mv.run_incremental(ctx, plan, sql, aggregate)
             if result is not None:
                 return result
-    cp = load_checkpoint(ctx, plan.name)
+    cp = Checkpoint.load(ctx, plan.name)
     nodes = expand(ctx, sql, plan.inputs)
     planned = plan_batch(ctx, nodes, {}, flow=plan.name, target=plan.target)
     if planned.missing:
@@ -139,25 +99,21 @@ def run_materialized_view(ctx: RunContext, plan: FlowPlan) -> FlowResult:
         )
     signature = _signature(sql, planned, plan)
     uri = ctx.table_uri(plan.target)
-    if signature is not None and cp.get("signature") == signature and delta.is_delta_table(uri, ctx.storage_options):
+    if signature is not None and cp.signature == signature and delta.is_delta_table(uri, ctx.storage_options):
         return FlowResult("IDLE", message="inputs unchanged since the last refresh")
     done = delta.transaction_version(uri, ctx.app_id(plan.name), ctx.storage_options) or 0
-    batch = max(int(cp["batch"]), done) + 1
+    batch = cp.next_batch(done)
     window = windowed_mv.refresh_window(plan.dataset)
     definition = windowed_mv.definition_hash(sql, plan.dataset, window)
     run = windowed_mv.WindowedBatch(sql, nodes, dict(planned.entries))
     # a Python function run natively computes its whole result: no windowed query
-    if window is not None and cp.get("definition") == definition and native_function(ctx, plan) is None:
+    if window is not None and cp.definition == definition and native_function(ctx, plan) is None:
         run = windowed_mv.windowed_batch(ctx, plan.dataset, window, sql, nodes, dict(planned.entries))
     result = execute_batch(ctx, plan, run.sql, run.nodes, run.entries, batch=batch, mode="overwrite")
     if window is not None:
         result.extra["refresh"] = "window" if run.lower else "full"
         result.extra["refresh_window"] = {"partition_column": window.column, "lower_bound": run.lower}
-    fault_point("before_checkpoint", plan.name)
-    cp["batch"] = batch
-    cp["signature"] = signature
-    cp["definition"] = definition
-    save_checkpoint(ctx, plan.name, cp, target=plan.target)
+    cp.commit(ctx, batch, target=plan.target, signature=signature, definition=definition)
     return result
 
 
