@@ -15,7 +15,9 @@ from soundlake.catalog.names import TableName
 
 DatasetKind = Literal["streaming_table", "materialized_view", "temporary_view"]
 ExpectationAction = Literal["warn", "drop", "fail", "quarantine"]
-FlowKind = Literal["query", "auto_cdc", "auto_cdc_snapshot"]
+FlowKind = Literal["view", "materialized_view", "streaming", "once", "auto_cdc", "snapshot_cdc"]
+"""How a flow runs: a temporary view (inlined in its readers), a materialized view, a
+streaming table's flow (``once``: a one-time append), AUTO CDC, AUTO CDC FROM SNAPSHOT."""
 
 
 @dataclass(frozen=True)

@@ -27,13 +27,13 @@ Flow names: a dataset's default flow is named by the dataset's full name
 from __future__ import annotations
 
 import difflib
-import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from soundlake.catalog.names import TableName, validate_flow_name
 from soundlake.core.errors import GraphError
 from soundlake.core.text import plural
+from soundlake.pipeline.dag import CycleError, Dag
 from soundlake.pipeline.definitions import (
     AutoCdcFlow,
     Dataset,
@@ -200,7 +200,7 @@ def _flow_label(node: FlowNode) -> str:
     else:
         kind = "default" if flow.is_default else "append"
         kind += ", streaming" if any(i.streaming for i in node.inputs) else ", batch"
-    once = ", once" if getattr(flow, "once", False) else ""
+    once = ", once" if not isinstance(flow, SnapshotCdcFlow) and flow.once else ""
     return f"flow {flow.name} [{kind}{once}]"
 
 
@@ -378,54 +378,17 @@ def _check_datasets_have_flows(
 
 
 def _topological_order(flows: Mapping[str, FlowNode]) -> tuple[str, ...]:
-    index = {name: i for i, name in enumerate(flows)}
     writers: dict[TableName, list[str]] = {}
     for name, node in flows.items():
         writers.setdefault(node.target, []).append(name)
-    deps: dict[str, set[str]] = {name: set() for name in flows}
-    for name, node in flows.items():
-        for table in node.reads:
-            deps[name].update(writers.get(table, []))
-    for name in flows:
-        if name in deps[name]:
-            _raise_cycle([name, name], flows)
-    dependents: dict[str, list[str]] = {name: [] for name in flows}
-    for name, upstream in deps.items():
-        for dep in upstream:
-            dependents[dep].append(name)
-    remaining = {name: len(upstream) for name, upstream in deps.items()}
-    ready = [(index[n], n) for n, count in remaining.items() if count == 0]
-    heapq.heapify(ready)
-    order: list[str] = []
-    while ready:
-        _, name = heapq.heappop(ready)
-        order.append(name)
-        for dependent in dependents[name]:
-            remaining[dependent] -= 1
-            if remaining[dependent] == 0:
-                heapq.heappush(ready, (index[dependent], dependent))
-    if len(order) < len(flows):
-        blocked = [n for n in flows if remaining[n] > 0]
-        _raise_cycle(_find_cycle(blocked, deps), flows)
-    return tuple(order)
+    dag = Dag.of((name, (w for table in node.reads for w in writers.get(table, ()))) for name, node in flows.items())
+    try:
+        return dag.order()
+    except CycleError as exc:
+        raise _cycle_error(exc.loop, flows) from None
 
 
-def _find_cycle(blocked: list[str], deps: Mapping[str, set[str]]) -> list[str]:
-    """Walk dependencies among blocked flows until a flow repeats; return that loop."""
-    blocked_set = set(blocked)
-    path: list[str] = []
-    position: dict[str, int] = {}
-    current = blocked[0]
-    while current not in position:
-        position[current] = len(path)
-        path.append(current)
-        current = min(d for d in deps[current] if d in blocked_set)
-    loop = path[position[current] :] + [current]
-    loop.reverse()  # dependency order: upstream first
-    return loop
-
-
-def _raise_cycle(loop: list[str], flows: Mapping[str, FlowNode]) -> None:
+def _cycle_error(loop: list[str], flows: Mapping[str, FlowNode]) -> GraphError:
     tables = " -> ".join(str(flows[name].target) for name in loop)
     where = "; ".join(f"{name} at {flows[name].flow.location}" for name in dict.fromkeys(loop))
-    raise GraphError(f"the pipeline has a cycle: {tables} (flows: {where})")
+    return GraphError(f"the pipeline has a cycle: {tables} (flows: {where})")

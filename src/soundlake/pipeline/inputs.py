@@ -8,7 +8,6 @@ reads the same input. Opening turns the description into engine relations.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from soundlake.lake import delta
 from soundlake.pipeline import autoloader as al
 from soundlake.pipeline.context import RunContext
 from soundlake.pipeline.definitions import QueryFlow
+from soundlake.pipeline.sql.query import FlowInput
 
 
 @dataclass
@@ -31,7 +31,7 @@ class Leaf:
 
     key: str
     placeholder: str
-    input: Any
+    input: FlowInput
     streaming: bool
     mentions_metadata: bool
 
@@ -43,7 +43,7 @@ class ViewNode:
     key: str
     placeholder: str
     sql: str
-    input: Any
+    input: FlowInput
     children: list[Leaf | ViewNode] = field(default_factory=list)
 
 
@@ -60,42 +60,34 @@ class PlannedBatch:
     missing: list[str]
 
 
-def input_key(inp: Any) -> str:
+def input_key(inp: FlowInput) -> str:
     """A stable identity of an input for checkpoints."""
-    if getattr(inp, "kind", "table") == "files":
+    if inp.kind == "files":
         return f"files:{inp.path}"
     return f"table:{inp.table}"
 
 
-def _rename(inp: Any, placeholder: str) -> Any:
-    if dataclasses.is_dataclass(inp) and not isinstance(inp, type):
-        return dataclasses.replace(inp, placeholder=placeholder)
-    clone = copy.copy(inp)
-    object.__setattr__(clone, "placeholder", placeholder)
-    return clone
-
-
-def expand(ctx: RunContext, sql: str, inputs: Sequence[Any], *, prefix: str = "__sl_in", key_prefix: str = "") -> list[Node]:
+def expand(ctx: RunContext, sql: str, inputs: Sequence[FlowInput], *, prefix: str = "__sl_in", key_prefix: str = "") -> list[Node]:
     """Give every input a unique placeholder; replace temporary views by their inputs."""
     nodes: list[Node] = []
     for i, inp in enumerate(inputs):
         placeholder = f"{prefix}_{i}"
-        renamed = _rename(inp, placeholder)
+        renamed = dataclasses.replace(inp, placeholder=placeholder)
         key = key_prefix + input_key(inp)
-        table = getattr(inp, "table", None) if getattr(inp, "kind", "table") == "table" else None
+        table = inp.table if inp.kind == "table" else None
         view = ctx.view_flows.get(table) if table is not None else None
         if view is not None:
             flow = view.flow
             view_sql = flow.sql if isinstance(flow, QueryFlow) and flow.sql else ""
             node = ViewNode(key, placeholder, view_sql, renamed)
             children = [
-                _restream(c, bool(getattr(inp, "streaming", False)))
+                _restream(c, inp.streaming)
                 for c in expand(ctx, view_sql, view.inputs, prefix=placeholder, key_prefix=f"view:{table}/")
             ]
             node.children = children
             nodes.append(node)
         else:
-            nodes.append(Leaf(key, placeholder, renamed, bool(getattr(inp, "streaming", False)), "_metadata" in sql.lower()))
+            nodes.append(Leaf(key, placeholder, renamed, inp.streaming, "_metadata" in sql.lower()))
     return nodes
 
 
@@ -117,8 +109,8 @@ def leaves(nodes: Sequence[Node]) -> Iterator[Leaf]:
             yield from leaves(node.children)
 
 
-def _skip_change_commits(inp: Any, ctx: RunContext, target: TableName) -> bool:
-    options = {str(k).lower(): str(v).lower() for k, v in (getattr(inp, "options", None) or {}).items()}
+def _skip_change_commits(inp: FlowInput, ctx: RunContext, target: TableName) -> bool:
+    options = {str(k).lower(): str(v).lower() for k, v in inp.options.items()}
     if options.get("skipchangecommits") == "true":
         return True
     dataset = ctx.datasets.get(target)
@@ -134,7 +126,7 @@ def plan_batch(ctx: RunContext, nodes: Sequence[Node], sources: Mapping[str, Any
     missing: list[str] = []
     for leaf in leaves(nodes):
         prev = sources.get(leaf.key) or {}
-        if getattr(leaf.input, "kind", "table") == "files":
+        if leaf.input.kind == "files":
             entry, offsets, new = _plan_files(ctx, leaf, prev)
         else:
             planned = _plan_table(ctx, leaf, prev, flow=flow, target=target)
@@ -152,7 +144,7 @@ def plan_batch(ctx: RunContext, nodes: Sequence[Node], sources: Mapping[str, Any
 def _plan_files(ctx: RunContext, leaf: Leaf, prev: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None, bool]:
     inp = leaf.input
     root = al.resolve_path(str(inp.path), ctx.base_dir)
-    options = al.FileSourceOptions.parse(dict(getattr(inp, "options", None) or {}), str(inp.path))
+    options = al.FileSourceOptions.parse(dict(inp.options), str(inp.path))
     processed = set(prev.get("files", ())) if leaf.streaming else set()
     stored = al.schema_from_json(prev["schema"]) if leaf.streaming and prev.get("schema") else None
     new_files = al.discover(root, options, processed)
@@ -165,7 +157,7 @@ def _plan_files(ctx: RunContext, leaf: Leaf, prev: Mapping[str, Any]) -> tuple[d
         "added_columns": added,
         "metadata": leaf.mentions_metadata,
         "path": str(inp.path),
-        "options": {str(k): str(v) for k, v in (getattr(inp, "options", None) or {}).items()},
+        "options": {str(k): str(v) for k, v in inp.options.items()},
     }
     offsets = None
     if leaf.streaming:
@@ -180,7 +172,7 @@ def _plan_table(
     ctx: RunContext, leaf: Leaf, prev: Mapping[str, Any], *, flow: str, target: TableName
 ) -> tuple[dict[str, Any], dict[str, Any] | None, bool] | None:
     inp = leaf.input
-    uri = ctx.table_uri(inp.table)
+    uri = ctx.table_uri(inp.source_table)
     version = delta.table_version(uri, ctx.storage_options)
     if version is None:
         return None

@@ -15,11 +15,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from soundlake.catalog.names import TableName
 from soundlake.core.errors import GraphError
-from soundlake.pipeline.definitions import AutoCdcFlow, Dataset, Flow, QueryFlow, SnapshotCdcFlow
+from soundlake.pipeline.dag import CycleError, Dag
+from soundlake.pipeline.definitions import (
+    AutoCdcFlow,
+    Dataset,
+    Flow,
+    FlowKind,
+    QueryFlow,
+    SnapshotCdcFlow,
+)
+from soundlake.pipeline.sql.query import FlowInput
 
 
 @dataclass(frozen=True)
@@ -37,7 +45,7 @@ class FlowPlan:
 
     name: str
     flow: Flow
-    inputs: tuple[Any, ...]
+    inputs: tuple[FlowInput, ...]
     dataset: Dataset
     upstream: frozenset[str] = frozenset()
     selected: bool = True
@@ -53,7 +61,7 @@ class FlowPlan:
         return any(e.action == "quarantine" for e in self.dataset.expectations)
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> FlowKind:
         """``view``, ``materialized_view``, ``streaming``, ``once``, ``auto_cdc`` or ``snapshot_cdc``."""
         if self.dataset.kind == "temporary_view":
             return "view"
@@ -84,25 +92,24 @@ class UpdatePlan:
                 return plan
         raise KeyError(name)
 
+    @property
+    def dag(self) -> Dag:
+        """The flows and the flows each one depends on."""
+        return Dag.of((p.name, p.upstream) for p in self.flows)
+
     def downstream(self, name: str) -> set[str]:
         """Every flow that (transitively) reads what ``name`` writes."""
-        out: set[str] = set()
-        frontier = {name}
-        while frontier:
-            nxt = {p.name for p in self.flows if p.upstream & frontier and p.name not in out}
-            out |= nxt
-            frontier = nxt
-        return out
+        return self.dag.downstream(name)
 
 
-def input_table(inp: Any) -> TableName | None:
+def input_table(inp: FlowInput) -> TableName | None:
     """The table a ``FlowInput`` reads, or None for files."""
-    return getattr(inp, "table", None) if getattr(inp, "kind", "table") == "table" else None
+    return inp.table if inp.kind == "table" else None
 
 
 def plan_update(
     datasets: Iterable[Dataset],
-    flows: Sequence[tuple[str, Flow, Sequence[Any]]],
+    flows: Sequence[tuple[str, Flow, Sequence[FlowInput]]],
     *,
     catalog: str,
     schema: str,
@@ -180,19 +187,12 @@ def plan_update(
 
 
 def _topological(plans: list[FlowPlan]) -> list[FlowPlan]:
-    remaining = {p.name: p for p in plans}
-    order: list[FlowPlan] = []
-    done: set[str] = set()
-    while remaining:
-        ready = [p for p in remaining.values() if p.upstream <= done]
-        if not ready:
-            cycle = ", ".join(sorted(remaining))
-            raise GraphError(f"dependency cycle among flows: {cycle}")
-        for p in ready:
-            order.append(p)
-            done.add(p.name)
-            del remaining[p.name]
-    return order
+    by_name = {p.name: p for p in plans}
+    try:
+        order = Dag.of((p.name, p.upstream) for p in plans).order()
+    except CycleError as exc:
+        raise GraphError(f"dependency cycle among flows: {exc}") from None
+    return [by_name[name] for name in order]
 
 
 def _with_selection(plans: list[FlowPlan]) -> Iterable[FlowPlan]:

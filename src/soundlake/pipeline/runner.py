@@ -23,6 +23,7 @@ from soundlake.observe.counts import describe_counts
 from soundlake.observe.events import unfinished_updates
 from soundlake.pipeline.checkpoint import Checkpoint
 from soundlake.pipeline.context import RunContext, fault_point, quarantine_name
+from soundlake.pipeline.definitions import AutoCdcFlow, FlowKind
 from soundlake.pipeline.flows.base import FlowResult
 from soundlake.pipeline.flows.cdc import run_auto_cdc, run_snapshot_cdc
 from soundlake.pipeline.flows.query import run_materialized_view, run_streaming
@@ -50,23 +51,19 @@ class UpdateResult:
         return self.status == "COMPLETED"
 
 
-def _strategy(plan: FlowPlan) -> Callable[[RunContext, FlowPlan], FlowResult]:
-    kind = plan.kind
-    if kind == "materialized_view":
-        return run_materialized_view
-    if kind in ("streaming", "once"):
-        return run_streaming
-    if kind == "auto_cdc":
-        return run_auto_cdc
-    if kind == "snapshot_cdc":
-        return run_snapshot_cdc
-    return _unsupported
+def _inlined_view(ctx: RunContext, plan: FlowPlan) -> FlowResult:
+    raise SoundlakeError(f"flow '{plan.name}': a temporary view runs inside the flows that read it")
 
 
-def _unsupported(ctx: RunContext, plan: FlowPlan) -> FlowResult:
-    raise SoundlakeError(
-        f"flow '{plan.name}': {plan.kind} flows are not supported by this version of the runtime"
-    )
+FLOW_RUNNERS: dict[FlowKind, Callable[[RunContext, FlowPlan], FlowResult]] = {
+    "materialized_view": run_materialized_view,
+    "streaming": run_streaming,
+    "once": run_streaming,
+    "auto_cdc": run_auto_cdc,
+    "snapshot_cdc": run_snapshot_cdc,
+    "view": _inlined_view,
+}
+"""How each flow kind runs: one entry per :data:`FlowKind` (a test checks that none is missing)."""
 
 
 def run_update(ctx: RunContext, plan: UpdatePlan, *, cause: str = "API_CALL") -> UpdateResult:
@@ -160,8 +157,8 @@ def _input_names(fp: FlowPlan) -> list[str]:
     for inp in fp.inputs:
         table = input_table(inp)
         names.append(str(table) if table is not None else input_key(inp))
-    if fp.kind == "auto_cdc":
-        names.append(str(getattr(fp.flow, "source", "")))
+    if isinstance(fp.flow, AutoCdcFlow):
+        names.append(str(fp.flow.source))
     return names
 
 
@@ -221,7 +218,7 @@ def _run_flows(ctx: RunContext, plan: UpdatePlan, result: UpdateResult) -> None:
 def _run_one(ctx: RunContext, fp: FlowPlan) -> FlowResult:
     started = time.perf_counter()
     try:
-        outcome = _strategy(fp)(ctx, fp)
+        outcome = FLOW_RUNNERS[fp.kind](ctx, fp)
     except SoundlakeError as exc:
         outcome = FlowResult("FAILED", message=str(exc), extra={"error_class": type(exc).__name__})
     except Exception as exc:  # noqa: BLE001 (an engine bug must not take the other flows down)

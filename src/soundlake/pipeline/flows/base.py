@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -11,6 +11,7 @@ import pyarrow as pa
 from soundlake.core.clock import utc_now
 from soundlake.engines.base import CommitInfo, FunctionRelation, Relation
 from soundlake.pipeline.context import RunContext, fault_point, quarantine_name
+from soundlake.pipeline.definitions import QueryFlow
 from soundlake.pipeline.expectations import ExpectationMetrics, ExpectationSplitter, flagged_query
 from soundlake.pipeline.inputs import Node, ReadGuard, open_relations
 from soundlake.pipeline.planner import FlowPlan
@@ -61,13 +62,13 @@ def delta_properties(props: Mapping[str, str]) -> dict[str, str]:
     return {k: str(v) for k, v in props.items() if k.lower().startswith("delta.")}
 
 
-def native_function(ctx: RunContext, plan: FlowPlan) -> Any:
+def native_function(ctx: RunContext, plan: FlowPlan) -> Callable[[Any], Any] | None:
     """The flow's Python function to run on the engine's own DataFrame API, or None.
 
     Set for Python dataset functions returning a DataFrame, on engines with
     ``native_dataframes``; other engines run the function's DataFrame as Spark SQL.
     """
-    native = getattr(plan.flow, "native", None)
+    native = plan.flow.native if isinstance(plan.flow, QueryFlow) else None
     return native if native is not None and ctx.engine.capabilities.native_dataframes else None
 
 
@@ -76,10 +77,10 @@ def function_tables(nodes: list[Node]) -> dict[str, str]:
     out: dict[str, str] = {}
     for node in nodes:
         inp = node.input
-        if getattr(inp, "kind", "table") == "files":
+        if inp.kind == "files":
             out[f"files:{inp.path}"] = node.placeholder
             continue
-        table = inp.table
+        table = inp.source_table
         for alias in (str(table), f"{table.schema}.{table.name}", table.name):
             out.setdefault(alias.lower(), node.placeholder)
     return out

@@ -8,11 +8,11 @@ flow), applies the target's expectations to them, resolves the column lists and 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
 
+from soundlake.catalog.names import TableName
 from soundlake.catalog.state import safe_name
 from soundlake.core.clock import utc_now
 from soundlake.core.errors import DefinitionError, EngineError, FlowError
@@ -22,22 +22,16 @@ from soundlake.pipeline.context import RunContext, fault_point, quarantine_name
 from soundlake.pipeline.definitions import AutoCdcFlow, SnapshotCdcFlow
 from soundlake.pipeline.expectations import ExpectationSplitter, flagged_query
 from soundlake.pipeline.flows.base import FlowResult
-from soundlake.pipeline.inputs import ReadGuard, expand, open_relations, plan_batch
+from soundlake.pipeline.inputs import Node, ReadGuard, expand, open_relations, plan_batch
 from soundlake.pipeline.planner import FlowPlan
+from soundlake.pipeline.sql.query import FlowInput
 
 SOURCE_PLACEHOLDER = "__sl_cdc_source"
 
 
-@dataclass(frozen=True)
-class CdcSourceInput:
-    """The source of an AUTO CDC flow, shaped like the SQL front end's ``FlowInput``."""
-
-    table: Any
-    streaming: bool = True
-    kind: str = "table"
-    path: str | None = None
-    options: dict[str, str] = field(default_factory=dict)
-    placeholder: str = SOURCE_PLACEHOLDER
+def source_input(source: TableName, *, streaming: bool) -> FlowInput:
+    """The source of an AUTO CDC flow as the input the SQL front end would give."""
+    return FlowInput("table", streaming, table=source, placeholder=SOURCE_PLACEHOLDER)
 
 
 def build_spec(flow: AutoCdcFlow, name: str, source_columns: list[str]) -> CdcSpec:
@@ -95,7 +89,7 @@ def run_auto_cdc(ctx: RunContext, plan: FlowPlan) -> FlowResult:
     cp = Checkpoint.load(ctx, plan.name)
     if flow.once and cp.once_done:
         return FlowResult("IDLE", message="once flow already ran")
-    source = CdcSourceInput(flow.source, streaming=flow.source_is_stream and not flow.once)
+    source = source_input(flow.source, streaming=flow.source_is_stream and not flow.once)
     sql = f"SELECT * FROM {SOURCE_PLACEHOLDER}_0"
     nodes = expand(ctx, sql, [source], prefix=SOURCE_PLACEHOLDER)
     done_fields = {"once_done": True} if flow.once else {}
@@ -115,7 +109,7 @@ def run_auto_cdc(ctx: RunContext, plan: FlowPlan) -> FlowResult:
 
 
 def _apply(
-    ctx: RunContext, plan: FlowPlan, flow: AutoCdcFlow, nodes: Any, planned: PendingBatch, sql: str, batch: int
+    ctx: RunContext, plan: FlowPlan, flow: AutoCdcFlow, nodes: list[Node], planned: PendingBatch, sql: str, batch: int
 ) -> FlowResult:
     dialect = ctx.engine.capabilities.sql_dialect
     guard = ReadGuard()
@@ -179,7 +173,7 @@ def run_snapshot_cdc(ctx: RunContext, plan: FlowPlan) -> FlowResult:
             f"flow '{plan.name}': snapshot functions need the Python front end ({flow.location})"
         )
     cp = Checkpoint.load(ctx, plan.name)
-    source = CdcSourceInput(flow.source, streaming=False)
+    source = source_input(flow.source, streaming=False)
     sql = f"SELECT * FROM {SOURCE_PLACEHOLDER}_0"
     nodes = expand(ctx, sql, [source], prefix=SOURCE_PLACEHOLDER)
     held = cp.planned

@@ -66,7 +66,7 @@ def stream_leaf(
     ):
         return None
     streaming = [leaf for leaf in leaves(nodes) if leaf.streaming]
-    if len(streaming) != 1 or getattr(streaming[0].input, "kind", "table") != "files":
+    if len(streaming) != 1 or streaming[0].input.kind != "files":
         return None
     root = al.resolve_path(str(streaming[0].input.path), ctx.base_dir)
     return streaming[0] if al.is_folder(root) else None
@@ -119,7 +119,7 @@ class _MicroBatches:
     ) -> None:
         self.ctx, self.plan, self.sql, self.nodes, self.leaf = ctx, plan, sql, nodes, leaf
         self.raw_options = {
-            str(k): str(v) for k, v in (getattr(leaf.input, "options", None) or {}).items()
+            str(k): str(v) for k, v in leaf.input.options.items()
         }
         self.root = al.resolve_path(str(leaf.input.path), ctx.base_dir)
         self.options = al.FileSourceOptions.parse(self.raw_options, str(leaf.input.path))

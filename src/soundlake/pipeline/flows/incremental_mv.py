@@ -16,6 +16,7 @@ merges the same range at most once.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -116,9 +117,9 @@ def eligible(plan: FlowPlan, ctx: RunContext) -> bool:
     if plan.dataset.expectations or len(plan.inputs) != 1:
         return False
     inp = plan.inputs[0]
-    if getattr(inp, "kind", "") != "table" or getattr(inp, "streaming", True):
+    if inp.kind != "table" or inp.streaming:
         return False
-    source = ctx.datasets.get(inp.table)
+    source = ctx.datasets.get(inp.source_table)
     return source is not None and source.kind == "streaming_table"
 
 
@@ -156,7 +157,7 @@ def _merge_sql(agg: AggregatePlan, schema: pa.Schema, dialect: str) -> str:
 def run_incremental(ctx: RunContext, plan: FlowPlan, sql: str, agg: AggregatePlan) -> FlowResult | None:
     """Refresh the view from partial aggregates; None when a full recompute is needed."""
     inp = plan.inputs[0]
-    source_uri = ctx.table_uri(inp.table)
+    source_uri = ctx.table_uri(inp.source_table)
     version = delta.table_version(source_uri, ctx.storage_options)
     if version is None:
         return None
@@ -179,7 +180,7 @@ def run_incremental(ctx: RunContext, plan: FlowPlan, sql: str, agg: AggregatePla
     commit = CommitInfo(ctx.app_id(plan.name), batch, ctx.commit_metadata(plan.name, batch))
     dialect = ctx.engine.capabilities.sql_dialect
     placeholder = "__sl_mv_in"
-    bound_input = _with_placeholder(inp, placeholder)
+    bound_input = dataclasses.replace(inp, placeholder=placeholder)
     partial_sql = ctx.binder.bind(agg.partial_sql, [bound_input], dialect)
     files = planned["files"]
     relation = DeltaRelation(source_uri, int(planned["to"]), None if files is None else tuple(files),
@@ -227,12 +228,6 @@ def _plan_range(
     pending = PendingBatch(cp.next_batch(done), extra={"from": start, "to": version, "files": files, "sql": digest})
     cp.record_plan(ctx, pending)
     return pending
-
-
-def _with_placeholder(inp: Any, placeholder: str) -> Any:
-    import dataclasses
-
-    return dataclasses.replace(inp, placeholder=placeholder)
 
 
 class _Counter:

@@ -56,6 +56,17 @@ class FlowInput:
     written: str = ""
 
     @property
+    def source_table(self) -> TableName:
+        """The table read; a ``files`` input has none (an error in the caller).
+
+        Raises:
+            ValueError: for a ``files`` input.
+        """
+        if self.table is None:
+            raise ValueError(f"input {self.placeholder or self.path!r} reads files, not a table")
+        return self.table
+
+    @property
     def key(self) -> tuple[object, ...]:
         """Identity of the input regardless of its placeholder (same key, same relation)."""
         return (self.kind, self.streaming, self.table, self.path, tuple(sorted(self.options.items())))
