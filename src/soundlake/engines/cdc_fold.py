@@ -23,6 +23,8 @@ from functools import lru_cache
 
 import sqlglot
 
+from soundlake.core.sql_text import quote_identifier as quote
+from soundlake.core.sql_text import spark_identifier as q
 from soundlake.engines.base import CdcSpec
 from soundlake.engines.cdc_columns import (
     DELETE,
@@ -39,18 +41,6 @@ from soundlake.engines.cdc_columns import (
 
 SOURCE = "__cdc_x_source"
 _PLACEHOLDER = re.compile(r"\b__cdc_x_[A-Za-z0-9_]+\b")
-
-
-def q(name: str) -> str:
-    """Quote an identifier for Spark SQL."""
-    return "`" + name.replace("`", "``") + "`"
-
-
-def quote(name: str, dialect: str) -> str:
-    """Quote an identifier for ``dialect`` ("spark" or "duckdb")."""
-    if dialect == "spark":
-        return q(name)
-    return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass(frozen=True)

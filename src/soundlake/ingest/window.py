@@ -94,7 +94,7 @@ def _mix(x: np.ndarray) -> np.ndarray:
     x = x * _M1
     x = x ^ (x >> np.uint64(27))
     x = x * _M2
-    return x ^ (x >> np.uint64(31))  # type: ignore[no-any-return]
+    return x ^ (x >> np.uint64(31))  # type: ignore[no-any-return, unused-ignore]
 
 
 def _fixed_bits(array: pa.Array) -> np.ndarray | None:
@@ -104,7 +104,7 @@ def _fixed_bits(array: pa.Array) -> np.ndarray | None:
         ints = pc.cast(array, pa.int64())
     elif pa.types.is_floating(t):
         floats = pc.cast(array, pa.float64()).fill_null(0.0).to_numpy(zero_copy_only=False)
-        return floats.view(np.uint64)  # type: ignore[no-any-return]
+        return floats.view(np.uint64)  # type: ignore[no-any-return, unused-ignore]
     elif pa.types.is_timestamp(t) or pa.types.is_time64(t) or pa.types.is_duration(t):
         ints = array.view(pa.int64())
     elif pa.types.is_date32(t) or pa.types.is_time32(t):
@@ -113,7 +113,7 @@ def _fixed_bits(array: pa.Array) -> np.ndarray | None:
         ints = array.view(pa.int64())
     else:
         return None
-    return ints.fill_null(0).to_numpy(zero_copy_only=False).view(np.uint64)  # type: ignore[no-any-return]
+    return ints.fill_null(0).to_numpy(zero_copy_only=False).view(np.uint64)  # type: ignore[no-any-return, unused-ignore]
 
 
 def _dictionary_bits(array: pa.Array) -> np.ndarray:
@@ -147,7 +147,7 @@ def _dictionary_bits(array: pa.Array) -> np.ndarray:
     indices = encoded.indices.fill_null(0).to_numpy(zero_copy_only=False)
     if len(digests) == 0:
         return np.zeros(len(array), dtype=np.uint64)
-    return digests[indices]  # type: ignore[no-any-return]
+    return digests[indices]  # type: ignore[no-any-return, unused-ignore]
 
 
 def row_hashes(batch: pa.RecordBatch | pa.Table) -> np.ndarray:

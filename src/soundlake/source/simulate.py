@@ -228,7 +228,7 @@ def _pool(batch: _Batch, table: str, where: Any = None) -> list[int]:
     query = sa.select(tbl.c[KEYS[table]])
     if where is not None:
         query = query.where(where)
-    return [int(k) for k in batch.conn.execute(query).scalars()]
+    return list(map(int, batch.conn.execute(query).scalars()))
 
 
 def _take(batch: _Batch, pool: list[int], n: int, used: set[int]) -> list[int]:
@@ -440,8 +440,8 @@ def _date_rows(batch: _Batch) -> None:
     keys = sorted({int(c.new["date_key"]) for c in batch.changes
                    if c.table == "FactStream" and c.new.get("date_key") is not None})
     dates = metadata.tables["DimDate"]
-    existing = {int(k) for k in batch.conn.execute(
-        sa.select(dates.c.date_key).where(dates.c.date_key.in_(keys))).scalars()} if keys else set()
+    existing: set[int] = set(map(int, batch.conn.execute(
+        sa.select(dates.c.date_key).where(dates.c.date_key.in_(keys))).scalars())) if keys else set()
     for key in keys:
         if key in existing:
             continue

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import DeltaTable, write_deltalake
 
+from soundlake.core.sql_text import value_literal
 from soundlake.engines.base import CommitInfo
 from soundlake.engines.cdc_columns import END_AT
 from soundlake.engines.duckdb.cdc_io import register_delta
@@ -58,13 +59,8 @@ class PlanResult:
 
 
 def _literal(value: Any) -> str | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    return None
+    """Interval bounds are literals only for integer and string keys."""
+    return value_literal(value) if isinstance(value, int | str) else None
 
 
 def _intervals(con: Any, rc: ResolvedCdc) -> list[tuple[Any, Any]]:

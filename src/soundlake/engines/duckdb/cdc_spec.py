@@ -14,15 +14,15 @@ import sqlglot
 from sqlglot import exp
 
 from soundlake.core.errors import FlowError
+from soundlake.core.sql_text import duckdb_identifier
 from soundlake.engines.base import CdcSpec
 from soundlake.engines.cdc_fold import ResolvedCdc, resolve_spec
 
 __all__ = ["ResolvedCdc", "q", "resolve", "to_duckdb"]
 
 
-def q(name: str) -> str:
-    """Quote an identifier for DuckDB."""
-    return '"' + name.replace('"', '""') + '"'
+q = duckdb_identifier
+"""Quote an identifier for DuckDB (the helper of ``core.sql_text``)."""
 
 
 _IDENTIFIER = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*|`[^`]+`)$")

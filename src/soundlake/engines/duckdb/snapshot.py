@@ -69,7 +69,7 @@ def _check_order(spec: CdcSpec, state_uri: str, so: dict[str, str] | None, versi
             f"flow {spec.flow!r}: snapshot version {version!r} is not of the type of the "
             f"applied versions ({type(latest).__name__})"
         )
-    if latest is not None and version < latest:  # type: ignore[operator]  # same type, checked above
+    if latest is not None and version < latest:  # type: ignore[operator, unused-ignore]  # same type, checked above
         raise FlowError(
             f"flow {spec.flow!r}: snapshot version {version!r} is older than the applied "
             f"version {latest!r}; snapshots are applied in ascending version order"

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 
+from soundlake.core.sql_text import spark_identifier as q
 from soundlake.engines.base import CdcSpec
 from soundlake.engines.cdc_columns import END_AT, START_AT
 from soundlake.engines.cdc_fold import (
     ResolvedCdc,
     dedup_sql,
     event_columns,
-    q,
     qs,
     resolve_spec,
     target_rows_sql,

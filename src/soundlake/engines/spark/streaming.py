@@ -21,6 +21,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from soundlake.core.errors import EngineError
+from soundlake.core.sql_text import spark_identifier
 from soundlake.engines.base import (
     FileStream,
     FileStreamBatch,
@@ -126,7 +127,7 @@ def read_rows(spark: SparkSession, stream: FileStream, paths: list[str]) -> Data
         if value is not None:
             reader = reader.option(key, value)
     frame = reader.load(paths)
-    columns: list[Any] = [F.col(_quote(name)) for name in stream.schema.names]
+    columns: list[Any] = [F.col(spark_identifier(name)) for name in stream.schema.names]
     if stream.rescued_column:
         columns.append(F.lit(None).cast("string").alias(stream.rescued_column))
     if stream.with_metadata:
@@ -153,10 +154,6 @@ def _option(stream: FileStream, spark_name: str) -> str | None:
         if READER_OPTIONS.get(str(key).lower().removeprefix("cloudfiles.")) == spark_name:
             return str(value)
     return None
-
-
-def _quote(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
 
 
 def _short(exc: BaseException) -> str:

@@ -26,6 +26,7 @@ import sqlglot
 from sqlglot import exp
 
 from soundlake.catalog.state import safe_name
+from soundlake.core.sql_text import quote_identifier
 from soundlake.engines.base import ArrowRelation, CommitInfo, DeltaRelation
 from soundlake.lake import delta
 from soundlake.pipeline.checkpoint import Checkpoint, PendingBatch
@@ -139,7 +140,7 @@ def _merge_sql(agg: AggregatePlan, schema: pa.Schema, dialect: str) -> str:
     """Combine old and new partial aggregates; identifiers quoted for ``dialect``."""
 
     def q(name: str) -> str:
-        return f"`{name.replace('`', '``')}`" if dialect == "spark" else '"' + name.replace('"', '""') + '"'
+        return quote_identifier(name, dialect)
 
     cols = [q(k) for k in agg.keys]
     for name, op in agg.aggregates:

@@ -33,6 +33,7 @@ from typing import Any
 
 from soundlake.core.durations import EXAMPLES, UNIT_SECONDS, parse_duration
 from soundlake.core.errors import DefinitionError
+from soundlake.core.sql_text import spark_identifier, value_literal
 from soundlake.engines.base import DeltaRelation
 from soundlake.lake import delta
 from soundlake.pipeline.context import RunContext
@@ -128,13 +129,13 @@ def windowed_batch(
     version = delta.table_version(uri, ctx.storage_options)
     if version is None:
         return WindowedBatch(sql, nodes, entries)
-    column = _quote(window.column)
+    column = spark_identifier(window.column)
     previous = DeltaRelation(uri, version, None, ctx.storage_options)
     reader = ctx.engine.execute(f"SELECT max({column}) AS m FROM {PREVIOUS}", {PREVIOUS: previous})
     top = reader.read_all().column(0)[0].as_py()
     if top is None:
         return WindowedBatch(sql, nodes, entries)
-    lower = _literal(_subtract(top, window, dataset), dataset, window)
+    lower = _bound_literal(_subtract(top, window, dataset))
     target = str(dataset.name)
     query = (
         f"SELECT * FROM ({sql}) AS __sl_window WHERE {column} >= {lower} OR {column} IS NULL\n"
@@ -161,13 +162,5 @@ def _subtract(top: Any, window: RefreshWindow, dataset: Dataset) -> Any:
     )
 
 
-def _literal(value: Any, dataset: Dataset, window: RefreshWindow) -> str:
-    if isinstance(value, dt.datetime):
-        return f"TIMESTAMP '{value.replace(tzinfo=None).isoformat(sep=' ')}'"
-    if isinstance(value, dt.date):
-        return f"DATE '{value.isoformat()}'"
-    return repr(value)
-
-
-def _quote(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
+def _bound_literal(value: Any) -> str:
+    return value_literal(value) or repr(value)
