@@ -225,3 +225,22 @@ def test_seed_notebook_style_runs_unchanged_except_the_import(tmp_path: Path) ->
         {"user_id": 1, "subscription_type": "Premium", "__START_AT": 2, "__END_AT": None},
         {"user_id": 2, "subscription_type": "Family", "__START_AT": 1, "__END_AT": None},
     ]
+
+
+def test_loading_a_python_file_never_changes_sys_path_in_place(tmp_path: Path) -> None:
+    """Another thread may iterate sys.path (the engine imports while the graph loads).
+
+    An in-place removal shifts the list under its iterator, which then skips an entry
+    (site-packages: importlib.metadata found no 'duckdb'), so the list is replaced instead.
+    """
+    import sys
+
+    from soundlake.pipeline.python.loader import _environment
+
+    before = sys.path
+    snapshot = list(before)
+    with _environment(tmp_path / "defs.py", None):
+        assert sys.path[0] == str(tmp_path)
+        assert before == snapshot
+    assert before == snapshot
+    assert sys.path == snapshot

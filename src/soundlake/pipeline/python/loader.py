@@ -233,7 +233,10 @@ class _ConfiguredConf:
 def _environment(path: Path, session: Any, *, shims: bool = True) -> Iterator[None]:
     """``spark`` as a builtin, the file's folder importable, and (``shims``) the PySpark shims."""
     added_path = str(path.parent)
-    sys.path.insert(0, added_path)
+    # sys.path is replaced, never changed in place: another thread (the engine starting
+    # while the graph loads) may be iterating it, and an in-place removal would make it
+    # skip site-packages (importlib.metadata then misses installed packages)
+    sys.path = [added_path, *sys.path]
     had_spark = hasattr(builtins, "spark")
     if not had_spark:
         setattr(builtins, "spark", session)  # noqa: B010 - a builtin, as on Databricks
@@ -260,10 +263,9 @@ def _environment(path: Path, session: Any, *, shims: bool = True) -> Iterator[No
                 sys.modules[name] = module
         if not had_spark:
             delattr(builtins, "spark")
-        try:
-            sys.path.remove(added_path)
-        except ValueError:
-            pass
+        if added_path in sys.path:
+            index = sys.path.index(added_path)
+            sys.path = sys.path[:index] + sys.path[index + 1 :]
 
 
 def _module(name: str, **attributes: Any) -> types.ModuleType:
