@@ -8,9 +8,6 @@ embedded single quotes doubled (valid in both dialects).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
-
-EngineDialect = Literal["spark", "duckdb"]
 
 
 def spark_identifier(name: str) -> str:

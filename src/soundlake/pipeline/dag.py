@@ -1,4 +1,7 @@
-"""The dependency graph of a pipeline's flows: one ordering used by graph, planner and runner."""
+"""The dependency graph of a pipeline's flows: the one ordering of graph and planner.
+
+The runner starts flows in that order, each once every flow in its upstream set is done.
+"""
 
 from __future__ import annotations
 

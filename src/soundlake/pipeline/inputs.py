@@ -22,6 +22,7 @@ from soundlake.lake import delta
 from soundlake.pipeline import autoloader as al
 from soundlake.pipeline.context import RunContext
 from soundlake.pipeline.definitions import QueryFlow
+from soundlake.pipeline.planner import input_table
 from soundlake.pipeline.sql.query import FlowInput
 
 
@@ -74,7 +75,7 @@ def expand(ctx: RunContext, sql: str, inputs: Sequence[FlowInput], *, prefix: st
         placeholder = f"{prefix}_{i}"
         renamed = dataclasses.replace(inp, placeholder=placeholder)
         key = key_prefix + input_key(inp)
-        table = inp.table if inp.kind == "table" else None
+        table = input_table(inp)
         view = ctx.view_flows.get(table) if table is not None else None
         if view is not None:
             flow = view.flow

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from soundlake.catalog.names import TableName
 from soundlake.core.errors import GraphError
@@ -92,7 +93,7 @@ class UpdatePlan:
                 return plan
         raise KeyError(name)
 
-    @property
+    @cached_property
     def dag(self) -> Dag:
         """The flows and the flows each one depends on."""
         return Dag.of((p.name, p.upstream) for p in self.flows)
