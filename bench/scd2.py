@@ -2,7 +2,7 @@
 
 Contenders, each timed in its own fresh subprocess (setup runs in another, untimed one):
 
-- ``soundlake``: ``engines.duckdb.cdc.apply_cdc`` (exact AUTO CDC semantics, Delta target).
+- ``soundlake``: ``DuckDBEngine.apply_cdc`` (exact AUTO CDC semantics, Delta target).
 - ``floor``: a bare ``deltalake`` MERGE of the same rows onto the same Delta table (close
   the open version + insert the new one as one plain merge, told which keys are new; no
   late-data handling, no state): the lower bound for a Delta SCD2 write.
@@ -75,20 +75,25 @@ def _spec() -> Any:
 
 
 def soundlake_prepare(root: Path, n: int) -> None:
-    from soundlake.engines.base import CommitInfo
-    from soundlake.engines.duckdb.cdc import apply_cdc
-
-    apply_cdc(_spec(), pq.read_table(root.parent / "initial.parquet"), str(root / "sl_target"),
-              state_uri=str(root / "sl_state"), commit=CommitInfo("bench", 0))
+    _soundlake_apply(root, "initial.parquet", 0)
 
 
 def soundlake_run(root: Path, n: int) -> dict[str, Any]:
-    from soundlake.engines.base import CommitInfo
-    from soundlake.engines.duckdb.cdc import apply_cdc
-
-    m = apply_cdc(_spec(), pq.read_table(root.parent / "batch.parquet"), str(root / "sl_target"),
-                  state_uri=str(root / "sl_state"), commit=CommitInfo("bench", 1))
+    m = _soundlake_apply(root, "batch.parquet", 1)
     return {"plan": m.plan, "rows": m.num_output_rows}
+
+
+def _soundlake_apply(root: Path, events: str, version: int) -> Any:
+    from soundlake.engines.base import ArrowRelation, CommitInfo
+    from soundlake.engines.duckdb.engine import DuckDBEngine
+
+    engine = DuckDBEngine()
+    try:
+        return engine.apply_cdc(_spec(), ArrowRelation(pq.read_table(root.parent / events)), str(root / "sl_target"),
+                                state_uri=str(root / "sl_state"), storage_options={},
+                                commit=CommitInfo("bench", version))
+    finally:
+        engine.close()
 
 
 def floor_prepare(root: Path, n: int) -> None:

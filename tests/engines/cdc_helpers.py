@@ -9,8 +9,34 @@ from typing import Any
 import pyarrow as pa
 from deltalake import DeltaTable
 
-from soundlake.engines.base import CdcMetrics, CdcSpec, CommitInfo
-from soundlake.engines.duckdb.cdc import apply_cdc
+from soundlake.engines.base import ArrowRelation, CdcMetrics, CdcSpec, CommitInfo
+from soundlake.engines.duckdb.engine import DuckDBEngine
+
+_ENGINE: DuckDBEngine | None = None
+
+
+def engine() -> DuckDBEngine:
+    """One DuckDB engine for the CDC tests of this process (AUTO CDC runs on its database)."""
+    global _ENGINE
+    if _ENGINE is None:
+        _ENGINE = DuckDBEngine()
+    return _ENGINE
+
+
+def apply_cdc(
+    spec: CdcSpec, events: pa.Table | pa.RecordBatchReader, target: str, *, state_uri: str, commit: CommitInfo
+) -> CdcMetrics:
+    """Apply one batch of events with the DuckDB engine's AUTO CDC."""
+    return engine().apply_cdc(spec, ArrowRelation(events), target, state_uri=state_uri, storage_options={},
+                              commit=commit)
+
+
+def apply_snapshot(
+    spec: CdcSpec, snapshot: pa.Table, version: int | str, target: str, *, state_uri: str, commit: CommitInfo
+) -> CdcMetrics:
+    """Apply one full snapshot with the DuckDB engine's AUTO CDC FROM SNAPSHOT."""
+    return engine().apply_cdc_snapshot(spec, ArrowRelation(snapshot), version, target, state_uri=state_uri,
+                                       storage_options={}, commit=commit)
 
 EXAMPLE_COLUMNS = ["userId", "name", "city", "operation", "sequenceNum"]
 EXAMPLE = [

@@ -12,11 +12,9 @@ from deltalake import DeltaTable
 from soundlake.core.errors import FlowError
 from soundlake.engines.base import CdcSpec, CommitInfo
 from soundlake.engines.duckdb.snapshot import (
-    apply_snapshot,
-    apply_snapshot_source,
     latest_snapshot_version,
 )
-from tests.engines.cdc_helpers import sorted_rows
+from tests.engines.cdc_helpers import apply_snapshot, sorted_rows
 
 SCHEMA = pa.schema([("id", pa.int64()), ("name", pa.string()), ("note", pa.string())])
 SNAPSHOTS = {
@@ -75,23 +73,6 @@ def test_older_snapshot_is_rejected(tmp_path: Path) -> None:
     _apply(tmp_path, 1, 2, 0)
     with pytest.raises(FlowError, match="snap_flow.*ascending"):
         _apply(tmp_path, 1, 1, 1)
-
-
-def test_historical_source_function_applies_in_order(tmp_path: Path) -> None:
-    seen: list[Any] = []
-
-    def next_snapshot(latest: int | None) -> tuple[pa.Table, int] | None:
-        seen.append(latest)
-        nxt = 1 if latest is None else latest + 1
-        return (snap(SNAPSHOTS[nxt]), nxt) if nxt in SNAPSHOTS else None
-
-    out = apply_snapshot_source(spec(2), next_snapshot, str(tmp_path / "t"),
-                                state_uri=str(tmp_path / "s"), app_id="p/f")
-    assert len(out) == 3 and seen == [None, 1, 2, 3]
-    assert len(rows(tmp_path / "t")) == 6
-    again = apply_snapshot_source(spec(2), next_snapshot, str(tmp_path / "t"),
-                                  state_uri=str(tmp_path / "s"), app_id="p/f")
-    assert again == [] and DeltaTable(str(tmp_path / "t")).transaction_version("p/f") == 2
 
 
 def test_string_versions(tmp_path: Path) -> None:

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from soundlake.engines.duckdb import settings
-from soundlake.engines.duckdb.cdc import connect
 from soundlake.engines.duckdb.engine import DuckDBEngine
 from soundlake.project.context import Project
 from soundlake.project.pipeline_ops import make_engine
@@ -18,19 +16,27 @@ def _setting(engine: DuckDBEngine, name: str) -> str:
     return str(table.column("v")[0].as_py())
 
 
-def test_engine_and_cdc_connections_use_the_configured_limit(tmp_path: Path) -> None:
+def test_engine_connection_uses_the_configured_limit(tmp_path: Path) -> None:
     (tmp_path / "soundlake.yml").write_text("name: p\nstorage: lake\nduckdb:\n  memory_limit: 512MB\n  threads: 1\n")
     engine = make_engine(Project.open(tmp_path))
     try:
         assert _setting(engine, "memory_limit").replace(" ", "") in ("488.2MiB", "512.0MB", "512MB")
         assert _setting(engine, "threads") == "1"
         assert _setting(engine, "temp_directory").startswith(str(tmp_path / "lake" / "_soundlake" / "tmp"))
-        with connect() as con:  # AUTO CDC's own connections follow the same limits
-            limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-            assert limit.replace(" ", "") in ("488.2MiB", "512.0MB", "512MB")
     finally:
         engine.close()
-        settings.configure(settings.DuckDBSettings())
+
+
+def test_engines_with_different_limits_do_not_change_each_other() -> None:
+    """No process-global settings: each engine keeps its own limits (AUTO CDC included)."""
+    small, large = DuckDBEngine(memory_limit="256MB", threads=1), DuckDBEngine(memory_limit="1GB", threads=2)
+    try:
+        assert _setting(small, "memory_limit").replace(" ", "") in ("244.1MiB", "256MB")
+        assert _setting(large, "memory_limit").replace(" ", "") in ("953.6MiB", "1GB", "1.0GiB")
+        assert _setting(small, "threads") == "1"
+    finally:
+        small.close()
+        large.close()
 
 
 def test_default_limit_is_768_megabytes(tmp_path: Path) -> None:
@@ -59,4 +65,3 @@ def test_running_out_of_memory_names_the_setting_to_raise() -> None:
             reader.read_all()
     finally:
         engine.close()
-        settings.configure(settings.DuckDBSettings())

@@ -7,7 +7,7 @@ crossing the boundary is defined here in plain terms: Spark SQL text, table URIs
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
@@ -78,6 +78,8 @@ class CdcSpec:
     apply_as_truncates: str | None = None
     tracked_columns: tuple[str, ...] | None = None
     untracked_columns: tuple[str, ...] = ()
+    location: str = ""
+    """Where the flow is defined (``file:line``), for error messages."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,10 @@ class CdcMetrics:
     num_deleted_rows: int = 0
     num_output_rows: int = 0
     plan: str = ""
+    split: SplitCounts | None = None
+    """The expectation split of the events (None: the flow has no expectations)."""
+    violation: RuleViolation | None = None
+    """A violated ``fail`` rule: then nothing was applied."""
 
 
 # --- Relations: what a flow's query reads, in engine-neutral terms -------------------
@@ -241,13 +247,107 @@ class WriteOutcome:
     version: int | None = None
 
 
+# --- Query writes with the expectation split ----------------------------------------
+
+RuleAction = Literal["warn", "drop", "quarantine", "fail"]
+FLAG_PREFIX = "__sl_violates_"
+"""Prefix of the per-rule violation flag columns the engines compute (never written)."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One expectation in engine terms: a boolean condition in the engine's SQL dialect.
+
+    A row violates the rule only when the condition is FALSE (NULL passes, as in a SQL
+    CHECK constraint).
+    """
+
+    name: str
+    condition: str
+    action: RuleAction
+
+
+@dataclass(frozen=True)
+class DeltaTarget:
+    """Where a query write lands: a Delta table and how it is written."""
+
+    uri: str
+    mode: WriteMode = "append"
+    partition_by: tuple[str, ...] = ()
+    table_properties: Mapping[str, str] = field(default_factory=dict)
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class ExpectationSplit:
+    """The expectations of a write, evaluated by the engine in the same pass as its query.
+
+    Each input row ends in exactly one of: written, dropped (a ``drop`` rule and no
+    ``quarantine`` rule violated), quarantined (a ``quarantine`` rule violated). A
+    violated ``fail`` rule writes nothing anywhere.
+
+    Attributes:
+        rules: The rules, in flag order.
+        quarantine: Where quarantined rows go (with ``_failed_expectations``, ``_flow``,
+            ``_run_id``, ``_batch_id``, ``_quarantined_at``); None when no rule
+            quarantines or the quarantine table already holds the batch.
+        flow, run_id, batch_id, quarantined_at: Values of the quarantine columns.
+    """
+
+    rules: tuple[Rule, ...] = ()
+    quarantine: DeltaTarget | None = None
+    flow: str = ""
+    run_id: str = ""
+    batch_id: int = 0
+    quarantined_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SplitCounts:
+    """Row counts of one write; ``input_rows = output_rows + dropped_rows + quarantined_rows``."""
+
+    input_rows: int = 0
+    output_rows: int = 0
+    dropped_rows: int = 0
+    quarantined_rows: int = 0
+    failed: tuple[int, ...] = ()
+    """Rows violating each rule, in rule order."""
+
+
+@dataclass(frozen=True)
+class RuleViolation:
+    """A violated ``fail`` rule: its index in the split's rules and one offending row."""
+
+    rule: int
+    row: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class QueryWriteResult:
+    """What :meth:`Engine.write_query` did.
+
+    Attributes:
+        counts: Row counts per outcome and per rule.
+        target: The target write (None: skipped, or nothing written after a violation).
+        quarantine: The quarantine write, when there was one.
+        violation: The first violated ``fail`` rule; then nothing was written.
+    """
+
+    counts: SplitCounts
+    target: WriteOutcome | None = None
+    quarantine: WriteOutcome | None = None
+    violation: RuleViolation | None = None
+
+
 @runtime_checkable
 class Engine(Protocol):
     """The compute engine the pipeline runs on.
 
-    SQL handed to :meth:`execute` is already in ``capabilities.sql_dialect`` and names its
-    inputs by the keys of ``relations``. Results cross the boundary as Arrow batches;
-    writes are idempotent per :class:`CommitInfo`.
+    SQL handed to the engine is already in ``capabilities.sql_dialect`` and names its
+    inputs by the keys of ``relations``. Writes (:meth:`write_query`, :meth:`apply_cdc`)
+    run inside the engine: only counts and metadata come back, and each is idempotent per
+    :class:`CommitInfo`. :meth:`execute` streams a result as Arrow batches, for callers
+    that need the rows themselves (``soundlake query``, small lookups).
     """
 
     capabilities: EngineCapabilities
@@ -256,38 +356,51 @@ class Engine(Protocol):
         """Run a query over ``relations`` and stream its result."""
         ...
 
-    def write_delta(
+    def write_query(
         self,
-        uri: str,
-        data: pa.RecordBatchReader,
+        sql: str,
+        relations: Mapping[str, Relation],
+        target: DeltaTarget | None,
         *,
-        mode: WriteMode,
         commit: CommitInfo,
         storage_options: Mapping[str, str],
-        partition_by: Sequence[str] = (),
-        table_properties: Mapping[str, str] | None = None,
-        description: str | None = None,
-    ) -> WriteOutcome:
-        """Append or overwrite in one commit carrying ``commit``'s app transaction."""
+        split: ExpectationSplit | None = None,
+        after_target: Callable[[], None] | None = None,
+    ) -> QueryWriteResult:
+        """Run ``sql`` and write its rows to ``target`` with the expectation split, in the engine.
+
+        The rules of ``split`` are evaluated in the same pass as the query; the counts
+        per outcome and per rule come back, the rows never leave the engine. A violated
+        ``fail`` rule writes nothing (see :class:`QueryWriteResult`). The target commit,
+        then the quarantine commit, carry ``commit``'s app transaction: a table already
+        holding it is not written again. ``target`` None skips the target (it already
+        holds the batch). ``after_target`` runs between the two commits.
+        """
         ...
 
     def apply_cdc(
         self,
         spec: CdcSpec,
-        events: pa.RecordBatchReader,
+        events: Relation,
         target_uri: str,
         *,
         state_uri: str,
         storage_options: Mapping[str, str],
         commit: CommitInfo,
+        split: ExpectationSplit | None = None,
+        after_target: Callable[[], None] | None = None,
     ) -> CdcMetrics:
-        """Apply one batch of change events to an SCD1/SCD2 target (AUTO CDC)."""
+        """Apply one batch of change events to an SCD1/SCD2 target (AUTO CDC).
+
+        The events are split by ``split`` first (as in :meth:`write_query`); the kept
+        events are applied, then quarantined ones appended to ``split.quarantine``.
+        """
         ...
 
     def apply_cdc_snapshot(
         self,
         spec: CdcSpec,
-        snapshot: pa.RecordBatchReader,
+        snapshot: Relation,
         version: int | str,
         target_uri: str,
         *,

@@ -58,6 +58,14 @@ def cdc_columns(spec: CdcSpec, event_names: Sequence[str], target_names: Sequenc
     Raises:
         FlowError: when a chosen column is not in the events.
     """
+    where = f" ({spec.location})" if spec.location else ""
+    for what, named in (("keys", spec.keys), ("column_list", spec.columns or ()), ("except_column_list", spec.except_columns)):
+        missing = [c for c in named if c not in event_names]
+        if missing:
+            raise FlowError(
+                f"flow {spec.flow!r}: {what} names column(s) {missing} not in the source events "
+                f"(columns: {list(event_names)}){where}"
+            )
     if target_names is not None:
         columns = tuple(n for n in target_names if n not in META_COLUMNS)
     else:
@@ -69,7 +77,7 @@ def cdc_columns(spec: CdcSpec, event_names: Sequence[str], target_names: Sequenc
         columns = tuple([k for k in spec.keys if k not in chosen] + chosen)
     unknown = [c for c in columns if c not in event_names]
     if unknown:
-        raise FlowError(f"flow {spec.flow!r}: columns {unknown} are not in the source events")
+        raise FlowError(f"flow {spec.flow!r}: columns {unknown} are not in the source events{where}")
     values = tuple(c for c in columns if c not in spec.keys)
     tracked_set = set(spec.tracked_columns) if spec.tracked_columns is not None else set(values)
     tracked_set -= set(spec.untracked_columns)

@@ -8,7 +8,14 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from soundlake.engines.base import ArrowRelation, CommitInfo, DeltaRelation, Engine, ViewRelation
+from soundlake.engines.base import (
+    ArrowRelation,
+    CommitInfo,
+    DeltaRelation,
+    DeltaTarget,
+    Engine,
+    ViewRelation,
+)
 
 pytestmark = pytest.mark.spark
 
@@ -21,11 +28,15 @@ def test_protocol_relations_writes_and_reruns(spark: Any, tmp_path: Path) -> Non
     uri = str(tmp_path / "t")
     ts = pa.timestamp("us", tz="UTC")
     empty = pa.schema([("id", pa.int64()), ("at", ts)]).empty_table()
-    first = engine.write_delta(uri, empty.to_reader(), mode="append", commit=CommitInfo("a", 0), storage_options={})
-    assert first.committed and first.num_rows == 0
-    batch = pa.table({"id": [1, 2], "at": pa.array([0, 1], ts)})
-    done = engine.write_delta(uri, batch.to_reader(), mode="append", commit=CommitInfo("a", 1, {"run": "r"}), storage_options={})
-    again = engine.write_delta(uri, batch.to_reader(), mode="append", commit=CommitInfo("a", 1), storage_options={})
+    first = engine.write_query("SELECT * FROM e", {"e": ArrowRelation(empty)}, DeltaTarget(uri),
+                               commit=CommitInfo("a", 0), storage_options={}).target
+    assert first is not None and first.committed and first.num_rows == 0
+    batch = {"b": ArrowRelation(pa.table({"id": [1, 2], "at": pa.array([0, 1], ts)}))}
+    done = engine.write_query("SELECT * FROM b", batch, DeltaTarget(uri), commit=CommitInfo("a", 1, {"run": "r"}),
+                              storage_options={}).target
+    again = engine.write_query("SELECT * FROM b", batch, DeltaTarget(uri), commit=CommitInfo("a", 1),
+                               storage_options={}).target
+    assert done is not None and again is not None
     assert done.committed and done.num_rows == 2 and not again.committed
     view = ViewRelation("SELECT id * 10 AS id FROM src", {"src": DeltaRelation(uri)})
     out = engine.execute(
@@ -35,3 +46,17 @@ def test_protocol_relations_writes_and_reruns(spark: Any, tmp_path: Path) -> Non
     assert out.to_pylist() == [{"id": 10, "label": "x"}, {"id": 20, "label": "y"}]
     engine.close()  # a shared session is not stopped
     assert spark.range(1).count() == 1
+
+
+def test_expectation_split_equals_duckdb(spark: Any, tmp_path: Path) -> None:
+    """The split (counts, kept rows, quarantine rows and columns, fail) is the same on both engines."""
+    from soundlake.engines.duckdb.engine import DuckDBEngine
+    from soundlake.engines.spark.engine import SparkEngine
+    from tests.engines.split_cases import check
+
+    duck = DuckDBEngine()
+    try:
+        expected = check(duck, tmp_path / "duckdb")
+    finally:
+        duck.close()
+    assert check(SparkEngine(session=spark), tmp_path / "spark") == expected

@@ -97,7 +97,7 @@ def test_spark_reads_a_deltalake_table(spark: Any, tmp_path: Path) -> None:
 
 def test_spark_continues_a_flow_started_by_duckdb(spark: Any, tmp_path: Path) -> None:
     pytest.importorskip("duckdb")
-    from soundlake.engines.duckdb.cdc import apply_cdc as duckdb_apply
+    from tests.engines.cdc_helpers import apply_cdc as duckdb_apply
 
     events = random_events(seed=3, n=30)
     spec = spec_for(2)

@@ -16,17 +16,12 @@ See docs/cdc.md ("AUTO CDC") for every semantic choice.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pyarrow as pa
 
 from soundlake.core.faults import crash_point
 from soundlake.engines.base import CdcMetrics, CdcSpec, CommitInfo
-from soundlake.engines.duckdb import settings
 from soundlake.engines.duckdb.cdc_events import load_events
 from soundlake.engines.duckdb.cdc_fold import target_rows_sql
 from soundlake.engines.duckdb.cdc_plan import write_create, write_target
@@ -38,6 +33,7 @@ from soundlake.engines.duckdb.cdc_state import (
     load_state_events,
     open_table,
 )
+from soundlake.engines.duckdb.writes import columns
 
 FAULT_ENV = "SOUNDLAKE_CDC_FAULT"
 FAULT_EXIT_CODE = 77
@@ -48,27 +44,14 @@ def _fault(point: str) -> None:
     crash_point(point, exit_code=FAULT_EXIT_CODE, env=FAULT_ENV)
 
 
-@contextmanager
-def connect() -> Iterator[Any]:
-    """A DuckDB connection that spills to its own temp folder instead of exhausting memory."""
-    import duckdb
-
-    spill = tempfile.mkdtemp(prefix="soundlake-duckdb-")
-    con = duckdb.connect()
-    try:
-        con.execute(f"SET temp_directory = '{spill}'")
-        con.execute("SET preserve_insertion_order = false")
-        limits = settings.current()
-        settings.apply(con, settings.DuckDBSettings(memory_limit=limits.memory_limit, threads=limits.threads))
-        yield con
-    finally:
-        con.close()
-        shutil.rmtree(spill, ignore_errors=True)
+EVENTS = "__sl_cdc_events"
+"""The relation name the engine registers a batch of change events under."""
 
 
 def apply_cdc(
+    con: Any,
     spec: CdcSpec,
-    events: pa.Table | pa.RecordBatchReader,
+    events: str,
     target_uri: str,
     *,
     state_uri: str,
@@ -78,8 +61,10 @@ def apply_cdc(
     """Apply one batch of change events to an SCD1 or SCD2 Delta target.
 
     Args:
+        con: The engine's DuckDB cursor (temp tables of this call live and die with it).
         spec: The AUTO CDC flow (keys, sequence_by, SCD type, options).
-        events: The batch of change events (Spark-SQL-named columns).
+        events: The relation in ``con`` holding the batch of change events
+            (Spark-SQL-named columns).
         target_uri: The target Delta table; created on the first batch.
         state_uri: Folder of the hidden state table (remembered events, tombstones).
         storage_options: deltalake storage options for both tables.
@@ -96,15 +81,15 @@ def apply_cdc(
     if committed(target, commit):
         return CdcMetrics(plan="skip (batch already committed)")
     target_names = None if target is None else list(pa.schema(target.schema().to_arrow()).names)
-    rc = resolve(spec, events.schema, target_names)
-    with connect() as con:
-        return _apply(con, rc, events, target, target_uri, state_uri, so, commit)
+    names = columns(con, events)
+    rc = resolve(spec, names, target_names)
+    return _apply(con, rc, events, target, target_uri, state_uri, so, commit)
 
 
 def _apply(
     con: Any,
     rc: ResolvedCdc,
-    events: pa.Table | pa.RecordBatchReader,
+    events: str,
     target: Any,
     target_uri: str,
     state_uri: str,

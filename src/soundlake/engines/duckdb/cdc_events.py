@@ -10,16 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import pyarrow as pa
-
 from soundlake.core.errors import FlowError
 from soundlake.engines.cdc_columns import OP, SEQ, TRUNCATE
 from soundlake.engines.duckdb.cdc_fold import dedup_sql, normalise_sql
 from soundlake.engines.duckdb.cdc_spec import ResolvedCdc, q
 
 
-def load_events(con: Any, rc: ResolvedCdc, events: pa.Table | pa.RecordBatchReader) -> None:
-    """Load ``events`` into temp tables ``cdc_batch`` (keyed events) and check them.
+def load_events(con: Any, rc: ResolvedCdc, events: str) -> None:
+    """Load the relation ``events`` into temp tables ``cdc_batch`` (keyed events) and check them.
 
     Also creates ``cdc_batch_truncates`` (the sequence values of truncate events).
 
@@ -27,11 +25,7 @@ def load_events(con: Any, rc: ResolvedCdc, events: pa.Table | pa.RecordBatchRead
         FlowError: an event has a NULL sequence value or (for non-truncates) a NULL key;
             the message names the flow and shows the first offending row.
     """
-    con.register("cdc_raw_events", events)
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE cdc_all AS " + normalise_sql(rc, "cdc_raw_events")
-    )
-    con.unregister("cdc_raw_events")
+    con.execute("CREATE OR REPLACE TEMP TABLE cdc_all AS " + normalise_sql(rc, events))
     _check_nulls(con, rc)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE cdc_batch AS "

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 
-import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
@@ -56,15 +55,15 @@ def _field_name(spark_sql: str, index: int) -> str:
 
 
 def resolve(
-    spec: CdcSpec, event_schema: pa.Schema, target_names: list[str] | None
+    spec: CdcSpec, event_columns: list[str], target_names: list[str] | None
 ) -> ResolvedCdc:
-    """Bind ``spec`` to the event schema (and the existing target's columns, if any).
+    """Bind ``spec`` to the event columns (and the existing target's columns, if any).
 
     Raises:
         FlowError: unknown columns, no keys, or truncates requested on SCD type 2.
     """
     return resolve_spec(
-        spec, list(event_schema.names), target_names, "duckdb",
+        spec, list(event_columns), target_names, "duckdb",
         expression=lambda e: to_duckdb(spec.flow, e), field_name=_field_name,
         struct=lambda pairs: "struct_pack(" + ", ".join(f"{q(f)} := {p}" for f, p in pairs) + ")",
     )

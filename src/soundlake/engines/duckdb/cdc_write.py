@@ -101,16 +101,13 @@ def write_with_duckdb(
     query = f"SELECT {cols} FROM ({sql})"
     layout = "PER_THREAD_OUTPUT"
     if ordered_by:
+        # an ORDER BY is kept by COPY even with preserve_insertion_order off (the engine's
+        # setting, which a confined connection cannot change): files get narrow key ranges
         query += f" ORDER BY {ordered_by}"
         layout = f"FILE_SIZE_BYTES '{CREATE_FILE_BYTES // 2**20}MiB'"
-        con.execute("SET preserve_insertion_order = true")
-    try:
-        rows = con.execute(
-            f"COPY ({query}) TO '{out}' (FORMAT parquet, COMPRESSION snappy, {layout}, "
-            "RETURN_STATS)"
-        ).fetchall()
-    finally:
-        con.execute("SET preserve_insertion_order = false")
+    rows = con.execute(
+        f"COPY ({query}) TO '{out}' (FORMAT parquet, COMPRESSION snappy, {layout}, RETURN_STATS)"
+    ).fetchall()
     now = int(time.time() * 1000)
     actions: list[AddAction | RemoveAction] = []
     for filename, count, size, _footer, column_stats, *_ in rows:

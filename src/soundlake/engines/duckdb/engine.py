@@ -7,7 +7,8 @@ so independent flows can run on threads at once. Results stream as Arrow batches
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import duckdb
@@ -20,16 +21,17 @@ from soundlake.engines.base import (
     CdcSpec,
     CommitInfo,
     DeltaRelation,
+    DeltaTarget,
     EngineCapabilities,
+    ExpectationSplit,
     FileStream,
     FileStreamCallback,
+    QueryWriteResult,
     Relation,
     ViewRelation,
-    WriteMode,
-    WriteOutcome,
 )
 from soundlake.engines.duckdb import sandbox as sandboxing
-from soundlake.engines.duckdb import settings
+from soundlake.engines.duckdb import settings, writes
 from soundlake.lake import delta
 
 BATCH_ROWS = 131_072
@@ -66,7 +68,6 @@ class DuckDBEngine:
             name="duckdb", sql_dialect="duckdb", parallel_flows=max(1, parallel_flows)
         )
         config = settings.DuckDBSettings(memory_limit=memory_limit, threads=threads, temp_directory=temp_directory)
-        settings.configure(config)  # AUTO CDC opens its own connections with the same limits
         self.sandbox = sandbox
         self._allowed_paths: list[str] = []
         self._locked = False
@@ -90,25 +91,63 @@ class DuckDBEngine:
         cursor = self._cursor()
         keep: list[Any] = []
         try:
-            self._register(cursor, relations, keep)
-            if self.sandbox and not self._locked:
-                # once: later queries of this engine scan Delta tables through Arrow
-                sandboxing.lock_down(cursor, self._allowed_paths)
-                self._locked = True
-            result = cursor.sql(sql)
-            if result is None:
-                raise EngineError(f"query returned no result: {sql[:200]}")
-            reader = result.to_arrow_reader(BATCH_ROWS)
-        except duckdb.OutOfMemoryException as exc:
+            with self._errors(sql):
+                self._register(cursor, relations, keep)
+                if self.sandbox and not self._locked:
+                    # once: later queries of this engine scan Delta tables through Arrow
+                    sandboxing.lock_down(cursor, self._allowed_paths)
+                    self._locked = True
+                result = cursor.sql(sql)
+                if result is None:
+                    raise EngineError(f"query returned no result: {sql[:200]}")
+                reader = result.to_arrow_reader(BATCH_ROWS)
+        except BaseException:
             cursor.close()
+            raise
+        return pa.RecordBatchReader.from_batches(reader.schema, _hold(reader, cursor, keep, self._denied))
+
+    @contextmanager
+    def _errors(self, sql: str) -> Iterator[None]:
+        """DuckDB errors as soundlake errors naming the query (and the setting to raise)."""
+        try:
+            yield
+        except duckdb.OutOfMemoryException as exc:
             raise _out_of_memory(exc) from exc
         except duckdb.PermissionException as exc:
-            cursor.close()
             raise sandboxing.access_error(exc, self._denied) from exc
         except duckdb.Error as exc:
-            cursor.close()
             raise EngineError(f"DuckDB failed: {exc}\n  query: {sql[:2000]}") from exc
-        return pa.RecordBatchReader.from_batches(reader.schema, _hold(reader, cursor, keep, self._denied))
+
+    @contextmanager
+    def _session(self, relations: Mapping[str, Relation], sql: str = "") -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor of the engine's database with ``relations`` registered; closed afterwards."""
+        cursor = self._cursor()
+        keep: list[Any] = []
+        try:
+            with self._errors(sql):
+                self._register(cursor, relations, keep)
+                yield cursor
+        finally:
+            del keep
+            cursor.close()
+
+    def write_query(
+        self,
+        sql: str,
+        relations: Mapping[str, Relation],
+        target: DeltaTarget | None,
+        *,
+        commit: CommitInfo,
+        storage_options: Mapping[str, str],
+        split: ExpectationSplit | None = None,
+        after_target: Callable[[], None] | None = None,
+    ) -> QueryWriteResult:
+        """Run ``sql`` with the expectation split in DuckDB and write the outcome (``writes``)."""
+        with self._session(relations, sql) as cursor, self._errors(sql):
+            return writes.write_query(
+                cursor, sql, target, commit=commit, storage_options=storage_options,
+                split=split or ExpectationSplit(), after_target=after_target,
+            )
 
     def _register(self, cursor: duckdb.DuckDBPyConnection, relations: Mapping[str, Relation], keep: list[Any]) -> None:
         for name, relation in relations.items():
@@ -167,58 +206,31 @@ class DuckDBEngine:
         self._allowed_paths.extend(paths)
         return True
 
-    def write_delta(
-        self,
-        uri: str,
-        data: pa.RecordBatchReader,
-        *,
-        mode: WriteMode,
-        commit: CommitInfo,
-        storage_options: Mapping[str, str],
-        partition_by: Sequence[str] = (),
-        table_properties: Mapping[str, str] | None = None,
-        description: str | None = None,
-    ) -> WriteOutcome:
-        """Append or overwrite through ``deltalake`` with the commit's app transaction."""
-        result = delta.write_table(
-            uri,
-            data,
-            mode=mode,
-            storage_options=storage_options,
-            app_id=commit.app_id,
-            app_version=commit.version,
-            metadata=commit.metadata,
-            partition_by=partition_by,
-            configuration=table_properties,
-            description=description,
-        )
-        return WriteOutcome(result.committed, result.num_rows, result.version)
-
     def apply_cdc(
         self,
         spec: CdcSpec,
-        events: pa.RecordBatchReader,
+        events: Relation,
         target_uri: str,
         *,
         state_uri: str,
         storage_options: Mapping[str, str],
         commit: CommitInfo,
+        split: ExpectationSplit | None = None,
+        after_target: Callable[[], None] | None = None,
     ) -> CdcMetrics:
-        """Apply AUTO CDC events with the DuckDB SCD implementation (``cdc`` module)."""
-        try:
-            from soundlake.engines.duckdb import cdc
-        except ImportError as exc:
-            raise EngineError(
-                f"flow '{spec.flow}': AUTO CDC is not available in this build of the DuckDB engine"
-            ) from exc
-        return cdc.apply_cdc(
-            spec, events, target_uri, state_uri=state_uri, storage_options=dict(storage_options), commit=commit
-        )
+        """Apply AUTO CDC events on this engine's database (``cdc`` module)."""
+        from soundlake.engines.duckdb import cdc
+
+        with self._session({cdc.EVENTS: events}) as cursor:
+            return writes.apply_cdc_split(
+                cursor, spec, target_uri, state_uri=state_uri, storage_options=dict(storage_options),
+                commit=commit, split=split or ExpectationSplit(), after_target=after_target,
+            )
 
     def apply_cdc_snapshot(
         self,
         spec: CdcSpec,
-        snapshot: pa.RecordBatchReader,
+        snapshot: Relation,
         version: int | str,
         target_uri: str,
         *,
@@ -226,17 +238,14 @@ class DuckDBEngine:
         storage_options: Mapping[str, str],
         commit: CommitInfo,
     ) -> CdcMetrics:
-        """Apply one full snapshot with the DuckDB snapshot-diff implementation."""
-        try:
-            from soundlake.engines.duckdb import snapshot as snap
-        except ImportError as exc:
-            raise EngineError(
-                f"flow '{spec.flow}': AUTO CDC FROM SNAPSHOT is not available in this build"
-            ) from exc
-        return snap.apply_snapshot(
-            spec, snapshot, version, target_uri, state_uri=state_uri,
-            storage_options=dict(storage_options), commit=commit,
-        )
+        """Apply one full snapshot with the snapshot diff, on this engine's database."""
+        from soundlake.engines.duckdb import snapshot as snap
+
+        with self._session({snap.SNAPSHOT: snapshot}) as cursor:
+            return snap.apply_snapshot(
+                cursor, spec, version, target_uri, state_uri=state_uri,
+                storage_options=dict(storage_options), commit=commit,
+            )
 
     def run_file_stream(self, stream: FileStream, on_batch: FileStreamCallback) -> int:
         """Not available: this engine has no streaming runtime (``native_streaming`` False);

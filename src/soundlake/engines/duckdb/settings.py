@@ -1,13 +1,12 @@
-"""Memory and thread settings shared by every DuckDB connection soundlake opens.
+"""Memory and thread settings of a DuckDB engine's database.
 
 DuckDB's default memory limit is 80% of the machine's RAM; a pipeline that sorts or joins
-tens of millions of rows would use it all. soundlake sets a limit (default 1 GiB) and a
+tens of millions of rows would use it all. soundlake sets a limit (default 768 MB) and a
 spill folder so that large operators spill to disk and peak memory stays bounded.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,25 +29,8 @@ class DuckDBSettings:
     temp_directory: str | None = None
 
 
-_current = DuckDBSettings()
-_lock = threading.Lock()
-
-
-def configure(settings: DuckDBSettings) -> None:
-    """Make ``settings`` apply to connections opened from now on in this process."""
-    global _current
-    with _lock:
-        _current = settings
-
-
-def current() -> DuckDBSettings:
-    """The settings in force."""
-    return _current
-
-
-def apply(con: Any, settings: DuckDBSettings | None = None) -> None:
-    """Apply the settings (the current ones by default) to a DuckDB connection."""
-    settings = settings or _current
+def apply(con: Any, settings: DuckDBSettings) -> None:
+    """Apply the settings to a DuckDB connection (the engine's; its cursors share them)."""
     if settings.memory_limit:
         con.execute("SET memory_limit = ?", [settings.memory_limit])
     if settings.threads:

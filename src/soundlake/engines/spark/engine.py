@@ -1,9 +1,9 @@
 """The Spark engine: Spark SQL runs the definitions unchanged, delta-spark commits.
 
 It implements the Engine protocol of ``engines/base.py``: queries are Spark SQL over
-relations registered as temporary views (Delta snapshots, Arrow data, views); results
-cross the boundary as Arrow; writes are Delta commits carrying the batch's app
-transaction (``txnAppId``/``txnVersion``) so a re-run of a committed batch is a no-op;
+relations registered as temporary views (Delta snapshots, Arrow data, views); writes
+(``writes.py``: the expectation split, its counts, quarantine) run as Spark jobs and are
+Delta commits carrying the batch's app transaction (``txnAppId``/``txnVersion``) so a re-run of a committed batch is a no-op;
 AUTO CDC runs as ``MERGE INTO`` (``cdc.py``); Python dataset functions run on this
 session's DataFrame API (``functions.py``, ``native_dataframes``).
 
@@ -15,11 +15,12 @@ snapshots, Arrow batches or the engine's own DataFrames.
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import posixpath
 import tempfile
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -31,15 +32,16 @@ from soundlake.engines.base import (
     CdcSpec,
     CommitInfo,
     DeltaRelation,
+    DeltaTarget,
     EngineCapabilities,
+    ExpectationSplit,
     FileStream,
     FileStreamCallback,
     FunctionRelation,
     NativeRelation,
+    QueryWriteResult,
     Relation,
     ViewRelation,
-    WriteMode,
-    WriteOutcome,
 )
 from soundlake.engines.spark.hadoop import hadoop_settings
 from soundlake.engines.spark.session import spark_session
@@ -172,70 +174,78 @@ class SparkEngine:
 
     # --- writes ----------------------------------------------------------------------
 
-    def write_delta(
+    @contextmanager
+    def _frame_of(self, sql: str, relations: Mapping[str, Relation]) -> Iterator[DataFrame]:
+        """The DataFrame of ``sql`` over ``relations`` (views dropped afterwards); errors named."""
+        names: list[str] = []
+        try:
+            self._register(relations, names)
+            yield self.spark.sql(sql)
+        except EngineError:
+            raise
+        except Exception as exc:  # AnalysisException, Py4JJavaError, ...
+            raise EngineError(f"Spark failed: {_short(exc)}\n  query: {sql[:2000]}") from exc
+        finally:
+            for name in names:
+                self.spark.catalog.dropTempView(name)
+
+    def write_query(
         self,
-        uri: str,
-        data: pa.RecordBatchReader,
+        sql: str,
+        relations: Mapping[str, Relation],
+        target: DeltaTarget | None,
         *,
-        mode: WriteMode,
         commit: CommitInfo,
         storage_options: Mapping[str, str],
-        partition_by: Sequence[str] = (),
-        table_properties: Mapping[str, str] | None = None,
-        description: str | None = None,
-    ) -> WriteOutcome:
-        """Append or overwrite in one Delta commit carrying ``commit``'s app transaction."""
-        before = self._version(uri)
-        frame = self.from_arrow(data).persist()
-        try:
-            rows = frame.count()
-            writer = frame.write.format("delta").mode(mode)
-            writer = writer.option("overwriteSchema" if mode == "overwrite" else "mergeSchema", "true")
-            for key, value in _txn_options(commit).items():
-                writer = writer.option(key, value)
-            if before is None:
-                for key, value in (table_properties or {}).items():
-                    writer = writer.option(key, value)
-            if partition_by:
-                writer = writer.partitionBy(*partition_by)
-            writer.save(uri)
-        except Exception as exc:
-            raise EngineError(f"writing Delta table {uri} with Spark failed: {_short(exc)}") from exc
-        finally:
-            frame.unpersist()
-        after = self._version(uri)
-        committed = after is not None and after != before
-        return WriteOutcome(committed, rows if committed else 0, after)
+        split: ExpectationSplit | None = None,
+        after_target: Callable[[], None] | None = None,
+    ) -> QueryWriteResult:
+        """Run ``sql`` and write it with the expectation split as Spark jobs (``writes``)."""
+        from soundlake.engines.spark.writes import write_frame
 
-    def _version(self, uri: str) -> int | None:
-        from delta.tables import DeltaTable
-
-        if not DeltaTable.isDeltaTable(self.spark, uri):
-            return None
-        return int(DeltaTable.forPath(self.spark, uri).history(1).collect()[0]["version"])
+        with self._frame_of(sql, relations) as frame:
+            return write_frame(frame, target, commit=commit, split=split or ExpectationSplit(),
+                               after_target=after_target)
 
     # --- AUTO CDC ----------------------------------------------------------------------
 
     def apply_cdc(
         self,
         spec: CdcSpec,
-        events: pa.RecordBatchReader,
+        events: Relation,
         target_uri: str,
         *,
         state_uri: str,
         storage_options: Mapping[str, str],
         commit: CommitInfo,
+        split: ExpectationSplit | None = None,
+        after_target: Callable[[], None] | None = None,
     ) -> CdcMetrics:
         """Apply one batch of change events with Delta ``MERGE INTO`` (``cdc.apply_cdc``)."""
+        from soundlake.engines.spark import writes
         from soundlake.engines.spark.cdc import apply_cdc
 
-        with self._lock:
-            return apply_cdc(self.spark, spec, self.from_arrow(events), target_uri, state_path=state_uri, commit=commit)
+        split = split or ExpectationSplit()
+        with self._lock, self._frame_of("SELECT * FROM __sl_cdc_events", {"__sl_cdc_events": events}) as frame:
+            if not split.rules:
+                metrics = apply_cdc(self.spark, spec, frame, target_uri, state_path=state_uri, commit=commit)
+                if after_target is not None:
+                    after_target()
+                return metrics
+            with writes.staged(frame, split) as (counts, violated, flagged_view, columns):
+                if violated is not None:
+                    return CdcMetrics(split=counts, violation=violated)
+                kept = writes.kept_frame(self.spark, flagged_view, columns, split)
+                metrics = apply_cdc(self.spark, spec, kept, target_uri, state_path=state_uri, commit=commit)
+                if after_target is not None:
+                    after_target()
+                writes.write_quarantine(self.spark, flagged_view, columns, split, commit)
+            return dataclasses.replace(metrics, split=counts)
 
     def apply_cdc_snapshot(
         self,
         spec: CdcSpec,
-        snapshot: pa.RecordBatchReader,
+        snapshot: Relation,
         version: int | str,
         target_uri: str,
         *,
@@ -246,9 +256,9 @@ class SparkEngine:
         """Apply one full snapshot with a diff and ``MERGE INTO`` (``snapshot.apply_snapshot``)."""
         from soundlake.engines.spark.snapshot import apply_snapshot
 
-        with self._lock:
+        with self._lock, self._frame_of("SELECT * FROM __sl_snapshot", {"__sl_snapshot": snapshot}) as frame:
             return apply_snapshot(
-                self.spark, spec, self.from_arrow(snapshot), version, target_uri,
+                self.spark, spec, frame, version, target_uri,
                 state_uri=state_uri, storage_options=dict(storage_options), commit=commit,
             )
 
@@ -265,14 +275,6 @@ class SparkEngine:
         if self._session is not None and self._owns_session:
             self._session.stop()
             self._session = None
-
-
-def _txn_options(commit: CommitInfo) -> dict[str, str]:
-    return {
-        "txnAppId": commit.app_id,
-        "txnVersion": str(commit.version),
-        "userMetadata": json.dumps({str(k): str(v) for k, v in commit.metadata.items()}, sort_keys=True),
-    }
 
 
 def _to_arrow(frame: DataFrame) -> pa.Table:

@@ -6,13 +6,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import pyarrow as pa
-
 from soundlake.core.clock import utc_now
-from soundlake.engines.base import CommitInfo, FunctionRelation, Relation
+from soundlake.engines.base import CommitInfo, DeltaTarget, FunctionRelation, Relation, WriteMode
 from soundlake.pipeline.context import RunContext, fault_point, quarantine_name
 from soundlake.pipeline.definitions import QueryFlow
-from soundlake.pipeline.expectations import ExpectationMetrics, ExpectationSplitter, flagged_query
+from soundlake.pipeline.expectations import ExpectationMetrics, expectation_split, violation_error
 from soundlake.pipeline.inputs import Node, ReadGuard, open_relations
 from soundlake.pipeline.planner import FlowPlan
 
@@ -115,47 +113,31 @@ def execute_batch(
     else:
         bound = ctx.binder.bind(sql, [n.input for n in nodes], dialect)
     dataset = plan.dataset
-    splitter = ExpectationSplitter(
-        str(plan.target), plan.name, dataset.expectations, run_id=ctx.run_id, batch_id=batch, now=utc_now()
+    split = expectation_split(
+        dataset.expectations, dialect, quarantine=None if skip_quarantine else quarantine_target(ctx, plan, mode),
+        flow=plan.name, run_id=ctx.run_id, batch_id=batch, now=utc_now(),
     )
     commit = CommitInfo(ctx.app_id(plan.name), batch, ctx.commit_metadata(plan.name, batch))
+    target = None if skip_target else DeltaTarget(
+        ctx.table_uri(plan.target), mode, tuple(dataset.partition_cols),
+        delta_properties(dataset.table_properties), dataset.comment,
+    )
     try:
-        reader = ctx.engine.execute(flagged_query(bound, dataset.expectations, dialect), relations)
-        kept = splitter.split(reader)
-        if skip_target:
-            for _ in kept:
-                pass
-        else:
-            ctx.engine.write_delta(
-                ctx.table_uri(plan.target),
-                kept,
-                mode=mode,
-                commit=commit,
-                storage_options=ctx.storage_options,
-                partition_by=dataset.partition_cols,
-                table_properties=delta_properties(dataset.table_properties),
-                description=dataset.comment,
-            )
-        fault_point("after_target_commit", plan.name)
-        if splitter.has_quarantine and not skip_quarantine:
-            ctx.engine.write_delta(
-                ctx.table_uri(quarantine_name(plan.target)),
-                _as_reader(splitter.quarantine_table(reader.schema)),
-                mode=mode,
-                commit=commit,
-                storage_options=ctx.storage_options,
-            )
-            fault_point("after_quarantine_commit", plan.name)
+        written = ctx.engine.write_query(
+            bound, relations, target, commit=commit, storage_options=ctx.storage_options, split=split,
+            after_target=lambda: fault_point("after_target_commit", plan.name),
+        )
     except Exception as exc:
         guard.reraise(exc)
         raise
-    return FlowResult(
-        "COMPLETED",
-        num_output_rows=splitter.metrics.output_rows,
-        batch=batch,
-        expectations=splitter.metrics,
-    )
+    if written.violation is not None:
+        raise violation_error(written.violation, dataset.expectations, str(plan.target), plan.name)
+    if written.quarantine is not None:
+        fault_point("after_quarantine_commit", plan.name)
+    metrics = ExpectationMetrics.from_counts(str(plan.target), dataset.expectations, written.counts)
+    return FlowResult("COMPLETED", num_output_rows=metrics.output_rows, batch=batch, expectations=metrics)
 
 
-def _as_reader(data: pa.Table | pa.RecordBatchReader) -> pa.RecordBatchReader:
-    return data.to_reader() if isinstance(data, pa.Table) else data
+def quarantine_target(ctx: RunContext, plan: FlowPlan, mode: WriteMode) -> DeltaTarget:
+    """Where the quarantined rows of ``plan``'s target go."""
+    return DeltaTarget(ctx.table_uri(quarantine_name(plan.target)), mode)

@@ -7,21 +7,18 @@ flow), applies the target's expectations to them, resolves the column lists and 
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
-
-import pyarrow as pa
 
 from soundlake.catalog.names import TableName
 from soundlake.catalog.state import safe_name
 from soundlake.core.clock import utc_now
-from soundlake.core.errors import DefinitionError, EngineError, FlowError
-from soundlake.engines.base import CdcSpec, CommitInfo
+from soundlake.core.errors import EngineError, FlowError
+from soundlake.engines.base import CdcSpec, CommitInfo, ViewRelation
 from soundlake.pipeline.checkpoint import Checkpoint, PendingBatch
-from soundlake.pipeline.context import RunContext, fault_point, quarantine_name
+from soundlake.pipeline.context import RunContext, fault_point
 from soundlake.pipeline.definitions import AutoCdcFlow, SnapshotCdcFlow
-from soundlake.pipeline.expectations import ExpectationSplitter, flagged_query
-from soundlake.pipeline.flows.base import FlowResult
+from soundlake.pipeline.expectations import ExpectationMetrics, expectation_split, violation_error
+from soundlake.pipeline.flows.base import FlowResult, quarantine_target
 from soundlake.pipeline.inputs import Node, ReadGuard, expand, open_relations, plan_batch
 from soundlake.pipeline.planner import FlowPlan
 from soundlake.pipeline.sql.query import FlowInput
@@ -34,51 +31,29 @@ def source_input(source: TableName, *, streaming: bool) -> FlowInput:
     return FlowInput("table", streaming, table=source, placeholder=SOURCE_PLACEHOLDER)
 
 
-def build_spec(flow: AutoCdcFlow, name: str, source_columns: list[str]) -> CdcSpec:
-    """Resolve ``column_list`` / ``except_column_list`` and the tracked columns.
+def build_spec(flow: AutoCdcFlow, name: str) -> CdcSpec:
+    """The flow's AUTO CDC parameters in engine terms.
 
-    Raises:
-        DefinitionError: when a named column is not in the source.
+    The engine binds the column choices to the events' columns (``column_list`` /
+    ``except_column_list``; tracked columns: all value columns, those of
+    ``track_history_column_list``, or all but ``track_history_except_column_list``) and
+    names any column the source lacks.
     """
-    known = set(source_columns)
-    for what, cols in (
-        ("keys", flow.keys),
-        ("column_list", flow.column_list or ()),
-        ("except_column_list", flow.except_column_list or ()),
-    ):
-        missing = [c for c in cols if c not in known]
-        if missing:
-            raise DefinitionError(
-                f"flow '{name}': {what} names column(s) {missing} not in source {flow.source} "
-                f"(columns: {source_columns}) ({flow.location})"
-            )
-    if flow.column_list:
-        columns = list(flow.column_list)
-    else:
-        excluded = set(flow.except_column_list or ())
-        columns = [c for c in source_columns if c not in excluded]
-    tracked: tuple[str, ...] | None = None
-    untracked: tuple[str, ...] = ()
-    if flow.track_history_column_list:
-        tracked = tuple(flow.track_history_column_list)
-    elif flow.track_history_except_column_list:
-        skip = set(flow.track_history_except_column_list)
-        tracked = tuple(c for c in columns if c not in skip)
-    if tracked is not None:
-        untracked = tuple(c for c in columns if c not in tracked and c not in flow.keys)
+    tracked = tuple(flow.track_history_column_list) if flow.track_history_column_list else None
     return CdcSpec(
         flow=name,
         target=str(flow.target),
         keys=tuple(flow.keys),
         sequence_by=tuple(flow.sequence_by),
         scd_type=flow.stored_as_scd_type,
-        columns=tuple(columns),
+        columns=tuple(flow.column_list) if flow.column_list else None,
         except_columns=tuple(flow.except_column_list or ()),
         ignore_null_updates=flow.ignore_null_updates,
         apply_as_deletes=flow.apply_as_deletes,
         apply_as_truncates=flow.apply_as_truncates,
         tracked_columns=tracked,
-        untracked_columns=untracked,
+        untracked_columns=() if tracked is not None else tuple(flow.track_history_except_column_list or ()),
+        location=f"{flow.location}",
     )
 
 
@@ -115,46 +90,37 @@ def _apply(
     guard = ReadGuard()
     relations = open_relations(ctx, nodes, planned.entries, guard)
     expectations = plan.dataset.expectations
-    splitter = ExpectationSplitter(
-        str(plan.target), plan.name, expectations, run_id=ctx.run_id, batch_id=batch, now=utc_now()
+    split = expectation_split(
+        expectations, dialect, quarantine=quarantine_target(ctx, plan, "append"), flow=plan.name,
+        run_id=ctx.run_id, batch_id=batch, now=utc_now(),
     )
+    commit = CommitInfo(ctx.app_id(plan.name), batch, ctx.commit_metadata(plan.name, batch))
     try:
-        reader = ctx.engine.execute(flagged_query(sql, expectations, dialect), relations)
-        events = splitter.split(reader)
-        if splitter.has_quarantine:
-            # quarantine rows are known only once every event was read
-            events = events.read_all().to_reader()
-        spec = build_spec(flow, plan.name, list(events.schema.names))
-        commit = CommitInfo(ctx.app_id(plan.name), batch, ctx.commit_metadata(plan.name, batch))
         metrics = ctx.engine.apply_cdc(
-            spec,
-            events,
+            build_spec(flow, plan.name),
+            ViewRelation(sql, relations),
             ctx.table_uri(plan.target),
             state_uri=ctx.state.uri("cdc", safe_name(plan.name)),
             storage_options=ctx.storage_options,
             commit=commit,
+            split=split,
+            after_target=lambda: fault_point("after_target_commit", plan.name),
         )
-        fault_point("after_target_commit", plan.name)
-        if splitter.has_quarantine:
-            ctx.engine.write_delta(
-                ctx.table_uri(quarantine_name(plan.target)),
-                _as_reader(splitter.quarantine_table(reader.schema)),
-                mode="append",
-                commit=commit,
-                storage_options=ctx.storage_options,
-            )
     except EngineError:
         raise
     except Exception as exc:
         guard.reraise(exc)
         raise
+    if metrics.violation is not None:
+        raise violation_error(metrics.violation, expectations, str(plan.target), plan.name)
     return FlowResult(
         "COMPLETED",
         num_output_rows=metrics.num_output_rows,
         num_upserted_rows=metrics.num_upserted_rows,
         num_deleted_rows=metrics.num_deleted_rows,
         batch=batch,
-        expectations=splitter.metrics if expectations else None,
+        expectations=ExpectationMetrics.from_counts(str(plan.target), expectations, metrics.split)
+        if expectations and metrics.split is not None else None,
         extra={"cdc_plan": metrics.plan} if metrics.plan else {},
     )
 
@@ -192,20 +158,16 @@ def run_snapshot_cdc(ctx: RunContext, plan: FlowPlan) -> FlowResult:
     guard = ReadGuard()
     relations = open_relations(ctx, nodes, pending.entries, guard)
     try:
-        reader = ctx.engine.execute(sql, relations)
+        tracked = tuple(flow.track_history_column_list) if flow.track_history_column_list else None
         spec = CdcSpec(
             flow=plan.name, target=str(plan.target), keys=tuple(flow.keys), sequence_by=(),
-            scd_type=flow.stored_as_scd_type,
-            tracked_columns=tuple(flow.track_history_column_list) if flow.track_history_column_list else None,
+            scd_type=flow.stored_as_scd_type, tracked_columns=tracked,
+            untracked_columns=() if tracked is not None else tuple(flow.track_history_except_column_list or ()),
+            location=str(flow.location),
         )
-        if flow.track_history_except_column_list:
-            skip = set(flow.track_history_except_column_list)
-            spec = dataclasses.replace(
-                spec, tracked_columns=tuple(c for c in reader.schema.names if c not in skip and c not in flow.keys)
-            )
         commit = CommitInfo(ctx.app_id(plan.name), batch, ctx.commit_metadata(plan.name, batch))
         metrics = ctx.engine.apply_cdc_snapshot(
-            spec, reader, version, ctx.table_uri(plan.target),
+            spec, ViewRelation(sql, relations), version, ctx.table_uri(plan.target),
             state_uri=ctx.state.uri("cdc", safe_name(plan.name)), storage_options=ctx.storage_options,
             commit=commit,
         )
@@ -222,7 +184,3 @@ def run_snapshot_cdc(ctx: RunContext, plan: FlowPlan) -> FlowResult:
 def _versions(entries: dict[str, Any]) -> dict[str, Any]:
     """The source versions a snapshot read, per input key."""
     return {k: e.get("version") for k, e in entries.items()}
-
-
-def _as_reader(data: pa.Table | pa.RecordBatchReader) -> pa.RecordBatchReader:
-    return data.to_reader() if isinstance(data, pa.Table) else data

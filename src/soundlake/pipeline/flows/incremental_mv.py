@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from dataclasses import dataclass
-from typing import Any
 
 import pyarrow as pa
 import sqlglot
@@ -27,7 +26,7 @@ from sqlglot import exp
 
 from soundlake.catalog.state import safe_name
 from soundlake.core.sql_text import quote_identifier
-from soundlake.engines.base import ArrowRelation, CommitInfo, DeltaRelation
+from soundlake.engines.base import CommitInfo, DeltaRelation, DeltaTarget, Relation, ViewRelation
 from soundlake.lake import delta
 from soundlake.pipeline.checkpoint import Checkpoint, PendingBatch
 from soundlake.pipeline.context import RunContext, fault_point
@@ -38,6 +37,7 @@ from soundlake.pipeline.flows.base import (
 from soundlake.pipeline.planner import FlowPlan
 
 PARTIALS = "__sl_partials"
+NEW_PARTIALS = "__sl_new"
 _MERGE = {exp.Count: "sum", exp.Sum: "sum", exp.Min: "min", exp.Max: "max"}
 
 
@@ -188,29 +188,29 @@ def run_incremental(ctx: RunContext, plan: FlowPlan, sql: str, agg: AggregatePla
                              ctx.storage_options)
     partials_done = delta.transaction_version(partials_uri, ctx.app_id(plan.name), ctx.storage_options)
     if partials_done is None or partials_done < batch:
-        new = ctx.engine.execute(partial_sql, {placeholder: relation})
+        partial = ViewRelation(partial_sql, {placeholder: relation})
+        merged_sql = f"SELECT * FROM {NEW_PARTIALS}"
+        merged: dict[str, Relation] = {NEW_PARTIALS: partial}
         if planned["from"] is not None:
             old_schema = delta.table_schema(partials_uri, ctx.storage_options)
             assert old_schema is not None
-            new = ctx.engine.execute(
-                _merge_sql(agg, old_schema, dialect),
-                {"__sl_old": DeltaRelation(partials_uri, storage_options=ctx.storage_options),
-                 "__sl_new": ArrowRelation(new.read_all())},
-            )
-        ctx.engine.write_delta(partials_uri, new, mode="overwrite", commit=commit,
+            merged_sql = _merge_sql(agg, old_schema, dialect)
+            merged = {"__sl_old": DeltaRelation(partials_uri, storage_options=ctx.storage_options),
+                      NEW_PARTIALS: partial}
+        ctx.engine.write_query(merged_sql, merged, DeltaTarget(partials_uri, "overwrite"), commit=commit,
                                storage_options=ctx.storage_options)
     fault_point("after_partials_commit", plan.name)
-    final = ctx.engine.execute(agg.final_sql(dialect), {PARTIALS: DeltaRelation(partials_uri, storage_options=ctx.storage_options)})
-    counter = _Counter()
-    ctx.engine.write_delta(
-        target_uri, counter.wrap(final), mode="overwrite", commit=commit, storage_options=ctx.storage_options,
-        partition_by=plan.dataset.partition_cols, table_properties=delta_properties(plan.dataset.table_properties),
-        description=plan.dataset.comment,
+    written = ctx.engine.write_query(
+        agg.final_sql(dialect),
+        {PARTIALS: DeltaRelation(partials_uri, storage_options=ctx.storage_options)},
+        DeltaTarget(target_uri, "overwrite", tuple(plan.dataset.partition_cols),
+                    delta_properties(plan.dataset.table_properties), plan.dataset.comment),
+        commit=commit, storage_options=ctx.storage_options,
     )
     cp.commit(ctx, batch, target=plan.target, signature=None,
               incremental={"sql": digest, "version": int(planned["to"])})
     mode = "incremental" if planned["from"] is not None else "full"
-    return FlowResult("COMPLETED", num_output_rows=counter.rows, batch=batch, extra={"refresh": mode})
+    return FlowResult("COMPLETED", num_output_rows=written.counts.output_rows, batch=batch, extra={"refresh": mode})
 
 
 def _plan_range(
@@ -229,16 +229,3 @@ def _plan_range(
     pending = PendingBatch(cp.next_batch(done), extra={"from": start, "to": version, "files": files, "sql": digest})
     cp.record_plan(ctx, pending)
     return pending
-
-
-class _Counter:
-    def __init__(self) -> None:
-        self.rows = 0
-
-    def wrap(self, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
-        def gen() -> Any:
-            for batch in reader:
-                self.rows += batch.num_rows
-                yield batch
-
-        return pa.RecordBatchReader.from_batches(reader.schema, gen())

@@ -1,0 +1,139 @@
+"""Query writes with the expectation split, as Spark jobs.
+
+With rules, the flagged result is persisted on the executors (memory, then disk); one
+aggregate reads every count from it, and the kept and quarantined rows are written from
+it by Delta's writer. Without rules, the query is written as it is. The driver receives
+the counts, the commit's metrics and, for a violated ``fail`` rule, one example row.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from soundlake.engines import split_sql
+from soundlake.engines.base import (
+    CommitInfo,
+    DeltaTarget,
+    ExpectationSplit,
+    QueryWriteResult,
+    RuleViolation,
+    SplitCounts,
+    WriteOutcome,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+
+def txn_options(commit: CommitInfo) -> dict[str, str]:
+    """Delta writer options recording ``commit``'s app transaction and metadata."""
+    return {
+        "txnAppId": commit.app_id,
+        "txnVersion": str(commit.version),
+        "userMetadata": json.dumps({str(k): str(v) for k, v in commit.metadata.items()}, sort_keys=True),
+    }
+
+
+def last_commit(spark: SparkSession, uri: str) -> tuple[int | None, int]:
+    """The table's latest version (None: no table) and the rows that commit wrote."""
+    from delta.tables import DeltaTable
+
+    if not DeltaTable.isDeltaTable(spark, uri):
+        return None, 0
+    entry = DeltaTable.forPath(spark, uri).history(1).select("version", "operationMetrics").collect()[0]
+    metrics = entry["operationMetrics"] or {}
+    return int(entry["version"]), int(metrics.get("numOutputRows", 0) or 0)
+
+
+def save(frame: DataFrame, target: DeltaTarget, commit: CommitInfo) -> WriteOutcome:
+    """Write ``frame`` to ``target`` in one commit carrying ``commit``'s app transaction."""
+    spark = frame.sparkSession
+    before, _ = last_commit(spark, target.uri)
+    writer = frame.write.format("delta").mode(target.mode)
+    writer = writer.option("overwriteSchema" if target.mode == "overwrite" else "mergeSchema", "true")
+    for key, value in txn_options(commit).items():
+        writer = writer.option(key, value)
+    if before is None:
+        for key, value in target.table_properties.items():
+            writer = writer.option(key, value)
+    if target.partition_by:
+        writer = writer.partitionBy(*target.partition_by)
+    writer.save(target.uri)
+    after, rows = last_commit(spark, target.uri)
+    committed = after is not None and after != before
+    return WriteOutcome(committed, rows if committed else 0, after)
+
+
+@contextmanager
+def staged(frame: DataFrame, split: ExpectationSplit) -> Iterator[tuple[SplitCounts, RuleViolation | None, str, list[str]]]:
+    """Flag, persist and count ``frame``; yields counts, violation, flagged view, data columns."""
+    spark = frame.sparkSession
+    rules = split.rules
+    tag = uuid.uuid4().hex[:12]
+    source, flagged_view = f"__sl_split_in_{tag}", f"__sl_flagged_{tag}"
+    frame.createOrReplaceTempView(source)
+    flagged = spark.sql(split_sql.flagged_sql(f"SELECT * FROM {source}", rules)).persist()
+    try:
+        flagged.createOrReplaceTempView(flagged_view)
+        columns = split_sql.data_columns(flagged.columns)
+        counts = split_sql.counts_from_row(tuple(spark.sql(split_sql.counts_sql(flagged_view, rules)).collect()[0]), rules)
+        failed = split_sql.first_failed(counts, rules)
+        violated = None
+        if failed is not None:
+            row = spark.sql(split_sql.example_sql(flagged_view, columns, failed, "spark")).collect()
+            violated = split_sql.violation(failed, columns, tuple(row[0]) if row else ())
+        yield counts, violated, flagged_view, columns
+    finally:
+        flagged.unpersist()
+        spark.catalog.dropTempView(flagged_view)
+        spark.catalog.dropTempView(source)
+
+
+def write_quarantine(
+    spark: SparkSession, flagged_view: str, columns: list[str], split: ExpectationSplit, commit: CommitInfo
+) -> WriteOutcome | None:
+    """Append the quarantined rows (an empty batch still records the app transaction)."""
+    if split.quarantine is None or not any(r.action == "quarantine" for r in split.rules):
+        return None
+    return save(spark.sql(split_sql.quarantine_sql(flagged_view, columns, split, "spark")), split.quarantine, commit)
+
+
+def write_frame(
+    frame: DataFrame,
+    target: DeltaTarget | None,
+    *,
+    commit: CommitInfo,
+    split: ExpectationSplit,
+    after_target: Callable[[], None] | None,
+) -> QueryWriteResult:
+    """Write ``frame`` with the split: target, then ``after_target``, then quarantine."""
+    if not split.rules:
+        if target is None:
+            n = frame.count()
+            if after_target is not None:
+                after_target()
+            return QueryWriteResult(SplitCounts(n, n))
+        outcome = save(frame, target, commit)
+        if after_target is not None:
+            after_target()
+        return QueryWriteResult(SplitCounts(outcome.num_rows, outcome.num_rows), outcome)
+    spark = frame.sparkSession
+    with staged(frame, split) as (counts, violated, flagged_view, columns):
+        if violated is not None:
+            return QueryWriteResult(counts, violation=violated)
+        written: WriteOutcome | None = None
+        if target is not None:
+            written = save(kept_frame(spark, flagged_view, columns, split), target, commit)
+        if after_target is not None:
+            after_target()
+        quarantined = write_quarantine(spark, flagged_view, columns, split, commit)
+        return QueryWriteResult(counts, written, quarantined)
+
+
+def kept_frame(spark: SparkSession, flagged_view: str, columns: list[str], split: ExpectationSplit) -> DataFrame:
+    """The rows that pass the split, as a DataFrame over the persisted flagged rows."""
+    return spark.sql(split_sql.kept_sql(flagged_view, columns, split.rules, "spark"))
