@@ -96,7 +96,8 @@ def _check(events: list[tuple], cuts: list[int], scd_type: int, ignore_nulls: bo
         for a, b in pairwise(bounds):
             metrics = apply(events[a:b])
             # the counts assume the target holds what the state says it holds
-            assert metrics.num_output_rows == len(dicts())
+            assert metrics.target_rows == len(dicts())
+            assert metrics.num_output_rows == metrics.num_upserted_rows
         got = dicts()
     assert canonical(got) == canonical(expected)
     if scd_type == 2:

@@ -218,9 +218,10 @@ def test_rerun_of_committed_batch_is_a_noop(tmp_path: Path) -> None:
 def test_metrics_count_upserts_and_deletes(tmp_path: Path) -> None:
     flow = Flow(tmp_path, spec(1))
     m = flow.apply(table([ev(1, "a", 1), ev(2, "b", 1), ev(3, "c", 1)], SCHEMA))
-    assert (m.num_upserted_rows, m.num_deleted_rows, m.num_output_rows) == (3, 0, 3)
+    assert (m.num_upserted_rows, m.num_deleted_rows, m.num_output_rows, m.target_rows) == (3, 0, 3, 3)
     m = flow.apply(table([ev(1, "x", 2), ev(2, None, 2, "D"), ev(3, "old", 0)], SCHEMA))
-    assert (m.num_upserted_rows, m.num_deleted_rows, m.num_output_rows) == (1, 1, 2)
+    # one row written (key 1), one key deleted; the target holds 2 rows
+    assert (m.num_upserted_rows, m.num_deleted_rows, m.num_output_rows, m.target_rows) == (1, 1, 1, 2)
     m = flow.apply(table([ev(3, "old", 0)], SCHEMA))
     assert m.plan == "noop" and m.num_upserted_rows == 0
 

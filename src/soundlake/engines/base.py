@@ -84,11 +84,18 @@ class CdcSpec:
 
 @dataclass(frozen=True)
 class CdcMetrics:
-    """Outcome of applying one batch of change events."""
+    """Outcome of applying one batch of change events.
+
+    ``num_upserted_rows`` counts target rows written (inserted, or updated: an SCD2 version
+    closed by a delete is an updated row); ``num_deleted_rows`` counts keys live before the
+    batch and not after; ``num_output_rows`` is the rows written (= upserted), as for every
+    other flow; ``target_rows`` is the target's size afterwards.
+    """
 
     num_upserted_rows: int = 0
     num_deleted_rows: int = 0
     num_output_rows: int = 0
+    target_rows: int | None = None
     plan: str = ""
     split: SplitCounts | None = None
     """The expectation split of the events (None: the flow has no expectations)."""

@@ -86,7 +86,7 @@ def split(events: list[tuple[Any, ...]], seed: int) -> list[list[tuple[Any, ...]
 def test_docs_example_in_one_batch(spark: Any, tmp_path: Path, scd_type: int, expected: list[Any]) -> None:
     metrics = apply(spark, docs_spec(scd_type), DOCS_EVENTS, tmp_path, 1)
     assert table_rows(spark, tmp_path / "target") == expected
-    assert metrics.num_output_rows == len(expected)
+    assert metrics.num_output_rows == metrics.target_rows == len(expected)
 
 
 @pytest.mark.parametrize("seed", [7])

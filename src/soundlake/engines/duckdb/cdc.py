@@ -117,6 +117,7 @@ def _apply(
     return CdcMetrics(
         num_upserted_rows=result.upserted,
         num_deleted_rows=result.deleted,
-        num_output_rows=result.rows_after,
+        num_output_rows=result.upserted,
+        target_rows=result.rows_after,
         plan=result.plan,
     )

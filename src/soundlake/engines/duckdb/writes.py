@@ -9,6 +9,7 @@ pass through Python code: only Arrow batches handed from DuckDB to ``deltalake``
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -181,6 +182,5 @@ def apply_cdc_split(
         after_target()
     if counts is not None:
         write_quarantine(cursor, columns, split, commit, storage_options)
-        metrics = CdcMetrics(metrics.num_upserted_rows, metrics.num_deleted_rows, metrics.num_output_rows,
-                             metrics.plan, split=counts)
+        metrics = dataclasses.replace(metrics, split=counts)
     return metrics

@@ -229,7 +229,8 @@ def _write_target(
     """Create the target, or MERGE the recomputed rows of the affected keys into it.
 
     Metrics match the DuckDB engine: upserted = rows written (new or changed), deleted =
-    keys live before and not after, output = the target's row count afterwards.
+    keys live before and not after, output = rows written (upserted), target_rows = the
+    target's row count afterwards.
     """
     rows = rows.persist()
     try:
@@ -239,23 +240,21 @@ def _write_target(
             for key, value in _write_options(commit, "target").items():
                 writer = writer.option(key, value)
             writer.save(target_path)
-            return CdcMetrics(num_upserted_rows=output, num_output_rows=output, plan="create")
+            return CdcMetrics(num_upserted_rows=output, num_output_rows=output, target_rows=output, plan="create")
         view("cdc_rows", rows)
         old_v = _old_rows(rc, view, target)
         stats = _count_changes(spark, rc, view.name("cdc_rows"), old_v)
         after = target.count() + stats["n_new"] - stats["n_old"]
-        metrics = CdcMetrics(
-            num_upserted_rows=stats["upserted"], num_deleted_rows=stats["deleted"], num_output_rows=after
-        )
         if not stats["upserted"] and not stats["removed"]:
-            return CdcMetrics(num_output_rows=after, plan="noop")
+            return CdcMetrics(target_rows=after, plan="noop")
         source = _merge_source(spark, rc, view, old_v)
         with _commit_conf(spark, commit):
             spark.sql(merge_sql(rc, target_path, source)).collect()
         return CdcMetrics(
-            num_upserted_rows=metrics.num_upserted_rows,
-            num_deleted_rows=metrics.num_deleted_rows,
-            num_output_rows=after,
+            num_upserted_rows=stats["upserted"],
+            num_deleted_rows=stats["deleted"],
+            num_output_rows=stats["upserted"],
+            target_rows=after,
             plan="merge",
         )
     finally:

@@ -112,17 +112,8 @@ class SparkEngine:
 
     def execute(self, sql: str, relations: Mapping[str, Relation]) -> pa.RecordBatchReader:
         """Run ``sql`` (Spark SQL) over ``relations``; the result as Arrow batches."""
-        names: list[str] = []
-        try:
-            self._register(relations, names)
-            table = _to_arrow(self.spark.sql(sql))
-        except EngineError:
-            raise
-        except Exception as exc:  # AnalysisException, Py4JJavaError, ...
-            raise EngineError(f"Spark failed: {_short(exc)}\n  query: {sql[:2000]}") from exc
-        finally:
-            for name in names:
-                self.spark.catalog.dropTempView(name)
+        with self._frame_of(sql, relations) as frame:
+            table = _to_arrow(frame)
         return table.to_reader()
 
     def _register(self, relations: Mapping[str, Relation], names: list[str]) -> None:
