@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
+
 from tests.pipeline.conftest import Lakehouse, statuses
 
 PIPELINE = """
@@ -132,3 +134,17 @@ def test_polars_reads_a_table_soundlake_wrote(lakehouse: Lakehouse) -> None:
     frame = pl.read_delta(uri).sort("user_id")
     assert frame["user_id"].to_list() == ["a", "b"]
     assert pl.scan_delta(uri).select(pl.col("n").sum()).collect().item() == 2
+
+
+def test_an_unknown_column_is_reported_in_the_flows_own_terms(lakehouse: Lakehouse) -> None:
+    """Engine errors name the inputs as written and the definition's file, never __sl_ names."""
+    lakehouse.sql("""
+    CREATE OR REFRESH STREAMING TABLE raw AS SELECT * FROM STREAM read_files('${data}/in', format => 'parquet');
+    CREATE OR REFRESH MATERIALIZED VIEW totals AS SELECT sum(nope) AS total FROM raw;
+    """)
+    lakehouse.parquet("in", "a.parquet", pa.table({"id": [1, 2]}))
+    result = lakehouse.run()
+    message = result.errors["main.silver.totals"]
+    assert "__sl_" not in message, message
+    assert "nope" in message and "flow 'main.silver.totals'" in message
+    assert "SELECT sum(nope) AS total FROM raw" in message and ".sql:" in message

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from soundlake.core.clock import utc_now
+from soundlake.core.errors import EngineError
 from soundlake.engines.base import CommitInfo, DeltaTarget, FunctionRelation, Relation, WriteMode
 from soundlake.pipeline.context import RunContext, fault_point, quarantine_name
 from soundlake.pipeline.definitions import QueryFlow
@@ -129,6 +131,8 @@ def execute_batch(
         )
     except Exception as exc:
         guard.reraise(exc)
+        if isinstance(exc, EngineError):
+            raise in_user_terms(exc, plan, nodes, sql) from exc
         raise
     if written.violation is not None:
         raise violation_error(written.violation, dataset.expectations, str(plan.target), plan.name)
@@ -136,6 +140,23 @@ def execute_batch(
         fault_point("after_quarantine_commit", plan.name)
     metrics = ExpectationMetrics.from_counts(str(plan.target), dataset.expectations, written.counts)
     return FlowResult("COMPLETED", num_output_rows=metrics.output_rows, batch=batch, expectations=metrics)
+
+
+_INTERNAL = re.compile(r"\b__sl_[A-Za-z0-9_]+\b")
+
+
+def in_user_terms(exc: EngineError, plan: FlowPlan, nodes: Sequence[Node], sql: str) -> EngineError:
+    """An engine error in the flow's own terms: inputs by their names, the query as written.
+
+    The engine names the relations soundlake registered (``__sl_in_0``, ...) and shows the
+    bound query; the user wrote table names and ``read_files(...)`` in Spark SQL.
+    """
+    text = exc.message.split("\n  query: ")[0]
+    names = {node.placeholder: node.input.describe() for node in nodes}
+    text = _INTERNAL.sub(lambda m: names.get(m.group(0), "the flow's query"), text)
+    location = getattr(plan.flow, "location", None)
+    where = f" ({location})" if location else ""
+    return EngineError(f"flow '{plan.name}': {text}{where}\n  query: {sql.strip()[:2000]}", hint=exc.hint)
 
 
 def quarantine_target(ctx: RunContext, plan: FlowPlan, mode: WriteMode) -> DeltaTarget:

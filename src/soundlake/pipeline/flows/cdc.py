@@ -18,7 +18,7 @@ from soundlake.pipeline.checkpoint import Checkpoint, PendingBatch
 from soundlake.pipeline.context import RunContext, fault_point
 from soundlake.pipeline.definitions import AutoCdcFlow, SnapshotCdcFlow
 from soundlake.pipeline.expectations import ExpectationMetrics, expectation_split, violation_error
-from soundlake.pipeline.flows.base import FlowResult, quarantine_target
+from soundlake.pipeline.flows.base import FlowResult, in_user_terms, quarantine_target
 from soundlake.pipeline.inputs import Node, ReadGuard, expand, open_relations, plan_batch
 from soundlake.pipeline.planner import FlowPlan
 from soundlake.pipeline.sql.query import FlowInput
@@ -55,6 +55,11 @@ def build_spec(flow: AutoCdcFlow, name: str) -> CdcSpec:
         untracked_columns=() if tracked is not None else tuple(flow.track_history_except_column_list or ()),
         location=f"{flow.location}",
     )
+
+
+def source_label(flow: AutoCdcFlow) -> str:
+    """The flow's source as written: ``STREAM(c.s.t)`` or ``c.s.t``."""
+    return f"STREAM({flow.source})" if flow.source_is_stream and not flow.once else str(flow.source)
 
 
 def run_auto_cdc(ctx: RunContext, plan: FlowPlan) -> FlowResult:
@@ -106,10 +111,10 @@ def _apply(
             split=split,
             after_target=lambda: fault_point("after_target_commit", plan.name),
         )
-    except EngineError:
-        raise
     except Exception as exc:
         guard.reraise(exc)
+        if isinstance(exc, EngineError):
+            raise in_user_terms(exc, plan, nodes, f"APPLY CHANGES FROM {source_label(flow)}") from exc
         raise
     if metrics.violation is not None:
         raise violation_error(metrics.violation, expectations, str(plan.target), plan.name)
