@@ -52,10 +52,10 @@ def run_scale(scale: float, db: str) -> list[tuple[str, float, int, int]]:
     """The timed runs of one scale: (case, seconds, rows delivered, delete events)."""
     import sqlalchemy as sa
 
+    from soundlake.demo.generate import generate
     from soundlake.ingest.config import IngestConfig, IngestTable
     from soundlake.ingest.runner import run_tables
     from soundlake.lake.storage import Lake
-    from soundlake.source.generate import generate
 
     out: list[tuple[str, float, int, int]] = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -30,7 +30,7 @@ DEFAULT_PG = "postgresql+psycopg://soundlake:soundlake@127.0.0.1:5432/postgres"
 
 def child(url: str, scale: float, seed: int) -> None:
     """Run one generation and print its figures as JSON (runs in the child process)."""
-    from soundlake.source.generate import generate
+    from soundlake.demo.generate import generate
 
     result = generate(url, scale=scale, seed=seed)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -153,7 +153,7 @@ def _drop_pg(admin_url: str, name: str) -> None:
 
 
 def _prepare(db: str, scale: float, workdir: Path) -> tuple[str, str | None, int]:
-    from soundlake.source.generate import generate
+    from soundlake.demo.generate import generate
 
     pg_name = None
     if db == "sqlite":

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 
 from soundlake.catalog.names import TableName
+from soundlake.demo.simulate import SimulationSummary
 from soundlake.lake import delta
 from soundlake.project.context import Project
 from soundlake.project.demo import expectation_counts
 from soundlake.project.job import JobResult, run_job
 from soundlake.project.scaffold import init_project
 from soundlake.project.source_ops import create_source, generate, simulate, source_counts
-from soundlake.source.simulate import SimulationSummary
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from soundlake.source.loadsql import load_sql_files
+from soundlake.demo.loadsql import load_sql_files
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

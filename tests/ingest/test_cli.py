@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from soundlake.core.errors import LockedError
+from soundlake.demo.loadsql import load_sql_files
 from soundlake.project.context import Project
 from soundlake.project.ingest_ops import ingest_lock, ingest_status, run_ingest
-from soundlake.source.loadsql import load_sql_files
 
 YML = """name: spotify
 storage: lake

@@ -12,11 +12,11 @@ import pytest
 from pydantic import ValidationError
 
 from soundlake.core.errors import ConfigError
+from soundlake.demo.simulate import simulate
 from soundlake.ingest.config import IngestConfig, IngestTable
 from soundlake.ingest.runner import run_tables
 from soundlake.ingest.window import row_hashes
 from soundlake.lake.storage import Lake
-from soundlake.source.simulate import simulate
 from tests.ingest.helpers import TABLES, as_multiset, bronze_rows, config, source_rows
 from tests.ingest.test_semantics import execute, insert, make_events
 

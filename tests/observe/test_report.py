@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import date, datetime
 from html.parser import HTMLParser
 
+from soundlake.demo.report_sample import sample_report_data
 from soundlake.observe.report import (
     DailyListening,
     ExpectationResult,
@@ -21,7 +22,6 @@ from soundlake.observe.report import (
     count_charts,
     render_report,
 )
-from soundlake.observe.report_sample import sample_report_data
 from soundlake.observe.report_svg import NODE_H, NODE_W, layout_graph
 
 VOID = {"meta", "br", "img", "input", "link", "hr", "col", "source", "wbr", "area", "base"}

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from soundlake.demo.report_sample import sample_report_data
 from soundlake.observe.report import ReportData, count_charts, render_report
-from soundlake.observe.report_sample import sample_report_data
 from tests.conftest import REPO
 
 CHROMIUM_ENV = "CHROMIUM"

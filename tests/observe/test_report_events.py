@@ -1,4 +1,4 @@
-"""report_data_from_events: event-log rows and mart rows -> ReportData."""
+"""report_data_from_events: event-log rows and mart charts -> ReportData; mart rows -> charts."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from soundlake.demo.report_marts import mart_charts
 from soundlake.observe.report import report_data_from_events
 from soundlake.observe.report_events import infer_layer, parse_timestamp
-from soundlake.observe.report_marts import mart_charts
 
 CAT = "spotify_catalog"
 T0 = datetime(2026, 3, 1, 6, 0, 0, tzinfo=timezone.utc)
@@ -169,7 +169,7 @@ def three_runs() -> list[dict[str, Any]]:
 
 
 def test_runs_flows_and_statuses() -> None:
-    data = report_data_from_events(three_runs(), {})
+    data = report_data_from_events(three_runs())
     assert [r.update_id for r in data.runs] == ["u1", "u2", "u3"]
     assert [r.status for r in data.runs] == ["COMPLETED", "COMPLETED", "FAILED"]
     last = {f.flow: f for f in data.runs[-1].flows}
@@ -188,7 +188,7 @@ def test_runs_flows_and_statuses() -> None:
 
 def test_graph_nodes_layers_edges_and_latest_status() -> None:
     counts = {USERS_G: 520, MART: 31, "lake/bronze/DimUser": 700}
-    data = report_data_from_events(three_runs(), {}, row_counts=counts)
+    data = report_data_from_events(three_runs(), row_counts=counts)
     nodes = {n.name: n for n in data.nodes}
     assert set(nodes) == {
         "lake/bronze/DimUser",
@@ -221,7 +221,7 @@ def test_graph_nodes_layers_edges_and_latest_status() -> None:
 
 
 def test_expectations_per_dataset_over_runs() -> None:
-    data = report_data_from_events(three_runs(), {})
+    data = report_data_from_events(three_runs())
     key_not_null = [
         e for e in data.expectations if e.dataset == USERS_S and e.name == "key_not_null"
     ]
@@ -236,10 +236,10 @@ def test_expectations_per_dataset_over_runs() -> None:
 
 
 def test_quarantine_from_counts_then_log() -> None:
-    assert report_data_from_events(three_runs(), {}).quarantined_rows == 6  # 3 + 3 from the log
+    assert report_data_from_events(three_runs()).quarantined_rows == 6  # 3 + 3 from the log
     counts = {f"{STREAMS_S}_quarantine": 9}
-    assert report_data_from_events(three_runs(), {}, row_counts=counts).quarantined_rows == 9
-    assert report_data_from_events(three_runs(), {}, quarantined_rows=2).quarantined_rows == 2
+    assert report_data_from_events(three_runs(), row_counts=counts).quarantined_rows == 9
+    assert report_data_from_events(three_runs(), quarantined_rows=2).quarantined_rows == 2
 
 
 def test_order_and_representation_do_not_matter() -> None:
@@ -255,14 +255,14 @@ def test_order_and_representation_do_not_matter() -> None:
         }
         for r in shuffled
     ]
-    expected = report_data_from_events(rows, {})
-    assert report_data_from_events(shuffled, {}) == expected
-    assert report_data_from_events(variant, {}) == expected
+    expected = report_data_from_events(rows)
+    assert report_data_from_events(shuffled) == expected
+    assert report_data_from_events(variant) == expected
 
 
 def test_runs_without_update_progress_derive_status() -> None:
     rows = [r for r in three_runs() if r["event_type"] != "update_progress"]
-    data = report_data_from_events(rows, {})
+    data = report_data_from_events(rows)
     assert [r.status for r in data.runs] == ["COMPLETED", "COMPLETED", "FAILED"]
 
 
@@ -291,7 +291,7 @@ def test_unnamed_layer_follows_inputs() -> None:
     log = Log()
     log.define(0, "u1", "v", "tmp_view", [USERS_G], "VIEW")
     log.define(0, "u1", "s", "raw_users", [], "APPEND")
-    nodes = {n.name: n for n in report_data_from_events(log.rows, {}).nodes}
+    nodes = {n.name: n for n in report_data_from_events(log.rows).nodes}
     assert nodes["tmp_view"].layer == "gold" and nodes["tmp_view"].kind == "view"
     assert nodes["raw_users"].layer == "bronze"
 
@@ -413,7 +413,7 @@ def test_plan_mix_falls_back_to_listening_by_plan_and_date_keys() -> None:
 
 
 def test_report_data_carries_marts_and_title() -> None:
-    data = report_data_from_events(three_runs(), reference_marts(), title="T", generated_at="now")
+    data = report_data_from_events(three_runs(), mart_charts(reference_marts()), title="T", generated_at="now")
     assert data.title == "T" and data.generated_at == "now"
     assert data.marts.daily_listening and data.marts.top_tracks
 
@@ -478,7 +478,7 @@ def test_report_from_the_real_event_log_table(tmp_path: Path) -> None:
         log.emit("update_progress", state, details={"update_progress": {"state": state}})
         log.flush()
     rows = read_events(uri).to_pylist()
-    data = report_data_from_events(rows, {})
+    data = report_data_from_events(rows)
     assert [r.update_id for r in data.runs] == ["r1", "r2"]
     assert [r.status for r in data.runs] == ["COMPLETED", "FAILED"]
     nodes = {n.name: n for n in data.nodes}

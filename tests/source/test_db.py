@@ -6,8 +6,8 @@ import pytest
 import sqlalchemy as sa
 
 from soundlake.core.errors import SourceError
+from soundlake.demo.loadsql import load_sql_files
 from soundlake.source.db import TABLE_NAMES, create_tables, table_counts
-from soundlake.source.loadsql import load_sql_files
 from soundlake.source.schema import metadata
 
 EXPECTED_COLUMNS = {

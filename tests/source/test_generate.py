@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from soundlake.core.errors import SourceError
+from soundlake.demo.generate import GenerateSpec, generate
 from soundlake.source.db import content_hash, read_rows, table_counts
-from soundlake.source.generate import GenerateSpec, generate
 
 DEVICES = {"Mobile", "Desktop", "Smart Speaker"}
 PLANS = {"Free", "Premium", "Family"}

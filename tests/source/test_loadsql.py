@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from soundlake.core.errors import SourceError
+from soundlake.demo.loadsql import load_sql_files, parse_file
 from soundlake.source.db import content_hash, read_rows, table_counts
-from soundlake.source.loadsql import load_sql_files, parse_file
 
 
 def _tutorial_files(tutorial_dir: Path) -> list[Path]:

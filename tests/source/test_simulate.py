@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from soundlake.core.errors import SourceError
+from soundlake.demo.generate import generate
+from soundlake.demo.loadsql import load_sql_files
+from soundlake.demo.simulate import UNKNOWN_ID, SimulationSummary, simulate
 from soundlake.source.db import TABLE_NAMES, read_rows
-from soundlake.source.generate import generate
-from soundlake.source.loadsql import load_sql_files
-from soundlake.source.simulate import UNKNOWN_ID, SimulationSummary, simulate
 
 NOW = datetime(2026, 3, 1, 12, 0, 0)
 

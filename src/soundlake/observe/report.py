@@ -7,7 +7,7 @@ browser test).
 
 Example:
     >>> from soundlake.observe.report import render_report, report_data_from_events
-    >>> html = render_report(report_data_from_events(events, marts, row_counts=counts))
+    >>> html = render_report(report_data_from_events(events, mart_charts, row_counts=counts))
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Build :class:`ReportData` from event-log rows and mart rows (pure, no I/O).
+"""Build :class:`ReportData` from event-log rows and mart chart data (pure, no I/O).
 
 Event rows are dicts in the Databricks event-log layout (docs/pipeline.md, "Event log"): ``id``,
 ``sequence``, ``origin`` {``pipeline_name``, ``update_id``, ``flow_name``,
@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
-from soundlake.observe.report_marts import mart_charts
 from soundlake.observe.report_model import (
     LAYERS,
     ExpectationResult,
@@ -25,6 +24,7 @@ from soundlake.observe.report_model import (
     GraphEdge,
     GraphNode,
     Layer,
+    MartCharts,
     ReportData,
     RunSummary,
 )
@@ -436,19 +436,20 @@ def _graph(
 
 def report_data_from_events(
     events: Iterable[Mapping[str, Any]],
-    marts: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    marts: MartCharts | None = None,
     *,
     row_counts: Mapping[str, int] | None = None,
     quarantined_rows: int | None = None,
     title: str = "soundlake report",
     generated_at: str | None = None,
 ) -> ReportData:
-    """Build the report's data from event-log rows and mart rows.
+    """Build the report's data from event-log rows and mart chart data.
 
     Args:
         events: Event-log rows as dicts (Databricks layout, any order).
-        marts: Mart rows by table name (full or short name, e.g. ``mart_daily_listening``);
-            missing marts are shown as missing.
+        marts: Chart data of the marts, computed by the caller (the reference project's
+            come from :func:`soundlake.demo.report_marts.mart_charts`); ``None`` shows every
+            mart chart as missing.
         row_counts: Current rows per dataset name, for the graph and the summary cards.
         quarantined_rows: Rows in quarantine; when ``None``, taken from the row counts of
             datasets named ``*quarantine*``, else from ``quarantined_records`` in the log.
@@ -476,6 +477,6 @@ def report_data_from_events(
         edges=edges,
         runs=tuple(runs),
         expectations=tuple(results),
-        marts=mart_charts(marts or {}),
+        marts=marts if marts is not None else MartCharts(),
         quarantined_rows=quarantined_rows,
     )

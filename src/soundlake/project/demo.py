@@ -16,6 +16,8 @@ from typing import Any
 
 from soundlake.catalog.names import TableName
 from soundlake.core.errors import ConfigError
+from soundlake.demo.generate import GenerateResult
+from soundlake.demo.simulate import SimulationSummary
 from soundlake.ingest.results import IngestReporter
 from soundlake.lake import delta
 from soundlake.observe.events import EventListener
@@ -26,8 +28,6 @@ from soundlake.project.pipeline_ops import events
 from soundlake.project.report_ops import row_counts, write_report
 from soundlake.project.scaffold import init_project
 from soundlake.project.source_ops import create_source, generate, simulate, source_counts
-from soundlake.source.generate import GenerateResult
-from soundlake.source.simulate import SimulationSummary
 
 DEFAULT_SCALE = 1.0
 StepFn = Callable[[str], None]

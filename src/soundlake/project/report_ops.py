@@ -7,6 +7,7 @@ from typing import Any
 
 from soundlake.catalog.names import TableName
 from soundlake.core.clock import utc_now
+from soundlake.demo.report_marts import mart_charts
 from soundlake.lake import delta
 from soundlake.observe.events import read_events
 from soundlake.observe.report import render_report, report_data_from_events
@@ -63,7 +64,7 @@ def write_report(project: Project, output: Path | None = None) -> Path:
     counts.update({status.table: status.rows for status in ingest_status(project)})
     data = report_data_from_events(
         events,
-        _mart_rows(project, tables),
+        mart_charts(_mart_rows(project, tables)),
         row_counts=counts,
         title=f"soundlake report: {project.config.name}",
         generated_at=utc_now().strftime("%Y-%m-%d %H:%M UTC"),

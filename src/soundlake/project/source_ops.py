@@ -1,8 +1,9 @@
 """Source-database operations on a project (``soundlake source ...``).
 
 Each function resolves the project's ``source.url`` (relative SQLite paths are relative to
-the project folder) and calls the URL-level function in :mod:`soundlake.source`, which
-ingest, tests and benchmarks also use directly.
+the project folder) and calls the URL-level function in :mod:`soundlake.source` (create,
+count) or :mod:`soundlake.demo` (generate, load-sql, simulate); tests and benchmarks call
+those directly.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from soundlake.demo.generate import GenerateResult, ProgressFn
+from soundlake.demo.generate import generate as generate_url
+from soundlake.demo.loadsql import LoadResult, load_sql_files
+from soundlake.demo.simulate import SimulationSummary
+from soundlake.demo.simulate import simulate as simulate_url
 from soundlake.project.context import Project
 from soundlake.source.db import create_tables, safe_url, table_counts
-from soundlake.source.generate import GenerateResult, ProgressFn
-from soundlake.source.generate import generate as generate_url
-from soundlake.source.loadsql import LoadResult, load_sql_files
-from soundlake.source.simulate import SimulationSummary
-from soundlake.source.simulate import simulate as simulate_url
 
 __all__ = ["create_source", "display_url", "generate", "load_sql", "simulate", "source_counts"]
 
@@ -45,7 +46,7 @@ def generate(
     replace: bool = False,
     progress: ProgressFn | None = None,
 ) -> GenerateResult:
-    """Fill the project's source with synthetic data (see :mod:`soundlake.source.generate`)."""
+    """Fill the project's source with synthetic data (see :mod:`soundlake.demo.generate`)."""
     return generate_url(project.source_url, scale=scale, seed=seed, replace=replace, progress=progress)
 
 

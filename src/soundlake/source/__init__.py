@@ -1,1 +1,1 @@
-"""L2: SQL-database access: schema, dialects, loaders, generator, typed Arrow batch readers."""
+"""L2: SQL-database access: schema, dialects, bulk writes, typed Arrow batch readers."""

@@ -96,10 +96,11 @@ def create_tables(url: str) -> list[str]:
         The names of the tables created by this call (empty when all existed).
     """
     with connect(url) as engine:
-        return _create_missing(engine)
+        return create_missing(engine)
 
 
-def _create_missing(engine: Engine) -> list[str]:
+def create_missing(engine: Engine) -> list[str]:
+    """Create the reference tables missing at ``engine``; return their names."""
     existing = set(sa.inspect(engine).get_table_names())
     missing = [name for name in TABLE_NAMES if name not in existing]
     if missing:
@@ -130,12 +131,13 @@ def read_rows(url: str, table: str, keys: Iterable[int] | None = None) -> dict[i
     tbl = metadata.tables[table]
     key_col = tbl.c[KEYS[table]]
     with connect(url) as engine, engine.connect() as conn:
-        return _read_rows(conn, tbl, key_col, None if keys is None else list(keys))
+        return fetch_rows(conn, tbl, key_col, None if keys is None else list(keys))
 
 
-def _read_rows(
+def fetch_rows(
     conn: Connection, tbl: sa.Table, key_col: sa.Column[Any], keys: list[int] | None
 ) -> dict[int, dict[str, Any]]:
+    """Rows of ``tbl`` by ``key_col`` on an open connection (all rows when ``keys`` is None)."""
     out: dict[int, dict[str, Any]] = {}
     if keys is None:
         for row in conn.execute(sa.select(tbl).order_by(key_col)):

@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 
 from soundlake.core.errors import SourceError
-from soundlake.source.db import KEYS, TABLE_NAMES, _create_missing, connect, upsert_rows
+from soundlake.source.db import KEYS, TABLE_NAMES, connect, create_missing, upsert_rows
 from soundlake.source.schema import metadata
 
 BATCH_ROWS = 5_000
@@ -330,7 +330,7 @@ def load_sql_files(url: str, paths: Sequence[str | Path]) -> LoadResult:
         result.statements += len(batches) + ignored
         result.ignored_statements += ignored
     with connect(url) as engine:
-        result.created_tables = _create_missing(engine)
+        result.created_tables = create_missing(engine)
         with engine.begin() as conn:
             for batch in _group(all_batches):
                 try:

@@ -12,6 +12,7 @@ import random
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from soundlake.demo.report_marts import mart_charts
 from soundlake.observe.report_events import report_data_from_events
 from soundlake.observe.report_model import ReportData
 
@@ -298,7 +299,7 @@ def sample_report_data() -> ReportData:
     """The sample as :class:`ReportData`."""
     return report_data_from_events(
         sample_events(),
-        sample_marts(),
+        mart_charts(sample_marts()),
         row_counts=sample_row_counts(),
         title="Spotify lakehouse \u2014 pipeline report",
         generated_at="2026-03-15 06:05 UTC",

@@ -33,9 +33,9 @@ import numpy as np
 import pyarrow as pa
 
 from soundlake.core.errors import SourceError
-from soundlake.source import vocab
+from soundlake.demo import vocab
 from soundlake.source.bulk import BulkWriter
-from soundlake.source.db import TABLE_NAMES, _create_missing, connect, safe_url, table_counts
+from soundlake.source.db import TABLE_NAMES, connect, create_missing, safe_url, table_counts
 
 DEFAULT_START = date(2025, 1, 1)
 DAY = 86_400
@@ -152,7 +152,7 @@ def generate(
     started = time.perf_counter()
     result = GenerateResult(url=safe_url(url), scale=scale, seed=seed, rows={n: 0 for n in TABLE_NAMES})
     with connect(url) as engine:
-        _create_missing(engine)
+        create_missing(engine)
         if not replace:
             filled = {t: n for t, n in table_counts(url).items() if n}
             if filled:

@@ -31,13 +31,13 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field
 
 from soundlake.core.errors import SourceError
-from soundlake.source import vocab
+from soundlake.demo import vocab
 from soundlake.source.db import (
     KEYS,
     TABLE_NAMES,
-    _create_missing,
-    _read_rows,
     connect,
+    create_missing,
+    fetch_rows,
     safe_url,
     upsert_rows,
 )
@@ -144,7 +144,7 @@ class _Batch:
 
     def read(self, table: str, keys: list[int]) -> dict[int, dict[str, Any]]:
         tbl = metadata.tables[table]
-        return _read_rows(self.conn, tbl, tbl.c[KEYS[table]], keys)
+        return fetch_rows(self.conn, tbl, tbl.c[KEYS[table]], keys)
 
     def add(self, table: str, kind: str, new: dict[str, Any], old: dict[str, Any] | None = None,
             op: Literal["insert", "update"] | None = None) -> None:
@@ -180,7 +180,7 @@ def simulate(
     if not rate > 0:
         raise SourceError("simulate needs rate > 0")
     with connect(url) as engine:
-        _create_missing(engine)
+        create_missing(engine)
         with engine.begin() as conn:
             if not (conn.execute(sa.select(sa.func.count()).select_from(metadata.tables["DimUser"])).scalar()
                     and conn.execute(sa.select(sa.func.count()).select_from(metadata.tables["DimTrack"])).scalar()):
