@@ -1,4 +1,7 @@
-"""Turn mart rows into chart data (pure). Column names are matched leniently.
+"""Turn mart rows into chart data. Column names are matched leniently.
+
+The rows come from :func:`aggregate_sql`, run by the engine over every row of the mart;
+the chart functions below then only re-sum a few hundred grouped rows.
 
 Known marts of the reference project (``spotify_catalog.gold``):
 ``mart_daily_listening`` (listen_date, country, device_type, plays, minutes, listeners),
@@ -15,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from soundlake.core.sql_text import quote_identifier
 from soundlake.observe.report_model import DailyListening, MartCharts, PlanMixPoint, RankedItem
 
 Rows = Sequence[Mapping[str, Any]]
@@ -87,8 +91,8 @@ def daily_listening(rows: Rows) -> tuple[DailyListening, ...] | None:
         total = days.setdefault(day, [0.0, 0.0])
         total[0] += _number(_get(row, PLAY_COLUMNS))
         minutes = _get(row, MINUTE_COLUMNS)
-        if minutes is None and _get(row, ("seconds", "listen_seconds")) is not None:
-            minutes = _number(_get(row, ("seconds", "listen_seconds"))) / 60
+        if minutes is None and _get(row, SECOND_COLUMNS) is not None:
+            minutes = _number(_get(row, SECOND_COLUMNS)) / 60
         total[1] += _number(minutes)
     if not days:
         return None
@@ -99,9 +103,7 @@ def daily_listening(rows: Rows) -> tuple[DailyListening, ...] | None:
 
 def plan_mix(rows: Rows, measure: str) -> tuple[PlanMixPoint, ...] | None:
     """Plan sizes per month (``YYYY-MM``); the measure column is ``users`` or plays."""
-    columns = (
-        ("users", "num_users", "user_count", "subscribers") if measure == "users" else PLAY_COLUMNS
-    )
+    columns = USER_COLUMNS if measure == "users" else PLAY_COLUMNS
     cells: dict[tuple[str, str], tuple[date, float]] = {}
     for row in rows:
         day = _as_date(_get(row, MONTH_COLUMNS))
@@ -152,6 +154,34 @@ def ranked(
     )
 
 
+USER_COLUMNS = ("users", "num_users", "user_count", "subscribers")
+SECOND_COLUMNS = ("seconds", "listen_seconds")
+TRACK_COLUMNS = (("track_name", "track", "title", "name"), ("artist_name", "artist"), ("track_id",))
+ARTIST_COLUMNS = (("artist_name", "artist", "name"), ("genre",), ("artist_id",))
+_DIMENSIONS = (*MONTH_COLUMNS, *PLAN_COLUMNS, *TRACK_COLUMNS[0], *TRACK_COLUMNS[1], *TRACK_COLUMNS[2],
+               *ARTIST_COLUMNS[1], *ARTIST_COLUMNS[2])
+_MEASURES = (*PLAY_COLUMNS, *MINUTE_COLUMNS, *SECOND_COLUMNS, *USER_COLUMNS)
+
+
+def aggregate_sql(table: str, columns: Sequence[str]) -> str | None:
+    """Spark SQL that sums a mart over every row to the grain its charts read, or None.
+
+    Every chart sums its measure over the columns it does not show (countries, devices,
+    weeks, ranks), so grouping by the columns a chart may read and summing the measures
+    gives the charts the same totals as every row would, in a result of a few hundred
+    rows computed by the engine. Column names match case-insensitively, as in the charts.
+    """
+    lowered = {c.lower(): c for c in columns}
+    dims = [lowered[c] for c in dict.fromkeys(_DIMENSIONS) if c in lowered]
+    measures = [lowered[c] for c in dict.fromkeys(_MEASURES) if c in lowered]
+    if not measures:
+        return None
+    select = [quote_identifier(d, "spark") for d in dims]
+    select += [f"sum({quote_identifier(m, 'spark')}) AS {quote_identifier(m, 'spark')}" for m in measures]
+    group = f" GROUP BY {', '.join(quote_identifier(d, 'spark') for d in dims)}" if dims else ""
+    return f"SELECT {', '.join(select)} FROM {table}{group}"
+
+
 def mart_charts(marts: Mapping[str, Rows]) -> MartCharts:
     """Chart data from mart rows by table name; absent or empty marts give ``None``."""
     daily_rows = _find(marts, "daily_listening", "daily")
@@ -164,15 +194,6 @@ def mart_charts(marts: Mapping[str, Rows]) -> MartCharts:
         daily_listening=daily_listening(daily_rows) if daily_rows else None,
         plan_mix=plan_mix(mix_rows, measure) if mix_rows else None,
         plan_mix_measure=measure,
-        top_tracks=ranked(
-            tracks,
-            ("track_name", "track", "title", "name"),
-            ("artist_name", "artist"),
-            ("track_id",),
-        )
-        if tracks
-        else None,
-        top_artists=ranked(artists, ("artist_name", "artist", "name"), ("genre",), ("artist_id",))
-        if artists
-        else None,
+        top_tracks=ranked(tracks, *TRACK_COLUMNS) if tracks else None,
+        top_artists=ranked(artists, *ARTIST_COLUMNS) if artists else None,
     )

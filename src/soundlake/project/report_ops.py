@@ -7,15 +7,13 @@ from typing import Any
 
 from soundlake.catalog.names import TableName
 from soundlake.core.clock import utc_now
-from soundlake.demo.report_marts import mart_charts
+from soundlake.demo.report_marts import aggregate_sql, mart_charts
 from soundlake.lake import delta
 from soundlake.observe.events import read_events
 from soundlake.observe.report import render_report, report_data_from_events
 from soundlake.project.context import Project
 from soundlake.project.ingest_ops import ingest_status
-from soundlake.project.pipeline_ops import event_log_uri, load_graph
-
-MART_ROW_LIMIT = 5_000
+from soundlake.project.pipeline_ops import event_log_uri, load_graph, query
 
 
 def stored_tables(project: Project) -> list[TableName]:
@@ -42,16 +40,19 @@ def row_counts(project: Project, tables: list[TableName] | None = None) -> dict[
     return counts
 
 
-def _mart_rows(project: Project, tables: list[TableName]) -> dict[str, list[dict[str, Any]]]:
+def mart_rows(project: Project, tables: list[TableName]) -> dict[str, list[dict[str, Any]]]:
+    """The marts' rows summed by the engine to the grain of the report's charts.
+
+    Every row of each mart counts (``aggregate_sql``); only the grouped rows reach Python.
+    """
     marts: dict[str, list[dict[str, Any]]] = {}
     for name in tables:
         if not name.name.startswith("mart_"):
             continue
-        uri = project.lake.uri(*name.parts)
-        if not delta.is_delta_table(uri, project.lake.storage_options):
-            continue
-        dataset = delta.snapshot_dataset(uri, project.lake.storage_options)
-        marts[name.name] = dataset.head(MART_ROW_LIMIT).to_pylist()
+        schema = delta.table_schema(project.lake.uri(*name.parts), project.lake.storage_options)
+        sql = aggregate_sql(str(name), schema.names) if schema is not None else None
+        if sql is not None:
+            marts[name.name] = query(project, sql).to_pylist()
     return marts
 
 
@@ -64,7 +65,7 @@ def write_report(project: Project, output: Path | None = None) -> Path:
     counts.update({status.table: status.rows for status in ingest_status(project)})
     data = report_data_from_events(
         events,
-        mart_charts(_mart_rows(project, tables)),
+        mart_charts(mart_rows(project, tables)),
         row_counts=counts,
         title=f"soundlake report: {project.config.name}",
         generated_at=utc_now().strftime("%Y-%m-%d %H:%M UTC"),
