@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,19 @@ def test_demo_runs_end_to_end_and_writes_the_report(tmp_path: Path) -> None:
     report = target / "lake" / "_soundlake" / "report.html"
     assert report.is_file() and "<svg" in report.read_text(encoding="utf-8")
     assert (target / "simulation.json").is_file()
+    # one continuous timeline: a year of history up to yesterday, then today's simulated batch
+    from soundlake.project.context import Project
+    from soundlake.project.pipeline_ops import query
+
+    days = [r["listen_date"] for r in query(
+        Project.open(target),
+        "SELECT DISTINCT listen_date FROM spotify_catalog.gold.mart_daily_listening ORDER BY listen_date",
+    ).to_pylist()]
+    today = datetime.now(timezone.utc).date()
+    assert days[-1] >= today - timedelta(days=1) and days[0] >= today - timedelta(days=366), (days[0], days[-1])
+    # at this tiny scale some days have no stream; never a month without any (as a history
+    # that ended a year before the simulated batch had)
+    assert max((b - a).days for a, b in pairwise(days)) < 30
     # a second demo into a non-empty folder is refused without --force
     again = subprocess.run(
         [sys.executable, "-m", "soundlake.cli.main", "demo", str(target), "--scale", "0.005"],

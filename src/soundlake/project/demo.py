@@ -11,10 +11,12 @@ import json
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from soundlake.catalog.names import TableName
+from soundlake.core.clock import utc_now
 from soundlake.core.errors import ConfigError
 from soundlake.demo.generate import GenerateResult
 from soundlake.demo.simulate import SimulationSummary
@@ -74,6 +76,14 @@ class DemoResult:
         return self.first.ok and self.second.ok
 
 
+HISTORY_DAYS = 365
+
+
+def history_start(today: date) -> date:
+    """The first day of the demo's year of generated streams: the year ends yesterday."""
+    return today - timedelta(days=HISTORY_DAYS)
+
+
 def prepare_directory(directory: Path, *, force: bool) -> Path:
     """Create an empty demo folder (refusing to clobber a non-empty one unless ``force``)."""
     directory = directory.resolve()
@@ -102,7 +112,8 @@ def run_demo(
     project = Project.open(root)
     create_source(project)
     on_step(f"generating the source database (scale {scale})")
-    generated = generate(project, scale=scale, seed=seed)
+    # a continuous timeline: a year of history ending yesterday, then today's changes
+    generated = generate(project, scale=scale, seed=seed, start=history_start(utc_now().date()))
     on_step("job 1: ingest into bronze, then run the pipeline")
     first = run_job(project, ingest_reporter=ingest_reporter, listeners=listeners)
     on_step("simulating a batch of changes (upgrades, churn, late streams, bad rows)")

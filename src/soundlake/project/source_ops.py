@@ -9,7 +9,7 @@ those directly.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from soundlake.demo.generate import GenerateResult, ProgressFn
@@ -45,9 +45,15 @@ def generate(
     seed: int,
     replace: bool = False,
     progress: ProgressFn | None = None,
+    start: date | None = None,
 ) -> GenerateResult:
-    """Fill the project's source with synthetic data (see :mod:`soundlake.demo.generate`)."""
-    return generate_url(project.source_url, scale=scale, seed=seed, replace=replace, progress=progress)
+    """Fill the project's source with synthetic data (see :mod:`soundlake.demo.generate`).
+
+    ``start`` is the first day of the year of streams (default: the generator's fixed one).
+    """
+    if start is None:
+        return generate_url(project.source_url, scale=scale, seed=seed, replace=replace, progress=progress)
+    return generate_url(project.source_url, scale=scale, seed=seed, replace=replace, progress=progress, start=start)
 
 
 def simulate(
