@@ -203,3 +203,7 @@ def test_many_runs_draw_bounded_timelines_and_bars() -> None:
     assert html.count("<tr><td>") == 45 + 1  # every run in the table, one expectation row
     assert "run 16: " in html and "run 45: " in html and "run 15: " not in html
     assert_well_formed(html)
+    # the run table and the timelines below it are both latest first, as the note says
+    listed = re.findall(r"<tr><td>\d+</td><td><code>(u\d+)</code>", html)
+    assert listed == [f"u{i:03d}" for i in reversed(range(45))]
+    assert "One row per pipeline update, latest first" in html

@@ -185,7 +185,7 @@ def _runs_section(data: ReportData) -> str:
             '<section class="panel" id="runs"><h2>Run timeline</h2>'
             '<p class="empty">No runs recorded in the event log yet.</p></section>'
         )
-    rows = "".join(_run_row(i + 1, r) for i, r in enumerate(data.runs))
+    rows = "".join(_run_row(i + 1, r) for i, r in reversed(list(enumerate(data.runs))))
     table = (
         "<table><thead><tr><th>#</th><th>update</th><th>started (UTC)</th>"
         '<th class="num">duration</th><th>status</th><th>flows</th>'
@@ -203,8 +203,8 @@ def _runs_section(data: ReportData) -> str:
         )
     return (
         '<section class="panel" id="runs"><h2>Run timeline</h2>'
-        '<p class="note">One row per pipeline update; below, each flow of a run from its start '
-        f"to its end (latest {MAX_GANTT_RUNS} runs, latest first).</p>"
+        '<p class="note">One row per pipeline update, latest first; below, each flow of a run '
+        f"from its start to its end (the latest {MAX_GANTT_RUNS} runs, latest first).</p>"
         f'<div class="scroll">{table}</div>{"".join(gantts)}</section>'
     )
 
