@@ -147,3 +147,15 @@ def test_transpile_expression(expr: str, duck: str) -> None:
 def test_transpile_expression_error() -> None:
     with pytest.raises(DefinitionError, match="invalid SQL expression"):
         transpile_expression("a >", dialect="duckdb")
+
+
+def test_unaliased_expressions_get_sparks_column_names() -> None:
+    from soundlake.pipeline.definitions import SourceLocation
+    from soundlake.pipeline.sql.query import analyze_query, bind_query
+
+    sql = "SELECT count(*), sum(x) AS s, upper(n), x + 1, round(y), x FROM t"
+    inputs = analyze_query(sql, catalog="c", schema="s", location=SourceLocation("<test>"))
+    bound = bind_query(sql, inputs, catalog="c", schema="s", dialect="duckdb")
+    assert '"count(1)"' in bound and '"upper(n)"' in bound and '"(x + 1)"' in bound and '"round(y, 0)"' in bound
+    spark = bind_query(sql, inputs, catalog="c", schema="s", dialect="spark")
+    assert "AS s" in bound and "count(1)" not in spark  # Spark names them itself

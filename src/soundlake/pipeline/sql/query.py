@@ -21,6 +21,7 @@ from sqlglot.errors import ParseError, SqlglotError
 from soundlake.catalog.names import TableName
 from soundlake.core.errors import DefinitionError
 from soundlake.pipeline.definitions import SourceLocation
+from soundlake.pipeline.sql.naming import name_like_spark
 
 READ_DIALECT = "databricks"
 PLACEHOLDER_PREFIX = "__sl_in_"
@@ -191,7 +192,8 @@ def _spark_semantics(tree: exp.Expr, dialect: str) -> exp.Expr:
     """Keep Spark result types where sqlglot's DuckDB output differs.
 
     ``date_add``/``date_sub``/``add_months`` return DATE in Spark; DuckDB's ``date +
-    INTERVAL`` gives a TIMESTAMP, so the result is cast back to DATE.
+    INTERVAL`` gives a TIMESTAMP, so the result is cast back to DATE. Un-aliased select
+    expressions get Spark's column names (``naming.name_like_spark``).
     """
     if dialect != "duckdb":
         if tree.find(exp.Columns) is not None:
@@ -208,7 +210,7 @@ def _spark_semantics(tree: exp.Expr, dialect: str) -> exp.Expr:
             return exp.Cast(this=node, to=exp.DataType.build("date"))
         return node
 
-    return tree.transform(fix)
+    return name_like_spark(tree).transform(fix)
 
 
 def _write_dialect(dialect: str) -> str:
