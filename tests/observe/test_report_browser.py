@@ -142,3 +142,68 @@ def test_console_errors_are_detected(chromium: Path, tmp_path: Path) -> None:
     dom, console = load(chromium, tmp_path, html, "broken.html")
     assert any("Uncaught ReferenceError" in line for line in console)
     assert body_attribute(dom, "data-render-ok") == "false"
+
+
+def test_chart_totals_in_chromium_equal_sql_over_the_marts(chromium: Path, tmp_path: Path) -> None:
+    """Each chart, as Chromium renders it, shows the totals a SQL query gives over its mart."""
+    import html as html_lib
+    from datetime import date, timedelta
+
+    import pyarrow as pa
+
+    from soundlake.catalog.names import TableName
+    from soundlake.demo.report_marts import mart_charts
+    from soundlake.lake import delta
+    from soundlake.project.context import Project
+    from soundlake.project.pipeline_ops import query
+    from soundlake.project.report_ops import mart_rows
+
+    (tmp_path / "soundlake.yml").write_text("name: p\nstorage: lake\ncatalog: c\nschema: gold\n")
+    project = Project.open(tmp_path)
+    day0 = date(2025, 3, 1)
+    marts = {
+        "mart_daily_listening": [
+            {"listen_date": day0 + timedelta(days=d), "country": f"C{i % 5}", "plays": 1 + (d + i) % 9,
+             "minutes": ((d * i) % 13) / 4} for d in range(50) for i in range(200)
+        ],
+        "mart_plan_mix_monthly": [
+            {"month_end": date(2025, m, 28), "subscription_type": plan, "users": 100 * m + len(plan)}
+            for m in range(1, 13) for plan in ("Free", "Premium", "Family")
+        ],
+        "mart_top_tracks_weekly": [
+            {"week_start": day0 + timedelta(weeks=w), "rank": r, "track_id": (w + r * 3) % 25,
+             "track_name": f"Track {(w + r * 3) % 25}", "artist_name": "A", "plays": 500 - r * 7 + w}
+            for w in range(200) for r in range(1, 21)
+        ],
+    }
+    names = []
+    for mart, rows in marts.items():
+        name = TableName("c", "gold", mart)
+        delta.write_table(project.lake.uri(*name.parts), pa.Table.from_pylist(rows), mode="append")
+        names.append(name)
+    data = ReportData(marts=mart_charts(mart_rows(project, names)))
+    dom, console = load(chromium, tmp_path, render_report(data), "marts.html")
+    assert console == [] and body_attribute(dom, "data-render-ok") == "true"
+    titles = [html_lib.unescape(t) for t in re.findall(r"<title>([^<]*)</title>", dom)]
+
+    def number(text: str) -> float:
+        return float(text.replace(",", ""))
+
+    shown_plays = {t.split(":")[0]: number(t.split(": ")[1].split()[0]) for t in titles if t.endswith(" plays")
+                   and re.match(r"\d{4}-\d\d-\d\d:", t)}
+    daily = query(project, "SELECT listen_date, sum(plays) AS plays FROM c.gold.mart_daily_listening "
+                           "GROUP BY listen_date").to_pylist()
+    assert shown_plays == {r["listen_date"].isoformat(): r["plays"] for r in daily}
+    assert sum(shown_plays.values()) == query(
+        project, "SELECT sum(plays) AS n FROM c.gold.mart_daily_listening").column("n")[0].as_py()
+
+    shown_mix = {t.split(": ")[0]: number(t.split(": ")[1].split()[0]) for t in titles if t.endswith(" users")}
+    mix = query(project, "SELECT date_format(month_end, 'yyyy-MM') AS m, subscription_type AS p, sum(users) AS u "
+                         "FROM c.gold.mart_plan_mix_monthly GROUP BY 1, 2").to_pylist()
+    assert shown_mix == {f"{r['m']} \u00b7 {r['p']}": r["u"] for r in mix}
+
+    shown_top = [(t.split(" \u2014 ")[0], number(t.rsplit(": ", 1)[1].split()[0])) for t in titles
+                 if t.startswith("Track ")]
+    top = query(project, "SELECT track_name, sum(plays) AS plays FROM c.gold.mart_top_tracks_weekly "
+                         "GROUP BY track_name ORDER BY plays DESC, track_name LIMIT 10").to_pylist()
+    assert shown_top == [(r["track_name"], r["plays"]) for r in top]

@@ -98,7 +98,7 @@ def _line_panel(
     )
     dots = "".join(
         f'<circle class="dot" cx="{_xy(x)}" cy="{_xy(y)}" r="{3 if len(points) <= 62 else 1.6}" '
-        f'fill="{color}"><title>{esc(d.isoformat())}: {esc(fmt_num(v))} {esc(name)}</title></circle>'
+        f'fill="{color}"><title>{esc(d.isoformat())}: {esc(fmt_exact(v))} {esc(name)}</title></circle>'
         for (x, y), (d, v) in zip(coords, points)
     )
     return (
@@ -110,6 +110,11 @@ def _line_panel(
         + dots
         + _x_day_ticks(days, x_of, top + height + 18)
     )
+
+
+def fmt_exact(value: float) -> str:
+    """A tooltip value: a whole number with separators, else two decimals (never 1.2k)."""
+    return fmt_int(value) if value == int(value) else f"{value:,.2f}"
 
 
 def daily_listening_chart(rows: Sequence[DailyListening]) -> str:
