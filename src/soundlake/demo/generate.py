@@ -34,6 +34,7 @@ import pyarrow as pa
 
 from soundlake.core.errors import SourceError
 from soundlake.demo import vocab
+from soundlake.demo.throughput import Throughput
 from soundlake.source.bulk import BulkWriter
 from soundlake.source.db import TABLE_NAMES, connect, create_missing, safe_url, table_counts
 
@@ -80,7 +81,7 @@ class GenerateSpec:
 
 
 @dataclass
-class GenerateResult:
+class GenerateResult(Throughput):
     """What :func:`generate` wrote and how fast."""
 
     url: str
@@ -90,15 +91,6 @@ class GenerateResult:
     chunks: int = 0
     seconds: float = 0.0
 
-    @property
-    def total_rows(self) -> int:
-        """Rows written over the five tables."""
-        return sum(self.rows.values())
-
-    @property
-    def rows_per_second(self) -> float:
-        """All rows written per second of wall time."""
-        return self.total_rows / self.seconds if self.seconds > 0 else float("inf")
 
     @property
     def streams_per_second(self) -> float:

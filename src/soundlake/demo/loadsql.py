@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 
 from soundlake.core.errors import SourceError
+from soundlake.demo.throughput import Throughput
 from soundlake.source.db import KEYS, TABLE_NAMES, connect, create_missing, upsert_rows
 from soundlake.source.schema import metadata
 
@@ -75,7 +76,7 @@ class InsertBatch:
 
 
 @dataclass
-class LoadResult:
+class LoadResult(Throughput):
     """What :func:`load_sql_files` did."""
 
     files: list[str]
@@ -85,15 +86,6 @@ class LoadResult:
     created_tables: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
-    @property
-    def total_rows(self) -> int:
-        """Rows applied over all tables (an upsert of an existing key counts once)."""
-        return sum(self.rows.values())
-
-    @property
-    def rows_per_second(self) -> float:
-        """Throughput of the whole load."""
-        return self.total_rows / self.seconds if self.seconds > 0 else float("inf")
 
 
 def tokenize(text: str, path: Path) -> Iterator[Token]:
