@@ -23,6 +23,11 @@ def test_demo_runs_end_to_end_and_writes_the_report(tmp_path: Path) -> None:
     out = result.stdout
     for heading in ("rows per layer", "expectations (second run)", "quarantined rows", "SCD2 history of user"):
         assert heading in out, heading
+    # layers in flow order, marts called marts (as in the report's graph)
+    layer_rows = [line.split("│")[1].strip() for line in out.splitlines()
+                  if line.count("│") >= 3 and line.split("│")[1].strip() in ("source", "bronze", "silver", "gold", "mart")]
+    assert layer_rows == sorted(layer_rows, key=["source", "bronze", "silver", "gold", "mart"].index), layer_rows
+    assert "mart" in layer_rows
     report = target / "lake" / "_soundlake" / "report.html"
     assert report.is_file() and "<svg" in report.read_text(encoding="utf-8")
     assert (target / "simulation.json").is_file()

@@ -23,6 +23,8 @@ from soundlake.demo.simulate import SimulationSummary
 from soundlake.ingest.results import IngestReporter
 from soundlake.lake import delta
 from soundlake.observe.events import EventListener
+from soundlake.observe.report_events import infer_layer
+from soundlake.observe.report_model import LAYERS
 from soundlake.project.context import Project
 from soundlake.project.ingest_ops import ingest_status
 from soundlake.project.job import JobResult, run_job
@@ -141,14 +143,19 @@ def run_demo(
 
 
 def layer_counts(project: Project, counts: dict[str, int]) -> list[LayerCount]:
-    """Rows per table in source, bronze, silver and gold."""
+    """Rows per table in flow order: source, bronze, silver, gold, mart.
+
+    A table's layer is the report's (``infer_layer``: ``mart_*`` tables are marts, else
+    the bronze/silver/gold schema), so the CLI and the report call each table the same.
+    """
     rows = [LayerCount("source", table, n) for table, n in source_counts(project).items()]
     rows += [LayerCount("bronze", s.table, s.rows) for s in ingest_status(project)]
-    for name, n in sorted(counts.items()):
-        if name.endswith("_quarantine"):
-            continue
-        rows.append(LayerCount(name.split(".")[1], name, n))  # catalog.<layer schema>.table
-    return rows
+    lake = [
+        LayerCount(infer_layer(name) or name.split(".")[1], name, n)
+        for name, n in counts.items() if not name.endswith("_quarantine")
+    ]
+    order: dict[str, int] = {layer: i for i, layer in enumerate(LAYERS)}
+    return rows + sorted(lake, key=lambda r: (order.get(r.layer, len(order)), r.table))
 
 
 def expectation_counts(project: Project, run_id: str | None) -> list[ExpectationCount]:
