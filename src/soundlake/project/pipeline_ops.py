@@ -35,6 +35,7 @@ from soundlake.engines.base import DeltaRelation, Engine
 from soundlake.lake import delta
 from soundlake.lake.delta_log import inspect_table
 from soundlake.observe.events import EventListener, EventLog, read_events
+from soundlake.pipeline.binding import bind_columns
 from soundlake.pipeline.context import RunContext, SqlBinder
 from soundlake.pipeline.definitions import SourceLocation
 from soundlake.pipeline.graph import Graph, build_graph
@@ -157,7 +158,28 @@ def dry_run(project: Project, **selection: Any) -> DryRun:
         if fp.kind != "view"
     }
     check_owners(project.config.name, logs)
+    if project.config.engine == "duckdb":
+        bind_flows(project, plan)
     return DryRun(graph, plan)
+
+
+def bind_flows(project: Project, plan: UpdatePlan) -> None:
+    """Bind the columns of every flow whose inputs are known (``pipeline.binding``).
+
+    Raises:
+        DefinitionError: naming the flow, its file and line, and what does not bind.
+    """
+    lake = project.lake
+
+    def stored(table: TableName) -> pa.Schema | None:
+        return delta.table_schema(lake.uri(*table.parts), lake.storage_options)
+
+    engine = make_engine(project, "duckdb")
+    try:
+        bind_columns(plan, engine, catalog=project.config.catalog, schema=project.config.schema_,
+                     base_dir=project.root, stored=stored)
+    finally:
+        engine.close()
 
 
 def check_inputs(project: Project, graph: Graph) -> None:

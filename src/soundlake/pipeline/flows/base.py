@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -15,6 +14,7 @@ from soundlake.pipeline.definitions import QueryFlow
 from soundlake.pipeline.expectations import ExpectationMetrics, expectation_split, violation_error
 from soundlake.pipeline.inputs import Node, ReadGuard, open_relations
 from soundlake.pipeline.planner import FlowPlan
+from soundlake.pipeline.sql.query import in_user_terms as user_terms
 
 FUNCTION_VIEW = "__sl_function"
 
@@ -142,18 +142,13 @@ def execute_batch(
     return FlowResult("COMPLETED", num_output_rows=metrics.output_rows, batch=batch, expectations=metrics)
 
 
-_INTERNAL = re.compile(r"\b__sl_[A-Za-z0-9_]+\b")
-
-
 def in_user_terms(exc: EngineError, plan: FlowPlan, nodes: Sequence[Node], sql: str) -> EngineError:
     """An engine error in the flow's own terms: inputs by their names, the query as written.
 
     The engine names the relations soundlake registered (``__sl_in_0``, ...) and shows the
     bound query; the user wrote table names and ``read_files(...)`` in Spark SQL.
     """
-    text = exc.message.split("\n  query: ")[0]
-    names = {node.placeholder: node.input.describe() for node in nodes}
-    text = _INTERNAL.sub(lambda m: names.get(m.group(0), "the flow's query"), text)
+    text = user_terms(exc.message, {node.placeholder: node.input.describe() for node in nodes})
     location = getattr(plan.flow, "location", None)
     where = f" ({location})" if location else ""
     return EngineError(f"flow '{plan.name}': {text}{where}\n  query: {sql.strip()[:2000]}", hint=exc.hint)

@@ -384,3 +384,17 @@ def _first_line(exc: Exception) -> str:
 
 def _located(location: SourceLocation | None, message: str) -> str:
     return f"{location}: {message}" if location is not None else message
+
+
+_INTERNAL_NAME = re.compile(r"\b__sl_[A-Za-z0-9_]+\b")
+
+
+def in_user_terms(message: str, names: Mapping[str, str]) -> str:
+    """An engine message without soundlake's internal relation names.
+
+    ``names`` maps placeholders (``__sl_in_0``) to what the user wrote
+    (:meth:`FlowInput.describe`); other internal names read "the flow's query". The
+    bound query the engine appends (``\n  query: ...``) is dropped.
+    """
+    text = message.split("\n  query: ")[0]
+    return _INTERNAL_NAME.sub(lambda m: names.get(m.group(0), "the flow's query"), text)
