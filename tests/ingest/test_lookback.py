@@ -58,8 +58,11 @@ def test_bad_lookback_is_a_config_error_naming_the_table() -> None:
     # one duration syntax everywhere: short ('3w') and long ('3 weeks', as in table properties)
     assert IngestTable(table="FactStream", cdc_col="ts", lookback="3 weeks").lookback == "3 weeks"
     assert IngestConfig(lookback="35 days").lookback == "35 days"
-    with pytest.raises(ValidationError, match="not a duration"):
+    with pytest.raises(ValidationError, match="ingest.lookback 'soon' is not a duration"):
         IngestConfig(lookback="soon")
+    with pytest.raises(ValidationError, match="ingest.future_tolerance 'soon' is not a duration") as info:
+        IngestConfig(future_tolerance="soon")
+    assert "lookback" not in str(info.value).split("future_tolerance", 1)[1]
     assert IngestConfig(lookback=0).lookback == "0"  # type: ignore[arg-type]
     cfg = IngestConfig(tables=[IngestTable(table="a", cdc_col="c", lookback="2h")], lookback="3d")
     assert cfg.lookback_of(cfg.tables[0]) == "2h"

@@ -185,7 +185,10 @@ class IngestConfig(StrictModel):
         text = str(value) if isinstance(value, int) else value
         if not isinstance(text, str):
             raise ValueError(f"ingest.{info.field_name} must be a duration such as '1d'")  # noqa: TRY004 (pydantic)
-        parse_lookback(text)
+        try:
+            parse_lookback(text)
+        except ValueError as exc:  # name the setting, not "lookback", for future_tolerance
+            raise ValueError(str(exc).replace("lookback", f"ingest.{info.field_name}", 1)) from None
         return text
 
     def lookback_of(self, spec: IngestTable) -> str:
