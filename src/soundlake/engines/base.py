@@ -296,8 +296,8 @@ class ExpectationSplit:
     Attributes:
         rules: The rules, in flag order.
         quarantine: Where quarantined rows go (with ``_failed_expectations``, ``_flow``,
-            ``_run_id``, ``_batch_id``, ``_quarantined_at``); None when no rule
-            quarantines or the quarantine table already holds the batch.
+            ``_run_id``, ``_batch_id``, ``_quarantined_at``); None when the quarantine
+            table already holds the batch. Not written when no rule quarantines.
         flow, run_id, batch_id, quarantined_at: Values of the quarantine columns.
     """
 

@@ -14,10 +14,22 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
 from soundlake.core.sql_text import quote_identifier, string_literal
-from soundlake.engines.base import FLAG_PREFIX, ExpectationSplit, Rule, RuleViolation, SplitCounts
+from soundlake.engines.base import (
+    FLAG_PREFIX,
+    DeltaTarget,
+    ExpectationSplit,
+    Rule,
+    RuleViolation,
+    SplitCounts,
+)
 
 QUARANTINE_COLUMNS = ("_failed_expectations", "_flow", "_run_id", "_batch_id", "_quarantined_at")
 """Columns a quarantine table adds to the target's columns."""
+
+
+def quarantine_to(split: ExpectationSplit) -> DeltaTarget | None:
+    """The quarantine table to write: the split's, when a rule quarantines; else None."""
+    return split.quarantine if any(r.action == "quarantine" for r in split.rules) else None
 
 
 def flag(index: int) -> str:
@@ -98,13 +110,14 @@ def quarantine_sql(source: str, columns: Sequence[str], split: ExpectationSplit,
     else:
         failed = f"list_filter([{names}]::VARCHAR[], lambda x: x IS NOT NULL)"
         at = f"make_timestamptz({_micros(split.quarantined_at)})"
-    extra = [
-        f"{failed} AS _failed_expectations",
-        f"{string_literal(split.flow)} AS _flow",
-        f"{string_literal(split.run_id)} AS _run_id",
-        f"CAST({int(split.batch_id)} AS BIGINT) AS _batch_id",
-        f"{at} AS _quarantined_at",
+    values = [
+        failed,
+        string_literal(split.flow),
+        string_literal(split.run_id),
+        f"CAST({int(split.batch_id)} AS BIGINT)",
+        at,
     ]
+    extra = [f"{value} AS {name}" for value, name in zip(values, QUARANTINE_COLUMNS, strict=True)]
     return (
         f"SELECT {_select(columns, dialect)}, {', '.join(extra)} FROM {source} AS __sl_f "
         f"WHERE {_any(rules, 'quarantine')}"

@@ -16,12 +16,15 @@ See docs/cdc.md ("AUTO CDC") for every semantic choice.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
 
 from soundlake.core.faults import crash_point
-from soundlake.engines.base import CdcMetrics, CdcSpec, CommitInfo
+from soundlake.engines import split_sql
+from soundlake.engines.base import CdcMetrics, CdcSpec, CommitInfo, ExpectationSplit
 from soundlake.engines.duckdb.cdc_events import load_events
 from soundlake.engines.duckdb.cdc_fold import target_rows_sql
 from soundlake.engines.duckdb.cdc_plan import write_create, write_target
@@ -33,7 +36,7 @@ from soundlake.engines.duckdb.cdc_state import (
     load_state_events,
     open_table,
 )
-from soundlake.engines.duckdb.writes import columns
+from soundlake.engines.duckdb.writes import FLAGGED, columns, stage_split, write_quarantine
 
 FAULT_ENV = "SOUNDLAKE_CDC_FAULT"
 FAULT_EXIT_CODE = 77
@@ -84,6 +87,40 @@ def apply_cdc(
     names = columns(con, events)
     rc = resolve(spec, names, target_names)
     return _apply(con, rc, events, target, target_uri, state_uri, so, commit)
+
+
+def apply_cdc_split(
+    cursor: Any,
+    spec: CdcSpec,
+    target_uri: str,
+    *,
+    state_uri: str,
+    storage_options: dict[str, str],
+    commit: CommitInfo,
+    split: ExpectationSplit,
+    after_target: Callable[[], None] | None = None,
+) -> CdcMetrics:
+    """Apply the events registered as ``EVENTS`` after the split; quarantine after the target."""
+    events = EVENTS
+    counts = None
+    data: list[str] = []
+    if split.rules:
+        counts, violated, data = stage_split(cursor, f"SELECT * FROM {EVENTS}", split)
+        if violated is not None:
+            return CdcMetrics(split=counts, violation=violated)
+        cursor.execute(
+            f"CREATE OR REPLACE TEMP VIEW __sl_kept AS "
+            f"{split_sql.kept_sql(FLAGGED, data, split.rules, 'duckdb')}"
+        )
+        events = "__sl_kept"
+    metrics = apply_cdc(cursor, spec, events, target_uri, state_uri=state_uri,
+                        storage_options=storage_options, commit=commit)
+    if after_target is not None:
+        after_target()
+    if counts is not None:
+        write_quarantine(cursor, data, split, commit, storage_options)
+        metrics = dataclasses.replace(metrics, split=counts)
+    return metrics
 
 
 def _apply(

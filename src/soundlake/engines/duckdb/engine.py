@@ -91,7 +91,7 @@ class DuckDBEngine:
         cursor = self._cursor()
         keep: list[Any] = []
         try:
-            with self._errors(sql):
+            with translated(self._denied, query=sql):
                 self._register(cursor, relations, keep)
                 if self.sandbox and not self._locked:
                     # once: later queries of this engine scan Delta tables through Arrow
@@ -107,24 +107,16 @@ class DuckDBEngine:
         return pa.RecordBatchReader.from_batches(reader.schema, _hold(reader, cursor, keep, self._denied))
 
     @contextmanager
-    def _errors(self, sql: str) -> Iterator[None]:
-        """DuckDB errors as soundlake errors naming the query (and the setting to raise)."""
-        try:
-            yield
-        except duckdb.OutOfMemoryException as exc:
-            raise _out_of_memory(exc) from exc
-        except duckdb.PermissionException as exc:
-            raise sandboxing.access_error(exc, self._denied) from exc
-        except duckdb.Error as exc:
-            raise EngineError(f"DuckDB failed: {exc}\n  query: {sql[:2000]}") from exc
-
-    @contextmanager
     def _session(self, relations: Mapping[str, Relation], sql: str = "") -> Iterator[duckdb.DuckDBPyConnection]:
-        """A cursor of the engine's database with ``relations`` registered; closed afterwards."""
+        """A cursor of the engine's database with ``relations`` registered; closed afterwards.
+
+        DuckDB errors inside the block (also those raised while ``deltalake`` pulls a
+        result stream: it re-raises them unchanged) become soundlake errors.
+        """
         cursor = self._cursor()
         keep: list[Any] = []
         try:
-            with self._errors(sql):
+            with translated(self._denied, query=sql):
                 self._register(cursor, relations, keep)
                 yield cursor
         finally:
@@ -143,7 +135,7 @@ class DuckDBEngine:
         after_target: Callable[[], None] | None = None,
     ) -> QueryWriteResult:
         """Run ``sql`` with the expectation split in DuckDB and write the outcome (``writes``)."""
-        with self._session(relations, sql) as cursor, self._errors(sql):
+        with self._session(relations, sql) as cursor:
             return writes.write_query(
                 cursor, sql, target, commit=commit, storage_options=storage_options,
                 split=split or ExpectationSplit(), after_target=after_target,
@@ -222,7 +214,7 @@ class DuckDBEngine:
         from soundlake.engines.duckdb import cdc
 
         with self._session({cdc.EVENTS: events}) as cursor:
-            return writes.apply_cdc_split(
+            return cdc.apply_cdc_split(
                 cursor, spec, target_uri, state_uri=state_uri, storage_options=dict(storage_options),
                 commit=commit, split=split or ExpectationSplit(), after_target=after_target,
             )
@@ -257,25 +249,32 @@ class DuckDBEngine:
         self._db.close()
 
 
-def _out_of_memory(exc: BaseException) -> EngineError:
-    return EngineError(
-        f"DuckDB ran out of memory: {exc}",
-        hint="raise duckdb.memory_limit in soundlake.yml (the default is "
-        f"{settings.DEFAULT_MEMORY_LIMIT}; sorts, joins and aggregations spill beyond it)",
-    )
+@contextmanager
+def translated(denied: str, *, query: str = "", context: str = "") -> Iterator[None]:
+    """DuckDB errors raised inside as soundlake errors: out of memory names the setting to
+    raise, a permission error says what the connection may touch (``denied``), any other
+    names the query."""
+    try:
+        yield
+    except duckdb.OutOfMemoryException as exc:
+        raise EngineError(
+            f"DuckDB ran out of memory: {exc}",
+            hint="raise duckdb.memory_limit in soundlake.yml (the default is "
+            f"{settings.DEFAULT_MEMORY_LIMIT}; sorts, joins and aggregations spill beyond it)",
+        ) from exc
+    except duckdb.PermissionException as exc:
+        raise sandboxing.access_error(exc, denied) from exc
+    except duckdb.Error as exc:
+        shown = f"\n  query: {query[:2000]}" if query else ""
+        raise EngineError(f"DuckDB failed{context}: {exc}{shown}") from exc
 
 
 def _hold(
     reader: pa.RecordBatchReader, cursor: duckdb.DuckDBPyConnection, keep: list[Any], denied: str
 ) -> Iterator[pa.RecordBatch]:
     try:
-        yield from reader
-    except duckdb.OutOfMemoryException as exc:
-        raise _out_of_memory(exc) from exc
-    except duckdb.PermissionException as exc:
-        raise sandboxing.access_error(exc, denied) from exc
-    except duckdb.Error as exc:
-        raise EngineError(f"DuckDB failed while streaming a result: {exc}") from exc
+        with translated(denied, context=" while streaming a result"):
+            yield from reader
     finally:
         del keep
         cursor.close()

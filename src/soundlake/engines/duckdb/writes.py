@@ -9,18 +9,13 @@ pass through Python code: only Arrow batches handed from DuckDB to ``deltalake``
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
-from soundlake.core.errors import EngineError
 from soundlake.engines import split_sql
 from soundlake.engines.base import (
-    CdcMetrics,
-    CdcSpec,
     CommitInfo,
     DeltaTarget,
     ExpectationSplit,
@@ -34,27 +29,18 @@ BATCH_ROWS = 131_072
 FLAGGED = "__sl_flagged"
 
 
-def stream(cursor: duckdb.DuckDBPyConnection, sql: str) -> pa.RecordBatchReader:
-    """The rows of ``sql`` as Arrow batches (DuckDB errors while reading become EngineError)."""
-    reader = cursor.sql(sql).to_arrow_reader(BATCH_ROWS)
-
-    def batches() -> Iterator[pa.RecordBatch]:
-        try:
-            yield from reader
-        except duckdb.Error as exc:
-            raise EngineError(f"DuckDB failed while streaming a result: {exc}") from exc
-
-    return pa.RecordBatchReader.from_batches(reader.schema, batches())
-
-
 def write(
     cursor: duckdb.DuckDBPyConnection, sql: str, target: DeltaTarget, commit: CommitInfo,
     storage_options: Mapping[str, str],
 ) -> WriteOutcome:
-    """Write the rows of ``sql`` to ``target`` in one commit with ``commit``'s app transaction."""
+    """Write the rows of ``sql`` to ``target`` in one commit with ``commit``'s app transaction.
+
+    A DuckDB error while ``deltalake`` reads the stream aborts the commit and reaches the
+    caller unchanged (the engine's session turns it into a soundlake error).
+    """
     result = delta.write_table(
         target.uri,
-        stream(cursor, sql),
+        cursor.sql(sql).to_arrow_reader(BATCH_ROWS),
         mode=target.mode,
         storage_options=storage_options,
         app_id=commit.app_id,
@@ -110,10 +96,10 @@ def write_quarantine(
 
     An empty quarantine batch is committed too: it records the batch's app transaction.
     """
-    if split.quarantine is None or not any(r.action == "quarantine" for r in split.rules):
+    target = split_sql.quarantine_to(split)
+    if target is None:
         return None
-    return write(cursor, split_sql.quarantine_sql(FLAGGED, columns, split, "duckdb"), split.quarantine,
-                 commit, storage_options)
+    return write(cursor, split_sql.quarantine_sql(FLAGGED, columns, split, "duckdb"), target, commit, storage_options)
 
 
 def write_query(
@@ -148,39 +134,3 @@ def write_query(
         after_target()
     quarantined = write_quarantine(cursor, columns, split, commit, storage_options)
     return QueryWriteResult(counts, written, quarantined)
-
-
-def apply_cdc_split(
-    cursor: duckdb.DuckDBPyConnection,
-    spec: CdcSpec,
-    target_uri: str,
-    *,
-    state_uri: str,
-    storage_options: dict[str, str],
-    commit: CommitInfo,
-    split: ExpectationSplit,
-    after_target: Callable[[], None] | None = None,
-) -> CdcMetrics:
-    """Apply the events registered as ``cdc.EVENTS`` after the split; quarantine after the target."""
-    from soundlake.engines.duckdb import cdc
-
-    events = cdc.EVENTS
-    counts = None
-    columns: list[str] = []
-    if split.rules:
-        counts, violated, columns = stage_split(cursor, f"SELECT * FROM {cdc.EVENTS}", split)
-        if violated is not None:
-            return CdcMetrics(split=counts, violation=violated)
-        cursor.execute(
-            f"CREATE OR REPLACE TEMP VIEW __sl_kept AS "
-            f"{split_sql.kept_sql(FLAGGED, columns, split.rules, 'duckdb')}"
-        )
-        events = "__sl_kept"
-    metrics = cdc.apply_cdc(cursor, spec, events, target_uri, state_uri=state_uri,
-                            storage_options=storage_options, commit=commit)
-    if after_target is not None:
-        after_target()
-    if counts is not None:
-        write_quarantine(cursor, columns, split, commit, storage_options)
-        metrics = dataclasses.replace(metrics, split=counts)
-    return metrics

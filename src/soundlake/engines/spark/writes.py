@@ -97,9 +97,10 @@ def write_quarantine(
     spark: SparkSession, flagged_view: str, columns: list[str], split: ExpectationSplit, commit: CommitInfo
 ) -> WriteOutcome | None:
     """Append the quarantined rows (an empty batch still records the app transaction)."""
-    if split.quarantine is None or not any(r.action == "quarantine" for r in split.rules):
+    target = split_sql.quarantine_to(split)
+    if target is None:
         return None
-    return save(spark.sql(split_sql.quarantine_sql(flagged_view, columns, split, "spark")), split.quarantine, commit)
+    return save(spark.sql(split_sql.quarantine_sql(flagged_view, columns, split, "spark")), target, commit)
 
 
 def write_frame(
