@@ -51,10 +51,7 @@ def expectation_split(
 ) -> ExpectationSplit:
     """The engine's split for a dataset's expectations (``quarantine``: where its rows go)."""
     rules = tuple(Rule(e.name, transpile_condition(e.condition, dialect), e.action) for e in expectations)
-    quarantines = any(r.action == "quarantine" for r in rules)
-    return ExpectationSplit(
-        rules, quarantine if quarantines else None, flow=flow, run_id=run_id, batch_id=batch_id, quarantined_at=now
-    )
+    return ExpectationSplit(rules, quarantine, flow=flow, run_id=run_id, batch_id=batch_id, quarantined_at=now)
 
 
 def violation_error(

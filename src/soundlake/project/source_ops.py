@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 
-from soundlake.demo.generate import GenerateResult, ProgressFn
+from soundlake.demo.generate import DEFAULT_START, GenerateResult, ProgressFn
 from soundlake.demo.generate import generate as generate_url
 from soundlake.demo.loadsql import LoadResult, load_sql_files
 from soundlake.demo.simulate import SimulationSummary
@@ -51,9 +51,8 @@ def generate(
 
     ``start`` is the first day of the year of streams (default: the generator's fixed one).
     """
-    if start is None:
-        return generate_url(project.source_url, scale=scale, seed=seed, replace=replace, progress=progress)
-    return generate_url(project.source_url, scale=scale, seed=seed, replace=replace, progress=progress, start=start)
+    return generate_url(project.source_url, scale=scale, seed=seed, replace=replace, progress=progress,
+                        start=start or DEFAULT_START)
 
 
 def simulate(

@@ -149,9 +149,9 @@ def in_user_terms(exc: EngineError, plan: FlowPlan, nodes: Sequence[Node], sql: 
     bound query; the user wrote table names and ``read_files(...)`` in Spark SQL.
     """
     text = user_terms(exc.message, {node.placeholder: node.input.describe() for node in nodes})
-    location = getattr(plan.flow, "location", None)
-    where = f" ({location})" if location else ""
-    return EngineError(f"flow '{plan.name}': {text}{where}\n  query: {sql.strip()[:2000]}", hint=exc.hint)
+    return EngineError(
+        f"flow '{plan.name}': {text} ({plan.flow.location})\n  query: {sql.strip()[:2000]}", hint=exc.hint
+    )
 
 
 def quarantine_target(ctx: RunContext, plan: FlowPlan, mode: WriteMode) -> DeltaTarget:

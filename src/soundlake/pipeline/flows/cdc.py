@@ -53,7 +53,7 @@ def build_spec(flow: AutoCdcFlow, name: str) -> CdcSpec:
         apply_as_truncates=flow.apply_as_truncates,
         tracked_columns=tracked,
         untracked_columns=() if tracked is not None else tuple(flow.track_history_except_column_list or ()),
-        location=f"{flow.location}",
+        location=str(flow.location),
     )
 
 

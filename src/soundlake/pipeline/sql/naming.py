@@ -110,9 +110,9 @@ def _arguments(node: exp.Expr) -> list[exp.Expr]:
 def name_like_spark(tree: exp.Expr) -> exp.Expr:
     """Alias every un-aliased, non-column expression of every select list by Spark's name."""
     for select in tree.find_all(exp.Select):
-        named = []
+        named: list[exp.Expr] = []
         for projection in select.expressions:
-            if isinstance(projection, (exp.Alias, exp.Column, exp.Star)) or projection.find(exp.Star) is projection:
+            if isinstance(projection, (exp.Alias, exp.Column, exp.Star)):
                 named.append(projection)
                 continue
             name = spark_name(projection)
