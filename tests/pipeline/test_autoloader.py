@@ -89,7 +89,7 @@ def test_type_mismatch_and_case_mismatch_are_rescued(lakehouse: Lakehouse) -> No
 
 
 def test_schema_hints_override_inferred_types(lakehouse: Lakehouse) -> None:
-    _pipeline(lakehouse, "schemaHints => 'amount DECIMAL(10,2), id BIGINT'", fmt="csv")
+    _pipeline(lakehouse, "schemaHints => 'amount DECIMAL(10,2), id BIGINT', header => 'true'", fmt="csv")
     lakehouse.text("in", "a.csv", "id,amount\n1,2.50\n2,3\n")
     assert lakehouse.run().ok
     from soundlake.lake import delta
@@ -145,7 +145,7 @@ def test_corrupt_file_fails_naming_the_path_and_commits_nothing(lakehouse: Lakeh
     ("csv", "id,tags\n1,a\n2,\n"),
 ])
 def test_text_formats(lakehouse: Lakehouse, fmt: str, content: str) -> None:
-    _pipeline(lakehouse, fmt=fmt)
+    _pipeline(lakehouse, "header => 'true'" if fmt == "csv" else "", fmt=fmt)
     lakehouse.text("in", f"a.{fmt}", content)
     assert lakehouse.run().ok
     assert [r["id"] for r in lakehouse.rows("SELECT id FROM raw ORDER BY id")] == [1, 2]

@@ -7,7 +7,7 @@ import dataclasses
 import io
 import json
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -26,6 +26,9 @@ from soundlake.cli.common import (
 from soundlake.core.secrets import mask_secrets
 from soundlake.core.text import plural
 from soundlake.observe.counts import COUNT_COLUMNS, describe_counts, flow_counts
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 MAX_ROWS = 2**31 - 1  # --limit / --last
 
@@ -189,7 +192,7 @@ def register(app: typer.Typer) -> None:
         check_format(fmt, ("table", "csv", "json"))
 
         result = run_query(open_project(), sql, limit=limit)
-        render_rows(console, result.column_names, result.to_pylist(), fmt)
+        render_rows(console, result, fmt)
 
     @app.command("status")
     def status(
@@ -224,26 +227,36 @@ def _color(status: str) -> Text:
     return styled(status, color)
 
 
-def render_rows(out: Console, columns: list[str], rows: list[dict[str, Any]], fmt: str) -> None:
-    """Print query rows as a table, CSV or JSON lines."""
+def render_rows(out: Console, result: pa.Table, fmt: str) -> None:
+    """Print query rows as a table, CSV or JSON lines, every value as Spark prints it.
+
+    Values never pass through :mod:`datetime` (see :mod:`soundlake.core.spark_values`), so a
+    date outside Python's range (year 0, -44, 10000) prints instead of failing; JSON lines
+    are strict JSON (NaN and infinities as strings).
+    """
+    from soundlake.core.spark_values import json_value, spark_text, table_values
+
+    check_format(fmt, ("table", "csv", "json"))
+    columns = result.column_names
+    rows = table_values(result)
     if fmt == "json":
         for row in rows:
-            typer.echo(json.dumps(row, default=str))
+            record = {name: json_value(value) for name, value in zip(columns, row, strict=True)}
+            typer.echo(json.dumps(record, allow_nan=False))
         return
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(columns)
         for row in rows:
-            writer.writerow(["" if row[c] is None else row[c] for c in columns])
+            writer.writerow(["" if value is None else spark_text(value) for value in row])
         typer.echo(buffer.getvalue(), nl=False)
         return
-    check_format(fmt, ("table", "csv", "json"))
     grid = Table()
     for col in columns:
         grid.add_column(col)
     for row in rows:
-        grid.add_row(*["NULL" if row[c] is None else str(row[c]) for c in columns])
+        grid.add_row(*[spark_text(value) for value in row])
     out.print(grid)
     out.print(plural(len(rows), "row"), style="dim")
 

@@ -64,6 +64,14 @@ class ExpectationViolation(FlowError):
     """A ``FAIL UPDATE`` expectation was violated; the flow wrote nothing."""
 
 
+class ConstraintViolation(FlowError):
+    """A row breaks a column constraint of a declared schema (NOT NULL); nothing was written."""
+
+    def __init__(self, message: str, *, column: str = "", hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.column = column
+
+
 class LockedError(SoundlakeError):
     """Another soundlake process holds the project's writer lock."""
 

@@ -8,6 +8,7 @@ embedded single quotes doubled (valid in both dialects).
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 
 def spark_identifier(name: str) -> str:
@@ -23,6 +24,14 @@ def duckdb_identifier(name: str) -> str:
 def quote_identifier(name: str, dialect: str) -> str:
     """``name`` quoted for ``dialect`` (``spark``; anything else is DuckDB/standard SQL)."""
     return spark_identifier(name) if dialect == "spark" else duckdb_identifier(name)
+
+
+def ddl_name(name: str) -> str:
+    """A column name for a Spark DDL column list: as is when a plain identifier, else quoted."""
+    return name if _PLAIN_NAME.fullmatch(name) else spark_identifier(name)
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def string_literal(value: str) -> str:

@@ -283,6 +283,10 @@ class DeltaTarget:
     partition_by: tuple[str, ...] = ()
     table_properties: Mapping[str, str] = field(default_factory=dict)
     description: str | None = None
+    not_null: tuple[str, ...] = ()
+    """Columns declared NOT NULL: a NULL in a written row fails the write (nothing is
+    committed) with :class:`~soundlake.core.errors.ConstraintViolation`; the table's
+    schema records them as non-nullable."""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import json
 import posixpath
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -127,6 +128,20 @@ def table_schema(uri: str, storage_options: Mapping[str, str] | None = None) -> 
     if not is_delta_table(uri, storage_options):
         return None
     return pa.schema(open_table(uri, storage_options).schema().to_arrow())
+
+
+def snapshot_schema(uri: str, version: int, storage_options: Mapping[str, str] | None = None) -> pa.Schema:
+    """The Arrow schema of one table version (read from the log once per process; versions never change).
+
+    Raises:
+        StorageError: when no Delta table exists at ``uri``.
+    """
+    return _snapshot_schema(uri, int(version), tuple(sorted((storage_options or {}).items())))
+
+
+@lru_cache(maxsize=256)
+def _snapshot_schema(uri: str, version: int, options: tuple[tuple[str, str], ...]) -> pa.Schema:
+    return pa.schema(open_table(uri, dict(options), version=version).schema().to_arrow())
 
 
 def snapshot_dataset(

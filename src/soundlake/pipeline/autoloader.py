@@ -32,6 +32,8 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 
 from soundlake.core.errors import DefinitionError, FlowError
+from soundlake.pipeline.globbing import glob_regex, has_glob, split_glob
+from soundlake.pipeline.reader_options import check_options, normalise_key
 
 EvolutionMode = Literal["addNewColumns", "rescue", "failOnNewColumns", "none"]
 FileFormat = Literal["parquet", "json", "csv"]
@@ -67,42 +69,65 @@ class FileSourceOptions:
     rescued_column: str | None = RESCUED
     glob: str | None = None
     infer_types: bool = True
-    header: bool = True
+    header: bool = False
     delimiter: str = ","
+    schema: pa.Schema | None = None
+    quote: str = '"'
+    escape: str | None = None
+    null_value: str = ""
+    multiline: bool = False
 
     @classmethod
-    def parse(cls, options: Mapping[str, Any], path: str) -> FileSourceOptions:
-        """Read ``read_files`` / ``cloudFiles.*`` options.
+    def parse(cls, options: Mapping[str, Any], path: str, *, where: str | None = None) -> FileSourceOptions:
+        """Read ``read_files`` / ``cloudFiles.*`` options (checked by ``reader_options``).
+
+        A full ``schema`` turns inference off; the rescued-data column is then only added
+        when ``rescuedDataColumn`` is set and the evolution mode defaults to ``none``, as
+        on Databricks. CSV ``header`` defaults to false (columns ``_c0``, ``_c1``, ...).
 
         Raises:
-            DefinitionError: for an unknown format or evolution mode.
+            DefinitionError: for an unknown format or evolution mode, an unsupported
+                option, or an invalid schema.
         """
-        opts = {str(k).lower().removeprefix("cloudfiles."): str(v) for k, v in options.items()}
-        fmt = opts.get("format", "").lower() or _format_from_path(path)
+        opts = {normalise_key(k): str(v) for k, v in options.items()}
+        prefix = f"{where}: " if where else ""
+        fmt = opts.get("format", "").lower() or format_from_path(path)
         if fmt not in ("parquet", "json", "csv"):
-            raise DefinitionError(f"read_files('{path}'): unsupported format '{fmt}' (parquet, json, csv)")
-        mode = opts.get("schemaevolutionmode", "addNewColumns")
+            raise DefinitionError(f"{prefix}read_files('{path}'): unsupported format '{fmt}' (parquet, json, csv)")
+        check_options(options, fmt, path=path, where=where)
+        try:
+            schema = parse_schema(opts["schema"]) if opts.get("schema", "").strip() else None
+        except DefinitionError as exc:
+            raise DefinitionError(f"{prefix}read_files('{path}'): {exc}") from exc
+        mode = opts.get("schemaevolutionmode", "none" if schema is not None else "addNewColumns")
         matched = [m for m in _EVOLUTION if m.lower() == mode.lower()]
         if not matched:
             raise DefinitionError(
-                f"read_files('{path}'): schemaEvolutionMode '{mode}' is not one of {', '.join(_EVOLUTION)}"
+                f"{prefix}read_files('{path}'): schemaEvolutionMode '{mode}' is not one of {', '.join(_EVOLUTION)}"
             )
         rescued: str | None = opts.get("rescueddatacolumn", RESCUED)
         if matched[0] == "none" and "rescueddatacolumn" not in opts:
             rescued = None
+        infer = opts.get("infercolumntypes", opts.get("inferschema", "true"))
         return cls(
             format=fmt,  # type: ignore[arg-type]
             evolution_mode=matched[0],
             schema_hints=opts.get("schemahints", ""),
             rescued_column=rescued,
             glob=opts.get("pathglobfilter") or opts.get("filenamepattern"),
-            infer_types=opts.get("infercolumntypes", "true").lower() != "false",
-            header=opts.get("header", "true").lower() != "false",
+            infer_types=infer.lower() != "false",
+            header=opts.get("header", "false").lower() == "true",
             delimiter=opts.get("sep", opts.get("delimiter", ",")),
+            schema=schema,
+            quote=opts.get("quote", '"'),
+            escape=opts.get("escape"),
+            null_value=opts.get("nullvalue", ""),
+            multiline=opts.get("multiline", "false").lower() == "true",
         )
 
 
-def _format_from_path(path: str) -> str:
+def format_from_path(path: str) -> str:
+    """The format named by a path's extension (``.parquet``, ``.json``, ``.csv``), or ``""``."""
     for fmt in ("parquet", "json", "csv"):
         if path.rstrip("/").lower().endswith("." + fmt):
             return fmt
@@ -124,17 +149,33 @@ def _fs(root: str) -> tuple[pafs.FileSystem, str]:
 
 
 def discover(root: str, options: FileSourceOptions, processed: set[str]) -> list[FileInfo]:
-    """New files under ``root`` (a folder or one file), sorted by path, not in ``processed``.
+    """New files under ``root`` (a folder, one file or a glob), sorted by path, not in ``processed``.
 
-    Hidden files (names starting with ``_`` or ``.``) are skipped, as Spark does.
+    Hidden files (names starting with ``_`` or ``.``) are skipped, as Spark does. A glob
+    (``/rides/*.csv``, ``{a,b}``, ``[0-9]``, ``?``) selects files as Hadoop globbing does
+    (``globbing``); paths are then relative to the glob's literal base folder.
+
+    Raises:
+        DefinitionError: for a malformed glob.
     """
+    pattern: re.Pattern[str] | None = None
+    depth = 0
+    if has_glob(root):
+        root, text = split_glob(root)
+        try:
+            pattern = glob_regex(text)
+        except ValueError as exc:
+            raise DefinitionError(f"read_files: {exc}") from exc
+        depth = text.count("/") + 1
     fs, base = _fs(root)
     info = fs.get_file_info(base)
     if info.type == pafs.FileType.NotFound:
         return []
-    if info.type == pafs.FileType.File:
+    if info.type == pafs.FileType.File and pattern is None:
         entries = [info]
         base = posixpath.dirname(base)
+    elif info.type == pafs.FileType.File:
+        return []
     else:
         entries = fs.get_file_info(pafs.FileSelector(base, recursive=True))
     found = []
@@ -142,8 +183,18 @@ def discover(root: str, options: FileSourceOptions, processed: set[str]) -> list
         if not entry.is_file:
             continue
         rel = posixpath.relpath(entry.path, base)
-        if any(part.startswith(("_", ".")) for part in rel.split("/")):
+        parts = rel.split("/")
+        if pattern is not None and (len(parts) < depth or not pattern.fullmatch("/".join(parts[:depth]))):
             continue
+        if any(part.startswith(("_", ".")) for part in parts):
+            continue
+        partition = next((part for part in parts[:-1] if "=" in part), None)
+        if partition is not None:
+            raise DefinitionError(
+                f"read_files('{root}'): {posixpath.join(base, rel)} is in a Hive-style partition "
+                f"folder '{partition}'; Databricks adds partition column "
+                f"'{partition.split('=', 1)[0]}', soundlake does not: move the files or run on Databricks"
+            )
         if options.glob and not fnmatch.fnmatch(posixpath.basename(rel), options.glob):
             continue
         if rel in processed:
@@ -160,6 +211,8 @@ def is_folder(root: str) -> bool:
 
 
 def _source_dir(root: str) -> str:
+    if has_glob(root):
+        return split_glob(root)[0]
     fs, base = _fs(root)
     info = fs.get_file_info(base)
     if info.type == pafs.FileType.File:
@@ -206,14 +259,29 @@ def parse_schema_hints(hints: str) -> dict[str, pa.DataType]:
     return out
 
 
+def parse_schema(text: str) -> pa.Schema:
+    """A reader ``schema`` (``"id INT, name STRING"`` or ``struct<id:int,name:string>``).
+
+    Raises:
+        DefinitionError: for an entry that is not ``name TYPE`` or an unknown type.
+    """
+    body = text.strip()
+    if body.lower().startswith("struct<") and body.endswith(">"):
+        body = ", ".join(part.replace(":", " ", 1) for part in _split_top_level(body[len("struct<"):-1]))
+    try:
+        return pa.schema([pa.field(name, dtype) for name, dtype in parse_schema_hints(body).items()])
+    except DefinitionError as exc:
+        raise DefinitionError(f"schema '{text}': {exc}") from exc
+
+
 def _split_top_level(text: str) -> list[str]:
     parts: list[str] = []
     current: list[str] = []
     depth = 0
     for ch in text:
-        if ch == "(":
+        if ch in "(<":
             depth += 1
-        elif ch == ")":
+        elif ch in ")>":
             depth -= 1
         if ch == "," and depth == 0:
             parts.append("".join(current))
@@ -269,8 +337,11 @@ def evolve_schema(
     Raises:
         FlowError: ``failOnNewColumns`` meeting a new column, naming the file.
     """
-    hints = parse_schema_hints(options.schema_hints)
     rescued = options.rescued_column
+    if options.schema is not None:
+        given = list(options.schema)
+        return pa.schema(given + ([pa.field(rescued, pa.string())] if rescued else [])), []
+    hints = parse_schema_hints(options.schema_hints)
     data_fields: list[pa.Field] = [f for f in current if f.name != rescued] if current is not None else []
     known = {f.name for f in data_fields}
     known_lower = {n.lower() for n in known}
@@ -327,28 +398,61 @@ def _read_text_file(path: str, options: FileSourceOptions) -> pa.Table:
     fs, p = _fs(path)
     with fs.open_input_stream(p) as stream:
         if options.format == "json":
-            return _read_json(stream.read().decode("utf-8"))
-        import pyarrow.csv as pcsv
-
-        convert = None
-        if not options.infer_types:
-            convert = pcsv.ConvertOptions(column_types={}, strings_can_be_null=True)
-        read = pcsv.ReadOptions(autogenerate_column_names=not options.header)
-        parse = pcsv.ParseOptions(delimiter=options.delimiter)
-        table = pcsv.read_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
-        if not options.infer_types:
-            table = table.cast(pa.schema([pa.field(f.name, pa.string()) for f in table.schema]))
-        return table
+            return _read_json(stream.read().decode("utf-8"), multiline=options.multiline)
+        return _read_csv(stream, options)
 
 
-def _read_json(text: str) -> pa.Table:
+def _read_csv(stream: Any, options: FileSourceOptions) -> pa.Table:
+    """CSV as Spark reads it: ``nullValue`` (default empty) is the only NULL spelling.
+
+    With a ``schema`` the columns are taken by position (Spark's ``enforceSchema``) and
+    read as strings, to be cast (or rescued) by the caller.
+    """
+    import pyarrow.csv as pcsv
+
+    given = options.schema
+    names = given.names if given is not None else None
+    read = pcsv.ReadOptions(
+        column_names=names,
+        autogenerate_column_names=names is None and not options.header,
+        skip_rows=1 if names is not None and options.header else 0,
+    )
+    parse = pcsv.ParseOptions(
+        delimiter=options.delimiter,
+        quote_char=options.quote or False,
+        escape_char=options.escape or False,
+        newlines_in_values=options.multiline,
+    )
+    as_text = given is not None or not options.infer_types
+    convert = pcsv.ConvertOptions(
+        null_values=[options.null_value],
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=False,
+        true_values=["true", "True", "TRUE"],
+        false_values=["false", "False", "FALSE"],
+        column_types={n: pa.string() for n in names} if names is not None else None,
+    )
+    table = pcsv.read_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
+    if names is None and not options.header:
+        table = table.rename_columns([f"_c{i}" for i in range(table.num_columns)])
+    if as_text:
+        table = table.cast(pa.schema([pa.field(f.name, pa.string()) for f in table.schema]))
+    return table
+
+
+def _read_json(text: str, *, multiline: bool = False) -> pa.Table:
     """JSON lines (or one JSON array) to a table; a column of mixed types becomes strings.
 
-    Parsed in Python rather than with pyarrow's reader, which rejects a column whose
-    type changes inside a file; such values must reach ``_rescued_data`` instead.
+    With ``multiline`` the whole file is one JSON value (an object or an array of
+    objects), as Spark's ``multiLine``. Parsed in Python rather than with pyarrow's
+    reader, which rejects a column whose type changes inside a file; such values must
+    reach ``_rescued_data`` instead.
     """
     stripped = text.lstrip()
-    if stripped.startswith("["):
+    if multiline:
+        value = json.loads(stripped)
+        records = value if isinstance(value, list) else [value]
+    elif stripped.startswith("["):
         records = json.loads(stripped)
     else:
         records = [json.loads(line) for line in text.splitlines() if line.strip()]

@@ -24,14 +24,23 @@ from soundlake.core.errors import DefinitionError, EngineError
 from soundlake.engines.base import ArrowRelation, Engine
 from soundlake.pipeline import autoloader as al
 from soundlake.pipeline.definitions import QueryFlow
+from soundlake.pipeline.hidden_columns import hide_metadata
 from soundlake.pipeline.planner import UpdatePlan, input_table
 from soundlake.pipeline.sql.query import FlowInput, bind_query, in_user_terms
+from soundlake.pipeline.sql.settings import DEFAULT_SETTINGS, SparkSqlSettings
 
 SchemaOf = Callable[[TableName], pa.Schema | None]
 
 
 def bind_columns(
-    plan: UpdatePlan, engine: Engine, *, catalog: str, schema: str, base_dir: Path, stored: SchemaOf
+    plan: UpdatePlan,
+    engine: Engine,
+    *,
+    catalog: str,
+    schema: str,
+    base_dir: Path,
+    stored: SchemaOf,
+    settings: SparkSqlSettings = DEFAULT_SETTINGS,
 ) -> dict[TableName, pa.Schema]:
     """Bind every query flow whose inputs are known; return the bound result schemas.
 
@@ -48,7 +57,11 @@ def bind_columns(
         schemas = {inp.placeholder: _input_schema(inp, bound, stored, base_dir, flow.sql) for inp in fp.inputs}
         if any(s is None for s in schemas.values()):
             continue
-        sql = bind_query(flow.sql, fp.inputs, catalog=catalog, schema=schema, dialect=engine.capabilities.sql_dialect)
+        dialect = engine.capabilities.sql_dialect
+        text = hide_metadata(flow.sql) if dialect == "duckdb" else flow.sql
+        known = {key: s for key, s in schemas.items() if s is not None}
+        sql = bind_query(text, fp.inputs, catalog=catalog, schema=schema, dialect=dialect, settings=settings,
+                         schemas=known)
         relations = {key: ArrowRelation(s.empty_table()) for key, s in schemas.items() if s is not None}
         try:
             result = engine.execute(f"SELECT * FROM ({sql}) AS __sl_bind LIMIT 0", relations)

@@ -8,6 +8,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import pyarrow as pa
+
 from soundlake.catalog.names import TableName
 from soundlake.catalog.state import StateStore
 from soundlake.core.clock import utc_now
@@ -16,6 +18,8 @@ from soundlake.engines.base import Engine
 from soundlake.lake.storage import Lake
 from soundlake.observe.events import EventLog
 from soundlake.pipeline.definitions import Dataset
+from soundlake.pipeline.sql.query import BoundQuery, bind_typed
+from soundlake.pipeline.sql.settings import DEFAULT_SETTINGS, SparkSqlSettings
 
 FAULT_EXIT_CODE = 97
 
@@ -28,8 +32,25 @@ def fault_point(step: str, flow: str | None = None) -> None:
 class Binder(Protocol):
     """Turns a flow's Spark SQL into engine SQL over placeholder relation names."""
 
-    def bind(self, sql: str, inputs: Sequence[Any], dialect: str) -> str:
-        """Replace table references by each input's ``placeholder``; transpile to ``dialect``."""
+    @property
+    def settings(self) -> SparkSqlSettings:
+        """The Spark session settings (ANSI mode, time zone) queries and expectations follow."""
+        ...
+
+    def bind(
+        self, sql: str, inputs: Sequence[Any], dialect: str, schemas: Mapping[str, pa.Schema] | None = None
+    ) -> str:
+        """Replace table references by each input's ``placeholder``; transpile to ``dialect``.
+
+        ``schemas`` (placeholder -> schema of the relation bound to it) types the query for
+        the DuckDB translation's type-dependent Spark rules.
+        """
+        ...
+
+    def bind_typed(
+        self, sql: str, inputs: Sequence[Any], dialect: str, schemas: Mapping[str, pa.Schema] | None = None
+    ) -> BoundQuery:
+        """:meth:`bind`, also giving the Spark types of the result columns (when typed)."""
         ...
 
 
@@ -39,12 +60,24 @@ class SqlBinder:
 
     catalog: str
     schema: str
+    settings: SparkSqlSettings = DEFAULT_SETTINGS
 
-    def bind(self, sql: str, inputs: Sequence[Any], dialect: str) -> str:
-        """Bind with :func:`soundlake.pipeline.sql.bind_query`."""
-        from soundlake.pipeline.sql import bind_query
+    def bind(
+        self, sql: str, inputs: Sequence[Any], dialect: str, schemas: Mapping[str, pa.Schema] | None = None
+    ) -> str:
+        """Bind with :func:`soundlake.pipeline.sql.query.bind_query`."""
+        return self.bind_typed(sql, inputs, dialect, schemas).sql
 
-        return str(bind_query(sql, tuple(inputs), catalog=self.catalog, schema=self.schema, dialect=dialect))
+    def bind_typed(
+        self, sql: str, inputs: Sequence[Any], dialect: str, schemas: Mapping[str, pa.Schema] | None = None
+    ) -> BoundQuery:
+        """Bind with :func:`soundlake.pipeline.sql.query.bind_typed`."""
+        from soundlake.pipeline.hidden_columns import hide_metadata
+
+        if dialect == "duckdb":
+            sql = hide_metadata(sql)
+        return bind_typed(sql, tuple(inputs), catalog=self.catalog, schema=self.schema, dialect=dialect,
+                          settings=self.settings, schemas=schemas)
 
 
 @dataclass

@@ -14,19 +14,28 @@ as a whole on a FAIL rule, writing nothing).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import sqlglot
+import pyarrow as pa
 
 from soundlake.core.errors import DefinitionError, ExpectationViolation
 from soundlake.engines.base import DeltaTarget, ExpectationSplit, Rule, RuleViolation, SplitCounts
 from soundlake.pipeline.definitions import Expectation
+from soundlake.pipeline.sql.query import transpile_expression
+from soundlake.pipeline.sql.settings import DEFAULT_SETTINGS, SparkSqlSettings
 
 
-def transpile_condition(condition: str, dialect: str) -> str:
-    """Transpile a Spark SQL boolean expression to ``dialect``.
+def transpile_condition(
+    condition: str,
+    dialect: str,
+    settings: SparkSqlSettings = DEFAULT_SETTINGS,
+    schema: pa.Schema | Mapping[str, str] | None = None,
+) -> str:
+    """Transpile a Spark SQL boolean expression to ``dialect``, exactly as queries are.
+
+    ``schema`` (the rows the condition reads) types it as the query's own expressions are.
 
     Raises:
         DefinitionError: when the expression does not parse.
@@ -34,9 +43,9 @@ def transpile_condition(condition: str, dialect: str) -> str:
     if dialect == "spark":
         return condition
     try:
-        return str(sqlglot.transpile(condition, read="spark", write=dialect)[0])
-    except sqlglot.errors.ParseError as exc:
-        raise DefinitionError(f"expectation condition '{condition}' does not parse: {exc}") from exc
+        return transpile_expression(condition, dialect=dialect, settings=settings, schema=schema)
+    except DefinitionError as exc:
+        raise DefinitionError(f"expectation condition '{condition}' does not parse: {exc.message}") from exc
 
 
 def expectation_split(
@@ -48,9 +57,16 @@ def expectation_split(
     run_id: str,
     batch_id: int,
     now: datetime,
+    settings: SparkSqlSettings = DEFAULT_SETTINGS,
+    schema: pa.Schema | Mapping[str, str] | None = None,
 ) -> ExpectationSplit:
-    """The engine's split for a dataset's expectations (``quarantine``: where its rows go)."""
-    rules = tuple(Rule(e.name, transpile_condition(e.condition, dialect), e.action) for e in expectations)
+    """The engine's split for a dataset's expectations (``quarantine``: where its rows go).
+
+    ``schema`` is the schema of the query's result: conditions are typed with it.
+    """
+    rules = tuple(
+        Rule(e.name, transpile_condition(e.condition, dialect, settings, schema), e.action) for e in expectations
+    )
     return ExpectationSplit(rules, quarantine, flow=flow, run_id=run_id, batch_id=batch_id, quarantined_at=now)
 
 

@@ -42,6 +42,7 @@ from soundlake.pipeline.definitions import (
     Registry,
     SnapshotCdcFlow,
 )
+from soundlake.pipeline.file_checks import check_file_reads
 from soundlake.pipeline.sql.query import FlowInput, analyze_query
 
 
@@ -231,6 +232,7 @@ def build_graph(
                 f"flow '{flow.name}' is defined twice: at {other.location} and at {flow.location}"
             )
         flows[flow.name] = FlowNode(flow, _inputs(flow, catalog=catalog, schema=schema))
+        check_file_reads(flow, flows[flow.name].inputs)
     for node in flows.values():
         _check_target(node, datasets)
         _check_reads(node, datasets, catalog=catalog, schema=schema)

@@ -16,12 +16,21 @@ from typing import Any
 import pyarrow as pa
 
 from soundlake.catalog.names import TableName
-from soundlake.core.errors import FlowError
-from soundlake.engines.base import ArrowRelation, DeltaRelation, Relation, ViewRelation
+from soundlake.core.errors import FlowError, SoundlakeError
+from soundlake.engines.base import (
+    ArrowRelation,
+    DeltaRelation,
+    Engine,
+    FunctionRelation,
+    NativeRelation,
+    Relation,
+    ViewRelation,
+)
 from soundlake.lake import delta
 from soundlake.pipeline import autoloader as al
 from soundlake.pipeline.context import RunContext
 from soundlake.pipeline.definitions import QueryFlow
+from soundlake.pipeline.globbing import has_glob
 from soundlake.pipeline.planner import input_table
 from soundlake.pipeline.sql.query import FlowInput
 
@@ -149,7 +158,14 @@ def _plan_files(ctx: RunContext, leaf: Leaf, prev: Mapping[str, Any]) -> tuple[d
     processed = set(prev.get("files", ())) if leaf.streaming else set()
     stored = al.schema_from_json(prev["schema"]) if leaf.streaming and prev.get("schema") else None
     new_files = al.discover(root, options, processed)
-    schema, added = (stored, []) if not new_files else al.evolve_schema(stored, new_files, root, options)
+    if not new_files and stored is None and options.schema is None and has_glob(str(inp.path)):
+        # a pattern that matches nothing is a mistake; an empty landing folder is "no data yet"
+        raise FlowError(f"read_files('{inp.path}'): no files match {root}")
+    added: list[str] = []
+    if not new_files and stored is not None:
+        schema = stored
+    else:
+        schema, added = al.evolve_schema(stored, new_files, root, options)
     entry: dict[str, Any] = {
         "kind": "files",
         "root": root,
@@ -240,7 +256,7 @@ def open_relations(
         if isinstance(node, ViewNode):
             child_relations = open_relations(ctx, node.children, entries, guard, overrides)
             child_inputs = [c.input for c in node.children]
-            sql = ctx.binder.bind(node.sql, child_inputs, dialect)
+            sql = ctx.binder.bind(node.sql, child_inputs, dialect, relation_schemas(ctx.engine, child_relations))
             relations[node.placeholder] = ViewRelation(sql, child_relations)
             continue
         if node.key in overrides:
@@ -270,3 +286,33 @@ def _relation(ctx: RunContext, entry: Mapping[str, Any], guard: ReadGuard) -> Re
     )
     reader = pa.RecordBatchReader.from_batches(options_schema, guard.wrap(batches))
     return ArrowRelation(reader, description=entry["root"])
+
+
+def relation_schemas(engine: Engine, relations: Mapping[str, Relation]) -> dict[str, pa.Schema] | None:
+    """The schema of each relation, for typing a query on the DuckDB engine (None elsewhere).
+
+    Reads schemas only (``LIMIT 0``: Delta logs, Parquet footers, views bound over empty
+    results), never the data. A relation whose schema cannot be read is left out (the
+    query is then translated without its types).
+    """
+    if engine.capabilities.sql_dialect != "duckdb":
+        return None
+    schemas: dict[str, pa.Schema] = {}
+    for name, relation in relations.items():
+        if isinstance(relation, ArrowRelation):
+            schema = getattr(relation.data, "schema", None)  # a Table or a one-pass reader
+            if isinstance(schema, pa.Schema):
+                schemas[name] = schema
+            continue
+        if isinstance(relation, (NativeRelation, FunctionRelation)):
+            continue  # engine-native rows and Python functions: not run twice
+        if isinstance(relation, DeltaRelation) and relation.version is not None:
+            schemas[name] = delta.snapshot_schema(relation.uri, relation.version, relation.storage_options)
+            continue
+        try:
+            reader = engine.execute(f"SELECT * FROM {name} LIMIT 0", {name: relation})
+            schemas[name] = reader.schema
+            reader.read_all()
+        except SoundlakeError:
+            continue
+    return schemas

@@ -38,12 +38,14 @@ from soundlake.observe.events import EventListener, EventLog, read_events
 from soundlake.pipeline.binding import bind_columns
 from soundlake.pipeline.context import RunContext, SqlBinder
 from soundlake.pipeline.definitions import SourceLocation
+from soundlake.pipeline.engine_support import refuse_unsupported
 from soundlake.pipeline.graph import Graph, build_graph
 from soundlake.pipeline.integrity import check_external_inputs, check_owners
 from soundlake.pipeline.loader import load_definitions
 from soundlake.pipeline.planner import UpdatePlan, plan_update
 from soundlake.pipeline.runner import UpdateResult, run_update
 from soundlake.pipeline.sql.query import analyze_query, bind_query
+from soundlake.pipeline.sql.settings import SparkSqlSettings
 from soundlake.project.context import Project
 
 
@@ -64,6 +66,7 @@ def make_engine(project: Project, engine: str | None = None) -> Engine:
         return DuckDBEngine(
             memory_limit=settings.memory_limit, threads=settings.threads, temp_directory=spill,
             allowed_directories=confined,
+            time_zone=SparkSqlSettings.from_conf(project.config.pipeline_configuration).time_zone,
         )
     if name == "spark":
         try:
@@ -139,7 +142,8 @@ class DryRun:
     def render(self) -> str:
         """The graph as text plus the flow order."""
         order = "\n".join(f"  {i + 1}. {fp.name} ({fp.kind})" for i, fp in enumerate(self.plan.flows))
-        return f"{self.graph.render()}\n\nrun order:\n{order}"
+        warnings = "".join(f"\nwarning: {w}" for w in self.plan.warnings)
+        return f"{self.graph.render()}\n\nrun order:\n{order}{warnings}"
 
 
 def dry_run(project: Project, **selection: Any) -> DryRun:
@@ -159,6 +163,7 @@ def dry_run(project: Project, **selection: Any) -> DryRun:
     }
     check_owners(project.config.name, logs)
     if project.config.engine == "duckdb":
+        plan = refuse_unsupported(plan)
         bind_flows(project, plan)
     return DryRun(graph, plan)
 
@@ -177,6 +182,7 @@ def bind_flows(project: Project, plan: UpdatePlan) -> None:
     engine = make_engine(project, "duckdb")
     try:
         bind_columns(plan, engine, catalog=project.config.catalog, schema=project.config.schema_,
+                     settings=SparkSqlSettings.from_conf(project.config.pipeline_configuration),
                      base_dir=project.root, stored=stored)
     finally:
         engine.close()
@@ -246,6 +252,8 @@ def run(
             raise
         eng = pending.result()
         try:
+            if eng.capabilities.name == "duckdb":
+                plan = refuse_unsupported(plan)
             ctx = RunContext(
                 pipeline=project.config.name,
                 run_id=run_id,
@@ -253,7 +261,8 @@ def run(
                 engine=eng,
                 state=state,
                 events=events,
-                binder=SqlBinder(project.config.catalog, project.config.schema_),
+                binder=SqlBinder(project.config.catalog, project.config.schema_,
+                                 SparkSqlSettings.from_conf(project.config.pipeline_configuration)),
                 base_dir=project.root,
                 datasets=plan.datasets,
                 view_flows={fp.target: fp for fp in plan.flows if fp.kind == "view"},
@@ -271,6 +280,7 @@ def query(project: Project, sql: str, *, limit: int | None = None) -> pa.Table:
     Raises:
         DefinitionError: when the query does not parse.
         StorageError: when a table does not exist.
+        EngineError: when DuckDB fails (an overflow, a bad cast) or Arrow cannot hold the result.
     """
     config = project.config
     inputs = analyze_query(sql, catalog=config.catalog, schema=config.schema_, location=SourceLocation("<query>"))
@@ -290,10 +300,14 @@ def query(project: Project, sql: str, *, limit: int | None = None) -> pa.Table:
         parallel_flows=1, sandbox=True, memory_limit=limits.memory_limit, threads=limits.threads, temp_directory=spill
     )
     try:
-        bound = bind_query(sql, inputs, catalog=config.catalog, schema=config.schema_, dialect="duckdb")
+        schemas = {name: s for name in relations if (s := delta.table_schema(relations[name].uri, relations[name].storage_options)) is not None}
+        bound = bind_query(sql, inputs, catalog=config.catalog, schema=config.schema_, dialect="duckdb",
+                           settings=SparkSqlSettings.from_conf(config.pipeline_configuration), schemas=schemas)
         if limit is not None:
             bound = f"SELECT * FROM ({bound}) AS __sl_q LIMIT {int(limit)}"
         return engine.execute(bound, relations).read_all()
+    except pa.ArrowException as exc:  # a result Arrow cannot hold: one line, like DuckDB's errors
+        raise EngineError(f"cannot read the query result: {exc}") from exc
     finally:
         engine.close()
 

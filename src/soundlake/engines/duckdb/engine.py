@@ -52,6 +52,7 @@ class DuckDBEngine:
             engine's connection reads and writes files only under these folders (and the
             spill folder): external access off, extension auto-install/auto-load off,
             configuration locked.
+        time_zone: Spark's session time zone (``spark.sql.session.timeZone``), default UTC.
     """
 
     def __init__(
@@ -63,11 +64,14 @@ class DuckDBEngine:
         parallel_flows: int = 2,
         sandbox: bool = False,
         allowed_directories: Sequence[str] | None = None,
+        time_zone: str = "UTC",
     ) -> None:
         self.capabilities = EngineCapabilities(
             name="duckdb", sql_dialect="duckdb", parallel_flows=max(1, parallel_flows)
         )
-        config = settings.DuckDBSettings(memory_limit=memory_limit, threads=threads, temp_directory=temp_directory)
+        config = settings.DuckDBSettings(
+            memory_limit=memory_limit, threads=threads, temp_directory=temp_directory, time_zone=time_zone
+        )
         self.sandbox = sandbox
         self._allowed_paths: list[str] = []
         self._locked = False

@@ -22,11 +22,15 @@ class DuckDBSettings:
         threads: DuckDB worker threads; None keeps DuckDB's default (the core count).
         temp_directory: Spill folder; None keeps DuckDB's default (``.tmp`` in the cwd
             for file databases, a temp folder for in-memory ones).
+        time_zone: The session time zone (Spark's ``spark.sql.session.timeZone``): TIMESTAMP
+            literals, casts from text and date parts are read in it. Default UTC, as on
+            Databricks, whatever the machine's zone.
     """
 
     memory_limit: str | None = DEFAULT_MEMORY_LIMIT
     threads: int | None = None
     temp_directory: str | None = None
+    time_zone: str = "UTC"
 
 
 def apply(con: Any, settings: DuckDBSettings) -> None:
@@ -37,3 +41,4 @@ def apply(con: Any, settings: DuckDBSettings) -> None:
         con.execute(f"SET threads = {int(settings.threads)}")
     if settings.temp_directory:
         con.execute("SET temp_directory = ?", [settings.temp_directory])
+    con.execute("SET GLOBAL TimeZone = ?", [settings.time_zone])

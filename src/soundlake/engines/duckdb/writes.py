@@ -23,6 +23,7 @@ from soundlake.engines.base import (
     SplitCounts,
     WriteOutcome,
 )
+from soundlake.engines.not_null import not_null_reader
 from soundlake.lake import delta
 
 BATCH_ROWS = 131_072
@@ -36,11 +37,12 @@ def write(
     """Write the rows of ``sql`` to ``target`` in one commit with ``commit``'s app transaction.
 
     A DuckDB error while ``deltalake`` reads the stream aborts the commit and reaches the
-    caller unchanged (the engine's session turns it into a soundlake error).
+    caller unchanged (the engine's session turns it into a soundlake error); so does a
+    NULL in a NOT NULL column of ``target`` (:class:`ConstraintViolation`).
     """
     result = delta.write_table(
         target.uri,
-        cursor.sql(sql).to_arrow_reader(BATCH_ROWS),
+        not_null_reader(cursor.sql(sql).to_arrow_reader(BATCH_ROWS), target.not_null),
         mode=target.mode,
         storage_options=storage_options,
         app_id=commit.app_id,

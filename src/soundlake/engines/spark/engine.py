@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from soundlake.core.errors import EngineError
+from soundlake.core.errors import ConstraintViolation, EngineError
 from soundlake.engines.base import (
     ArrowRelation,
     CdcMetrics,
@@ -172,7 +172,7 @@ class SparkEngine:
         try:
             self._register(relations, names)
             yield self.spark.sql(sql)
-        except EngineError:
+        except (EngineError, ConstraintViolation):
             raise
         except Exception as exc:  # AnalysisException, Py4JJavaError, ...
             raise EngineError(f"Spark failed: {_short(exc)}\n  query: {sql[:2000]}") from exc

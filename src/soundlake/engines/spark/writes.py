@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from soundlake.core.errors import ConstraintViolation
 from soundlake.engines import split_sql
 from soundlake.engines.base import (
     CommitInfo,
@@ -52,6 +53,7 @@ def last_commit(spark: SparkSession, uri: str) -> tuple[int | None, int]:
 def save(frame: DataFrame, target: DeltaTarget, commit: CommitInfo) -> WriteOutcome:
     """Write ``frame`` to ``target`` in one commit carrying ``commit``'s app transaction."""
     spark = frame.sparkSession
+    check_not_null(frame, target.not_null)
     before, _ = last_commit(spark, target.uri)
     writer = frame.write.format("delta").mode(target.mode)
     writer = writer.option("overwriteSchema" if target.mode == "overwrite" else "mergeSchema", "true")
@@ -66,6 +68,23 @@ def save(frame: DataFrame, target: DeltaTarget, commit: CommitInfo) -> WriteOutc
     after, rows = last_commit(spark, target.uri)
     committed = after is not None and after != before
     return WriteOutcome(committed, rows if committed else 0, after)
+
+
+def check_not_null(frame: DataFrame, columns: tuple[str, ...]) -> None:
+    """Fail before writing when a NOT NULL column of ``frame`` holds a NULL (one aggregate).
+
+    Raises:
+        ConstraintViolation: naming the first such column.
+    """
+    if not columns:
+        return
+    from pyspark.sql import functions as F
+
+    flags = [F.max(F.col(f"`{c}`").isNull().cast("int")).alias(f"_{i}") for i, c in enumerate(columns)]
+    row = frame.agg(*flags).collect()[0]
+    for i, name in enumerate(columns):
+        if row[f"_{i}"]:
+            raise ConstraintViolation(f"NOT NULL column '{name}' holds NULL in a row to be written", column=name)
 
 
 @contextmanager

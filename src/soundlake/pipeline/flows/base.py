@@ -7,13 +7,19 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from soundlake.core.clock import utc_now
-from soundlake.core.errors import EngineError
+from soundlake.core.errors import ConstraintViolation, EngineError
 from soundlake.engines.base import CommitInfo, DeltaTarget, FunctionRelation, Relation, WriteMode
 from soundlake.pipeline.context import RunContext, fault_point, quarantine_name
 from soundlake.pipeline.definitions import QueryFlow
 from soundlake.pipeline.expectations import ExpectationMetrics, expectation_split, violation_error
-from soundlake.pipeline.inputs import Node, ReadGuard, open_relations
+from soundlake.pipeline.inputs import (
+    Node,
+    ReadGuard,
+    open_relations,
+    relation_schemas,
+)
 from soundlake.pipeline.planner import FlowPlan
+from soundlake.pipeline.sql.declared import declared_schema
 from soundlake.pipeline.sql.query import in_user_terms as user_terms
 
 FUNCTION_VIEW = "__sl_function"
@@ -109,20 +115,26 @@ def execute_batch(
     guard = ReadGuard()
     relations = open_relations(ctx, nodes, entries, guard, overrides)
     native = native_function(ctx, plan)
+    dataset = plan.dataset
+    contract = declared_schema(dataset)
     if native is not None:  # the Python function itself runs on the engine's DataFrame API
         relations = {FUNCTION_VIEW: FunctionRelation(native, relations, function_tables(nodes))}
-        bound = f"SELECT * FROM {FUNCTION_VIEW}"
+        bound, columns = f"SELECT * FROM {FUNCTION_VIEW}", None
     else:
-        bound = ctx.binder.bind(sql, [n.input for n in nodes], dialect)
-    dataset = plan.dataset
+        typed = ctx.binder.bind_typed(sql, [n.input for n in nodes], dialect, relation_schemas(ctx.engine, relations))
+        bound, columns = typed.sql, typed.columns
+    if contract is not None:
+        bound = contract.wrap(bound, dialect)
     split = expectation_split(
         dataset.expectations, dialect, quarantine=None if skip_quarantine else quarantine_target(ctx, plan, mode),
-        flow=plan.name, run_id=ctx.run_id, batch_id=batch, now=utc_now(),
+        flow=plan.name, run_id=ctx.run_id, batch_id=batch, now=utc_now(), settings=ctx.binder.settings,
+        schema=columns,
     )
     commit = CommitInfo(ctx.app_id(plan.name), batch, ctx.commit_metadata(plan.name, batch))
     target = None if skip_target else DeltaTarget(
         ctx.table_uri(plan.target), mode, tuple(dataset.partition_cols),
         delta_properties(dataset.table_properties), dataset.comment,
+        not_null=contract.not_null if contract is not None else (),
     )
     try:
         written = ctx.engine.write_query(
@@ -131,6 +143,16 @@ def execute_batch(
         )
     except Exception as exc:
         guard.reraise(exc)
+        if isinstance(exc, ConstraintViolation):
+            raise ConstraintViolation(
+                f"table {plan.target}: column '{exc.column}' is declared NOT NULL, but flow '{plan.name}' "
+                f"returned NULL in it; nothing was written ({plan.flow.location})",
+                column=exc.column,
+            ) from exc
+        if isinstance(exc, EngineError) and contract is not None:
+            text = contract.store_error(user_terms(exc.message, {}), str(plan.target))
+            if text is not None:
+                raise EngineError(f"{text} (flow '{plan.name}', {plan.flow.location})") from exc
         if isinstance(exc, EngineError):
             raise in_user_terms(exc, plan, nodes, sql) from exc
         raise

@@ -97,7 +97,7 @@ def _apply(
     expectations = plan.dataset.expectations
     split = expectation_split(
         expectations, dialect, quarantine=quarantine_target(ctx, plan, "append"), flow=plan.name,
-        run_id=ctx.run_id, batch_id=batch, now=utc_now(),
+        run_id=ctx.run_id, batch_id=batch, now=utc_now(), settings=ctx.binder.settings,
     )
     commit = CommitInfo(ctx.app_id(plan.name), batch, ctx.commit_metadata(plan.name, batch))
     try:

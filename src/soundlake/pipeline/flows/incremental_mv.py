@@ -114,8 +114,9 @@ def analyze_aggregate(sql: str) -> AggregatePlan | None:
 
 
 def eligible(plan: FlowPlan, ctx: RunContext) -> bool:
-    """True when the view reads exactly one append-only pipeline table and has no rules."""
-    if plan.dataset.expectations or len(plan.inputs) != 1:
+    """True when the view reads exactly one append-only pipeline table and has no rules
+    and no declared schema (whose contract the full refresh applies)."""
+    if plan.dataset.expectations or plan.dataset.schema or len(plan.inputs) != 1:
         return False
     inp = plan.inputs[0]
     if inp.kind != "table" or inp.streaming:

@@ -18,6 +18,7 @@ from typing import Any
 
 from soundlake.catalog.names import TableName
 from soundlake.core.errors import DefinitionError
+from soundlake.core.sql_text import ddl_name
 from soundlake.pipeline.definitions import (
     AutoCdcFlow,
     Dataset,
@@ -28,6 +29,7 @@ from soundlake.pipeline.definitions import (
 )
 from soundlake.pipeline.python.state import PendingQuery, current_state
 from soundlake.pipeline.sql.cdc import split_sequence_by
+from soundlake.pipeline.sql.declared import declared_schema
 from soundlake.pipeline.sql.query import validate_expression
 
 _EXPECTATIONS_ATTR = "__soundlake_expectations__"
@@ -67,6 +69,12 @@ def _schema_text(schema: Any) -> str | None:
     ddl = getattr(schema, "ddl", None)
     if callable(ddl):
         return str(ddl())
+    fields = getattr(schema, "fields", None)
+    if isinstance(fields, list) and all(hasattr(f, "dataType") for f in fields):  # pyspark's StructType
+        return ", ".join(
+            f"{ddl_name(f.name)} {f.dataType.simpleString()}{'' if f.nullable else ' NOT NULL'}"
+            for f in fields
+        )
     raise DefinitionError(f"schema must be a DDL string or a StructType, not {type(schema).__name__}")
 
 
@@ -246,19 +254,19 @@ def create_streaming_table(
     ):
         for rule, condition in (mapping or {}).items():
             rules.append(_expectation(rule, condition, action, location))  # type: ignore[arg-type]
-    state.registry.add_dataset(
-        Dataset(
-            name=_table_name(name, None, location),
-            kind="streaming_table",
-            location=location,
-            comment=comment,
-            table_properties={str(k): str(v) for k, v in (table_properties or {}).items()},
-            partition_cols=tuple(partition_cols or ()),
-            cluster_by=tuple(cluster_by or ()),
-            schema=_schema_text(schema),
-            expectations=tuple(rules),
-        )
+    dataset = Dataset(
+        name=_table_name(name, None, location),
+        kind="streaming_table",
+        location=location,
+        comment=comment,
+        table_properties={str(k): str(v) for k, v in (table_properties or {}).items()},
+        partition_cols=tuple(partition_cols or ()),
+        cluster_by=tuple(cluster_by or ()),
+        schema=_schema_text(schema),
+        expectations=tuple(rules),
     )
+    declared_schema(dataset)  # a declared schema is checked when it loads
+    state.registry.add_dataset(dataset)
 
 
 def create_auto_cdc_flow(

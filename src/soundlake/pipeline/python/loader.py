@@ -28,6 +28,7 @@ from soundlake.pipeline.python.frame import dataframe as df_module
 from soundlake.pipeline.python.frame import functions as dataframe_functions
 from soundlake.pipeline.python.frame import types as dataframe_types
 from soundlake.pipeline.python.state import STATE, LoadState, PendingQuery
+from soundlake.pipeline.sql.declared import declared_schema
 from soundlake.pipeline.sql.query import analyze_query
 
 if TYPE_CHECKING:
@@ -141,6 +142,7 @@ def _build(pending: PendingQuery, state: LoadState) -> tuple[Dataset | None, Que
         schema=options.get("schema"),
         expectations=expectations,
     )
+    declared_schema(dataset)  # a declared schema is checked when it loads
     flow = QueryFlow(
         name=str(pending.target),
         target=pending.target,

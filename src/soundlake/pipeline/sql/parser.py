@@ -41,6 +41,7 @@ from soundlake.pipeline.definitions import (
 )
 from soundlake.pipeline.sql.cdc import parse_cdc_clauses
 from soundlake.pipeline.sql.cursor import Cursor
+from soundlake.pipeline.sql.declared import parse_schema
 from soundlake.pipeline.sql.lexer import Statement, split_statements, substitute, tokenize
 from soundlake.pipeline.sql.query import analyze_query, validate_expression
 
@@ -159,6 +160,8 @@ class _StatementParser(Cursor):
         self.accept("IF", "NOT", "EXISTS")
         name = self.table_name()
         schema_text, expectations = self.column_group() if self.at_op("(") else (None, ())
+        if schema_text:
+            parse_schema(schema_text, location=start)  # a declared schema is checked when it loads
         options = self.dataset_options()
         dataset = Dataset(
             name=name,

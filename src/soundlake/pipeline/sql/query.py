@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, SqlglotError
@@ -22,6 +23,9 @@ from soundlake.catalog.names import TableName
 from soundlake.core.errors import DefinitionError
 from soundlake.pipeline.definitions import SourceLocation
 from soundlake.pipeline.sql.naming import name_like_spark
+from soundlake.pipeline.sql.semantics import to_duckdb
+from soundlake.pipeline.sql.settings import DEFAULT_SETTINGS, SparkSqlSettings
+from soundlake.pipeline.sql.spark_types import ROW_TABLE, annotate, output_types
 
 READ_DIALECT = "databricks"
 PLACEHOLDER_PREFIX = "__sl_in_"
@@ -126,8 +130,28 @@ def analyze_query(
     return tuple(inputs)
 
 
+@dataclass(frozen=True)
+class BoundQuery:
+    """A query bound for an engine, with the Spark types of its result columns when known.
+
+    ``columns`` maps each result column the translation could type to its Spark SQL type
+    (``INT``, ``DECIMAL(20, 3)``, ...): expectations are typed with it, without asking the
+    engine for the result schema.
+    """
+
+    sql: str
+    columns: Mapping[str, str] = field(default_factory=dict)
+
+
 def bind_query(
-    sql: str, inputs: Sequence[FlowInput], *, catalog: str, schema: str, dialect: str
+    sql: str,
+    inputs: Sequence[FlowInput],
+    *,
+    catalog: str,
+    schema: str,
+    dialect: str,
+    settings: SparkSqlSettings = DEFAULT_SETTINGS,
+    schemas: Mapping[str, pa.Schema] | None = None,
 ) -> str:
     """Return ``sql`` with each read replaced by its input's placeholder, in ``dialect``.
 
@@ -135,11 +159,29 @@ def bind_query(
     identifier of the matching input (matched by :attr:`FlowInput.key`); a table keeps its
     alias, or gets its written name as alias so qualified columns (``t.col``) still
     resolve. The result is transpiled from Spark SQL to ``dialect`` (``duckdb`` or
-    ``spark``). The runtime registers each placeholder as a relation before executing.
+    ``spark``) under the Spark session ``settings`` (ANSI mode, time zone). ``schemas``
+    (placeholder -> input schema) lets the DuckDB translation apply Spark's type-dependent
+    rules. The runtime registers each placeholder as a relation before executing.
 
     Raises:
         DefinitionError: when the query reads something not in ``inputs``.
     """
+    return bind_typed(
+        sql, inputs, catalog=catalog, schema=schema, dialect=dialect, settings=settings, schemas=schemas
+    ).sql
+
+
+def bind_typed(
+    sql: str,
+    inputs: Sequence[FlowInput],
+    *,
+    catalog: str,
+    schema: str,
+    dialect: str,
+    settings: SparkSqlSettings = DEFAULT_SETTINGS,
+    schemas: Mapping[str, pa.Schema] | None = None,
+) -> BoundQuery:
+    """:func:`bind_query`, also returning the Spark types of the result columns."""
     tree = parse_query(sql)
     by_key = {i.key: i for i in inputs}
     replacements: list[tuple[exp.Expr, exp.Expr]] = []
@@ -153,11 +195,25 @@ def bind_query(
             tree = new  # type: ignore[assignment]
         else:
             node.replace(new)
-    return _spark_semantics(tree, dialect).sql(dialect=_write_dialect(dialect))
+    columns: dict[str, str] = {}
+    if dialect == "duckdb" and schemas and annotate(tree, schemas):
+        columns = output_types(tree)
+    text = _spark_semantics(tree, dialect, settings).sql(dialect=_write_dialect(dialect))
+    return BoundQuery(text, columns)
 
 
-def transpile_expression(expr: str, *, dialect: str) -> str:
+def transpile_expression(
+    expr: str,
+    *,
+    dialect: str,
+    settings: SparkSqlSettings = DEFAULT_SETTINGS,
+    schema: pa.Schema | Mapping[str, str] | None = None,
+) -> str:
     """Transpile one Spark SQL expression (expectation, sequence_by, ...) to ``dialect``.
+
+    ``schema`` is the schema of the rows the expression reads (the query result, for an
+    expectation; an Arrow schema or column -> Spark type text, as :class:`BoundQuery`
+    gives): with it, the expression is typed exactly as it would be in the query.
 
     Raises:
         DefinitionError: when the expression does not parse.
@@ -170,7 +226,9 @@ def transpile_expression(expr: str, *, dialect: str) -> str:
             tree = sqlglot.parse_one(expr, read=READ_DIALECT)
         except SqlglotError as exc:
             raise DefinitionError(f"invalid SQL expression {expr!r}: {_first_line(exc)}") from exc
-    return _spark_semantics(tree, dialect).sql(dialect=_write_dialect(dialect))
+    if dialect == "duckdb" and schema is not None:
+        annotate(tree, {ROW_TABLE: schema})
+    return _spark_semantics(tree, dialect, settings).sql(dialect=_write_dialect(dialect))
 
 
 def validate_expression(expr: str, *, location: SourceLocation, what: str) -> exp.Expr:
@@ -188,13 +246,8 @@ def validate_expression(expr: str, *, location: SourceLocation, what: str) -> ex
     return tree
 
 
-def _spark_semantics(tree: exp.Expr, dialect: str) -> exp.Expr:
-    """Keep Spark result types where sqlglot's DuckDB output differs.
-
-    ``date_add``/``date_sub``/``add_months`` return DATE in Spark; DuckDB's ``date +
-    INTERVAL`` gives a TIMESTAMP, so the result is cast back to DATE. Un-aliased select
-    expressions get Spark's column names (``naming.name_like_spark``).
-    """
+def _spark_semantics(tree: exp.Expr, dialect: str, settings: SparkSqlSettings) -> exp.Expr:
+    """Spark's results and column names on DuckDB (:func:`semantics.to_duckdb`, ``naming``)."""
     if dialect != "duckdb":
         if tree.find(exp.Columns) is not None:
             raise DefinitionError(
@@ -204,13 +257,7 @@ def _spark_semantics(tree: exp.Expr, dialect: str) -> exp.Expr:
                 hint="select() the columns explicitly before withColumn/withColumnRenamed/drop",
             )
         return tree
-
-    def fix(node: exp.Expr) -> exp.Expr:
-        if isinstance(node, (exp.TsOrDsAdd, exp.AddMonths)) and not isinstance(node.parent, exp.Cast):
-            return exp.Cast(this=node, to=exp.DataType.build("date"))
-        return node
-
-    return name_like_spark(tree).transform(fix)
+    return to_duckdb(name_like_spark(tree), settings)
 
 
 def _write_dialect(dialect: str) -> str:

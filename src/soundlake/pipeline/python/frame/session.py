@@ -14,6 +14,7 @@ import sqlglot
 from sqlglot import exp
 
 from soundlake.core.errors import DefinitionError
+from soundlake.pipeline.autoloader import FileSourceOptions
 from soundlake.pipeline.python.frame.column import (
     DIALECT,
     Column,
@@ -94,6 +95,7 @@ class DataFrameReader:
         if fmt.lower() == "delta":
             return DataFrame(_table_sql(path, streaming=self._streaming), streaming=self._streaming)
         ordered = {"format": fmt.lower(), **options}
+        FileSourceOptions.parse(ordered, path, where=call_site())
         return DataFrame(_files_sql(path, ordered, streaming=self._streaming), streaming=self._streaming)
 
     def _file(self, fmt: str, path: str) -> DataFrame:

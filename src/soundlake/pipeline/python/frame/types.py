@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from soundlake.core.sql_text import ddl_name
+
 __all__ = [
     "ArrayType", "BinaryType", "BooleanType", "ByteType", "DataType", "DateType", "DecimalType",
     "DoubleType", "FloatType", "IntegerType", "LongType", "MapType", "ShortType", "StringType",
@@ -90,7 +92,7 @@ class StructField:
     def ddl(self) -> str:
         """``name TYPE [NOT NULL]``."""
         null = "" if self.nullable else " NOT NULL"
-        return f"{self.name} {self.dataType.simpleString().upper()}{null}"
+        return f"{ddl_name(self.name)} {self.dataType.simpleString().upper()}{null}"
 
 
 class StructType(DataType):

@@ -1,0 +1,164 @@
+"""Which Spark functions the DuckDB engine runs with Spark's results, and the dry-run check.
+
+The conformance suite (``tests/conformance``) evaluates every covered Spark function on
+real Spark and on soundlake's DuckDB path, in both ANSI modes; ``scripts/spark_functions.py``
+writes the outcome to ``spark_functions.json`` next to this module (and the table in
+``docs/spark-functions.md``). A test re-runs the suite and fails when the file is stale.
+
+Statuses:
+
+- ``equal``: same values and result types on every case;
+- ``limited``: same values where both engines return one, but soundlake fails loudly on
+  some inputs where Spark returns a value (never wrong data, an error instead);
+- ``differs``: a silent difference was found on some inputs, and the function is one of
+  the core functions of :data:`WARNED` that nearly every pipeline uses: it runs, and
+  dry-run and run print a warning naming the function, file, line and the difference;
+- ``refused``: a silent difference was found (or the function is not covered): a query on
+  the DuckDB engine that calls it fails at dry-run, naming the function, file and line.
+
+Databricks platform functions (``ai_*``, ``vector_search``, ...) are not Spark functions
+and are refused the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import sqlglot
+from sqlglot import Token, TokenType
+from sqlglot.errors import SqlglotError
+
+from soundlake.core.errors import DefinitionError
+from soundlake.pipeline.definitions import SourceLocation
+
+REGISTRY = Path(__file__).with_name("spark_functions.json")
+ENGINE_HINT = "run this pipeline with --engine spark (or rewrite the expression)"
+
+PLATFORM_PREFIXES = ("ai_", "h3_", "vector_")
+PLATFORM_FUNCTIONS = frozenset({
+    "vector_search", "http_request", "read_kafka", "read_kinesis", "read_pubsub", "read_pulsar",
+    "secret", "try_secret", "is_member", "is_account_group_member", "current_metastore",
+    "current_recipient", "event_log", "read_statestore", "read_state_metadata", "recursive_cte",
+    "ai_query", "ai_gen", "ai_classify", "ai_extract", "ai_summarize", "ai_translate", "ai_mask",
+    "ai_similarity", "ai_analyze_sentiment", "ai_fix_grammar", "ai_forecast", "ai_parse_document",
+})
+"""Databricks platform functions: served by the workspace, not by Spark."""
+
+WARNED = frozenset({
+    "cast", "sum", "avg", "round", "upper", "ucase", "date_format", "substring", "substr", "concat",
+    "floor", "ceil", "ceiling", "to_date", "to_timestamp", "datediff", "unix_timestamp", "split", "mean",
+})
+"""Core functions kept runnable (with a warning) while their known differences are fixed.
+
+Refusing these would refuse nearly every pipeline; each difference is listed in
+``docs/spark-functions.md`` and printed by dry-run and run for every call.
+"""
+
+_NOT_CALLS = frozenset({"stream", "read_files", "cloud_files", "table", "values", "in", "over", "using"})
+"""Words followed by ``(`` that are not function calls checked here (reads, clauses)."""
+
+_CALL_TOKENS = frozenset({TokenType.VAR, TokenType.LEFT, TokenType.RIGHT, TokenType.EXISTS,
+                          TokenType.REPLACE, TokenType.FIRST, TokenType.FILTER})
+
+
+@dataclass(frozen=True)
+class FunctionStatus:
+    """One Spark function's status on the DuckDB engine (see the module docstring)."""
+
+    name: str
+    status: str
+    note: str = ""
+    names: bool = True
+
+
+@lru_cache(maxsize=1)
+def registry() -> Mapping[str, FunctionStatus]:
+    """Every Spark built-in function by lower-case name, with its status."""
+    data = json.loads(REGISTRY.read_text(encoding="utf-8"))
+    return {
+        name: FunctionStatus(name, entry["status"], entry.get("note", ""), entry.get("names", True))
+        for name, entry in data["functions"].items()
+    }
+
+
+@dataclass(frozen=True)
+class Call:
+    """A function call written in SQL text: its name (lower case) and line (1-based)."""
+
+    name: str
+    line: int
+
+
+def calls(sql: str) -> Iterator[Call]:
+    """The function calls in Spark SQL text, in order (a name followed by ``(``)."""
+    try:
+        tokens = sqlglot.tokenize(sql, read="databricks")
+    except SqlglotError:
+        return
+    for k, token in enumerate(tokens[:-1]):
+        if tokens[k + 1].token_type != TokenType.L_PAREN or token.token_type not in _CALL_TOKENS:
+            continue
+        if _is_clause(tokens, k):
+            continue
+        yield Call(token.text.lower(), token.line)
+
+
+def _is_clause(tokens: list[Token], k: int) -> bool:
+    word = tokens[k].text.lower()
+    if word in _NOT_CALLS:
+        return True
+    after = tokens[k + 2] if k + 2 < len(tokens) else None
+    if word == "exists" and after is not None and after.token_type in (TokenType.SELECT, TokenType.WITH):
+        return True
+    if word == "filter" and k > 0 and tokens[k - 1].token_type == TokenType.R_PAREN:
+        return True  # aggregate FILTER (WHERE ...)
+    previous = tokens[k - 1] if k > 0 else None
+    # a dotted name (schema.function or a struct field) is not a built-in call
+    return previous is not None and previous.token_type == TokenType.DOT
+
+
+def refusal(call: Call) -> str | None:
+    """Why the DuckDB engine refuses ``call``, or None when it runs it like Spark."""
+    name = call.name
+    if name in PLATFORM_FUNCTIONS or name.startswith(PLATFORM_PREFIXES):
+        return f"{name}() is a Databricks platform function; it only runs on Databricks"
+    known = registry().get(name)
+    if known is None:
+        return None  # not a Spark built-in: a user function, or an error the engine reports
+    if known.status == "refused":
+        why = f" ({known.note})" if known.note else ""
+        return f"{name}() does not give Spark's result on the DuckDB engine{why}"
+    return None
+
+
+def warning(call: Call) -> str | None:
+    """The known difference of a ``differs`` function (see :data:`WARNED`), or None."""
+    known = registry().get(call.name)
+    if known is None or known.status != "differs":
+        return None
+    return f"{call.name}() may differ from Spark on the DuckDB engine: {known.note}"
+
+
+def check_sql(sql: str, location: SourceLocation, *, what: str = "query") -> list[str]:
+    """Refuse the first call in ``sql`` the DuckDB engine cannot run like Spark.
+
+    Returns one warning per call of a ``differs`` function, naming file and line.
+
+    Raises:
+        DefinitionError: naming the function, the file and line, with a hint.
+    """
+    warnings: list[str] = []
+    for call in calls(sql):
+        line = location.line + call.line - 1 if location.line else call.line
+        where = SourceLocation(location.file, line, location.statement)
+        why = refusal(call)
+        if why is not None:
+            raise DefinitionError(f"{where}: {what}: {why}", hint=ENGINE_HINT)
+        note = warning(call)
+        if note is not None:
+            warnings.append(f"{where}: {what}: {note}")
+    return warnings

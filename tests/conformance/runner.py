@@ -1,0 +1,288 @@
+"""Evaluate Spark SQL expressions with real Spark and with soundlake's DuckDB path; compare.
+
+Each case is one expression over the input rows (:mod:`inputs`). Both sides run it as a
+query (``SELECT <expr> FROM t``); soundlake also runs it the way it runs expectations
+(:func:`transpile_expression`). An outcome is a result (values, Spark type name, column
+name) or an error. Comparing gives one of:
+
+- ``equal``: same values, types and names, or both sides raise an error;
+- ``loud``: Spark returns a value where soundlake raises an error (never wrong data);
+- ``silent``: anything else (a different value, type or name, or a value where Spark
+  fails): soundlake must refuse the function at dry-run.
+
+Expressions are evaluated in batches (one query per function); a failing batch is split
+per expression, a failing expression per row, so one error does not hide the others.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from soundlake.engines.base import ArrowRelation
+from soundlake.pipeline.definitions import SourceLocation
+from soundlake.pipeline.sql.query import analyze_query, bind_query, transpile_expression
+from soundlake.pipeline.sql.settings import SparkSqlSettings
+from tests.conformance import inputs
+
+EQUAL, LOUD, SILENT = "equal", "loud", "silent"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One side's result for one expression: values, Spark type and column name, or an error."""
+
+    values: tuple[object, ...] | None = None
+    type: str | None = None
+    name: str | None = None
+    error: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How soundlake compares with Spark for one expression in one mode.
+
+    ``kind`` judges values and types; ``name`` is the column name soundlake gives the
+    un-aliased expression when it differs from Spark's (None when equal).
+    """
+
+    expression: str
+    mode: str
+    kind: str
+    detail: str = ""
+    name: str | None = None
+
+
+Evaluate = Callable[[Sequence[str], int | None], list[Outcome]]
+
+
+def spark_type(arrow: pa.DataType) -> str:
+    """The Spark SQL type name of an Arrow type, as a Delta table stores it."""
+    simple = {
+        pa.int8(): "tinyint", pa.int16(): "smallint", pa.int32(): "int", pa.int64(): "bigint",
+        pa.float32(): "float", pa.float64(): "double", pa.string(): "string", pa.large_string(): "string",
+        pa.string_view(): "string", pa.bool_(): "boolean", pa.date32(): "date", pa.binary(): "binary",
+        pa.large_binary(): "binary", pa.null(): "void",
+    }
+    if arrow in simple:
+        return simple[arrow]
+    if pa.types.is_decimal(arrow):
+        return f"decimal({arrow.precision},{arrow.scale})"
+    if pa.types.is_timestamp(arrow):
+        return "timestamp" if arrow.tz else "timestamp_ntz"
+    if pa.types.is_map(arrow):
+        return f"map<{spark_type(arrow.key_type)},{spark_type(arrow.item_type)}>"
+    if pa.types.is_list(arrow) or pa.types.is_large_list(arrow) or pa.types.is_list_view(arrow):
+        return f"array<{spark_type(arrow.value_type)}>"
+    if pa.types.is_struct(arrow):
+        fields = ",".join(f"{f.name}:{spark_type(f.type)}" for f in arrow)
+        return f"struct<{fields}>"
+    if pa.types.is_interval(arrow) or pa.types.is_duration(arrow):
+        return "interval"
+    return str(arrow)
+
+
+def _normal(value: object) -> object:
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        return value
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, dict):
+        return tuple(sorted((k, _normal(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(_normal(v) for v in value)
+    return value
+
+
+def _values(column: pa.ChunkedArray | pa.Array) -> tuple[object, ...]:
+    """The column's values in a row-order-free form (each column is compared on its own)."""
+    try:
+        values = [_normal(v) for v in column.to_pylist()]
+    except (ValueError, OverflowError):
+        # out of Python's date range: compare the text Arrow prints
+        values = [str(v) for v in column]
+    return tuple(sorted(values, key=repr))
+
+
+def _outcomes(table: pa.Table) -> list[Outcome]:
+    return [
+        Outcome(values=_values(table.column(k)), type=spark_type(table.schema.field(k).type), name=table.schema.names[k])
+        for k in range(table.num_columns)
+    ]
+
+
+def _where(row: int | None) -> str:
+    return "" if row is None else f" WHERE id = {row}"
+
+
+class SparkSide:
+    """Evaluates expressions with a real SparkSession over the input rows."""
+
+    def __init__(self, spark: Any, data: Path, settings: SparkSqlSettings) -> None:
+        self.spark = spark
+        self.settings = settings
+        self._memo: dict[str, list[Outcome]] = {}
+        spark.read.parquet(str(data)).createOrReplaceTempView("t")
+
+    def __call__(self, expressions: Sequence[str], row: int | None) -> list[Outcome]:
+        sql = f"SELECT {', '.join(expressions)} FROM t{_where(row)}"
+        if sql not in self._memo:
+            conf = self.spark.conf
+            keys = ("spark.sql.ansi.enabled", "spark.sql.session.timeZone")
+            before = {key: conf.get(key) for key in keys}
+            conf.set(keys[0], str(self.settings.ansi).lower())
+            conf.set(keys[1], self.settings.time_zone)
+            try:
+                self._memo[sql] = _outcomes(self.spark.sql(sql).toArrow())
+            except Exception as exc:  # noqa: BLE001 - any Spark failure is an outcome
+                self._memo[sql] = [Outcome(error=_first_line(exc))] * len(expressions)
+            finally:  # the session is shared with other tests: leave it as found
+                for key, value in before.items():
+                    conf.set(key, value)
+        return self._memo[sql]
+
+
+class DuckSide:
+    """Evaluates expressions with soundlake's DuckDB engine, as a query or as an expectation."""
+
+    def __init__(self, engine: Any, data: Path, settings: SparkSqlSettings, *, expectation: bool = False) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.expectation = expectation
+        self.table = inputs.table()
+
+    def __call__(self, expressions: Sequence[str], row: int | None) -> list[Outcome]:
+        try:
+            if self.expectation:
+                columns = [
+                    transpile_expression(e, dialect="duckdb", settings=self.settings, schema=self.table.schema)
+                    for e in expressions
+                ]
+                sql = f"SELECT {', '.join(columns)} FROM __sl_row AS t{_where(row)}"
+                relations = {"__sl_row": ArrowRelation(self.table)}
+            else:
+                spark_sql = f"SELECT {', '.join(expressions)} FROM t{_where(row)}"
+                found = analyze_query(spark_sql, catalog="c", schema="s", location=SourceLocation("<case>"))
+                sql = bind_query(spark_sql, found, catalog="c", schema="s", dialect="duckdb", settings=self.settings,
+                                 schemas={found[0].placeholder: self.table.schema})
+                relations = {found[0].placeholder: ArrowRelation(self.table)}
+            return _outcomes(self.engine.execute(sql, relations).read_all())
+        except Exception as exc:  # noqa: BLE001 - any failure is an outcome
+            return [Outcome(error=_first_line(exc))] * len(expressions)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+def compare(spark: Outcome, ours: Outcome) -> tuple[str, str]:
+    """Classify one comparison of values and types; the detail says what differs."""
+    if spark.failed and ours.failed:
+        return EQUAL, ""
+    if ours.failed:
+        return LOUD, f"soundlake fails: {ours.error}"
+    if spark.failed:
+        return SILENT, f"Spark fails ({spark.error}) but soundlake returns {ours.values}"
+    if spark.type != ours.type:
+        return SILENT, f"type {ours.type}, Spark {spark.type}"
+    if spark.values != ours.values:
+        return SILENT, f"values {ours.values}, Spark {spark.values}"
+    return EQUAL, ""
+
+
+def _evaluate_all(evaluate: Evaluate, expressions: Sequence[str]) -> list[Outcome]:
+    outcomes = evaluate(expressions, None)
+    if len(expressions) > 1 and any(o.failed for o in outcomes):
+        outcomes = [evaluate([e], None)[0] for e in expressions]
+    return outcomes
+
+
+def verdicts(
+    expressions: Sequence[str], spark: Evaluate, sides: Mapping[str, Evaluate], mode: str
+) -> list[Verdict]:
+    """Compare every expression on Spark and on each soundlake side (query, expectation)."""
+    expected = _evaluate_all(spark, expressions)
+    results: list[Verdict] = []
+    got = {label: _evaluate_all(side, expressions) for label, side in sides.items()}
+    for k, expression in enumerate(expressions):
+        worst, detail = EQUAL, ""
+        for label in sides:
+            kind, why = compare(expected[k], got[label][k])
+            if kind != EQUAL and (expected[k].failed or got[label][k].failed):
+                kind, why = _per_row(expression, spark, sides[label])
+            if _rank(kind) > _rank(worst):
+                worst, detail = kind, f"{label}: {why}"
+        name = _name_difference(expression, spark, sides["query"], expected[k], got["query"][k])
+        results.append(Verdict(expression, mode, worst, detail, name))
+    return results
+
+
+def _name_difference(
+    expression: str, spark: Evaluate, side: Evaluate, expected: Outcome, got: Outcome
+) -> str | None:
+    if expected.failed or got.failed:
+        expected, got = spark([expression], 0)[0], side([expression], 0)[0]
+    if expected.failed or got.failed or expected.name == got.name:
+        return None
+    return f"{got.name!r}, Spark {expected.name!r}"
+
+
+def _per_row(expression: str, spark: Evaluate, side: Evaluate) -> tuple[str, str]:
+    worst, detail = EQUAL, ""
+    for row in range(len(inputs.ROWS)):
+        kind, why = compare(spark([expression], row)[0], side([expression], row)[0])
+        if _rank(kind) > _rank(worst):
+            worst, detail = kind, f"row {row}: {why}"
+    return worst, detail
+
+
+def _rank(kind: str) -> int:
+    return {EQUAL: 0, LOUD: 1, SILENT: 2}[kind]
+
+
+def run_suite(
+    spark: Any, engine: Any, data: Path, cases: Mapping[str, Sequence[str]]
+) -> dict[str, list[Verdict]]:
+    """Every case in both ANSI modes: function name -> its verdicts."""
+    results: dict[str, list[Verdict]] = {name: [] for name in cases}
+    for ansi in (True, False):
+        settings = SparkSqlSettings(ansi=ansi)
+        mode = "ansi" if ansi else "non-ansi"
+        spark_side = SparkSide(spark, data, settings)
+        sides: dict[str, Evaluate] = {
+            "query": DuckSide(engine, data, settings),
+            "expectation": DuckSide(engine, data, settings, expectation=True),
+        }
+        for name, expressions in cases.items():
+            results[name].extend(verdicts(expressions, spark_side, sides, mode))
+    return results
+
+
+def status(found: Sequence[Verdict]) -> tuple[str, str, bool]:
+    """A function's status from its verdicts.
+
+    Returns ``(status, note, names)``: status ``equal``, ``limited`` (soundlake fails
+    loudly where Spark returns a value) or ``refused`` (a silent difference); the note
+    names the first difference; ``names`` is True when every un-aliased case got Spark's
+    column name.
+    """
+    names = all(v.name is None for v in found)
+    for kind, label in ((SILENT, "refused"), (LOUD, "limited")):
+        bad = [v for v in found if v.kind == kind]
+        if bad:
+            first = bad[0]
+            return label, f"{first.expression} ({first.mode}): {first.detail}", names
+    return "equal", "", names

@@ -1,0 +1,46 @@
+"""Dry-run refusal of functions the DuckDB engine does not compute like Spark."""
+
+from __future__ import annotations
+
+import pytest
+
+from soundlake.core.errors import DefinitionError
+from soundlake.pipeline.definitions import SourceLocation
+from soundlake.pipeline.sql.functions import calls, check_sql, registry
+
+HERE = SourceLocation("pipelines/gold.sql", 10, 2)
+
+
+def _status(status: str) -> str:
+    return next(name for name, entry in sorted(registry().items()) if entry.status == status and name.isidentifier())
+
+
+def test_calls_are_found_with_their_lines() -> None:
+    sql = "SELECT upper(s),\n  CAST(x AS DECIMAL(10, 2)), left(s, 2)\nFROM t WHERE x IN (1, 2) AND EXISTS (SELECT 1)"
+    found = [(c.name, c.line) for c in calls(sql)]
+    assert found == [("upper", 1), ("cast", 2), ("left", 2)]
+
+
+def test_platform_function_is_refused_naming_file_and_line() -> None:
+    with pytest.raises(DefinitionError) as err:
+        check_sql("SELECT id,\n  ai_query('model', text) AS answer FROM t", HERE, what="flow 'gold'")
+    message = str(err.value)
+    assert "pipelines/gold.sql:11 (statement 2)" in message
+    assert "ai_query() is a Databricks platform function" in message
+
+
+def test_refused_function_names_the_function_and_suggests_spark() -> None:
+    name = _status("refused")
+    with pytest.raises(DefinitionError) as err:
+        check_sql(f"SELECT {name}(x) AS y FROM t", HERE)
+    assert f"{name}()" in str(err.value)
+    assert "--engine spark" in str(err.value)
+
+
+def test_equal_function_passes() -> None:
+    name = _status("equal")
+    check_sql(f"SELECT {name}(x) AS y FROM t", HERE)
+
+
+def test_user_functions_and_struct_fields_are_not_checked() -> None:
+    check_sql("SELECT my_udf(x), s.upper(x) FROM t", HERE)
