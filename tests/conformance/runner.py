@@ -29,6 +29,7 @@ from soundlake.engines.base import ArrowRelation
 from soundlake.pipeline.definitions import SourceLocation
 from soundlake.pipeline.sql.query import analyze_query, bind_query, transpile_expression
 from soundlake.pipeline.sql.settings import SparkSqlSettings
+from soundlake.pipeline.sql.spark_types import spark_type_text
 from tests.conformance import inputs
 
 EQUAL, LOUD, SILENT = "equal", "loud", "silent"
@@ -67,29 +68,8 @@ Evaluate = Callable[[Sequence[str], int | None], list[Outcome]]
 
 
 def spark_type(arrow: pa.DataType) -> str:
-    """The Spark SQL type name of an Arrow type, as a Delta table stores it."""
-    simple = {
-        pa.int8(): "tinyint", pa.int16(): "smallint", pa.int32(): "int", pa.int64(): "bigint",
-        pa.float32(): "float", pa.float64(): "double", pa.string(): "string", pa.large_string(): "string",
-        pa.string_view(): "string", pa.bool_(): "boolean", pa.date32(): "date", pa.binary(): "binary",
-        pa.large_binary(): "binary", pa.null(): "void",
-    }
-    if arrow in simple:
-        return simple[arrow]
-    if pa.types.is_decimal(arrow):
-        return f"decimal({arrow.precision},{arrow.scale})"
-    if pa.types.is_timestamp(arrow):
-        return "timestamp" if arrow.tz else "timestamp_ntz"
-    if pa.types.is_map(arrow):
-        return f"map<{spark_type(arrow.key_type)},{spark_type(arrow.item_type)}>"
-    if pa.types.is_list(arrow) or pa.types.is_large_list(arrow) or pa.types.is_list_view(arrow):
-        return f"array<{spark_type(arrow.value_type)}>"
-    if pa.types.is_struct(arrow):
-        fields = ",".join(f"{f.name}:{spark_type(f.type)}" for f in arrow)
-        return f"struct<{fields}>"
-    if pa.types.is_interval(arrow) or pa.types.is_duration(arrow):
-        return "interval"
-    return str(arrow)
+    """The Spark SQL type of an Arrow type, as a Delta table stores it (Arrow's name otherwise)."""
+    return spark_type_text(arrow) or str(arrow)
 
 
 def _normal(value: object) -> object:

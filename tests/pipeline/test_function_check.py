@@ -44,3 +44,13 @@ def test_equal_function_passes() -> None:
 
 def test_user_functions_and_struct_fields_are_not_checked() -> None:
     check_sql("SELECT my_udf(x), s.upper(x) FROM t", HERE)
+
+
+def test_unaliased_columns_with_unproven_names_are_listed() -> None:
+    from soundlake.pipeline.sql.functions import unnamed_columns
+
+    unproven = next(name for name, entry in sorted(registry().items()) if not entry.names and name.isidentifier())
+    sql = f"SELECT id, count(*), upper(s) AS u, {unproven}(x), t.* FROM t"
+    listed = unnamed_columns(sql)
+    assert len(listed) == 1 and listed[0].lower().startswith(f"{unproven}(")
+    assert unnamed_columns("SELECT id, x + 1 AS y FROM t") == []

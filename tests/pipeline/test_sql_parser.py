@@ -240,7 +240,7 @@ def test_statement_numbers_and_lines() -> None:
          3, "syntax error in query"),
         ("CREATE MATERIALIZED VIEW (x) AS SELECT 1", 1, "expected a name"),
         ("DROP TABLE x", 1, "unsupported statement starting with 'DROP'"),
-        ("\n  SET spark.x = 1", 2, "unsupported statement starting with 'SET'"),
+        ("\n  TRUNCATE TABLE x", 2, "unsupported statement starting with 'TRUNCATE'"),
         ("CREATE MATERIALIZED VIEW m LOCATION '/x' AS SELECT 1", 1, "unsupported or misplaced clause"),
         ("CREATE MATERIALIZED VIEW m AS DELETE FROM x", 1, "expected a query"),
         ("CREATE STREAMING TABLE s (\n  CONSTRAINT c EXPECT (a >) ON VIOLATION DROP ROW\n) AS SELECT 1", 2,

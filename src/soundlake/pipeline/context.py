@@ -48,9 +48,17 @@ class Binder(Protocol):
         ...
 
     def bind_typed(
-        self, sql: str, inputs: Sequence[Any], dialect: str, schemas: Mapping[str, pa.Schema] | None = None
+        self,
+        sql: str,
+        inputs: Sequence[Any],
+        dialect: str,
+        schemas: Mapping[str, pa.Schema] | None = None,
+        settings: SparkSqlSettings | None = None,
     ) -> BoundQuery:
-        """:meth:`bind`, also giving the Spark types of the result columns (when typed)."""
+        """:meth:`bind`, also giving the Spark types of the result columns (when typed).
+
+        ``settings`` replaces :attr:`settings` for this query (a flow's own Spark conf).
+        """
         ...
 
 
@@ -69,15 +77,24 @@ class SqlBinder:
         return self.bind_typed(sql, inputs, dialect, schemas).sql
 
     def bind_typed(
-        self, sql: str, inputs: Sequence[Any], dialect: str, schemas: Mapping[str, pa.Schema] | None = None
+        self,
+        sql: str,
+        inputs: Sequence[Any],
+        dialect: str,
+        schemas: Mapping[str, pa.Schema] | None = None,
+        settings: SparkSqlSettings | None = None,
     ) -> BoundQuery:
-        """Bind with :func:`soundlake.pipeline.sql.query.bind_typed`."""
+        """Bind with :func:`soundlake.pipeline.sql.query.bind_typed`.
+
+        Stars over file reads leave ``_metadata`` out on every engine: the relations
+        soundlake builds for files (its reader, and the Spark engine's micro-batch frames)
+        carry ``_metadata`` as a plain column, hidden on Databricks.
+        """
         from soundlake.pipeline.hidden_columns import hide_metadata
 
-        if dialect == "duckdb":
-            sql = hide_metadata(sql)
+        sql = hide_metadata(sql)
         return bind_typed(sql, tuple(inputs), catalog=self.catalog, schema=self.schema, dialect=dialect,
-                          settings=self.settings, schemas=schemas)
+                          settings=settings or self.settings, schemas=schemas)
 
 
 @dataclass

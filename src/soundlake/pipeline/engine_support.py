@@ -4,20 +4,26 @@ Every query flow and expectation of an update is scanned for function calls; a c
 conformance registry marks ``refused`` (a silent difference from Spark was found, or the
 function is not covered) or a Databricks platform function fails the dry-run and the run,
 naming the function, file and line (``pipeline.sql.functions``); a call of a function with a
-known difference (status ``differs``) becomes a warning of the plan.
+known difference (status ``differs``), and a result column without an alias whose Spark
+name is not proven, become warnings of the plan.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+from soundlake.core.errors import DefinitionError
 from soundlake.pipeline.definitions import QueryFlow
 from soundlake.pipeline.planner import UpdatePlan
-from soundlake.pipeline.sql.functions import check_sql
+from soundlake.pipeline.sql.functions import check_sql, unnamed_columns
+from soundlake.pipeline.sql.settings import SparkSqlSettings
 
 
-def refuse_unsupported(plan: UpdatePlan) -> UpdatePlan:
+def refuse_unsupported(plan: UpdatePlan, settings: SparkSqlSettings) -> UpdatePlan:
     """Raise for the first refused function call in the plan's queries and expectations.
+
+    A flow whose own Spark conf (``SET`` / ``spark_conf``) names another session time zone
+    than the pipeline's is refused: the DuckDB engine has one zone per update.
 
     Returns the plan with one warning per call of a function with a known difference
     (the runner emits plan warnings as WARN events; dry-run prints them).
@@ -28,8 +34,20 @@ def refuse_unsupported(plan: UpdatePlan) -> UpdatePlan:
     warnings: list[str] = []
     for fp in plan.flows:
         flow = fp.flow
+        if isinstance(flow, QueryFlow) and settings.updated(flow.spark_conf).time_zone != settings.time_zone:
+            raise DefinitionError(
+                f"{flow.location}: flow '{fp.name}' sets spark.sql.session.timeZone to "
+                f"'{settings.updated(flow.spark_conf).time_zone}', the pipeline uses '{settings.time_zone}': the "
+                "DuckDB engine has one session time zone per update",
+                hint="set spark.sql.session.timeZone under configuration: in soundlake.yml",
+            )
         if isinstance(flow, QueryFlow) and flow.sql is not None:
             warnings += check_sql(flow.sql, flow.location, what=f"flow '{fp.name}'")
+            warnings += [
+                f"{flow.location}: flow '{fp.name}': column `{text}` has no alias, and its name on the DuckDB "
+                "engine may differ from Spark's: add AS <name>"
+                for text in unnamed_columns(flow.sql)
+            ]
     for dataset in plan.datasets.values():
         for rule in dataset.expectations:
             warnings += check_sql(rule.condition, rule.location, what=f"expectation '{rule.name}'")

@@ -163,7 +163,7 @@ def dry_run(project: Project, **selection: Any) -> DryRun:
     }
     check_owners(project.config.name, logs)
     if project.config.engine == "duckdb":
-        plan = refuse_unsupported(plan)
+        plan = refuse_unsupported(plan, SparkSqlSettings.from_conf(project.config.pipeline_configuration))
         bind_flows(project, plan)
     return DryRun(graph, plan)
 
@@ -253,7 +253,7 @@ def run(
         eng = pending.result()
         try:
             if eng.capabilities.name == "duckdb":
-                plan = refuse_unsupported(plan)
+                plan = refuse_unsupported(plan, SparkSqlSettings.from_conf(project.config.pipeline_configuration))
             ctx = RunContext(
                 pipeline=project.config.name,
                 run_id=run_id,

@@ -8,7 +8,13 @@ from typing import Any, Literal
 
 from soundlake.core.clock import utc_now
 from soundlake.core.errors import ConstraintViolation, EngineError
-from soundlake.engines.base import CommitInfo, DeltaTarget, FunctionRelation, Relation, WriteMode
+from soundlake.engines.base import (
+    CommitInfo,
+    DeltaTarget,
+    FunctionRelation,
+    Relation,
+    WriteMode,
+)
 from soundlake.pipeline.context import RunContext, fault_point, quarantine_name
 from soundlake.pipeline.definitions import QueryFlow
 from soundlake.pipeline.expectations import ExpectationMetrics, expectation_split, violation_error
@@ -21,8 +27,15 @@ from soundlake.pipeline.inputs import (
 from soundlake.pipeline.planner import FlowPlan
 from soundlake.pipeline.sql.declared import declared_schema
 from soundlake.pipeline.sql.query import in_user_terms as user_terms
+from soundlake.pipeline.sql.settings import SparkSqlSettings
 
 FUNCTION_VIEW = "__sl_function"
+
+
+def flow_settings(ctx: RunContext, plan: FlowPlan) -> SparkSqlSettings:
+    """The pipeline's Spark SQL settings with the flow's own ``spark_conf`` / ``SET`` keys."""
+    flow = plan.flow
+    return ctx.binder.settings.updated(flow.spark_conf) if isinstance(flow, QueryFlow) else ctx.binder.settings
 
 FlowStatus = Literal[
     "QUEUED", "PLANNING", "STARTING", "RUNNING", "COMPLETED", "FAILED", "SKIPPED", "STOPPED", "EXCLUDED", "IDLE"
@@ -115,19 +128,22 @@ def execute_batch(
     guard = ReadGuard()
     relations = open_relations(ctx, nodes, entries, guard, overrides)
     native = native_function(ctx, plan)
+    settings = flow_settings(ctx, plan)
     dataset = plan.dataset
     contract = declared_schema(dataset)
     if native is not None:  # the Python function itself runs on the engine's DataFrame API
         relations = {FUNCTION_VIEW: FunctionRelation(native, relations, function_tables(nodes))}
         bound, columns = f"SELECT * FROM {FUNCTION_VIEW}", None
     else:
-        typed = ctx.binder.bind_typed(sql, [n.input for n in nodes], dialect, relation_schemas(ctx.engine, relations))
+        typed = ctx.binder.bind_typed(
+            sql, [n.input for n in nodes], dialect, relation_schemas(ctx.engine, relations), settings
+        )
         bound, columns = typed.sql, typed.columns
     if contract is not None:
         bound = contract.wrap(bound, dialect)
     split = expectation_split(
         dataset.expectations, dialect, quarantine=None if skip_quarantine else quarantine_target(ctx, plan, mode),
-        flow=plan.name, run_id=ctx.run_id, batch_id=batch, now=utc_now(), settings=ctx.binder.settings,
+        flow=plan.name, run_id=ctx.run_id, batch_id=batch, now=utc_now(), settings=settings,
         schema=columns,
     )
     commit = CommitInfo(ctx.app_id(plan.name), batch, ctx.commit_metadata(plan.name, batch))

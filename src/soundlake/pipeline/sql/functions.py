@@ -29,11 +29,12 @@ from functools import lru_cache
 from pathlib import Path
 
 import sqlglot
-from sqlglot import Token, TokenType
+from sqlglot import Token, TokenType, exp
 from sqlglot.errors import SqlglotError
 
 from soundlake.core.errors import DefinitionError
 from soundlake.pipeline.definitions import SourceLocation
+from soundlake.pipeline.sql.naming import spark_name
 
 REGISTRY = Path(__file__).with_name("spark_functions.json")
 ENGINE_HINT = "run this pipeline with --engine spark (or rewrite the expression)"
@@ -162,3 +163,31 @@ def check_sql(sql: str, location: SourceLocation, *, what: str = "query") -> lis
         if note is not None:
             warnings.append(f"{where}: {what}: {note}")
     return warnings
+
+
+def unnamed_columns(sql: str) -> list[str]:
+    """Result columns of ``sql`` without an alias whose Spark name soundlake cannot prove.
+
+    Un-aliased expressions get Spark's name on DuckDB only where ``naming.spark_name``
+    knows it and every function inside names its column as on Spark (the registry's
+    ``names``); the rest are listed so the user can add ``AS name``.
+    """
+    try:
+        tree = sqlglot.parse_one(sql, read="databricks")
+    except SqlglotError:
+        return []
+    select = tree
+    while isinstance(select, exp.SetOperation):
+        select = select.this
+    if not isinstance(select, exp.Select):
+        return []
+    known = registry()
+    unproven: list[str] = []
+    for projection in select.expressions:
+        if isinstance(projection, (exp.Alias, exp.Column, exp.Star, exp.Dot)):
+            continue
+        text = projection.sql("databricks")
+        named = spark_name(projection) is not None
+        if not named or any(not known[c.name].names for c in calls(text) if c.name in known):
+            unproven.append(text)
+    return unproven

@@ -16,14 +16,18 @@ Statements understood (keywords case-insensitive, ``LIVE.`` prefixes accepted):
 - ``CREATE FLOW name AS AUTO CDC [ONCE] INTO target FROM STREAM(source) KEYS (...) ...``
   and the legacy ``APPLY CHANGES INTO target FROM ...`` (flow named after the target).
 
+- ``SET key = value``: Spark configuration for the definitions after it in the file (kept
+  in each flow's ``spark_conf``; ``spark.sql.ansi.enabled`` changes query semantics).
+
 ``${key}`` is replaced from the configuration first. Every error names file, line and
 statement number.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from soundlake.catalog.names import TableName
@@ -98,11 +102,23 @@ def parse_sql_text(
         DefinitionError: naming ``file``, line and statement number.
     """
     definitions: list[Definition] = []
+    conf: dict[str, str] = {}
     for raw in split_statements(text, file=file):
         statement = substitute(raw, configuration or {}, file=file)
+        setting = _SET.match(statement.text)
+        if setting is not None:  # SET key = value: Spark conf of the definitions after it
+            conf[setting.group(1)] = setting.group(2).strip().strip("'\"")
+            continue
         parser = _StatementParser(statement, file=file, catalog=catalog, schema=schema)
-        definitions.extend(parser.parse())
+        for definition in parser.parse():
+            if conf and isinstance(definition, QueryFlow):
+                definition = replace(definition, spark_conf={**conf, **definition.spark_conf})
+            definitions.append(definition)
     return definitions
+
+
+_SET = re.compile(r"^\s*SET\s+([A-Za-z_][\w.]*)\s*=\s*(.*?)\s*;?\s*$", re.IGNORECASE | re.DOTALL)
+"""``SET key = value``: applies to the datasets and flows defined after it in the file."""
 
 
 @dataclass

@@ -43,6 +43,21 @@ class SparkSqlSettings:
         zone = _get(conf, TIME_ZONE_KEY)
         return cls(ansi=ansi, time_zone=zone.strip() if zone else cls.time_zone)
 
+    def updated(self, conf: Mapping[str, str]) -> SparkSqlSettings:
+        """These settings with the keys ``conf`` sets (a flow's ``spark_conf`` / ``SET``).
+
+        Raises:
+            DefinitionError: on a value Spark would reject.
+        """
+        if _get(conf, ANSI_KEY) is None and _get(conf, TIME_ZONE_KEY) is None:
+            return self
+        merged = {ANSI_KEY: str(self.ansi).lower(), TIME_ZONE_KEY: self.time_zone}
+        for key in (ANSI_KEY, TIME_ZONE_KEY):
+            value = _get(conf, key)
+            if value is not None:
+                merged[key] = value
+        return SparkSqlSettings.from_conf(merged)
+
 
 DEFAULT_SETTINGS = SparkSqlSettings()
 

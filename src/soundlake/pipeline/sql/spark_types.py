@@ -37,7 +37,7 @@ def spark_type_text(arrow: pa.DataType) -> str | None:
         return f"DECIMAL({arrow.precision}, {arrow.scale})"
     if pa.types.is_timestamp(arrow):
         return "TIMESTAMP" if arrow.tz else "TIMESTAMP_NTZ"
-    if pa.types.is_list(arrow) or pa.types.is_large_list(arrow):
+    if pa.types.is_list(arrow) or pa.types.is_large_list(arrow) or pa.types.is_list_view(arrow):
         inner = spark_type_text(arrow.value_type)
         return f"ARRAY<{inner}>" if inner else None
     if pa.types.is_map(arrow):
