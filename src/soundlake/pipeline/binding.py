@@ -23,10 +23,10 @@ from soundlake.catalog.names import TableName
 from soundlake.core.errors import DefinitionError, EngineError
 from soundlake.engines.base import ArrowRelation, Engine
 from soundlake.pipeline import autoloader as al
+from soundlake.pipeline.context import SqlBinder
 from soundlake.pipeline.definitions import QueryFlow
-from soundlake.pipeline.hidden_columns import hide_metadata
 from soundlake.pipeline.planner import UpdatePlan, input_table
-from soundlake.pipeline.sql.query import FlowInput, bind_query, in_user_terms
+from soundlake.pipeline.sql.query import FlowInput, in_user_terms
 from soundlake.pipeline.sql.settings import DEFAULT_SETTINGS, SparkSqlSettings
 
 SchemaOf = Callable[[TableName], pa.Schema | None]
@@ -49,6 +49,7 @@ def bind_columns(
     Raises:
         DefinitionError: a flow's query does not bind (unknown column, type, function).
     """
+    binder = SqlBinder(catalog, schema, settings)  # as the run binds: stars hide _metadata, typed
     bound: dict[TableName, pa.Schema] = {}
     for fp in plan.flows:
         flow = fp.flow
@@ -57,11 +58,8 @@ def bind_columns(
         schemas = {inp.placeholder: _input_schema(inp, bound, stored, base_dir, flow.sql) for inp in fp.inputs}
         if any(s is None for s in schemas.values()):
             continue
-        dialect = engine.capabilities.sql_dialect
-        text = hide_metadata(flow.sql) if dialect == "duckdb" else flow.sql
         known = {key: s for key, s in schemas.items() if s is not None}
-        sql = bind_query(text, fp.inputs, catalog=catalog, schema=schema, dialect=dialect, settings=settings,
-                         schemas=known)
+        sql = binder.bind(flow.sql, fp.inputs, engine.capabilities.sql_dialect, known)
         relations = {key: ArrowRelation(s.empty_table()) for key, s in schemas.items() if s is not None}
         try:
             result = engine.execute(f"SELECT * FROM ({sql}) AS __sl_bind LIMIT 0", relations)

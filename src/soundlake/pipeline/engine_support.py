@@ -34,10 +34,11 @@ def refuse_unsupported(plan: UpdatePlan, settings: SparkSqlSettings) -> UpdatePl
     warnings: list[str] = []
     for fp in plan.flows:
         flow = fp.flow
-        if isinstance(flow, QueryFlow) and settings.updated(flow.spark_conf).time_zone != settings.time_zone:
+        zone = settings.updated(flow.spark_conf).time_zone if isinstance(flow, QueryFlow) else settings.time_zone
+        if zone != settings.time_zone:
             raise DefinitionError(
                 f"{flow.location}: flow '{fp.name}' sets spark.sql.session.timeZone to "
-                f"'{settings.updated(flow.spark_conf).time_zone}', the pipeline uses '{settings.time_zone}': the "
+                f"'{zone}', the pipeline uses '{settings.time_zone}': the "
                 "DuckDB engine has one session time zone per update",
                 hint="set spark.sql.session.timeZone under configuration: in soundlake.yml",
             )

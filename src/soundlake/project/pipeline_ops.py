@@ -285,13 +285,16 @@ def query(project: Project, sql: str, *, limit: int | None = None) -> pa.Table:
     config = project.config
     inputs = analyze_query(sql, catalog=config.catalog, schema=config.schema_, location=SourceLocation("<query>"))
     relations = {}
+    schemas: dict[str, pa.Schema] = {}
     for inp in inputs:
         if inp.kind != "table" or inp.table is None:
             raise AccessError("soundlake query reads the lake's tables only: read_files is not allowed")
         uri = project.lake.uri(*inp.table.parts)
-        if not delta.is_delta_table(uri, project.lake.storage_options):
+        schema = delta.table_schema(uri, project.lake.storage_options)
+        if schema is None:
             raise StorageError(f"table {inp.table} does not exist (no Delta table at {uri})")
         relations[inp.placeholder] = DeltaRelation(uri, storage_options=project.lake.storage_options)
+        schemas[inp.placeholder] = schema
     from soundlake.engines.duckdb.engine import DuckDBEngine
 
     limits = project.config.duckdb
@@ -300,7 +303,6 @@ def query(project: Project, sql: str, *, limit: int | None = None) -> pa.Table:
         parallel_flows=1, sandbox=True, memory_limit=limits.memory_limit, threads=limits.threads, temp_directory=spill
     )
     try:
-        schemas = {name: s for name in relations if (s := delta.table_schema(relations[name].uri, relations[name].storage_options)) is not None}
         bound = bind_query(sql, inputs, catalog=config.catalog, schema=config.schema_, dialect="duckdb",
                            settings=SparkSqlSettings.from_conf(config.pipeline_configuration), schemas=schemas)
         if limit is not None:

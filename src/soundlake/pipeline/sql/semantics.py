@@ -16,6 +16,7 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from soundlake.pipeline.sql.settings import SparkSqlSettings
+from soundlake.pipeline.sql.typed_rules import cast_as
 from soundlake.pipeline.sql.typed_rules import typed as typed_rule
 
 _T = exp.DataType.Type
@@ -30,10 +31,6 @@ _INT_RESULTS: tuple[type[exp.Expr], ...] = (
 
 _BIGINT_RESULTS: tuple[type[exp.Expr], ...] = (exp.CountIf,)
 """Functions whose Spark result is BIGINT where DuckDB returns another type."""
-
-
-def _cast(node: exp.Expr, to: str) -> exp.Expr:
-    return exp.Cast(this=node, to=exp.DataType.build(to))
 
 
 def _int_result(node: exp.Expr) -> bool:
@@ -70,11 +67,11 @@ def _datediff(node: exp.DateDiff) -> exp.Expr:
     end, start = node.this, node.expression
     if name == "day":
         days = exp.Anonymous(this="date_diff", expressions=[
-            exp.Literal.string("day"), _cast(start.copy(), "date"), _cast(end.copy(), "date")])
-        return _cast(days, "int")
+            exp.Literal.string("day"), cast_as(start.copy(), "date"), cast_as(end.copy(), "date")])
+        return cast_as(days, "int")
     whole = exp.Anonymous(this="date_sub", expressions=[
-        exp.Literal.string(name), _cast(start.copy(), "timestamptz"), _cast(end.copy(), "timestamptz")])
-    return _cast(whole, "bigint")
+        exp.Literal.string(name), cast_as(start.copy(), "timestamptz"), cast_as(end.copy(), "timestamptz")])
+    return cast_as(whole, "bigint")
 
 
 _TYPE_NAMES = {
@@ -87,7 +84,6 @@ _TYPE_NAMES = {
 def _spark_typeof(arg: exp.Expr) -> exp.Expr:
     """``typeof`` with Spark's type names (DuckDB's otherwise; nested types differ)."""
     duck = exp.Typeof(this=arg)
-    duck.meta["sl_typed"] = True
     ifs = [exp.If(this=exp.EQ(this=duck.copy(), expression=exp.Literal.string(k)), true=exp.Literal.string(v))
            for k, v in _TYPE_NAMES.items()]
     decimal = exp.Anonymous(this="replace", expressions=[
@@ -103,7 +99,7 @@ _CAST_FUNCTIONS = {
 
 def _renamed(node: exp.Expr) -> exp.Expr | None:
     """Spark functions DuckDB has under another name or as an operator."""
-    if isinstance(node, exp.Typeof) and not node.meta.get("sl_typed"):
+    if isinstance(node, exp.Typeof):
         return _spark_typeof(node.this)
     if not isinstance(node, exp.Anonymous):
         return None
@@ -135,22 +131,21 @@ def to_duckdb(tree: exp.Expr, settings: SparkSqlSettings) -> exp.Expr:
 
     def fix(node: exp.Expr) -> exp.Expr:
         if isinstance(node, (exp.TsOrDsAdd, exp.AddMonths)) and not isinstance(node.parent, exp.Cast):
-            return _cast(node, "date")
+            return cast_as(node, "date")
         renamed = _renamed(node)
         if renamed is not None:
             return fix(renamed)  # the replacement gets the rules of what it now is
-        if isinstance(node, exp.Upper) and not node.meta.get("sl_upper"):
+        if isinstance(node, exp.Upper):
             # Java upper-cases ß to SS (DuckDB: ẞ)
             inner = exp.Anonymous(this="replace", expressions=[node.this, exp.Literal.string("ß"), exp.Literal.string("SS")])
             fixed = exp.Upper(this=inner)
-            fixed.meta["sl_upper"] = True
             return fixed
         if isinstance(node, exp.Replace) and node.args.get("replacement") is None:
             return exp.Replace(this=node.this, expression=node.expression, replacement=exp.Literal.string(""))
         if isinstance(node, exp.Nanvl):
             return exp.If(this=exp.IsNan(this=node.this.copy()), true=node.expression, false=node.this)
         if isinstance(node, exp.StrToTime) and not isinstance(node.parent, exp.Cast):
-            return _cast(node, "timestamptz")
+            return cast_as(node, "timestamptz")
         if isinstance(node, exp.Cast) and node.to.this == _T.TIMESTAMP:
             # timestamp(x) / to_timestamp(x): Spark's TIMESTAMP is zoned (DuckDB TIMESTAMPTZ)
             node.set("to", exp.DataType.build("timestamptz"))
@@ -165,17 +160,17 @@ def to_duckdb(tree: exp.Expr, settings: SparkSqlSettings) -> exp.Expr:
         if isinstance(node, exp.DayOfWeek):
             node = exp.Add(this=node, expression=exp.Literal.number(1))
         elif isinstance(node, exp.Anonymous) and str(node.this).lower() == "weekday":
-            node = exp.Sub(this=exp.Anonymous(this="isodow", expressions=[_cast(node.expressions[0], "date")]),
+            node = exp.Sub(this=exp.Anonymous(this="isodow", expressions=[cast_as(node.expressions[0], "date")]),
                            expression=exp.Literal.number(1))
-            return _cast(exp.Paren(this=node), "int")
+            return cast_as(exp.Paren(this=node), "int")
         if isinstance(node, exp.Add) and isinstance(node.this, exp.DayOfWeek):
-            return _cast(exp.Paren(this=node), "int")
+            return cast_as(exp.Paren(this=node), "int")
         if _int_result(node) and not isinstance(node.parent, exp.Window):
-            return _cast(node, "int")
+            return cast_as(node, "int")
         if isinstance(node, exp.Window) and _int_result(node.this):
-            return _cast(node, "int")
+            return cast_as(node, "int")
         if isinstance(node, _BIGINT_RESULTS):
-            return _cast(node, "bigint")
+            return cast_as(node, "bigint")
         typed = typed_rule(node, settings)
         if typed is not None:
             return typed
@@ -189,7 +184,11 @@ def to_duckdb(tree: exp.Expr, settings: SparkSqlSettings) -> exp.Expr:
 
 
 def _rewrite(tree: exp.Expr, fix: Callable[[exp.Expr], exp.Expr]) -> exp.Expr:
-    """Apply ``fix`` bottom-up (children before their parent), replacing nodes in place."""
+    """Apply ``fix`` bottom-up (children before their parent), replacing nodes in place.
+
+    Each node of the tree as given is fixed exactly once; nodes a fix creates are never
+    visited again, so a rewrite cannot apply twice.
+    """
     root = tree
     for node in reversed(list(tree.walk(bfs=False))):
         parent, key, index = node.parent, node.arg_key, node.index

@@ -16,7 +16,8 @@ from soundlake.pipeline.sql.spark_types import FRACTIONAL, INTEGRAL, TEXT, is_ty
 _T = exp.DataType.Type
 
 
-def _cast(node: exp.Expr, to: str) -> exp.Expr:
+def cast_as(node: exp.Expr, to: str) -> exp.Expr:
+    """``CAST(node AS to)``, ``to`` in DuckDB type syntax."""
     return exp.Cast(this=node, to=exp.DataType.build(to))
 
 
@@ -38,20 +39,19 @@ _COMPARISONS = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE)
 
 def typed(node: exp.Expr, settings: SparkSqlSettings) -> exp.Expr | None:
     """Rewrites that depend on argument types (the tree was typed by ``spark_types``)."""
-    if isinstance(node, exp.Sum) and not node.meta.get("sl_typed"):
-        node.meta["sl_typed"] = True
+    if isinstance(node, exp.Sum):
         if is_type(node.this, *INTEGRAL):
-            return _cast(node, "bigint")
+            return cast_as(node, "bigint")
         dec = _decimal(node.this)
         if dec is not None:
-            return _cast(node, f"decimal({min(38, dec[0] + 10)}, {dec[1]})")
+            return cast_as(node, f"decimal({min(38, dec[0] + 10)}, {dec[1]})")
         return None
     if isinstance(node, (exp.Floor, exp.Ceil)) and node.args.get("decimals") is None:
         if is_type(node.this, *FRACTIONAL, *INTEGRAL):
-            return _cast(node, "bigint")
+            return cast_as(node, "bigint")
         dec = _decimal(node.this)
         if dec is not None:
-            return _cast(node, f"decimal({min(38, dec[0] - dec[1] + 1)}, 0)")
+            return cast_as(node, f"decimal({min(38, dec[0] - dec[1] + 1)}, 0)")
         return None
     if isinstance(node, _COMPARISONS):
         left, right = node.this, node.expression
@@ -61,21 +61,20 @@ def typed(node: exp.Expr, settings: SparkSqlSettings) -> exp.Expr | None:
                 text.replace(_cast_to(text.copy(), settings, to))
                 return node
         return None
-    if isinstance(node, exp.Cast) and not node.meta.get("sl_typed"):
+    if isinstance(node, exp.Cast):
         return _typed_cast(node, settings)
-    if isinstance(node, exp.Round) and is_type(node.this, *FRACTIONAL) and not node.meta.get("sl_typed"):
+    if isinstance(node, exp.Round) and is_type(node.this, *FRACTIONAL):
         return _round_half_up(node)
     if isinstance(node, exp.StrToUnix) and is_type(node.this, _T.TIMESTAMPTZ, _T.TIMESTAMP, _T.DATE):
         # unix_timestamp(ts): whole seconds, truncated toward zero as Spark does (no parsing)
-        epoch = exp.Anonymous(this="epoch", expressions=[_cast(node.this.copy(), "timestamptz")])
-        return _cast(exp.Anonymous(this="trunc", expressions=[epoch]), "bigint")
-    if isinstance(node, exp.Avg) and not node.meta.get("sl_typed"):
-        node.meta["sl_typed"] = True
+        epoch = exp.Anonymous(this="epoch", expressions=[cast_as(node.this.copy(), "timestamptz")])
+        return cast_as(exp.Anonymous(this="trunc", expressions=[epoch]), "bigint")
+    if isinstance(node, exp.Avg):
         dec = _decimal(node.this)
         if dec is not None:
-            return _cast(node, f"decimal({min(38, dec[0] + 4)}, {min(38, dec[1] + 4)})")
+            return cast_as(node, f"decimal({min(38, dec[0] + 4)}, {min(38, dec[1] + 4)})")
         return None
-    if isinstance(node, (exp.Add, exp.Sub, exp.Mul)) and not node.meta.get("sl_typed"):
+    if isinstance(node, (exp.Add, exp.Sub, exp.Mul)):
         return _decimal_arithmetic(node)
     return None
 
@@ -112,8 +111,7 @@ def _decimal_arithmetic(node: exp.Expr) -> exp.Expr | None:
         precision = max(p1 - s1, p2 - s2) + scale + 1
     if precision > 38:
         return None  # Spark then trades scale for precision: not emulated (differs)
-    node.meta["sl_typed"] = True
-    return _cast(exp.Paren(this=node), f"decimal({precision}, {scale})")
+    return cast_as(exp.Paren(this=node), f"decimal({precision}, {scale})")
 
 
 def _typed_cast(node: exp.Cast, settings: SparkSqlSettings) -> exp.Expr | None:
@@ -124,7 +122,6 @@ def _typed_cast(node: exp.Cast, settings: SparkSqlSettings) -> exp.Expr | None:
         return _text_to_integral(node, source, to, lenient)
     if is_type(source, *FRACTIONAL) and to.this in TEXT:
         text = exp.Cast(this=source.copy(), to=exp.DataType.build("varchar"))
-        text.meta["sl_typed"] = True
         return exp.Case(
             ifs=[
                 exp.If(this=exp.IsNan(this=source.copy()), true=exp.Literal.string("NaN")),
@@ -188,7 +185,6 @@ _LIMITS = {_T.INT: (-2147483648, 2147483647), _T.BIGINT: (-9223372036854775808, 
 def _to_integral(node: exp.Cast, source: exp.Expr, to: exp.DataType, lenient: bool) -> exp.Expr:
     """Spark casts a fraction to an integer by truncation; without ANSI it saturates (NaN: 0)."""
     cut = exp.Cast(this=exp.Anonymous(this="trunc", expressions=[source.copy()]), to=to.copy())
-    cut.meta["sl_typed"] = True
     if not lenient or isinstance(node, exp.TryCast):
         if isinstance(node, exp.TryCast):
             return exp.TryCast(this=exp.Anonymous(this="trunc", expressions=[source.copy()]), to=to.copy())
@@ -218,7 +214,6 @@ def _round_half_up(node: exp.Round) -> exp.Expr:
                              to=exp.DataType.build("decimal(38, 10)"))
     exact = exp.Cast(this=exp.Round(this=as_decimal, decimals=digits.copy()), to=exp.DataType.build("double"))
     original = node.copy()
-    original.meta["sl_typed"] = True
     near_tie = exp.and_(tie, exp.Not(this=exp.Is(this=as_decimal.copy(), expression=exp.Null())))
     # NaN, infinities and values too large for DECIMAL(38, 10) keep DuckDB's (exact) result
     return exp.Case(ifs=[exp.If(this=near_tie, true=exact)], default=original)
