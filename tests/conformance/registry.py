@@ -7,13 +7,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from soundlake.pipeline.sql.functions import WARNED
 from tests.conformance import inputs, runner
 from tests.conformance.cases import CASES
 
 UNCOVERED = "not covered by the conformance suite yet"
 STATUS_TEXT = {
-    "equal": "equal", "limited": "equal, with noted limits", "differs": "differs (warning)", "refused": "refused",
+    "equal": "equal", "limited": "equal, with noted limits", "refused": "refused",
 }
 
 
@@ -30,8 +29,6 @@ def build(spark: Any, engine: Any, workdir: Path, cases: Mapping[str, Sequence[s
     for name in spark_functions(spark):
         if name in found:
             status, note, names = runner.status(found[name])
-            if status == "refused" and name in WARNED:
-                status = "differs"
             entry: dict[str, Any] = {"status": status, "cases": len(cases[name])}
             if note:
                 entry["note"] = note
@@ -63,16 +60,12 @@ def docs_table(document: Mapping[str, Any]) -> str:
         "",
         f"{len(functions)} Spark functions and operators; {covered} covered by the suite;",
         (f"{counts['equal']} equal, {counts['limited']} equal with noted limits, "
-         f"{counts['differs']} differ (accepted with a warning), {counts['refused']} refused."),
+         f"{counts['refused']} refused."),
         "",
         "- **equal**: same values and result types on every case.",
         "- **equal, with noted limits**: where both engines return a value it is the same; on",
         "  the inputs named in the note soundlake fails with an error where Spark returns a",
         "  value (never different data).",
-        "- **differs (warning)**: a silent difference was found on the inputs named in the note,",
-        "  but the function is one of the core functions nearly every pipeline uses; it runs,",
-        "  and `soundlake dry-run` and `run` print a warning for each call. Use",
-        "  `--engine spark` where the noted inputs occur.",
         "- **refused**: a silent difference was found, or the function is not covered yet: a",
         "  pipeline that calls it fails at `soundlake dry-run` (and at `run`, before anything is",
         "  written) on the DuckDB engine, naming the function, file and line. Use",

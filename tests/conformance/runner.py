@@ -17,7 +17,8 @@ per expression, a failing expression per row, so one error does not hide the oth
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -86,17 +87,22 @@ def _normal(value: object) -> object:
     return value
 
 
-def _values(column: pa.ChunkedArray | pa.Array) -> tuple[object, ...]:
-    """The column's values in a row-order-free form (each column is compared on its own)."""
+def plain_values(column: pa.ChunkedArray | pa.Array) -> list[object]:
+    """The column's values in row order, in a comparable form (NaN as text, maps as pairs)."""
     try:
-        values = [_normal(v) for v in column.to_pylist()]
+        return [_normal(v) for v in column.to_pylist()]
     except (ValueError, OverflowError):
         # out of Python's date range: compare the text Arrow prints
-        values = [str(v) for v in column]
-    return tuple(sorted(values, key=repr))
+        return [str(v) for v in column]
 
 
-def _outcomes(table: pa.Table) -> list[Outcome]:
+def _values(column: pa.ChunkedArray | pa.Array) -> tuple[object, ...]:
+    """The column's values in a row-order-free form (each column is compared on its own)."""
+    return tuple(sorted(plain_values(column), key=repr))
+
+
+def outcomes(table: pa.Table) -> list[Outcome]:
+    """One outcome per result column: its values (in any row order), Spark type and name."""
     return [
         Outcome(values=_values(table.column(k)), type=spark_type(table.schema.field(k).type), name=table.schema.names[k])
         for k in range(table.num_columns)
@@ -105,6 +111,21 @@ def _outcomes(table: pa.Table) -> list[Outcome]:
 
 def _where(row: int | None) -> str:
     return "" if row is None else f" WHERE id = {row}"
+
+
+@contextmanager
+def spark_settings(spark: Any, settings: SparkSqlSettings) -> Iterator[None]:
+    """Run with the ANSI mode and time zone of ``settings``; leave the shared session as found."""
+    conf = spark.conf
+    keys = ("spark.sql.ansi.enabled", "spark.sql.session.timeZone")
+    before = {key: conf.get(key) for key in keys}
+    conf.set(keys[0], str(settings.ansi).lower())
+    conf.set(keys[1], settings.time_zone)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            conf.set(key, value)
 
 
 class SparkSide:
@@ -119,18 +140,11 @@ class SparkSide:
     def __call__(self, expressions: Sequence[str], row: int | None) -> list[Outcome]:
         sql = f"SELECT {', '.join(expressions)} FROM t{_where(row)}"
         if sql not in self._memo:
-            conf = self.spark.conf
-            keys = ("spark.sql.ansi.enabled", "spark.sql.session.timeZone")
-            before = {key: conf.get(key) for key in keys}
-            conf.set(keys[0], str(self.settings.ansi).lower())
-            conf.set(keys[1], self.settings.time_zone)
             try:
-                self._memo[sql] = _outcomes(self.spark.sql(sql).toArrow())
+                with spark_settings(self.spark, self.settings):
+                    self._memo[sql] = outcomes(self.spark.sql(sql).toArrow())
             except Exception as exc:  # noqa: BLE001 - any Spark failure is an outcome
-                self._memo[sql] = [Outcome(error=_first_line(exc))] * len(expressions)
-            finally:  # the session is shared with other tests: leave it as found
-                for key, value in before.items():
-                    conf.set(key, value)
+                self._memo[sql] = [Outcome(error=first_line(exc))] * len(expressions)
         return self._memo[sql]
 
 
@@ -152,18 +166,22 @@ class DuckSide:
                 ]
                 sql = f"SELECT {', '.join(columns)} FROM __sl_row AS t{_where(row)}"
                 relations = {"__sl_row": ArrowRelation(self.table)}
-            else:
-                spark_sql = f"SELECT {', '.join(expressions)} FROM t{_where(row)}"
-                found = analyze_query(spark_sql, catalog="c", schema="s", location=SourceLocation("<case>"))
-                sql = bind_query(spark_sql, found, catalog="c", schema="s", dialect="duckdb", settings=self.settings,
-                                 schemas={found[0].placeholder: self.table.schema})
-                relations = {found[0].placeholder: ArrowRelation(self.table)}
-            return _outcomes(self.engine.execute(sql, relations).read_all())
+                return outcomes(self.engine.execute(sql, relations).read_all())
+            return outcomes(self.run_query(f"SELECT {', '.join(expressions)} FROM t{_where(row)}"))
         except Exception as exc:  # noqa: BLE001 - any failure is an outcome
-            return [Outcome(error=_first_line(exc))] * len(expressions)
+            return [Outcome(error=first_line(exc))] * len(expressions)
+
+    def run_query(self, spark_sql: str) -> pa.Table:
+        """Run a Spark SQL query over the input rows (table ``t``) as a pipeline flow runs it."""
+        found = analyze_query(spark_sql, catalog="c", schema="s", location=SourceLocation("<case>"))
+        sql = bind_query(spark_sql, found, catalog="c", schema="s", dialect="duckdb", settings=self.settings,
+                         schemas={item.placeholder: self.table.schema for item in found})
+        relations = {item.placeholder: ArrowRelation(self.table) for item in found}
+        return self.engine.execute(sql, relations).read_all()
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (at most 300 characters)."""
     text = str(exc).strip()
     return text.splitlines()[0][:300] if text else type(exc).__name__
 
@@ -201,7 +219,7 @@ def verdicts(
         worst, detail = EQUAL, ""
         for label in sides:
             kind, why = compare(expected[k], got[label][k])
-            if kind != EQUAL and (expected[k].failed or got[label][k].failed):
+            if expected[k].failed or got[label][k].failed:  # both failing may hide rows that differ
                 kind, why = _per_row(expression, spark, sides[label])
             if _rank(kind) > _rank(worst):
                 worst, detail = kind, f"{label}: {why}"

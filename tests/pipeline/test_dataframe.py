@@ -174,7 +174,7 @@ def test_sql_is_deterministic_per_function_call() -> None:
         (lambda: spark.read.table("a").collect(), "DataFrame.collect"),
         (lambda: spark.read.table("a").columns, "unsupported call 'DataFrame.columns'"),
         (lambda: F.col("a") and F.col("b"), "has no truth value"),
-        (lambda: spark.conf.set("a", "b"), "spark.conf.set"),
+        (lambda: spark.createDataFrame([]), "spark.createDataFrame"),
         (lambda: spark.read.load("/x"), "needs a format"),
         (lambda: spark.read.table("a").join(spark.read.table("b"), "id", "sideways"), "unknown join type"),
         (lambda: F.col("a").cast("no_such_type(("), "unknown type"),

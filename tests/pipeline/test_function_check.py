@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import textwrap
+from pathlib import Path
+
 import pytest
 
 from soundlake.core.errors import DefinitionError
 from soundlake.pipeline.definitions import SourceLocation
 from soundlake.pipeline.sql.functions import calls, check_sql, registry
+from tests.pipeline.conftest import Lakehouse
 
 HERE = SourceLocation("pipelines/gold.sql", 10, 2)
 
@@ -54,3 +58,50 @@ def test_unaliased_columns_with_unproven_names_are_listed() -> None:
     listed = unnamed_columns(sql)
     assert len(listed) == 1 and listed[0].lower().startswith(f"{unproven}(")
     assert unnamed_columns("SELECT id, x + 1 AS y FROM t") == []
+
+
+def _python_flow(tmp_path: Path, body: str) -> Lakehouse:
+    lake = Lakehouse(tmp_path / "p")
+    lake.parquet("src", "a.parquet", [{"s": "a", "i": 1}])
+    lake.config(libraries=["pipelines/*.py"])
+    (lake.root / "pipelines" / "gold.py").write_text(textwrap.dedent(body), encoding="utf-8")
+    return lake
+
+
+def test_dataframe_call_of_a_refused_function_is_refused_at_the_line_of_the_call(tmp_path: Path) -> None:
+    from soundlake.pipeline.python.frame import functions as F
+    from soundlake.project.pipeline_ops import dry_run
+
+    name = next(n for n in sorted(F._SIGNATURES) if F._SIGNATURES[n] == "c" and registry()[n].status == "refused")
+    lake = _python_flow(tmp_path, f"""
+        from soundlake import pipelines as dp
+        from pyspark.sql import functions as F
+
+        @dp.materialized_view
+        def gold():
+            df = spark.read.format("parquet").load("data/src")
+            df = df.withColumn("u", F.upper("s"))
+            return df.withColumn("y",
+                F.{name}("i"))
+    """)
+    with pytest.raises(DefinitionError) as err:
+        dry_run(lake.project)
+    message = str(err.value)
+    assert message.startswith(f"pipelines/gold.py:10: flow 'main.silver.gold': {name}() does not give Spark's result")
+    assert "--engine spark" in message and "\n" not in err.value.message
+
+
+def test_dataframe_expression_text_is_checked_at_the_line_of_the_call(tmp_path: Path) -> None:
+    from soundlake.project.pipeline_ops import dry_run
+
+    lake = _python_flow(tmp_path, """
+        from soundlake import pipelines as dp
+        from pyspark.sql import functions as F
+
+        @dp.materialized_view
+        def gold():
+            df = spark.read.format("parquet").load("data/src")
+            return df.select("s", F.expr("ai_query('model', s)").alias("answer"))
+    """)
+    with pytest.raises(DefinitionError, match=r"^pipelines/gold\.py:8: flow 'main\.silver\.gold': ai_query\(\) is a Databricks"):
+        dry_run(lake.project)

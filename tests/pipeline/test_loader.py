@@ -35,8 +35,9 @@ def test_globs_are_sorted_deduplicated_and_relative(tmp_path: Path) -> None:
     assert build_graph(reg).order == ("c.s.one", "c.s.two")
 
 
-def test_glob_matching_nothing_is_fine_but_missing_file_is_not(tmp_path: Path) -> None:
-    assert load_definitions(tmp_path, ["none/**/*.py"], catalog="c", schema="s", configuration={}).datasets == []
+def test_an_entry_matching_nothing_is_an_error_as_is_a_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(DefinitionError, match=r"library 'none/\*\*/\*\.py' matches no pipeline file"):
+        load_definitions(tmp_path, ["none/**/*.py"], catalog="c", schema="s", configuration={})
     with pytest.raises(DefinitionError, match="library 'missing.sql' does not exist"):
         load_definitions(tmp_path, ["missing.sql"], catalog="c", schema="s", configuration={})
 

@@ -250,7 +250,7 @@ def test_statement_numbers_and_lines() -> None:
         ("CREATE STREAMING TABLE s (CONSTRAINT c EXPECT (a IN (SELECT 1))) AS SELECT 1", 1, "subquery"),
         ("CREATE MATERIALIZED VIEW a.b.c.d AS SELECT 1", 1, "not a valid table name"),
         ("CREATE MATERIALIZED VIEW m AS SELECT * FROM STREAM((SELECT 1))", 1, "STREAM"),
-        ("CREATE TEMPORARY TABLE t AS SELECT 1", 1, "temporary tables are not supported"),
+        ("CREATE PRIVATE VIEW t AS SELECT 1", 1, "PRIVATE applies to tables and materialized views"),
         ("CREATE MATERIALIZED VIEW m AS SELECT * FROM read_files(format => 'csv')", 1, "needs a path"),
     ],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
@@ -50,3 +51,52 @@ def test_inputs_not_known_yet_are_not_bound(tmp_path: Path) -> None:
     lh = Lakehouse(tmp_path / "proj")
     lh.sql(PIPELINE.replace("sum(amount)", "sum(amount_eur)"))
     dry_run(lh.project)
+
+
+TYPED = """
+CREATE OR REFRESH STREAMING TABLE raw AS SELECT * FROM STREAM read_files('${data}/in', format => 'parquet');
+CREATE OR REFRESH MATERIALIZED VIEW ages (
+  CONSTRAINT recent EXPECT (RULE) ON VIOLATION DROP ROW
+) AS SELECT id, EXPR AS age FROM raw;
+"""
+
+
+def _typed(tmp_path: Path, expr: str, rule: str = "age IS NOT NULL") -> Lakehouse:
+    lh = Lakehouse(tmp_path / "proj")
+    lh.sql(TYPED.replace("EXPR", expr).replace("RULE", rule))
+    lh.parquet("in", "a.parquet", pa.table({
+        "id": [1], "day": pa.array([19000], pa.date32()), "since": pa.array([18000], pa.date32()),
+        "amount": pa.array([Decimal("2.00")], pa.decimal128(10, 2)),
+    }))
+    return lh
+
+
+def test_a_construct_whose_types_differ_from_spark_fails_at_dry_run(tmp_path: Path) -> None:
+    """DATE - DATE is an interval in Spark: refused once the query is typed, naming flow and line."""
+    with pytest.raises(DefinitionError) as info:
+        dry_run(_typed(tmp_path, "day - since").project)
+    message = str(info.value)
+    assert "p.sql:3" in message and "ages'" in message and "DATE minus a DATE" in message, message
+    assert "--engine spark" in message
+
+
+def test_an_expectation_is_typed_and_checked_at_dry_run(tmp_path: Path) -> None:
+    """The expectation reads the query's typed result: an untranslatable pattern is refused there."""
+    lh = _typed(tmp_path, "datediff(day, since)", rule="date_format(since, 'QQ') <> '01'")
+    with pytest.raises(DefinitionError) as info:
+        dry_run(lh.project)
+    message = str(info.value)
+    assert "expectation 'recent'" in message and "pattern letter 'Q'" in message, message
+
+
+def test_decimal_division_is_exact_with_spark_type(tmp_path: Path) -> None:
+    """amount / 3 is DECIMAL(14, 6) in Spark, rounded half-up (DuckDB alone divides in DOUBLE)."""
+    from soundlake.lake import delta
+
+    lh = _typed(tmp_path, "amount / 3")
+    dry_run(lh.project)
+    assert lh.run().ok
+    assert lh.rows("SELECT age FROM ages") == [{"age": Decimal("0.666667")}]
+    table = next(p.parent for p in lh.root.glob("lake/**/ages/_delta_log"))
+    schema = delta.table_schema(str(table), {})
+    assert schema is not None and schema.field("age").type == pa.decimal128(14, 6)

@@ -287,6 +287,8 @@ class DeltaTarget:
     """Columns declared NOT NULL: a NULL in a written row fails the write (nothing is
     committed) with :class:`~soundlake.core.errors.ConstraintViolation`; the table's
     schema records them as non-nullable."""
+    column_comments: Mapping[str, str] = field(default_factory=dict)
+    """Column -> declared ``COMMENT``: kept as the Delta column metadata ``comment``."""
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
-"""NOT NULL columns of a declared schema, checked on the Arrow batches an engine writes."""
+"""NOT NULL columns and column comments of a declared schema, on the Arrow batches an engine writes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import pyarrow as pa
 
@@ -38,3 +38,19 @@ def _checked(reader: pa.RecordBatchReader, strict: pa.Schema, columns: list[str]
             if batch.column(name).null_count:
                 raise ConstraintViolation(f"NOT NULL column '{name}' holds NULL in a row to be written", column=name)
         yield pa.RecordBatch.from_arrays(batch.columns, schema=strict)
+
+
+def commented_reader(reader: pa.RecordBatchReader, comments: Mapping[str, str]) -> pa.RecordBatchReader:
+    """``reader`` whose fields carry their declared comment as field metadata ``comment``
+    (what Delta stores as the column's comment, as Spark writes it)."""
+    if not comments:
+        return reader
+    schema = reader.schema
+    fields = []
+    for f in schema:
+        comment = comments.get(f.name)
+        fields.append(f.with_metadata({**(f.metadata or {}), b"comment": comment.encode()}) if comment else f)
+    described = pa.schema(fields, metadata=schema.metadata)
+    return pa.RecordBatchReader.from_batches(
+        described, (pa.RecordBatch.from_arrays(b.columns, schema=described) for b in reader)
+    )

@@ -14,7 +14,7 @@ of it. Binding then happens at run time, before anything is written.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -24,9 +24,11 @@ from soundlake.core.errors import DefinitionError, EngineError
 from soundlake.engines.base import ArrowRelation, Engine
 from soundlake.pipeline import autoloader as al
 from soundlake.pipeline.context import SqlBinder
-from soundlake.pipeline.definitions import QueryFlow
+from soundlake.pipeline.definitions import Expectation, QueryFlow
+from soundlake.pipeline.expectations import transpile_condition
 from soundlake.pipeline.planner import UpdatePlan, input_table
 from soundlake.pipeline.sql.query import FlowInput, in_user_terms
+from soundlake.pipeline.sql.refusal import NotLikeSpark
 from soundlake.pipeline.sql.settings import DEFAULT_SETTINGS, SparkSqlSettings
 
 SchemaOf = Callable[[TableName], pa.Schema | None]
@@ -59,7 +61,12 @@ def bind_columns(
         if any(s is None for s in schemas.values()):
             continue
         known = {key: s for key, s in schemas.items() if s is not None}
-        sql = binder.bind(flow.sql, fp.inputs, engine.capabilities.sql_dialect, known)
+        flow_settings = settings.updated(flow.spark_conf)
+        try:
+            typed = binder.bind_typed(flow.sql, fp.inputs, engine.capabilities.sql_dialect, known, flow_settings)
+        except NotLikeSpark as exc:
+            raise DefinitionError(f"{flow.location}: flow '{fp.name}': {exc.message}", hint=exc.hint) from exc
+        sql = typed.sql
         relations = {key: ArrowRelation(s.empty_table()) for key, s in schemas.items() if s is not None}
         try:
             result = engine.execute(f"SELECT * FROM ({sql}) AS __sl_bind LIMIT 0", relations)
@@ -71,7 +78,20 @@ def bind_columns(
                 f"{flow.location}: flow '{fp.name}' does not bind: {text}\n  query: {flow.sql.strip()[:2000]}"
             ) from exc
         bound.setdefault(fp.target, out)
+        dataset = plan.datasets.get(fp.target)
+        if dataset is not None and engine.capabilities.sql_dialect == "duckdb":
+            _check_expectations(dataset.expectations, typed.columns or out, flow_settings)
     return bound
+
+
+def _check_expectations(expectations: Sequence[Expectation], rows: pa.Schema | Mapping[str, str],
+                        settings: SparkSqlSettings) -> None:
+    """Translate each expectation typed by the rows it reads, as the run will (refusals fail here)."""
+    for rule in expectations:
+        try:
+            transpile_condition(rule.condition, "duckdb", settings, rows)
+        except NotLikeSpark as exc:
+            raise DefinitionError(f"{rule.location}: expectation '{rule.name}': {exc.message}", hint=exc.hint) from exc
 
 
 def _input_schema(

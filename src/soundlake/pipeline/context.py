@@ -11,7 +11,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from soundlake.catalog.names import TableName
-from soundlake.catalog.state import StateStore
+from soundlake.catalog.state import STATE_DIR, StateStore, safe_name
 from soundlake.core.clock import utc_now
 from soundlake.core.faults import crash_point
 from soundlake.engines.base import Engine
@@ -119,8 +119,12 @@ class RunContext:
         return dict(self.lake.storage_options)
 
     def table_uri(self, name: TableName) -> str:
-        """Where a table lives: ``<storage>/<catalog>/<schema>/<table>``."""
-        return self.lake.uri(*name.parts)
+        """Where a table lives: ``<storage>/<catalog>/<schema>/<table>``.
+
+        A private dataset (and its quarantine table) lives under the pipeline's state
+        folder instead (:func:`dataset_uri`).
+        """
+        return dataset_uri(self.lake, self.pipeline, name, self.datasets)
 
     def app_id(self, flow: str) -> str:
         """The Delta app-transaction id of a flow."""
@@ -129,6 +133,28 @@ class RunContext:
     def commit_metadata(self, flow: str, batch: int) -> dict[str, str]:
         """Commit metadata naming pipeline, run, flow and batch."""
         return {"pipeline": self.pipeline, "run": self.run_id, "flow": flow, "batch": str(batch)}
+
+
+def is_private(name: TableName, datasets: Mapping[TableName, Dataset]) -> bool:
+    """True when ``name`` (or the table it quarantines) is a private dataset of the pipeline."""
+    dataset = datasets.get(name)
+    if dataset is None and name.name.endswith("_quarantine"):
+        dataset = datasets.get(TableName(name.catalog, name.schema, name.name.removesuffix("_quarantine")))
+    return dataset is not None and dataset.private
+
+
+def dataset_uri(lake: Lake, pipeline: str, name: TableName, datasets: Mapping[TableName, Dataset]) -> str:
+    """Where table ``name`` lives for pipeline ``pipeline``.
+
+    Published tables: ``<storage>/<catalog>/<schema>/<table>``, where ``soundlake query``
+    and other pipelines find them. Private datasets (``CREATE PRIVATE ...``, ``TEMPORARY``
+    tables, ``private=True``): ``<storage>/_soundlake/pipelines/<pipeline>/private/<catalog>/
+    <schema>/<table>``, readable only by the pipeline's own flows, as Databricks keeps them
+    out of the catalog.
+    """
+    if is_private(name, datasets):
+        return lake.uri(STATE_DIR, "pipelines", safe_name(pipeline), "private", *name.parts)
+    return lake.uri(*name.parts)
 
 
 def quarantine_name(table: TableName) -> TableName:

@@ -34,6 +34,18 @@ class SourceLocation:
 
 
 @dataclass(frozen=True)
+class WrittenSql:
+    """Spark SQL one call of the Python DataFrame API wrote, and the file and line of the call.
+
+    ``F.log10("x")`` writes ``log10()``, ``F.expr("upper(s)")`` its text: the dry-run
+    checks the functions of a DataFrame flow where the user called them.
+    """
+
+    sql: str
+    location: SourceLocation
+
+
+@dataclass(frozen=True)
 class Expectation:
     """A named data-quality rule: a Spark SQL boolean expression over one row.
 
@@ -60,6 +72,10 @@ class Dataset:
     cluster_by: tuple[str, ...] = ()
     schema: str | None = None
     expectations: tuple[Expectation, ...] = ()
+    private: bool = False
+    """``PRIVATE`` / ``TEMPORARY`` tables and ``private=True`` / ``temporary=True``: computed
+    and readable inside the pipeline, stored under the pipeline's own state folder and not
+    published to the catalog (``soundlake query`` does not see them)."""
 
     @property
     def reset_allowed(self) -> bool:
@@ -84,6 +100,9 @@ class QueryFlow:
             ``read_files`` under ``STREAM``, ``spark.readStream``).
         once: Run one time only (re-run on full refresh).
         is_default: The flow defined together with its dataset (name == target name).
+        written: For a DataFrame flow, the Spark SQL of each DataFrame API call that built
+            it, with the call's file and line (``sql`` is the whole DataFrame, rendered at
+            the function's line); None for SQL text.
     """
 
     name: str
@@ -96,6 +115,7 @@ class QueryFlow:
     is_default: bool = True
     spark_conf: Mapping[str, str] = field(default_factory=dict)
     native: Callable[[Any], Any] | None = field(default=None, compare=False)
+    written: tuple[WrittenSql, ...] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,13 @@
 Every query flow and expectation of an update is scanned for function calls; a call the
 conformance registry marks ``refused`` (a silent difference from Spark was found, or the
 function is not covered) or a Databricks platform function fails the dry-run and the run,
-naming the function, file and line (``pipeline.sql.functions``); a call of a function with a
-known difference (status ``differs``), and a result column without an alias whose Spark
-name is not proven, become warnings of the plan.
+naming the function, file and line (``pipeline.sql.functions``); a result column without
+an alias whose Spark name is not proven becomes a warning of the plan.
+
+A Python DataFrame flow is checked call by call first: the SQL each DataFrame API call
+wrote (``F.log10(...)``, ``F.expr("...")``) at the file and line of the call, under the
+name the user called; then its whole rendered query (which also holds the calls
+soundlake's DataFrame methods write, such as ``row_number`` for ``dropDuplicates``).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ def refuse_unsupported(plan: UpdatePlan, settings: SparkSqlSettings) -> UpdatePl
     A flow whose own Spark conf (``SET`` / ``spark_conf``) names another session time zone
     than the pipeline's is refused: the DuckDB engine has one zone per update.
 
-    Returns the plan with one warning per call of a function with a known difference
+    Returns the plan with one warning per result column whose Spark name is not proven
     (the runner emits plan warnings as WARN events; dry-run prints them).
 
     Raises:
@@ -43,7 +47,7 @@ def refuse_unsupported(plan: UpdatePlan, settings: SparkSqlSettings) -> UpdatePl
                 hint="set spark.sql.session.timeZone under configuration: in soundlake.yml",
             )
         if isinstance(flow, QueryFlow) and flow.sql is not None:
-            warnings += check_sql(flow.sql, flow.location, what=f"flow '{fp.name}'")
+            _check_flow(flow, what=f"flow '{fp.name}'")
             warnings += [
                 f"{flow.location}: flow '{fp.name}': column `{text}` has no alias, and its name on the DuckDB "
                 "engine may differ from Spark's: add AS <name>"
@@ -51,5 +55,13 @@ def refuse_unsupported(plan: UpdatePlan, settings: SparkSqlSettings) -> UpdatePl
             ]
     for dataset in plan.datasets.values():
         for rule in dataset.expectations:
-            warnings += check_sql(rule.condition, rule.location, what=f"expectation '{rule.name}'")
+            check_sql(rule.condition, rule.location, what=f"expectation '{rule.name}'")
     return replace(plan, warnings=(*plan.warnings, *dict.fromkeys(warnings)))
+
+
+def _check_flow(flow: QueryFlow, *, what: str) -> None:
+    """Refuse a query flow's first refused call (see the module docstring)."""
+    assert flow.sql is not None
+    for written in flow.written or ():
+        check_sql(written.sql, written.location, what=what)
+    check_sql(flow.sql, flow.location, what=what)  # SQL text, or the whole rendered DataFrame

@@ -24,6 +24,7 @@ from soundlake.core.errors import DefinitionError, ExpectationViolation
 from soundlake.engines.base import DeltaTarget, ExpectationSplit, Rule, RuleViolation, SplitCounts
 from soundlake.pipeline.definitions import Expectation
 from soundlake.pipeline.sql.query import transpile_expression
+from soundlake.pipeline.sql.refusal import NotLikeSpark
 from soundlake.pipeline.sql.settings import DEFAULT_SETTINGS, SparkSqlSettings
 
 
@@ -44,6 +45,8 @@ def transpile_condition(
         return condition
     try:
         return transpile_expression(condition, dialect=dialect, settings=settings, schema=schema)
+    except NotLikeSpark:
+        raise
     except DefinitionError as exc:
         raise DefinitionError(f"expectation condition '{condition}' does not parse: {exc.message}") from exc
 
@@ -64,9 +67,7 @@ def expectation_split(
 
     ``schema`` is the schema of the query's result: conditions are typed with it.
     """
-    rules = tuple(
-        Rule(e.name, transpile_condition(e.condition, dialect, settings, schema), e.action) for e in expectations
-    )
+    rules = tuple(Rule(e.name, _translated(e, dialect, settings, schema), e.action) for e in expectations)
     return ExpectationSplit(rules, quarantine, flow=flow, run_id=run_id, batch_id=batch_id, quarantined_at=now)
 
 
@@ -123,3 +124,12 @@ class ExpectationMetrics:
                 for name, failed in zip(self.names, self.failed)
             ],
         }
+
+
+def _translated(
+    rule: Expectation, dialect: str, settings: SparkSqlSettings, schema: pa.Schema | Mapping[str, str] | None
+) -> str:
+    try:
+        return transpile_condition(rule.condition, dialect, settings, schema)
+    except NotLikeSpark as exc:
+        raise DefinitionError(f"{rule.location}: expectation '{rule.name}': {exc.message}", hint=exc.hint) from exc

@@ -354,6 +354,10 @@ def _check_reads(
         live = bool(parts) and parts[0].strip("`").lower() == "live"
         if isinstance(flow, (AutoCdcFlow, SnapshotCdcFlow)):
             internal_guess = (item.table.catalog, item.table.schema) == (catalog.lower(), schema.lower())
+        elif isinstance(flow, QueryFlow) and flow.written is not None and not live:
+            # spark.read.table("name") / spark.table("name"): the project's default catalog
+            # and schema, as on Databricks; an absent table fails the input check by name
+            internal_guess = False
         else:
             internal_guess = live or len(parts) < 2
         if internal_guess:

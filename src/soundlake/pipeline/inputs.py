@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from soundlake.catalog.names import TableName
-from soundlake.core.errors import FlowError, SoundlakeError
+from soundlake.core.errors import DefinitionError, FlowError, SoundlakeError
 from soundlake.engines.base import (
     ArrowRelation,
     DeltaRelation,
@@ -24,12 +24,14 @@ from soundlake.engines.base import (
     FunctionRelation,
     NativeRelation,
     Relation,
+    RuleViolation,
     ViewRelation,
 )
 from soundlake.lake import delta
 from soundlake.pipeline import autoloader as al
 from soundlake.pipeline.context import RunContext
-from soundlake.pipeline.definitions import QueryFlow
+from soundlake.pipeline.definitions import Dataset, QueryFlow
+from soundlake.pipeline.expectations import ExpectationMetrics, transpile_condition, violation_error
 from soundlake.pipeline.globbing import has_glob
 from soundlake.pipeline.planner import input_table
 from soundlake.pipeline.sql.query import FlowInput
@@ -74,6 +76,8 @@ def input_key(inp: FlowInput) -> str:
     """A stable identity of an input for checkpoints."""
     if inp.kind == "files":
         return f"files:{inp.path}"
+    if inp.kind == "path":
+        return f"delta:{inp.path}"
     return f"table:{inp.table}"
 
 
@@ -189,9 +193,11 @@ def _plan_table(
     ctx: RunContext, leaf: Leaf, prev: Mapping[str, Any], *, flow: str, target: TableName
 ) -> tuple[dict[str, Any], dict[str, Any] | None, bool] | None:
     inp = leaf.input
-    uri = ctx.table_uri(inp.source_table)
+    uri = al.resolve_path(str(inp.path), ctx.base_dir) if inp.kind == "path" else ctx.table_uri(inp.source_table)
     version = delta.table_version(uri, ctx.storage_options)
     if version is None:
+        if inp.kind == "path":
+            raise FlowError(f"{inp.describe()}: no Delta table at {uri}")
         return None
     if not leaf.streaming:
         return {"kind": "delta", "uri": uri, "version": version, "files": None}, None, True
@@ -208,7 +214,7 @@ def _plan_table(
             if skip:
                 continue
             raise FlowError(
-                f"flow '{flow}': source table {inp.table} version {commit.version} "
+                f"flow '{flow}': source table {inp.table or inp.describe()} version {commit.version} "
                 f"({commit.operation}) updated or deleted rows; a streaming read accepts appends "
                 f"only. Set the read option skipChangeCommits = true to ignore such commits, "
                 f"or run a full refresh of {target}"
@@ -219,10 +225,12 @@ def _plan_table(
 
 
 class ReadGuard:
-    """Remembers an error raised while Python produced rows for the engine."""
+    """Remembers an error raised while Python produced rows for the engine, and the
+    expectation counts of the temporary views the batch read (:func:`checked_view`)."""
 
     def __init__(self) -> None:
         self.error: BaseException | None = None
+        self.view_metrics: list[ExpectationMetrics] = []
 
     def wrap(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         try:
@@ -257,7 +265,11 @@ def open_relations(
             child_relations = open_relations(ctx, node.children, entries, guard, overrides)
             child_inputs = [c.input for c in node.children]
             sql = ctx.binder.bind(node.sql, child_inputs, dialect, relation_schemas(ctx.engine, child_relations))
-            relations[node.placeholder] = ViewRelation(sql, child_relations)
+            view = ctx.datasets.get(node.input.table) if node.input.table is not None else None
+            if view is not None and view.expectations:
+                relations[node.placeholder] = checked_view(ctx, view, sql, child_relations, guard)
+            else:
+                relations[node.placeholder] = ViewRelation(sql, child_relations)
             continue
         if node.key in overrides:
             relations[node.placeholder] = overrides[node.key]
@@ -267,6 +279,57 @@ def open_relations(
             raise FlowError(f"input {node.key} is not available (the table does not exist yet)")
         relations[node.placeholder] = _relation(ctx, entry, guard)
     return relations
+
+
+def checked_view(
+    ctx: RunContext, view: Dataset, sql: str, relations: Mapping[str, Relation], guard: ReadGuard
+) -> Relation:
+    """The rows of a temporary view with expectations, after its rules.
+
+    The view's query runs once for the batch (its rows are held in memory); each rule is
+    counted on them (a row violates a rule only when its condition is FALSE), ``FAIL
+    UPDATE`` fails the reading flow, ``DROP ROW`` removes the row. The counts are kept in
+    ``guard.view_metrics`` and reported in the reading flow's ``data_quality``, each rule
+    with ``dataset`` = the view.
+
+    Raises:
+        DefinitionError: a ``QUARANTINE`` rule (views have no table to quarantine into).
+        ExpectationViolation: a ``FAIL UPDATE`` rule is violated.
+    """
+    rules = view.expectations
+    for rule in rules:
+        if rule.action == "quarantine":
+            raise DefinitionError(
+                f"{rule.location}: expectation '{rule.name}' on temporary view {view.name}: "
+                "ON VIOLATION QUARANTINE needs a table; use DROP ROW or FAIL UPDATE on a view"
+            )
+    try:
+        rows = ctx.engine.execute(sql, relations).read_all()
+    except BaseException as exc:
+        guard.reraise(exc)
+        raise
+    dialect = ctx.engine.capabilities.sql_dialect
+    name = "__sl_view_rows"
+    held = {name: ArrowRelation(rows, description=str(view.name))}
+    holds = [f"coalesce(({transpile_condition(r.condition, dialect, ctx.binder.settings, rows.schema)}), TRUE)"
+             for r in rules]
+    sums = ", ".join(f"coalesce(sum(CASE WHEN {h} THEN 0 ELSE 1 END), 0) AS f{i}" for i, h in enumerate(holds))
+    counts = ctx.engine.execute(f"SELECT count(*) AS n, {sums} FROM {name}", held).read_all().to_pylist()[0]
+    failed = [int(counts[f"f{i}"]) for i in range(len(rules))]
+    for i, rule in enumerate(rules):
+        if rule.action == "fail" and failed[i]:
+            bad = ctx.engine.execute(f"SELECT * FROM {name} WHERE NOT {holds[i]} LIMIT 1", held).read_all()
+            raise violation_error(
+                RuleViolation(i, bad.to_pylist()[0] if bad.num_rows else {}), rules, str(view.name), str(view.name)
+            )
+    kept = [h for h, r in zip(holds, rules) if r.action == "drop"]
+    if kept:
+        rows = ctx.engine.execute(f"SELECT * FROM {name} WHERE {' AND '.join(kept)}", held).read_all()
+    total = int(counts["n"])
+    guard.view_metrics.append(ExpectationMetrics(
+        str(view.name), tuple(r.name for r in rules), total, rows.num_rows, total - rows.num_rows, 0, failed
+    ))
+    return ArrowRelation(rows, description=str(view.name))
 
 
 def _relation(ctx: RunContext, entry: Mapping[str, Any], guard: ReadGuard) -> Relation:
@@ -288,6 +351,16 @@ def _relation(ctx: RunContext, entry: Mapping[str, Any], guard: ReadGuard) -> Re
     return ArrowRelation(reader, description=entry["root"])
 
 
+def _reads_once(view: ViewRelation) -> bool:
+    """True when a relation under ``view`` is a one-pass reader (rows read from files)."""
+    for relation in view.relations.values():
+        if isinstance(relation, ArrowRelation) and isinstance(relation.data, pa.RecordBatchReader):
+            return True
+        if isinstance(relation, ViewRelation) and _reads_once(relation):
+            return True
+    return False
+
+
 def relation_schemas(engine: Engine, relations: Mapping[str, Relation]) -> dict[str, pa.Schema] | None:
     """The schema of each relation, for typing a query on the DuckDB engine (None elsewhere).
 
@@ -306,6 +379,8 @@ def relation_schemas(engine: Engine, relations: Mapping[str, Relation]) -> dict[
             continue
         if isinstance(relation, (NativeRelation, FunctionRelation)):
             continue  # engine-native rows and Python functions: not run twice
+        if isinstance(relation, ViewRelation) and _reads_once(relation):
+            continue  # LIMIT 0 over the view would consume its one-pass file reader
         if isinstance(relation, DeltaRelation) and relation.version is not None:
             schemas[name] = delta.snapshot_schema(relation.uri, relation.version, relation.storage_options)
             continue

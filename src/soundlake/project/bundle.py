@@ -2,7 +2,9 @@
 
 The bundle holds ``databricks.yml`` (bundle name, include, variables, targets mapped from
 ``soundlake.yml``), ``resources/<name>.pipeline.yml`` (a Lakeflow declarative pipeline whose
-libraries are the project's SQL and Python files), ``resources/<name>.job.yml`` (ingestion,
+libraries are the project's pipeline files, expanded by the loader's
+:func:`~soundlake.pipeline.libraries.library_files`: ``file`` entries, ``notebook`` entries
+for notebooks), ``resources/<name>.job.yml`` (ingestion,
 then the pipeline), and under ``src/`` the pipeline files and the project configuration.
 
 Definitions are copied unchanged except for soundlake-only features (docs/databricks.md):
@@ -18,6 +20,7 @@ Definitions are copied unchanged except for soundlake-only features (docs/databr
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import Iterator
@@ -27,10 +30,12 @@ from typing import Any, Literal
 
 import yaml
 
-from soundlake import __version__
 from soundlake.core.errors import ConfigError, DefinitionError
 from soundlake.core.secrets import is_secret_name
+from soundlake.pipeline.libraries import library_files
+from soundlake.pipeline.notebooks import Cell, Notebook, code_cells, is_notebook, read_notebook
 from soundlake.project.bundle_secrets import find_literal_secrets, replace_literal_secrets
+from soundlake.project.bundle_wheel import WHEEL_GLOB, artifacts, vendor_source
 from soundlake.project.config import CONFIG_FILE, load_project, read_yaml
 from soundlake.project.context import Project
 
@@ -58,8 +63,9 @@ def write_bundle(project: Project, directory: Path, *, compute: Compute = "serve
         force: Replace an existing bundle in ``directory``.
 
     Raises:
-        ConfigError: the folder is not empty, or the project has no pipeline files.
-        DefinitionError: a quarantine constraint cannot be rewritten (names the file).
+        ConfigError: the folder is not empty, or ``libraries`` is empty.
+        DefinitionError: a ``libraries`` entry matches no pipeline file, a notebook cell
+            cannot run in a pipeline, or a quarantine constraint cannot be rewritten.
     """
     directory = directory.resolve()
     if directory.exists() and any(directory.iterdir()) and not force:
@@ -67,14 +73,14 @@ def write_bundle(project: Project, directory: Path, *, compute: Compute = "serve
     if force and (directory / SRC).exists():
         shutil.rmtree(directory / SRC)
     name = _identifier(project.config.name)
-    libraries = _library_files(project)
-    if not libraries:
-        raise ConfigError(f"project {project.config.name!r}: no files match 'libraries' {project.config.libraries}")
+    if not project.config.libraries:
+        raise ConfigError(f"project {project.config.name!r}: 'libraries' lists no pipeline files")
+    libraries = library_files(project.root, project.config.libraries)
     written: list[Path] = []
     rewrites: list[str] = []
     for source in libraries:
         relative = source.relative_to(project.root)
-        text, notes = rewrite_definition(source.read_text(encoding="utf-8"), source.suffix, str(relative))
+        text, notes = rewrite_file(source, relative.as_posix())
         rewrites.extend(notes)
         written.append(_write(directory / SRC / relative, text))
     config_text, secret_notes = replace_literal_secrets(
@@ -85,10 +91,14 @@ def write_bundle(project: Project, directory: Path, *, compute: Compute = "serve
     rewrites.extend(secret_notes)
     written.append(_write(directory / SRC / CONFIG_FILE, config_text))
     written.append(_write(directory / SRC / "ingest" / "run_ingest.py", _INGEST_SCRIPT))
-    library_paths = [f"../{SRC}/{p.relative_to(project.root).as_posix()}" for p in libraries]
+    written.extend(vendor_source(directory))
+    entries = [
+        {"notebook" if is_notebook(p) else "file": {"path": f"../{SRC}/{p.relative_to(project.root).as_posix()}"}}
+        for p in libraries
+    ]
     documents = {
         "databricks.yml": databricks_yml(project, name),
-        f"resources/{name}.pipeline.yml": pipeline_yml(project, name, library_paths, compute),
+        f"resources/{name}.pipeline.yml": pipeline_yml(project, name, entries, compute),
         f"resources/{name}.job.yml": job_yml(name, compute),
     }
     for relative_name, document in documents.items():
@@ -118,15 +128,6 @@ def _write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def _library_files(project: Project) -> list[Path]:
-    found: dict[Path, None] = {}
-    for pattern in project.config.libraries:
-        for path in sorted(project.root.glob(pattern)):
-            if path.is_file() and path.suffix in {".sql", ".py"} and "__pycache__" not in path.parts:
-                found[path] = None
-    return list(found)
 
 
 def _target_names(project: Project) -> list[str]:
@@ -161,7 +162,8 @@ def databricks_yml(project: Project, name: str) -> dict[str, Any]:
             overrides[_identifier(key)] = _no_secret(key, value, name)
         entry["variables"] = overrides
         targets[target] = entry
-    return {"bundle": {"name": name}, "include": ["resources/*.yml"], "variables": variables, "targets": targets}
+    return {"bundle": {"name": name}, "include": ["resources/*.yml"], "artifacts": artifacts(),
+            "variables": variables, "targets": targets}
 
 
 def _no_secret(key: str, value: str, scope: str) -> str:
@@ -177,8 +179,13 @@ def _declared(project: Project) -> set[str]:
     return set(targets) if isinstance(targets, dict) else set()
 
 
-def pipeline_yml(project: Project, name: str, library_paths: list[str], compute: Compute) -> dict[str, Any]:
-    """The pipeline resource: catalog, schema, libraries, configuration, compute, channel."""
+def pipeline_yml(project: Project, name: str, libraries: list[dict[str, Any]], compute: Compute) -> dict[str, Any]:
+    """The pipeline resource: catalog, schema, libraries, configuration, compute, channel.
+
+    ``libraries`` holds one ``file: {path: ...}`` or ``notebook: {path: ...}`` entry per
+    pipeline file (a notebook syncs to the workspace as a notebook, which a pipeline names
+    with ``notebook``).
+    """
     pipeline: dict[str, Any] = {
         "name": f"{name}_pipeline",
         "catalog": "${var.catalog}",
@@ -186,7 +193,7 @@ def pipeline_yml(project: Project, name: str, library_paths: list[str], compute:
         "channel": "CURRENT",
         "continuous": False,
         "root_path": f"../{SRC}",
-        "libraries": [{"file": {"path": path}} for path in library_paths],
+        "libraries": libraries,
         "configuration": {key: "${var." + _identifier(key) + "}" for key in project.config.pipeline_configuration},
     }
     if compute == "serverless":
@@ -199,8 +206,12 @@ def pipeline_yml(project: Project, name: str, library_paths: list[str], compute:
 
 
 def job_yml(name: str, compute: Compute) -> dict[str, Any]:
-    """The job resource: ingestion (``soundlake ingest``), then a pipeline task."""
-    requirement = f"soundlake=={__version__}"
+    """The job resource: ingestion (``soundlake ingest``), then a pipeline task.
+
+    The ingestion task installs soundlake's wheel, built from ``vendor/soundlake`` by the
+    bundle's ``artifacts`` (``project.bundle_wheel``); paths are relative to ``resources/``.
+    """
+    wheel = f"../{WHEEL_GLOB}"
     ingest: dict[str, Any] = {
         "task_key": "ingest",
         "spark_python_task": {
@@ -212,11 +223,11 @@ def job_yml(name: str, compute: Compute) -> dict[str, Any]:
     if compute == "serverless":
         ingest["environment_key"] = "soundlake"
         job["environments"] = [
-            {"environment_key": "soundlake", "spec": {"environment_version": "2", "dependencies": [requirement]}}
+            {"environment_key": "soundlake", "spec": {"environment_version": "2", "dependencies": [wheel]}}
         ]
     else:
         ingest["job_cluster_key"] = "ingest"
-        ingest["libraries"] = [{"pypi": {"package": requirement}}]
+        ingest["libraries"] = [{"whl": wheel}]
         job["job_clusters"] = [
             {
                 "job_cluster_key": "ingest",
@@ -246,6 +257,56 @@ _TABLE = re.compile(
     r"^(\s*(?:--[^\n]*\n\s*)*CREATE\s+(?:OR\s+REFRESH\s+)?(STREAMING\s+TABLE|MATERIALIZED\s+VIEW|LIVE\s+TABLE)\s+([\w.`]+)\s*)\(",
     re.IGNORECASE,
 )
+
+
+def rewrite_file(path: Path, where: str) -> tuple[str, list[str]]:
+    """Rewrite one pipeline file (plain or notebook) for Databricks; return the text and notes.
+
+    Raises:
+        DefinitionError: a notebook cell cannot run in a pipeline, or a quarantine
+            constraint cannot be rewritten (naming the file).
+    """
+    text = path.read_text(encoding="utf-8")
+    if not is_notebook(path):
+        return rewrite_definition(text, path.suffix, where)
+    return rewrite_notebook(text, read_notebook(path, where), where)
+
+
+def rewrite_notebook(text: str, notebook: Notebook, where: str) -> tuple[str, list[str]]:
+    """Rewrite a notebook's code cells with :func:`rewrite_definition`; other cells are kept.
+
+    Returns ``text`` unchanged when no cell needs a rewrite; otherwise the notebook in its
+    format (source lines, or ``.ipynb`` JSON) with the rewritten cells.
+    """
+    suffix = ".py" if notebook.language == "python" else ".sql"
+    comment = "#" if notebook.language == "python" else "--"
+    notes: list[str] = []
+    changed: list[tuple[Cell, list[str]]] = []
+    for cell in code_cells(notebook, where):
+        head = cell.magic_index + 1 if cell.magic is not None else 0
+        end = len(cell.raw)
+        while end > head and not cell.raw[end - 1].strip():  # blank lines before the next cell stay
+            end -= 1
+        body = "\n".join(cell.code[head:end])
+        new, cell_notes = rewrite_definition(body, suffix, where)
+        if new == body:
+            continue
+        notes.extend(cell_notes)
+        lines = new.split("\n")
+        if cell.prefixed:
+            lines = [f"{comment} MAGIC {line}" if line else f"{comment} MAGIC" for line in lines]
+        changed.append((cell, [*cell.raw[:head], *lines, *cell.raw[end:]]))
+    if not changed:
+        return text, notes
+    if notebook.format == "source":
+        out = list(notebook.lines)
+        for cell, raw in sorted(changed, key=lambda c: -c[0].start):
+            out[cell.start - 1 : cell.start - 1 + len(cell.raw)] = raw
+        return "\n".join(out), notes
+    data = json.loads(text)
+    for cell, raw in changed:
+        data["cells"][cell.number - 1]["source"] = "\n".join(raw).splitlines(keepends=True)
+    return json.dumps(data, indent=1, ensure_ascii=False) + "\n", notes
 
 
 def rewrite_definition(text: str, suffix: str, where: str) -> tuple[str, list[str]]:
@@ -374,7 +435,7 @@ def rewrite_quarantine(statement: str, where: str) -> tuple[str, str]:
             item = _QUARANTINE.sub("ON VIOLATION DROP ROW", item)
         items.append(item)
     query = statement[as_index + 2 :].rstrip().rstrip(";").strip()
-    main = statement[: open_index + 1] + ",".join(items) + statement[close_index:]
+    main = _terminated(statement[: open_index + 1] + ",".join(items) + statement[close_index:])
     passed = " AND ".join(f"coalesce(({cond}), true)" for _, cond in rules)
     failed = ", ".join(f"IF(coalesce(({cond}), true), NULL, '{name}')" for name, cond in rules)
     quarantine = (
@@ -385,6 +446,17 @@ def rewrite_quarantine(statement: str, where: str) -> tuple[str, str]:
         f"FROM (\n{query}\n) AS _quarantine_source\nWHERE NOT ({passed});\n"
     )
     return main + quarantine, table
+
+
+def _terminated(statement: str) -> str:
+    """``statement`` ending with ``;`` after its last code character (a notebook cell's may not)."""
+    last = -1
+    for i in _code(statement):
+        if not statement[i].isspace():
+            last = i
+    if last < 0 or statement[last] == ";":
+        return statement
+    return statement[: last + 1] + ";" + statement[last + 1 :]
 
 
 def _keyword_as(text: str, start: int) -> int:

@@ -24,6 +24,7 @@ from soundlake.core.errors import ConfigError
 from soundlake.core.names import check_path_name, check_sql_identifier
 from soundlake.core.secrets import mask_secrets
 from soundlake.ingest.config import IngestConfig
+from soundlake.pipeline.libraries import Library, parse_library
 from soundlake.source.config import SourceConfig
 
 CONFIG_FILE = "soundlake.yml"
@@ -77,7 +78,9 @@ class ProjectConfig(StrictModel):
         engine: Compute engine.
         source: Source database.
         ingest: Metadata-driven ingestion list.
-        libraries: Globs (relative to the project) of SQL and Python pipeline files.
+        libraries: Pipeline files: globs, files or folders relative to the project, or
+            Databricks' ``glob: {include: ...}``, ``file: {path: ...}`` and
+            ``notebook: {path: ...}`` entries (:mod:`soundlake.pipeline.libraries`).
         configuration: Key/values substituted as ``${key}`` in SQL and read by
             ``spark.conf.get`` in Python definitions (``bronze_path`` is built in: see
             :attr:`pipeline_configuration`).
@@ -93,7 +96,7 @@ class ProjectConfig(StrictModel):
     engine: EngineName = "duckdb"
     source: SourceConfig = Field(default_factory=SourceConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
-    libraries: list[str] = Field(default_factory=list)
+    libraries: list[Library] = Field(default_factory=list)
     configuration: dict[str, str] = Field(default_factory=dict)
     spark: SparkConfig = Field(default_factory=SparkConfig)
     duckdb: DuckDBConfig = Field(default_factory=DuckDBConfig)
@@ -131,15 +134,19 @@ class ProjectConfig(StrictModel):
             raise ValueError(f"alert_url '{mask_secrets(url)}' must be an http:// or https:// URL")
         return value
 
-    @field_validator("libraries")
+    @field_validator("libraries", mode="before")
     @classmethod
-    def _libraries(cls, value: list[str]) -> list[str]:
-        for pattern in value:
-            if not pattern.strip() or Path(pattern).is_absolute():
+    def _libraries(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            return value  # pydantic reports the type
+        entries = []
+        for entry in value:
+            if isinstance(entry, str) and (not entry.strip() or Path(entry).is_absolute()):
                 raise ValueError(
-                    f"'{pattern}' is not a file pattern relative to the project folder (for example 'pipelines/**/*.sql')"
+                    f"'{entry}' is not a file pattern relative to the project folder (for example 'pipelines/**/*.sql')"
                 )
-        return value
+            entries.append(parse_library(entry))
+        return entries
 
     @field_validator("storage")
     @classmethod

@@ -36,16 +36,18 @@ from soundlake.lake import delta
 from soundlake.lake.delta_log import inspect_table
 from soundlake.observe.events import EventListener, EventLog, read_events
 from soundlake.pipeline.binding import bind_columns
-from soundlake.pipeline.context import RunContext, SqlBinder
+from soundlake.pipeline.context import RunContext, SqlBinder, dataset_uri
 from soundlake.pipeline.definitions import SourceLocation
 from soundlake.pipeline.engine_support import refuse_unsupported
 from soundlake.pipeline.graph import Graph, build_graph
 from soundlake.pipeline.integrity import check_external_inputs, check_owners
 from soundlake.pipeline.loader import load_definitions
 from soundlake.pipeline.planner import UpdatePlan, plan_update
+from soundlake.pipeline.python.dbutils import project_lake
 from soundlake.pipeline.runner import UpdateResult, run_update
 from soundlake.pipeline.sql.query import analyze_query, bind_query
 from soundlake.pipeline.sql.settings import SparkSqlSettings
+from soundlake.pipeline.streaming_rules import check_streaming_flows
 from soundlake.project.context import Project
 
 
@@ -101,12 +103,20 @@ def writer_lock(project: Project) -> ProjectLock:
 
 
 def load_graph(project: Project) -> Graph:
-    """Load the library files and build the validated graph."""
+    """Load the library files and build the validated graph.
+
+    Streaming flows are checked against Spark Structured Streaming's rules
+    (``pipeline.streaming_rules``) whatever the engine.
+    """
     config = project.config
-    registry = load_definitions(
-        project.root, config.libraries, catalog=config.catalog, schema=config.schema_, configuration=config.pipeline_configuration
-    )
-    return build_graph(registry, catalog=config.catalog, schema=config.schema_)
+    with project_lake(project.lake):  # dbutils.fs in Python files: the lake's credentials
+        registry = load_definitions(
+            project.root, config.libraries, catalog=config.catalog, schema=config.schema_,
+            configuration=config.pipeline_configuration,
+        )
+    graph = build_graph(registry, catalog=config.catalog, schema=config.schema_)
+    check_streaming_flows(graph)  # on every engine: what runs here must run on Databricks
+    return graph
 
 
 def plan_for(
@@ -157,7 +167,8 @@ def dry_run(project: Project, **selection: Any) -> DryRun:
     plan = plan_for(project, graph, **selection)
     lake = project.lake
     logs = {
-        fp.target: inspect_table(lake.uri(*fp.target.parts), (), lake.storage_options)
+        fp.target: inspect_table(dataset_uri(lake, project.config.name, fp.target, plan.datasets), (),
+                                 lake.storage_options)
         for fp in plan.flows
         if fp.kind != "view"
     }
@@ -177,7 +188,8 @@ def bind_flows(project: Project, plan: UpdatePlan) -> None:
     lake = project.lake
 
     def stored(table: TableName) -> pa.Schema | None:
-        return delta.table_schema(lake.uri(*table.parts), lake.storage_options)
+        uri = dataset_uri(lake, project.config.name, table, plan.datasets)
+        return delta.table_schema(uri, lake.storage_options)
 
     engine = make_engine(project, "duckdb")
     try:

@@ -23,7 +23,7 @@ from soundlake.engines.base import (
     SplitCounts,
     WriteOutcome,
 )
-from soundlake.engines.not_null import not_null_reader
+from soundlake.engines.not_null import commented_reader, not_null_reader
 from soundlake.lake import delta
 
 BATCH_ROWS = 131_072
@@ -42,7 +42,9 @@ def write(
     """
     result = delta.write_table(
         target.uri,
-        not_null_reader(cursor.sql(sql).to_arrow_reader(BATCH_ROWS), target.not_null),
+        commented_reader(
+            not_null_reader(cursor.sql(sql).to_arrow_reader(BATCH_ROWS), target.not_null), target.column_comments
+        ),
         mode=target.mode,
         storage_options=storage_options,
         app_id=commit.app_id,

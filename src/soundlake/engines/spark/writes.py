@@ -54,6 +54,9 @@ def save(frame: DataFrame, target: DeltaTarget, commit: CommitInfo) -> WriteOutc
     """Write ``frame`` to ``target`` in one commit carrying ``commit``'s app transaction."""
     spark = frame.sparkSession
     check_not_null(frame, target.not_null)
+    for name, comment in target.column_comments.items():  # Delta keeps them as column metadata
+        if name in frame.columns:
+            frame = frame.withMetadata(name, {**frame.schema[name].metadata, "comment": comment})
     before, _ = last_commit(spark, target.uri)
     writer = frame.write.format("delta").mode(target.mode)
     writer = writer.option("overwriteSchema" if target.mode == "overwrite" else "mergeSchema", "true")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from soundlake.core.clock import utc_now
-from soundlake.core.errors import ConstraintViolation, EngineError
+from soundlake.core.errors import ConstraintViolation, DefinitionError, EngineError
 from soundlake.engines.base import (
     CommitInfo,
     DeltaTarget,
@@ -27,6 +27,7 @@ from soundlake.pipeline.inputs import (
 from soundlake.pipeline.planner import FlowPlan
 from soundlake.pipeline.sql.declared import declared_schema
 from soundlake.pipeline.sql.query import in_user_terms as user_terms
+from soundlake.pipeline.sql.refusal import NotLikeSpark
 from soundlake.pipeline.sql.settings import SparkSqlSettings
 
 FUNCTION_VIEW = "__sl_function"
@@ -56,6 +57,9 @@ class FlowResult:
     extra: dict[str, Any] = field(default_factory=dict)
     seconds: float | None = None
     """Wall-clock time the flow ran in this update (None: it did not run)."""
+    view_expectations: list[ExpectationMetrics] = field(default_factory=list)
+    """Counts of the expectations of temporary views the flow read (reported in its
+    ``data_quality``, each rule naming its view as ``dataset``)."""
 
     def details(self) -> dict[str, Any]:
         """The ``flow_progress`` details of docs/pipeline.md, "Event log"."""
@@ -70,6 +74,9 @@ class FlowResult:
         if self.expectations is not None:
             progress["data_quality"] = self.expectations.as_data_quality()
             progress["metrics"]["num_input_rows"] = self.expectations.input_rows
+        for view in self.view_expectations:
+            quality = progress.setdefault("data_quality", {"dropped_records": 0, "quarantined_records": 0, "expectations": []})
+            quality["expectations"].extend(view.as_data_quality()["expectations"])
         if self.batch is not None:
             progress["batch_id"] = self.batch
         progress.update(self.extra)
@@ -96,7 +103,7 @@ def function_tables(nodes: list[Node]) -> dict[str, str]:
     out: dict[str, str] = {}
     for node in nodes:
         inp = node.input
-        if inp.kind == "files":
+        if inp.kind in ("files", "path"):
             out[f"files:{inp.path}"] = node.placeholder
             continue
         table = inp.source_table
@@ -135,9 +142,12 @@ def execute_batch(
         relations = {FUNCTION_VIEW: FunctionRelation(native, relations, function_tables(nodes))}
         bound, columns = f"SELECT * FROM {FUNCTION_VIEW}", None
     else:
-        typed = ctx.binder.bind_typed(
-            sql, [n.input for n in nodes], dialect, relation_schemas(ctx.engine, relations), settings
-        )
+        try:
+            typed = ctx.binder.bind_typed(
+                sql, [n.input for n in nodes], dialect, relation_schemas(ctx.engine, relations), settings
+            )
+        except NotLikeSpark as exc:
+            raise DefinitionError(f"{plan.flow.location}: flow '{plan.name}': {exc.message}", hint=exc.hint) from exc
         bound, columns = typed.sql, typed.columns
     if contract is not None:
         bound = contract.wrap(bound, dialect)
@@ -151,6 +161,7 @@ def execute_batch(
         ctx.table_uri(plan.target), mode, tuple(dataset.partition_cols),
         delta_properties(dataset.table_properties), dataset.comment,
         not_null=contract.not_null if contract is not None else (),
+        column_comments=contract.comments if contract is not None else {},
     )
     try:
         written = ctx.engine.write_query(
@@ -177,7 +188,8 @@ def execute_batch(
     if written.quarantine is not None:
         fault_point("after_quarantine_commit", plan.name)
     metrics = ExpectationMetrics.from_counts(str(plan.target), dataset.expectations, written.counts)
-    return FlowResult("COMPLETED", num_output_rows=metrics.output_rows, batch=batch, expectations=metrics)
+    return FlowResult("COMPLETED", num_output_rows=metrics.output_rows, batch=batch, expectations=metrics,
+                      view_expectations=list(guard.view_metrics))
 
 
 def in_user_terms(exc: EngineError, plan: FlowPlan, nodes: Sequence[Node], sql: str) -> EngineError:

@@ -209,6 +209,7 @@ class _MicroBatches:
             expectations=_merge(
                 [r.expectations for r in self.results if r.expectations is not None]
             ),
+            view_expectations=[m for r in self.results for m in r.view_expectations],
         )
         # micro-batches run, and how many of them the engine read itself (the others
         # needed soundlake's reader: schema evolution, rescue, JSON/CSV)

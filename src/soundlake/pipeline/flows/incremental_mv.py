@@ -33,8 +33,12 @@ from soundlake.pipeline.context import RunContext, fault_point
 from soundlake.pipeline.flows.base import (
     FlowResult,
     delta_properties,
+    flow_settings,
 )
+from soundlake.pipeline.inputs import relation_schemas
 from soundlake.pipeline.planner import FlowPlan
+from soundlake.pipeline.sql.dialect import SPARK_SQL
+from soundlake.pipeline.sql.query import transpile_query
 
 PARTIALS = "__sl_partials"
 NEW_PARTIALS = "__sl_new"
@@ -50,15 +54,11 @@ class AggregatePlan:
     aggregates: tuple[tuple[str, str], ...]
     final: exp.Expression
 
-    def final_sql(self, dialect: str) -> str:
-        """The view's rows from the partials table, in ``dialect``."""
-        return str(self.final.sql(dialect=dialect))
-
 
 def analyze_aggregate(sql: str) -> AggregatePlan | None:
     """Rewrite an eligible aggregate query into partial and final queries, else None."""
     try:
-        tree = sqlglot.parse_one(sql, read="databricks")
+        tree = sqlglot.parse_one(sql, read=SPARK_SQL)
     except sqlglot.errors.SqlglotError:
         return None
     if not isinstance(tree, exp.Select):
@@ -110,7 +110,7 @@ def analyze_aggregate(sql: str) -> AggregatePlan | None:
         final_items.append(exp.alias_(new, name, quoted=True))
     final = exp.select(*final_items).from_(PARTIALS)
     ops = tuple((n, _MERGE[type(a)]) for a, n in zip(aggs, names))  # type: ignore[index]  # checked above
-    return AggregatePlan(partial.sql(dialect="databricks"), keys, ops, final)
+    return AggregatePlan(partial.sql(dialect=SPARK_SQL), keys, ops, final)
 
 
 def eligible(plan: FlowPlan, ctx: RunContext) -> bool:
@@ -183,10 +183,12 @@ def run_incremental(ctx: RunContext, plan: FlowPlan, sql: str, agg: AggregatePla
     dialect = ctx.engine.capabilities.sql_dialect
     placeholder = "__sl_mv_in"
     bound_input = dataclasses.replace(inp, placeholder=placeholder)
-    partial_sql = ctx.binder.bind(agg.partial_sql, [bound_input], dialect)
     files = planned["files"]
     relation = DeltaRelation(source_uri, int(planned["to"]), None if files is None else tuple(files),
                              ctx.storage_options)
+    settings = flow_settings(ctx, plan)  # both steps typed and translated as the full query is
+    schemas = relation_schemas(ctx.engine, {placeholder: relation})
+    partial_sql = ctx.binder.bind_typed(agg.partial_sql, [bound_input], dialect, schemas, settings).sql
     partials_done = delta.transaction_version(partials_uri, ctx.app_id(plan.name), ctx.storage_options)
     if partials_done is None or partials_done < batch:
         partial = ViewRelation(partial_sql, {placeholder: relation})
@@ -201,8 +203,11 @@ def run_incremental(ctx: RunContext, plan: FlowPlan, sql: str, agg: AggregatePla
         ctx.engine.write_query(merged_sql, merged, DeltaTarget(partials_uri, "overwrite"), commit=commit,
                                storage_options=ctx.storage_options)
     fault_point("after_partials_commit", plan.name)
+    partials_schema = delta.table_schema(partials_uri, ctx.storage_options)
+    final_sql = transpile_query(agg.final.sql(dialect=SPARK_SQL), dialect=dialect, settings=settings,
+                                schemas=None if partials_schema is None else {PARTIALS: partials_schema})
     written = ctx.engine.write_query(
-        agg.final_sql(dialect),
+        final_sql,
         {PARTIALS: DeltaRelation(partials_uri, storage_options=ctx.storage_options)},
         DeltaTarget(target_uri, "overwrite", tuple(plan.dataset.partition_cols),
                     delta_properties(plan.dataset.table_properties), plan.dataset.comment),

@@ -34,6 +34,15 @@ from soundlake.pipeline.sql.query import validate_expression
 
 _EXPECTATIONS_ATTR = "__soundlake_expectations__"
 
+__all__ = [  # what ``from dlt import *`` / ``from pyspark.pipelines import *`` give
+    "append_flow", "apply_changes", "apply_changes_from_snapshot", "create_auto_cdc_flow",
+    "create_auto_cdc_from_snapshot_flow", "create_streaming_live_table", "create_streaming_table",
+    "create_target_table", "expect", "expect_all",
+    "expect_all_or_drop", "expect_all_or_fail", "expect_all_or_quarantine", "expect_or_drop",
+    "expect_or_fail", "expect_or_quarantine", "materialized_view", "read", "read_stream", "table",
+    "temporary_view", "view",
+]
+
 
 def _caller_location() -> SourceLocation:
     state = current_state("a pipeline definition")
@@ -110,6 +119,8 @@ def _register_query(
     location = _function_location(function)
     options["_dataset_index"] = len(state.registry.datasets)
     options["_flow_index"] = len(state.registry.flows)
+    # spark.conf.set earlier in the file applies to this flow; its own spark_conf wins
+    options["spark_conf"] = {**state.session_conf(), **options.get("spark_conf", {})}
     target = _table_name(options.pop("target", None) or name, function, location)
     state.pending.append(
         PendingQuery(
@@ -162,13 +173,15 @@ def table(
         cluster_by: Liquid clustering columns.
         schema: DDL string or StructType.
         row_filter: Not supported (error).
-        temporary: Accepted; the table is stored like any other.
-        private: Accepted; the table is stored like any other.
+        temporary: Legacy name of ``private``.
+        private: Computed and readable inside the pipeline, not published to the catalog
+            (stored under the pipeline's state folder; ``soundlake query`` does not see it).
         path: Not supported (tables live under the project's storage).
         format: Only ``delta``.
     """
     _reject(row_filter=row_filter, path=path, format=None if format in (None, "delta") else format)
     options = _dataset_options(comment, spark_conf, table_properties, partition_cols, cluster_by, schema)
+    options["private"] = bool(private or temporary)
     return _dataset_decorator("table", query_function, name, options)
 
 
@@ -185,10 +198,12 @@ def materialized_view(
     row_filter: str | None = None,
     private: bool = False,
     format: str | None = None,
+    temporary: bool = False,
 ) -> Any:
     """Define a materialized view (a batch query recomputed on refresh); see :func:`table`."""
     _reject(row_filter=row_filter, format=None if format in (None, "delta") else format)
     options = _dataset_options(comment, spark_conf, table_properties, partition_cols, cluster_by, schema)
+    options["private"] = bool(private or temporary)
     return _dataset_decorator("materialized_view", query_function, name, options)
 
 
@@ -242,8 +257,13 @@ def create_streaming_table(
     expect_all_or_quarantine: Mapping[str, str] | None = None,
     row_filter: str | None = None,
     format: str | None = None,
+    private: bool = False,
+    temporary: bool = False,
 ) -> None:
-    """Declare a streaming table without a default flow (target of append or AUTO CDC flows)."""
+    """Declare a streaming table without a default flow (target of append or AUTO CDC flows).
+
+    ``private`` (legacy ``temporary``): not published to the catalog, see :func:`table`.
+    """
     _reject(row_filter=row_filter, format=None if format in (None, "delta") else format)
     state = current_state("create_streaming_table")
     location = _caller_location()
@@ -264,9 +284,17 @@ def create_streaming_table(
         cluster_by=tuple(cluster_by or ()),
         schema=_schema_text(schema),
         expectations=tuple(rules),
+        private=bool(private or temporary),
     )
     declared_schema(dataset)  # a declared schema is checked when it loads
     state.registry.add_dataset(dataset)
+
+
+create_target_table = create_streaming_table
+"""Deprecated DLT name of :func:`create_streaming_table`."""
+
+create_streaming_live_table = create_streaming_table
+"""Deprecated DLT name of :func:`create_streaming_table`."""
 
 
 def create_auto_cdc_flow(

@@ -1,11 +1,17 @@
 """Loading a Python pipeline file: run it with a local ``spark``, then call its functions.
 
 The file runs with ``spark`` (a :class:`~soundlake.pipeline.python.frame.dataframe.PipelineSession`)
-in its globals, and with ``pyspark.sql.functions`` / ``pyspark.sql.types`` /
-``pyspark.sql.window`` / ``pyspark.pipelines`` importable as soundlake's local versions
-while the file loads (the real modules, if imported, are put back afterwards). After the file has run, every
-decorated dataset function is called once: its DataFrame (or SQL text) becomes the flow's
-Spark SQL. Errors name the file and line of the definition or of the offending call.
+and ``dbutils`` (:class:`~soundlake.pipeline.python.dbutils.DBUtils`) in its globals and as
+builtins, and with ``pyspark.sql.functions`` / ``pyspark.sql.types`` /
+``pyspark.sql.window`` / ``pyspark.pipelines`` / ``pyspark.sql.SparkSession`` importable as
+soundlake's local versions while the file loads (the real modules, if imported, are put
+back afterwards). ``import dlt``, ``from databricks.sdk.runtime import dbutils, spark`` and
+``from pyspark.dbutils import DBUtils`` in the pipeline's own code give soundlake's versions
+without touching ``sys.modules`` (:mod:`soundlake.pipeline.python.imports`): dlthub's
+``dlt`` or the Databricks SDK, when installed, stay what everyone else imports. After the
+file has run, every decorated dataset function is called once: its DataFrame (or SQL
+text) becomes the flow's Spark SQL. Errors name the file and line of the definition or of
+the offending call.
 """
 
 from __future__ import annotations
@@ -21,12 +27,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from soundlake.core.errors import DefinitionError
-from soundlake.pipeline.definitions import Dataset, QueryFlow, Registry, SourceLocation
+from soundlake.pipeline.definitions import Dataset, QueryFlow, Registry, SourceLocation, WrittenSql
 from soundlake.pipeline.python import api
+from soundlake.pipeline.python.dbutils import LAKE, DBUtils
 from soundlake.pipeline.python.frame import column as dataframe_column
 from soundlake.pipeline.python.frame import dataframe as df_module
 from soundlake.pipeline.python.frame import functions as dataframe_functions
 from soundlake.pipeline.python.frame import types as dataframe_types
+from soundlake.pipeline.python.imports import ImportScope, import_scope, module, session_class
 from soundlake.pipeline.python.state import STATE, LoadState, PendingQuery
 from soundlake.pipeline.sql.declared import declared_schema
 from soundlake.pipeline.sql.query import analyze_query
@@ -47,30 +55,37 @@ def load_python_file(path: Path, registry: Registry, context: LoadContext) -> No
     """
     display = context.display_name or str(path)
     try:
-        source = path.read_text(encoding="utf-8")
+        source = _read_source(path, context)
         code = compile(source, str(path), "exec")
     except SyntaxError as exc:
         raise DefinitionError(f"{display}:{exc.lineno or 1}: syntax error: {exc.msg}") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise DefinitionError(f"{display}: cannot read pipeline file: {exc}") from exc
     session = df_module.PipelineSession(context.configuration)
+    dbutils = DBUtils(context.configuration, path, context.root, LAKE.get())
     state = LoadState(registry, context, str(path), display, session)
     marks = (len(registry.datasets), len(registry.flows))
     namespace: dict[str, Any] = {
         "__name__": f"soundlake_pipeline_{Path(display).stem}",
         "__file__": str(path),
         "spark": session,
+        "dbutils": dbutils,
     }
     absolute = os.path.abspath(str(path))
     dataframe_column.DISPLAY_NAMES[absolute] = display
     token = STATE.set(state)
     try:
-        with _environment(path, session):
+        with _environment(path, session, dbutils):
             _run(code, namespace, state)
             _finalize(state, marks)
     finally:
         STATE.reset(token)
         dataframe_column.DISPLAY_NAMES.pop(absolute, None)
+
+
+def _read_source(path: Path, context: LoadContext) -> str:
+    """The Python text to run: a notebook's Python cells (``context.source``) or the file."""
+    return context.source if context.source is not None else path.read_text(encoding="utf-8")
 
 
 def _run(code: types.CodeType, namespace: dict[str, Any], state: LoadState) -> None:
@@ -106,8 +121,12 @@ def _finalize(state: LoadState, marks: tuple[int, int]) -> None:
 
 
 def _build(pending: PendingQuery, state: LoadState) -> tuple[Dataset | None, QueryFlow]:
-    sql, is_frame = _query_sql(pending)
-    native = _native(Path(state.path_text), state.context, pending.location) if is_frame else None
+    state.calling = pending.function.__name__
+    try:
+        sql, written = _query_sql(pending)
+    finally:
+        state.calling = None
+    native = _native(Path(state.path_text), state.context, pending.location) if written is not None else None
     inputs = analyze_query(sql, catalog=state.context.catalog, schema=state.context.schema, location=pending.location)
     streaming = any(i.streaming for i in inputs)
     options = pending.options
@@ -128,6 +147,7 @@ def _build(pending: PendingQuery, state: LoadState) -> tuple[Dataset | None, Que
             is_default=False,
             spark_conf=options.get("spark_conf", {}),
             native=native,
+            written=written,
         )
         return None, flow
     kind = _KIND.get(pending.kind) or ("streaming_table" if streaming else "materialized_view")
@@ -141,6 +161,7 @@ def _build(pending: PendingQuery, state: LoadState) -> tuple[Dataset | None, Que
         cluster_by=options.get("cluster_by", ()),
         schema=options.get("schema"),
         expectations=expectations,
+        private=bool(options.get("private")),
     )
     declared_schema(dataset)  # a declared schema is checked when it loads
     flow = QueryFlow(
@@ -152,15 +173,18 @@ def _build(pending: PendingQuery, state: LoadState) -> tuple[Dataset | None, Que
         is_default=True,
         spark_conf=options.get("spark_conf", {}),
         native=native,
+        written=written,
     )
     return dataset, flow
 
 
-def _query_sql(pending: PendingQuery) -> tuple[str, bool]:
+def _query_sql(pending: PendingQuery) -> tuple[str, tuple[WrittenSql, ...] | None]:
+    """The function's query as Spark SQL, and for a DataFrame the SQL each of its calls wrote."""
     name = pending.function.__name__
     df_module.reset_aliases()
     try:
-        result = pending.function()
+        with dataframe_column.recording() as written:
+            result = pending.function()
     except DefinitionError:
         raise
     except TypeError as exc:
@@ -170,9 +194,9 @@ def _query_sql(pending: PendingQuery) -> tuple[str, bool]:
             f"{pending.location}: dataset function '{name}' failed: {type(exc).__name__}: {exc}"
         ) from exc
     if isinstance(result, df_module.DataFrame):
-        return result.to_sql(), True
+        return result.to_sql(), tuple(written)
     if isinstance(result, str) and result.strip():
-        return result.strip().rstrip(";"), False
+        return result.strip().rstrip(";"), None
     raise DefinitionError(
         f"{pending.location}: dataset function '{name}' returned {type(result).__name__}; "
         "it must return a DataFrame or a SQL query string"
@@ -188,14 +212,19 @@ def _native(path: Path, context: LoadContext, location: SourceLocation) -> Calla
     The function defined at ``location`` is called and its DataFrame returned.
     """
 
+    lake = LAKE.get()  # functions run again at update time, after the load's scope ended
+
     def run(session: Any) -> Any:
         configured = _ConfiguredSession(session, context.configuration)
+        dbutils = DBUtils(context.configuration, path, context.root, lake)
         state = LoadState(Registry(), context, str(path), context.display_name or str(path), configured)
-        namespace: dict[str, Any] = {"__name__": f"soundlake_pipeline_{path.stem}", "__file__": str(path), "spark": configured}
+        namespace: dict[str, Any] = {
+            "__name__": f"soundlake_pipeline_{path.stem}", "__file__": str(path), "spark": configured, "dbutils": dbutils,
+        }
         token = STATE.set(state)
         try:
-            with _environment(path, configured, shims=False):
-                exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)  # noqa: S102
+            with _environment(path, configured, dbutils, shims=False):
+                exec(compile(_read_source(path, context), str(path), "exec"), namespace)  # noqa: S102
                 for pending in state.pending:
                     if pending.location == location:
                         return pending.function()
@@ -207,7 +236,11 @@ def _native(path: Path, context: LoadContext, location: SourceLocation) -> Calla
 
 
 class _ConfiguredSession:
-    """An engine session whose ``conf.get`` reads the pipeline's configuration first."""
+    """An engine session whose ``conf`` reads the pipeline's configuration first.
+
+    ``conf.set`` is recorded here, not in the engine's session (which every flow shares):
+    the flows of the file carry the values as their ``spark_conf`` from the graph's load.
+    """
 
     def __init__(self, session: Any, configuration: Mapping[str, str]) -> None:
         self._session = session
@@ -221,29 +254,45 @@ class _ConfiguredConf:
     def __init__(self, conf: Any, configuration: Mapping[str, str]) -> None:
         self._conf = conf
         self._values = dict(configuration)
+        self.assigned: dict[str, str] = {}
 
     def get(self, key: str, *default: Any) -> Any:
+        if key in self.assigned:
+            return self.assigned[key]
         if key in self._values:
             return self._values[key]
         return self._conf.get(key, *default)
+
+    def set(self, key: str, value: Any) -> None:
+        self.assigned[key] = str(value).lower() if isinstance(value, bool) else str(value)
+
+    def unset(self, key: str) -> None:
+        self.assigned.pop(key, None)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._conf, name)
 
 
 @contextmanager
-def _environment(path: Path, session: Any, *, shims: bool = True) -> Iterator[None]:
-    """``spark`` as a builtin, the file's folder importable, and (``shims``) the PySpark shims."""
+def _environment(path: Path, session: Any, dbutils: DBUtils | None = None, *, shims: bool = True) -> Iterator[None]:
+    """``spark`` and ``dbutils`` as builtins, the file's folder importable, Databricks imports.
+
+    With ``shims`` (the local API) the ``pyspark`` modules are soundlake's; without, the
+    real ``pyspark`` is used, except ``pyspark.pipelines`` and ``SparkSession``.
+    """
+    if dbutils is None:
+        dbutils = DBUtils({}, path, path.parent)
     added_path = str(path.parent)
     # sys.path is replaced, never changed in place: another thread (the engine starting
     # while the graph loads) may be iterating it, and an in-place removal would make it
     # skip site-packages (importlib.metadata then misses installed packages)
     sys.path = [added_path, *sys.path]
-    had_spark = hasattr(builtins, "spark")
-    if not had_spark:
-        setattr(builtins, "spark", session)  # noqa: B010 - a builtin, as on Databricks
+    added_builtins = [name for name in ("spark", "dbutils") if not hasattr(builtins, name)]
+    for name, value in (("spark", session), ("dbutils", dbutils)):
+        if name in added_builtins:
+            setattr(builtins, name, value)  # a builtin, as on Databricks
     # without shims the real pyspark is used, but pyspark.pipelines stays soundlake's API
-    modules = _shim_modules() if shims else {"pyspark.pipelines": api}
+    modules = _shim_modules(session) if shims else {"pyspark.pipelines": api}
     previous = {name: sys.modules.get(name) for name in modules}
     sys.modules.update(modules)
     real = None if shims else sys.modules.get("pyspark")
@@ -251,37 +300,57 @@ def _environment(path: Path, session: Any, *, shims: bool = True) -> Iterator[No
     if real is not None:
         real.pipelines = api  # type: ignore[attr-defined]
     try:
-        yield
+        with import_scope(_scope(path, session, dbutils, shims=shims)):
+            yield
     finally:
         if real is not None:
             if real_pipelines is None:
                 delattr(real, "pipelines")
             else:
                 real.pipelines = real_pipelines  # type: ignore[attr-defined]
-        for name, module in previous.items():
-            if module is None:
+        for name, previous_module in previous.items():
+            if previous_module is None:
                 sys.modules.pop(name, None)
             else:
-                sys.modules[name] = module
-        if not had_spark:
-            delattr(builtins, "spark")
+                sys.modules[name] = previous_module
+        for name in added_builtins:
+            delattr(builtins, name)
         if added_path in sys.path:
             index = sys.path.index(added_path)
             sys.path = sys.path[:index] + sys.path[index + 1 :]
 
 
-def _module(name: str, **attributes: Any) -> types.ModuleType:
-    module = types.ModuleType(name)
-    for key, value in attributes.items():
-        setattr(module, key, value)
-    return module
+def _scope(path: Path, session: Any, dbutils: DBUtils, *, shims: bool) -> ImportScope:
+    """The Databricks module names pipeline code imports (see :mod:`.imports`)."""
+    runtime = module(
+        "databricks.sdk.runtime", spark=session, dbutils=dbutils, getArgument=dbutils.widgets.getArgument,
+        __all__=["dbutils", "getArgument", "spark"],
+    )
+    databricks = module("databricks", sdk=module("databricks.sdk", runtime=runtime), __path__=[])
+    modules = {
+        "dlt": api,  # the classic DLT module: the same functions as pyspark.pipelines
+        "databricks.sdk.runtime": runtime,
+        "pyspark.dbutils": module("pyspark.dbutils", DBUtils=lambda spark=None: dbutils),
+    }
+    overlays: dict[str, dict[str, Any]] = {}
+    if not shims:  # the real pyspark.sql, with a SparkSession that gives the pipeline's session
+        real_sql = sys.modules.get("pyspark.sql")
+        spark_session = {"SparkSession": session_class(session, getattr(real_sql, "SparkSession", None))}
+        overlays = {"pyspark.sql": spark_session, "pyspark.sql.session": spark_session}
+    return ImportScope(
+        folder=os.path.abspath(str(path.parent)),
+        modules=modules,
+        packages={"dlt": api, "databricks.sdk.runtime": databricks},
+        overlays=overlays,
+    )
 
 
-def _shim_modules() -> dict[str, types.ModuleType]:
-    window = _module(
+def _shim_modules(session: Any) -> dict[str, types.ModuleType]:
+    window = module(
         "pyspark.sql.window", Window=dataframe_column.Window, WindowSpec=dataframe_column.WindowSpec
     )
-    sql = _module(
+    spark_session = session_class(session)
+    sql = module(
         "pyspark.sql",
         functions=dataframe_functions,
         types=dataframe_types,
@@ -289,14 +358,17 @@ def _shim_modules() -> dict[str, types.ModuleType]:
         Window=dataframe_column.Window,
         Column=dataframe_column.Column,
         DataFrame=df_module.DataFrame,
+        SparkSession=spark_session,
+        session=module("pyspark.sql.session", SparkSession=spark_session),
         __path__=[],
     )
-    pyspark = _module("pyspark", sql=sql, pipelines=api, __path__=[])
+    pyspark = module("pyspark", sql=sql, pipelines=api, __path__=[])
     return {
         "pyspark": pyspark,
         "pyspark.sql": sql,
         "pyspark.sql.functions": dataframe_functions,
         "pyspark.sql.types": dataframe_types,
         "pyspark.sql.window": window,
+        "pyspark.sql.session": sql.session,
         "pyspark.pipelines": api,
     }

@@ -37,6 +37,12 @@ class LoadState:
     display_name: str
     session: Any
     pending: list[PendingQuery] = field(default_factory=list)
+    calling: str | None = None
+    """The dataset function being called (its name), or None at the file's top level."""
+
+    def session_conf(self) -> dict[str, str]:
+        """What ``spark.conf.set`` has set so far in this file (applies to the next definitions)."""
+        return dict(getattr(self.session.conf, "assigned", {}))
 
 
 STATE: ContextVar[LoadState | None] = ContextVar("soundlake_pipeline_load_state", default=None)

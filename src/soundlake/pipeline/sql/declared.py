@@ -29,6 +29,7 @@ from sqlglot.errors import SqlglotError
 from soundlake.core.errors import DefinitionError, EngineError
 from soundlake.core.sql_text import spark_identifier
 from soundlake.pipeline.definitions import Dataset, SourceLocation
+from soundlake.pipeline.sql.dialect import SPARK_SQL
 from soundlake.pipeline.sql.query import transpile_expression
 from soundlake.pipeline.sql.settings import SparkSqlSettings
 
@@ -40,12 +41,13 @@ STORED_ALIAS = "__sl_declared"
 
 @dataclass(frozen=True)
 class DeclaredColumn:
-    """One declared column: its name, Spark SQL type, NOT NULL and generation expression."""
+    """One declared column: its name, Spark SQL type, NOT NULL, generation expression, comment."""
 
     name: str
     type_sql: str
     not_null: bool = False
     generated: str | None = None
+    comment: str | None = None
 
     @property
     def quoted(self) -> str:
@@ -63,6 +65,12 @@ class DeclaredSchema:
     def not_null(self) -> tuple[str, ...]:
         """The columns declared NOT NULL."""
         return tuple(c.name for c in self.columns if c.not_null)
+
+    @property
+    def comments(self) -> dict[str, str]:
+        """Column -> ``COMMENT`` text, for the columns declared with one (kept as Delta
+        column metadata ``comment``, as Spark keeps it)."""
+        return {c.name: c.comment for c in self.columns if c.comment is not None}
 
     def select(self, source: str) -> str:
         """Spark SQL storing the rows of ``source`` (a relation) as declared: cast, ordered,
@@ -134,7 +142,7 @@ def parse_schema(text: str, *, location: SourceLocation) -> DeclaredSchema:
             does not support (identity columns, DEFAULT values).
     """
     try:
-        tree = sqlglot.parse_one(f"CREATE TABLE __sl_declared ({text})", read="databricks")
+        tree = sqlglot.parse_one(f"CREATE TABLE __sl_declared ({text})", read=SPARK_SQL)
     except SqlglotError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DefinitionError(f"{location}: invalid column list ({text}): {first}") from exc
@@ -162,17 +170,20 @@ def _column(item: exp.ColumnDef, location: SourceLocation) -> DeclaredColumn:
     kind = item.args["kind"]
     not_null = False
     generated: str | None = None
+    comment: str | None = None
     for constraint in item.constraints:
         rule = constraint.args.get("kind")
-        if isinstance(rule, exp.NotNullColumnConstraint):
+        if isinstance(rule, exp.CommentColumnConstraint):
+            comment = rule.this.name if isinstance(rule.this, exp.Literal) else rule.this.sql(dialect=SPARK_SQL)
+        elif isinstance(rule, exp.NotNullColumnConstraint):
             not_null = not rule.args.get("allow_null")
         elif isinstance(rule, exp.ComputedColumnConstraint):
-            generated = rule.this.sql(dialect="databricks")
+            generated = rule.this.sql(dialect=SPARK_SQL)
         elif isinstance(rule, exp.GeneratedAsIdentityColumnConstraint):
             raise DefinitionError(f"{location}: column '{name}': identity columns are not supported")
         elif isinstance(rule, exp.DefaultColumnConstraint):
             raise DefinitionError(f"{location}: column '{name}': DEFAULT values are not supported")
-    return DeclaredColumn(name, kind.sql(dialect="databricks"), not_null, generated)
+    return DeclaredColumn(name, kind.sql(dialect=SPARK_SQL), not_null, generated, comment)
 
 
 def _check_generated(columns: list[DeclaredColumn], location: SourceLocation) -> None:
@@ -182,7 +193,7 @@ def _check_generated(columns: list[DeclaredColumn], location: SourceLocation) ->
     for column in columns:
         if column.generated is None:
             continue
-        tree = sqlglot.parse_one(column.generated, read="databricks")
+        tree = sqlglot.parse_one(column.generated, read=SPARK_SQL)
         if tree.find(exp.Subquery, exp.Query) is not None:
             raise DefinitionError(f"{location}: generated column '{column.name}' must not contain a subquery")
         for ref in tree.find_all(exp.Column):

@@ -10,9 +10,6 @@ Statuses:
 - ``equal``: same values and result types on every case;
 - ``limited``: same values where both engines return one, but soundlake fails loudly on
   some inputs where Spark returns a value (never wrong data, an error instead);
-- ``differs``: a silent difference was found on some inputs, and the function is one of
-  the core functions of :data:`WARNED` that nearly every pipeline uses: it runs, and
-  dry-run and run print a warning naming the function, file, line and the difference;
 - ``refused``: a silent difference was found (or the function is not covered): a query on
   the DuckDB engine that calls it fails at dry-run, naming the function, file and line.
 
@@ -34,10 +31,11 @@ from sqlglot.errors import SqlglotError
 
 from soundlake.core.errors import DefinitionError
 from soundlake.pipeline.definitions import SourceLocation
+from soundlake.pipeline.sql.dialect import SPARK_SQL
 from soundlake.pipeline.sql.naming import spark_name
+from soundlake.pipeline.sql.refusal import HINT
 
 REGISTRY = Path(__file__).with_name("spark_functions.json")
-ENGINE_HINT = "run this pipeline with --engine spark (or rewrite the expression)"
 
 PLATFORM_PREFIXES = ("ai_", "h3_", "vector_")
 PLATFORM_FUNCTIONS = frozenset({
@@ -48,16 +46,6 @@ PLATFORM_FUNCTIONS = frozenset({
     "ai_similarity", "ai_analyze_sentiment", "ai_fix_grammar", "ai_forecast", "ai_parse_document",
 })
 """Databricks platform functions: served by the workspace, not by Spark."""
-
-WARNED = frozenset({
-    "cast", "sum", "avg", "round", "upper", "ucase", "date_format", "substring", "substr", "concat",
-    "floor", "ceil", "ceiling", "to_date", "to_timestamp", "datediff", "unix_timestamp", "split", "mean",
-})
-"""Core functions kept runnable (with a warning) while their known differences are fixed.
-
-Refusing these would refuse nearly every pipeline; each difference is listed in
-``docs/spark-functions.md`` and printed by dry-run and run for every call.
-"""
 
 _NOT_CALLS = frozenset({"stream", "read_files", "cloud_files", "table", "values", "in", "over", "using"})
 """Words followed by ``(`` that are not function calls checked here (reads, clauses)."""
@@ -97,7 +85,7 @@ class Call:
 def calls(sql: str) -> Iterator[Call]:
     """The function calls in Spark SQL text, in order (a name followed by ``(``)."""
     try:
-        tokens = sqlglot.tokenize(sql, read="databricks")
+        tokens = sqlglot.tokenize(sql, read=SPARK_SQL)
     except SqlglotError:
         return
     for k, token in enumerate(tokens[:-1]):
@@ -136,33 +124,18 @@ def refusal(call: Call) -> str | None:
     return None
 
 
-def warning(call: Call) -> str | None:
-    """The known difference of a ``differs`` function (see :data:`WARNED`), or None."""
-    known = registry().get(call.name)
-    if known is None or known.status != "differs":
-        return None
-    return f"{call.name}() may differ from Spark on the DuckDB engine: {known.note}"
-
-
-def check_sql(sql: str, location: SourceLocation, *, what: str = "query") -> list[str]:
+def check_sql(sql: str, location: SourceLocation, *, what: str = "query") -> None:
     """Refuse the first call in ``sql`` the DuckDB engine cannot run like Spark.
-
-    Returns one warning per call of a ``differs`` function, naming file and line.
 
     Raises:
         DefinitionError: naming the function, the file and line, with a hint.
     """
-    warnings: list[str] = []
     for call in calls(sql):
-        line = location.line + call.line - 1 if location.line else call.line
-        where = SourceLocation(location.file, line, location.statement)
         why = refusal(call)
         if why is not None:
-            raise DefinitionError(f"{where}: {what}: {why}", hint=ENGINE_HINT)
-        note = warning(call)
-        if note is not None:
-            warnings.append(f"{where}: {what}: {note}")
-    return warnings
+            line = location.line + call.line - 1 if location.line else call.line
+            where = SourceLocation(location.file, line, location.statement)
+            raise DefinitionError(f"{where}: {what}: {why}", hint=HINT)
 
 
 def unnamed_columns(sql: str) -> list[str]:
@@ -173,7 +146,7 @@ def unnamed_columns(sql: str) -> list[str]:
     ``names``); the rest are listed so the user can add ``AS name``.
     """
     try:
-        tree = sqlglot.parse_one(sql, read="databricks")
+        tree = sqlglot.parse_one(sql, read=SPARK_SQL)
     except SqlglotError:
         return []
     select = tree
@@ -186,7 +159,7 @@ def unnamed_columns(sql: str) -> list[str]:
     for projection in select.expressions:
         if isinstance(projection, (exp.Alias, exp.Column, exp.Star, exp.Dot)):
             continue
-        text = projection.sql("databricks")
+        text = projection.sql(SPARK_SQL)
         named = spark_name(projection) is not None
         if not named or any(not known[c.name].names for c in calls(text) if c.name in known):
             unproven.append(text)

@@ -172,7 +172,7 @@ class _StatementParser(Cursor):
 
     def dataset(self) -> list[Definition]:
         start = self.location()
-        kind = self.dataset_kind()
+        kind, private = self.dataset_kind()
         self.accept("IF", "NOT", "EXISTS")
         name = self.table_name()
         schema_text, expectations = self.column_group() if self.at_op("(") else (None, ())
@@ -189,13 +189,14 @@ class _StatementParser(Cursor):
             cluster_by=options.cluster_by,
             schema=schema_text,
             expectations=tuple(expectations),
+            private=private,
         )
         if not self.accept("AS"):
             self.expect_end()
             if kind != "streaming_table":
                 raise self.error(f"{_KIND_TEXT[kind]} {name} needs 'AS query'")
             return [dataset]
-        sql, inputs_streaming = self.query()
+        sql, inputs_streaming = self.query(stream_files=kind == "streaming_table")
         flow = QueryFlow(
             name=str(name),
             target=name,
@@ -206,20 +207,25 @@ class _StatementParser(Cursor):
         )
         return [dataset, flow]
 
-    def dataset_kind(self) -> DatasetKind:
+    def dataset_kind(self) -> tuple[DatasetKind, bool]:
+        """The kind, and whether the dataset is private (not published to the catalog).
+
+        ``TEMPORARY`` / ``PRIVATE`` tables and materialized views are private; a
+        ``TEMPORARY VIEW`` is a temporary view.
+        """
         temporary = self.accept("TEMPORARY") or self.accept("TEMP")
-        self.accept("PRIVATE")
+        private = self.accept("PRIVATE")
         streaming = self.accept("STREAMING") or self.accept("INCREMENTAL")
         self.accept("LIVE")
         materialized = self.accept("MATERIALIZED")
         if self.accept("TABLE"):
-            if temporary:
-                raise self.error("temporary tables are not supported; use CREATE TEMPORARY VIEW")
-            return "streaming_table" if streaming else "materialized_view"
+            return ("streaming_table" if streaming else "materialized_view"), temporary or private
         if self.accept("VIEW"):
-            if materialized and not temporary:
-                return "materialized_view"
-            return "temporary_view"
+            if materialized:
+                return "materialized_view", temporary or private
+            if private:
+                raise self.error("PRIVATE applies to tables and materialized views; a TEMPORARY VIEW is never published")
+            return "temporary_view", False
         raise self.error("expected STREAMING TABLE, MATERIALIZED VIEW, TEMPORARY VIEW or FLOW")
 
     def column_group(self) -> tuple[str | None, list[Expectation]]:
@@ -306,16 +312,50 @@ class _StatementParser(Cursor):
             sub.expect_end()
         return tuple(names)
 
-    def query(self) -> tuple[str, bool]:
-        """Consume the rest as the query; return its text and whether it streams."""
+    def query(self, *, stream_files: bool = False) -> tuple[str, bool]:
+        """Consume the rest as the query; return its text and whether it streams.
+
+        ``stream_files``: a streaming table's query reads ``cloud_files(...)`` /
+        ``read_files(...)`` written without ``STREAM`` as a stream (the legacy
+        ``CREATE STREAMING LIVE TABLE x AS SELECT * FROM cloud_files(...)`` form).
+        """
         first = self.peek()
         if first is None:
             raise self.error("expected a query after AS")
         location = self.location(first)
         sql = self.statement.text[first.start :].strip()
+        if stream_files:
+            sql = self._stream_file_reads(first.start)
         inputs = analyze_query(sql, catalog=self.catalog, schema=self.schema, location=location)
         self.pos = len(self.tokens)
         return sql, any(i.streaming for i in inputs)
+
+    def _stream_file_reads(self, start: int) -> str:
+        """The query text from ``start`` with ``STREAM`` before each bare file-reading call."""
+        text = self.statement.text
+        cuts: list[int] = []
+        tokens = self.tokens
+        for i in range(self.pos, len(tokens) - 1):
+            token = tokens[i]
+            if not token.is_word("READ_FILES", "CLOUD_FILES") or tokens[i + 1].value != "(":
+                continue
+            before = tokens[i - 1] if i > 0 else None
+            before2 = tokens[i - 2] if i > 1 else None
+            if before is not None and before.is_word("STREAM"):
+                continue
+            if before is not None and before.value == "(" and before2 is not None and before2.is_word("STREAM"):
+                continue
+            if before is not None and before.kind == "op" and before.value in (".",):
+                continue
+            cuts.append(token.start)
+        pieces: list[str] = []
+        last = start
+        for cut in cuts:
+            pieces.append(text[last:cut])
+            pieces.append("STREAM ")
+            last = cut
+        pieces.append(text[last:])
+        return "".join(pieces).strip()
 
     # -- flows --------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ only has to register one relation per placeholder before executing the text.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,12 +23,13 @@ from sqlglot.errors import ParseError, SqlglotError
 from soundlake.catalog.names import TableName
 from soundlake.core.errors import DefinitionError
 from soundlake.pipeline.definitions import SourceLocation
+from soundlake.pipeline.sql.dialect import SPARK_SQL
 from soundlake.pipeline.sql.naming import name_like_spark
 from soundlake.pipeline.sql.semantics import to_duckdb
 from soundlake.pipeline.sql.settings import DEFAULT_SETTINGS, SparkSqlSettings
 from soundlake.pipeline.sql.spark_types import ROW_TABLE, annotate, output_types
 
-READ_DIALECT = "databricks"
+READ_DIALECT = SPARK_SQL
 PLACEHOLDER_PREFIX = "__sl_in_"
 _FILE_FUNCTIONS = ("read_files", "cloud_files")
 _TOKEN_REPR = re.compile(r"<Token token_type: [^,]*, text: ([^,]*), [^>]*>")
@@ -38,12 +40,13 @@ class FlowInput:
     """One thing a query reads.
 
     Attributes:
-        kind: ``table`` (a pipeline dataset or an external Delta table) or ``files``
-            (``read_files`` / ``cloud_files``).
+        kind: ``table`` (a pipeline dataset or an external Delta table), ``files``
+            (``read_files`` / ``cloud_files``, ``parquet.`/path```, ``json.`...```,
+            ``csv.`...```) or ``path`` (a Delta table by its path: ``delta.`/path```).
         streaming: True under ``STREAM(...)`` / ``STREAM read_files(...)``: only input
             new since the flow's checkpoint is read.
         table: The resolved table name (``kind == "table"``).
-        path: The ``read_files`` path as written, after ``${}`` substitution.
+        path: The ``read_files`` (or Delta table) path as written, after ``${}`` substitution.
         options: ``read_files`` named options (``format``, ``schemaHints``,
             ``schemaEvolutionMode``, ``rescuedDataColumn``, ...), keys as written, values as
             strings (``cloud_files(path, fmt, map(...))`` gives ``format`` plus the map).
@@ -52,7 +55,7 @@ class FlowInput:
             used by graph validation to tell pipeline-internal from external names.
     """
 
-    kind: Literal["table", "files"]
+    kind: Literal["table", "files", "path"]
     streaming: bool
     table: TableName | None = None
     path: str | None = None
@@ -80,6 +83,8 @@ class FlowInput:
         """A short human-readable form, e.g. ``STREAM(main.silver.users)``."""
         if self.kind == "table":
             text = str(self.table)
+        elif self.kind == "path":
+            text = f"delta.`{self.path}`"
         else:
             fmt = self.options.get("format") or self.options.get("cloudFiles.format") or "?"
             text = f"read_files('{self.path}', format => '{fmt}')"
@@ -202,6 +207,20 @@ def bind_typed(
     return BoundQuery(text, columns)
 
 
+def transpile_query(
+    sql: str, *, dialect: str, settings: SparkSqlSettings, schemas: Mapping[str, pa.Schema] | None
+) -> str:
+    """Transpile a Spark SQL query over relations named as in ``schemas`` (no binding).
+
+    For queries soundlake derives from a flow's query (an incremental refresh's final
+    step): they are typed by ``schemas`` and get Spark's semantics exactly as the flow's.
+    """
+    tree = parse_query(sql)
+    if dialect == "duckdb" and schemas:
+        annotate(tree, schemas)
+    return _spark_semantics(tree, dialect, settings).sql(dialect=_write_dialect(dialect))
+
+
 def transpile_expression(
     expr: str,
     *,
@@ -321,6 +340,9 @@ def _table_input(
     table: exp.Table, *, streaming: bool, catalog: str, schema: str, location: SourceLocation | None
 ) -> FlowInput | None:
     if isinstance(table.this, exp.Identifier):
+        by_path = _path_reference(table)
+        if by_path is not None:
+            return dataclasses.replace(by_path, streaming=streaming)
         written = ".".join(p.name for p in table.parts)
         try:
             name = TableName.parse(written, catalog=catalog, schema=schema)
@@ -333,6 +355,42 @@ def _table_input(
         return None
     path, options = (_read_files_args if fname == "read_files" else _cloud_files_args)(func, location)
     return FlowInput(kind="files", streaming=streaming, path=path, options=options, written=fname)
+
+
+PATH_FORMATS = ("delta", "parquet", "json", "csv")
+"""Formats of path-qualified table references (``delta.`/path```, ``parquet.`/path```, ...)."""
+
+
+def _path_reference(table: exp.Table) -> FlowInput | None:
+    """A path-qualified reference: ``fmt.`/path``` (Spark's "run SQL on files"), or a
+    one-part quoted name holding a ``/`` (``spark.read.format("delta").load(path)``).
+
+    A Delta path reads the Delta table there; Parquet, JSON and CSV paths read the files
+    as Spark's file sources do: no rescued-data column, CSV without header or type
+    inference (every column a STRING named ``_c0``, ``_c1``, ...).
+    """
+    ident = table.this
+    if not isinstance(ident, exp.Identifier):
+        return None
+    db = table.args.get("db")
+    if table.args.get("catalog") is not None:
+        return None
+    if db is None:
+        if not ident.quoted or "/" not in ident.name:
+            return None
+        fmt = "delta"
+    else:
+        fmt = db.name.lower()
+        if fmt not in PATH_FORMATS or not ident.quoted:
+            return None
+    path = ident.name
+    written = f"{fmt}.`{path}`"
+    if fmt == "delta":
+        return FlowInput(kind="path", streaming=False, path=path, written=written)
+    options = {"format": fmt, "schemaEvolutionMode": "none"}
+    if fmt == "csv":
+        options["inferColumnTypes"] = "false"
+    return FlowInput(kind="files", streaming=False, path=path, options=options, written=written)
 
 
 def _function_name(func: exp.Expr) -> str:

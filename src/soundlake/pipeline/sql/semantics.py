@@ -15,8 +15,10 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
+from soundlake.pipeline.sql.refusal import refuse
 from soundlake.pipeline.sql.settings import SparkSqlSettings
-from soundlake.pipeline.sql.typed_rules import cast_as
+from soundlake.pipeline.sql.spark_types import TEXT, is_type
+from soundlake.pipeline.sql.typed_rules import SPARK_OPERAND, cast_as
 from soundlake.pipeline.sql.typed_rules import typed as typed_rule
 
 _T = exp.DataType.Type
@@ -39,17 +41,89 @@ def _int_result(node: exp.Expr) -> bool:
     return isinstance(node, _INT_RESULTS)
 
 
-def _divide_or_fail(node: exp.Expr) -> exp.Expr:
-    """ANSI mode: a division by zero fails the query (DuckDB returns NULL, as non-ANSI Spark)."""
+def _guard_divisor(node: exp.Expr, settings: SparkSqlSettings) -> None:
+    """A zero divisor fails the query in ANSI mode and gives NULL without it, as in Spark.
+
+    DuckDB gives infinity or NaN for a DOUBLE and fails for an integer ``%``; the divisor
+    is replaced in place (keeping its type) unless it is a non-zero number literal.
+    """
     divisor = node.expression
-    if isinstance(divisor, exp.Literal) and not divisor.is_string and divisor.this not in ("0", "0.0"):
-        return node
-    error = exp.Anonymous(this="error", expressions=[exp.Literal.string(
-        "[DIVIDE_BY_ZERO] Division by zero. Use `try_divide` to tolerate divisor being 0 and return NULL instead.")])
-    guarded = exp.Case(ifs=[exp.If(this=exp.EQ(this=divisor.copy(), expression=exp.Literal.number(0)), true=error)],
-                       default=divisor.copy())
+    if isinstance(divisor, exp.Literal) and not divisor.is_string and float(divisor.this) != 0:
+        return
+    guarded: exp.Expr
+    if settings.ansi:
+        error = exp.Anonymous(this="error", expressions=[exp.Literal.string(
+            "[DIVIDE_BY_ZERO] Division by zero. Use `try_divide` to tolerate divisor being 0 and return NULL instead.")])
+        zero = exp.and_(exp.EQ(this=divisor.copy(), expression=exp.Literal.number(0)),
+                        exp.Not(this=exp.Is(this=node.this.copy(), expression=exp.Null())))  # NULL / 0 is NULL
+        guarded = exp.Case(ifs=[exp.If(this=zero, true=error)], default=divisor.copy())
+    else:
+        guarded = exp.Nullif(this=divisor.copy(), expression=exp.Literal.number(0))
+    guarded.type = divisor.type
+    guarded.meta[SPARK_OPERAND] = divisor  # the divisor's Spark type rules (a literal's digits)
     node.set("expression", guarded)
-    return node
+
+
+_FORMATTED = (exp.StrToTime, exp.StrToUnix, exp.TsOrDsToDate, exp.TimeToStr)
+"""Spark's datetime parse and format functions (a Java pattern, translated by sqlglot)."""
+
+
+def _is_text(node: exp.Expr, value: str) -> bool:
+    return isinstance(node, exp.Literal) and node.is_string and node.this == value
+
+
+def _parsed(node: exp.Expr, settings: SparkSqlSettings) -> exp.Expr | None:
+    """Parsing with a pattern: strict, NULL without ANSI mode (DuckDB: ``try_strptime``).
+
+    ``to_date(text, pattern)`` parses with the pattern (sqlglot makes the default pattern a
+    CAST, which accepts a time after the date); ``unix_timestamp(text[, pattern])`` is
+    whole seconds (BIGINT) of the text read in the session time zone. A pattern that is not
+    a literal cannot be translated, and is refused.
+    """
+    if not isinstance(node, _FORMATTED):
+        return None
+    pattern = node.args.get("format")
+    if pattern is not None and not (isinstance(pattern, exp.Literal) and pattern.is_string):
+        refuse(node, "its datetime pattern is not a string literal, so it cannot be translated")
+    if isinstance(pattern, exp.Literal):
+        node.set("format", exp.Literal.string(_unquoted(node, pattern.this)))
+    if isinstance(node, exp.StrToTime):
+        node.set("safe", not settings.ansi or None)
+        return None
+    if isinstance(node, exp.TsOrDsToDate) and pattern is not None:
+        return cast_as(exp.StrToTime(this=node.this, format=pattern, safe=not settings.ansi or None), "date")
+    if isinstance(node, exp.StrToUnix) and pattern is not None and is_type(node.this, *TEXT):
+        local = exp.StrToTime(this=node.this, format=pattern, safe=not settings.ansi or None)
+        seconds = exp.Anonymous(this="epoch", expressions=[cast_as(local, "timestamptz")])
+        return cast_as(exp.Floor(this=seconds), "bigint")
+    return None
+
+
+_DIRECTIVE = re.compile(r"%-?[A-Za-z](strict)?")
+
+
+def _unquoted(node: exp.Expr, pattern: str) -> str:
+    """The translated pattern with Java's quoted text (``'T'``, ``''`` for a quote) as literal text.
+
+    A letter left outside quotes is a Java pattern letter sqlglot did not translate
+    (``QQ``, ``w``...): the pattern is refused rather than printed as text.
+    """
+    parts = pattern.split("'")
+    text = []
+    for k, part in enumerate(parts):
+        if k % 2 == 0:
+            part = re.sub(r"(?<![S%])SSS(?!S)", "%g", part)  # milliseconds
+            letter = re.search(r"[A-Za-z]", _DIRECTIVE.sub("", part))
+            if letter is not None:
+                refuse(node, f"the pattern letter '{letter.group()}' of its datetime pattern cannot be translated")
+            text.append(part)
+        elif "%" in part:
+            refuse(node, f"the quoted text '{part}' of its datetime pattern cannot be translated")
+        else:
+            text.append(part or "'")
+    if len(parts) % 2 == 0:
+        refuse(node, "its datetime pattern has an unclosed quote")
+    return "".join(text)
 
 
 def _java_replacement(node: exp.RegexpReplace) -> None:
@@ -60,17 +134,20 @@ def _java_replacement(node: exp.RegexpReplace) -> None:
         node.set("replacement", exp.Literal.string(text))
 
 
-def _datediff(node: exp.DateDiff) -> exp.Expr:
-    """``datediff(end, start)`` counts days (INT); with a unit it counts whole units (BIGINT)."""
+def _datediff(node: exp.DateDiff | exp.TimestampDiff) -> exp.Expr:
+    """``datediff(end, start)`` counts calendar days (INT); ``timestampdiff(unit, start, end)``
+    (also ``datediff`` with three arguments) counts whole units between the instants (BIGINT)."""
     unit = node.args.get("unit")
     name = unit.name.lower() if isinstance(unit, (exp.Var, exp.Literal, exp.Identifier)) else "day"
     end, start = node.this, node.expression
-    if name == "day":
+    if isinstance(node, exp.DateDiff) and name == "day":
         days = exp.Anonymous(this="date_diff", expressions=[
             exp.Literal.string("day"), cast_as(start.copy(), "date"), cast_as(end.copy(), "date")])
         return cast_as(days, "int")
-    whole = exp.Anonymous(this="date_sub", expressions=[
-        exp.Literal.string(name), cast_as(start.copy(), "timestamptz"), cast_as(end.copy(), "timestamptz")])
+    # on local date-times of the session zone, as Spark (DuckDB's zoned date_sub drops microseconds)
+    local_start = cast_as(cast_as(start.copy(), "timestamptz"), "timestamp")
+    local_end = cast_as(cast_as(end.copy(), "timestamptz"), "timestamp")
+    whole = exp.Anonymous(this="date_sub", expressions=[exp.Literal.string(name), local_start, local_end])
     return cast_as(whole, "bigint")
 
 
@@ -144,8 +221,15 @@ def to_duckdb(tree: exp.Expr, settings: SparkSqlSettings) -> exp.Expr:
             return exp.Replace(this=node.this, expression=node.expression, replacement=exp.Literal.string(""))
         if isinstance(node, exp.Nanvl):
             return exp.If(this=exp.IsNan(this=node.this.copy()), true=node.expression, false=node.this)
+        parsed = _parsed(node, settings)
+        if parsed is not None:
+            return parsed
         if isinstance(node, exp.StrToTime) and not isinstance(node.parent, exp.Cast):
             return cast_as(node, "timestamptz")
+        if isinstance(node, exp.RegexpSplit) and _is_text(node.expression, ""):
+            # Spark splits '' into [''] (DuckDB: [])
+            empty = exp.EQ(this=node.this.copy(), expression=exp.Literal.string(""))
+            return exp.Case(ifs=[exp.If(this=empty, true=exp.Array(expressions=[exp.Literal.string("")]))], default=node)
         if isinstance(node, exp.Cast) and node.to.this == _T.TIMESTAMP:
             # timestamp(x) / to_timestamp(x): Spark's TIMESTAMP is zoned (DuckDB TIMESTAMPTZ)
             node.set("to", exp.DataType.build("timestamptz"))
@@ -155,7 +239,7 @@ def to_duckdb(tree: exp.Expr, settings: SparkSqlSettings) -> exp.Expr:
             start = node.args.get("start")
             if isinstance(start, exp.Literal) and start.this == "0":
                 node.set("start", exp.Literal.number(1))  # Spark reads position 0 as 1
-        if isinstance(node, exp.DateDiff):
+        if isinstance(node, (exp.DateDiff, exp.TimestampDiff)):
             return _datediff(node)
         if isinstance(node, exp.DayOfWeek):
             node = exp.Add(this=node, expression=exp.Literal.number(1))
@@ -171,11 +255,11 @@ def to_duckdb(tree: exp.Expr, settings: SparkSqlSettings) -> exp.Expr:
             return cast_as(node, "int")
         if isinstance(node, _BIGINT_RESULTS):
             return cast_as(node, "bigint")
+        if isinstance(node, (exp.Div, exp.Mod, exp.IntDiv)):
+            _guard_divisor(node, settings)
         typed = typed_rule(node, settings)
         if typed is not None:
             return typed
-        if isinstance(node, (exp.Div, exp.Mod, exp.IntDiv)) and settings.ansi:
-            return _divide_or_fail(node)
         if isinstance(node, exp.Cast) and not isinstance(node, exp.TryCast) and not settings.ansi:
             return exp.TryCast(this=node.this, to=node.to)
         return node

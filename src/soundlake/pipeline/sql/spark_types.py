@@ -92,6 +92,7 @@ def annotate(tree: exp.Expr, schemas: Mapping[str, Columns]) -> bool:
     """
     copy = tree.copy()
     pairs = list(zip(tree.walk(), copy.walk()))
+    pairs += _decimal_literals(pairs)
     root: exp.Expr = copy if isinstance(copy, exp.Query) else exp.Select(expressions=[copy]).from_(ROW_TABLE, copy=False)
     try:
         schema = _mapping(schemas)
@@ -103,6 +104,27 @@ def annotate(tree: exp.Expr, schemas: Mapping[str, Columns]) -> bool:
         if typed.type is not None:
             original.type = typed.type.copy()
     return True
+
+
+def _decimal_literals(pairs: list[tuple[exp.Expr, exp.Expr]]) -> list[tuple[exp.Expr, exp.Expr]]:
+    """Type number literals with a point as Spark does: ``2.50`` is DECIMAL(3, 2), not DOUBLE.
+
+    Each such literal of the copy is wrapped in a cast for the annotator; the returned pairs
+    give the original literals the casts' types.
+    """
+    typed: list[tuple[exp.Expr, exp.Expr]] = []
+    for original, twin in pairs:
+        if not isinstance(twin, exp.Literal) or twin.is_string or "." not in twin.this or "e" in twin.this.lower():
+            continue
+        whole, _, fraction = twin.this.lstrip("+-").partition(".")
+        scale = len(fraction)
+        precision = max(len((whole + fraction).lstrip("0")), scale, 1)
+        if precision > 38:
+            continue
+        cast = exp.Cast(this=twin.copy(), to=exp.DataType.build(f"DECIMAL({precision}, {scale})"))
+        twin.replace(cast)
+        typed.append((original, cast))
+    return typed
 
 
 def is_type(node: exp.Expr, *kinds: Any) -> bool:

@@ -161,7 +161,7 @@ class DataFrame:
     # -- projection -------------------------------------------------------------------------
 
     def select(self, *cols: Any) -> DataFrame:
-        items = [to_column(c) for c in flatten(cols)]
+        items = [_named(to_column(c)) for c in flatten(cols)]
         base, hidden = self._base()
         base.set("expressions", [self._fix(c.expr, hidden) for c in items])
         names = tuple(c.output_name or "" for c in items)
@@ -379,7 +379,7 @@ class DataFrame:
 
     def __getitem__(self, item: Any) -> Any:
         if isinstance(item, str):
-            return Column(exp.column(exp.to_identifier(item), table=exp.to_identifier(self.alias_name)))
+            return Column(exp.column(exp.to_identifier(item), table=exp.to_identifier(self.alias_name)), item)
         if isinstance(item, Column):
             return self.filter(item)
         if isinstance(item, (list, tuple)):
@@ -420,15 +420,15 @@ class GroupedData:
         if len(exprs) == 1 and isinstance(exprs[0], Mapping):
             from soundlake.pipeline.python.frame import functions as F
 
-            items = [getattr(F, fn)(c).alias(f"{fn}({c})") for c, fn in exprs[0].items()]
+            items = [_named(getattr(F, fn)(c)) for c, fn in exprs[0].items()]
         else:
-            items = [to_column(e) for e in flatten(exprs)]
+            items = [_named(to_column(e)) for e in flatten(exprs)]
         base, hidden = self.df._base()
-        keys = [self.df._fix(k.expr, hidden) for k in self.keys]
+        keys = [self.df._fix(_named(k).expr, hidden) for k in self.keys]
         base.set("expressions", keys + [self.df._fix(i.expr, hidden) for i in items])
         if keys:
             base.set("group", exp.Group(expressions=[k.this.copy() if isinstance(k, exp.Alias) else k.copy() for k in keys]))
-        names = tuple(c.output_name or "" for c in (*self.keys, *items))
+        names = tuple(_named(c).output_name or "" for c in (*self.keys, *items))
         return self.df._derive(base, hidden, names if all(names) else None)
 
     def count(self) -> DataFrame:
@@ -439,7 +439,7 @@ class GroupedData:
 
         if not cols:
             raise unsupported(f"GroupedData.{fn}() without column names")
-        return self.agg(*[getattr(F, fn)(c).alias(f"{fn}({c})") for c in cols])
+        return self.agg(*[getattr(F, fn)(c) for c in cols])
 
     def sum(self, *cols: str) -> DataFrame:
         return self._simple("sum", cols)
@@ -459,6 +459,19 @@ class GroupedData:
         if name.startswith("_"):
             raise AttributeError(name)
         raise unsupported(f"GroupedData.{name}")
+
+
+def _named(column: Column) -> Column:
+    """The column with PySpark's name as alias when selected without one (``upper(s)``).
+
+    Plain column references keep their own name; a column whose PySpark name soundlake
+    does not know (``F.expr`` text) is left to Spark SQL's naming rules.
+    """
+    if column.output_name is not None or column.label is None:
+        return column
+    if isinstance(column.expr, (exp.Star, exp.Alias, exp.Column)):
+        return column
+    return column.alias(column.label)
 
 
 def _relation_aliases(query: exp.Expr) -> list[str]:

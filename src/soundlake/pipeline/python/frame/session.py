@@ -17,12 +17,18 @@ from soundlake.core.errors import DefinitionError
 from soundlake.pipeline.autoloader import FileSourceOptions
 from soundlake.pipeline.python.frame.column import (
     DIALECT,
+    AsWritten,
     Column,
     call_site,
     column_ref,
+    record,
     unsupported,
 )
 from soundlake.pipeline.python.frame.dataframe import DataFrame
+from soundlake.pipeline.sql.settings import ANSI_KEY, TIME_ZONE_KEY, SparkSqlSettings
+
+SPARK_DEFAULTS = {ANSI_KEY: "true", TIME_ZONE_KEY: "UTC"}
+"""Spark's defaults of the session settings soundlake applies (``spark.conf.get`` without a value)."""
 
 
 def _table_sql(name: str, *, streaming: bool) -> exp.Query:
@@ -118,16 +124,28 @@ class DataFrameReader:
 
 
 class RuntimeConfig:
-    """``spark.conf``: reads the pipeline's ``configuration``."""
+    """``spark.conf``: the pipeline's ``configuration``, plus what ``spark.conf.set`` sets.
+
+    ``get`` reads values set with :meth:`set` first, then ``configuration``, then Spark's
+    defaults of the settings soundlake applies (``spark.sql.ansi.enabled`` = true,
+    ``spark.sql.session.timeZone`` = UTC). Values set are kept in :attr:`assigned`: the
+    definitions made after the call carry them as their ``spark_conf``, as Databricks
+    applies session conf when a dataset is defined.
+    """
 
     def __init__(self, values: Mapping[str, str]) -> None:
         self._values = dict(values)
+        self.assigned: dict[str, str] = {}
 
     def get(self, key: str, default: Any = ...) -> Any:
+        if key in self.assigned:
+            return self.assigned[key]
         if key in self._values:
             return self._values[key]
         if default is not ...:
             return default
+        if key in SPARK_DEFAULTS:
+            return SPARK_DEFAULTS[key]
         raise DefinitionError(
             f"{call_site()}: spark.conf.get('{key}'): no such configuration key "
             f"(configuration keys: {', '.join(sorted(self._values)) or 'none'})",
@@ -135,10 +153,26 @@ class RuntimeConfig:
         )
 
     def set(self, key: str, value: Any) -> None:
-        raise unsupported("spark.conf.set", "set values under 'configuration:' in soundlake.yml")
+        """Record ``key`` for the definitions after this call (their ``spark_conf``)."""
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        if key in SPARK_DEFAULTS:
+            try:
+                SparkSqlSettings.from_conf({key: text})
+            except DefinitionError as exc:
+                raise DefinitionError(f"{call_site()}: spark.conf.set: {exc.message}") from exc
+        self.assigned[key] = text
+
+    def unset(self, key: str) -> None:
+        """Forget a value set with :meth:`set` (the configuration's value applies again)."""
+        self.assigned.pop(key, None)
+
+    @property
+    def getAll(self) -> dict[str, str]:  # a property in PySpark 4
+        """Every configured and set value."""
+        return {**self._values, **self.assigned}
 
     def isModifiable(self, key: str) -> bool:
-        return False
+        return True
 
 
 class PipelineSession:
@@ -161,8 +195,9 @@ class PipelineSession:
     def sql(self, query: str, args: Any = None, **kwargs: Any) -> DataFrame:
         if args or kwargs:
             raise unsupported("spark.sql with parameters", "use ${key} configuration values")
+        record(query)
         try:
-            tree = sqlglot.parse_one(query, read=DIALECT)
+            tree = sqlglot.parse_one(query, read=AsWritten)
         except sqlglot.errors.SqlglotError as exc:
             message = str(exc).strip().splitlines()[0]
             raise DefinitionError(f"{call_site()}: spark.sql: invalid query: {message}") from exc
@@ -171,11 +206,21 @@ class PipelineSession:
         streaming = tree.find(exp.Stream) is not None
         return DataFrame(tree, streaming=streaming)
 
+    def range(self, start: int, end: int | None = None, step: int = 1, numPartitions: int | None = None) -> DataFrame:
+        """``spark.range``: one BIGINT column ``id`` from ``start`` (inclusive) to ``end`` (exclusive)."""
+        del numPartitions  # partitioning is the engine's business
+        if end is None:
+            start, end = 0, start
+        values = (start, end, step)
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in values) or step == 0:
+            raise DefinitionError(f"{call_site()}: spark.range needs integers and a step other than 0, got {values}")
+        query = sqlglot.parse_one(f"SELECT id FROM range({start}, {end}, {step}) AS `range`(id)", read=DIALECT)
+        assert isinstance(query, exp.Query)
+        return DataFrame(query, streaming=False, known_columns=("id",))
+
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
-        if name in ("createDataFrame", "range", "stop", "udf", "catalog", "sparkContext"):
-            raise unsupported(f"spark.{name}")
         raise unsupported(f"spark.{name}")
 
 

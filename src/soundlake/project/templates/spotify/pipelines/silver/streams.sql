@@ -1,6 +1,7 @@
 -- Silver streams: every play, validated against the dimensions.
 -- Referential checks quarantine plays of unknown users or tracks instead of losing them.
--- Repeated rows are removed by (stream_id, stream_timestamp), ties as in silver/dimensions.sql.
+-- Repeated plays (stream_id, stream_timestamp) are resolved by gold's AUTO CDC, as in
+-- silver/dimensions.sql (a streaming table cannot de-duplicate with a window function).
 
 CREATE OR REFRESH STREAMING TABLE spotify_catalog.silver.factstream (
   CONSTRAINT stream_id_not_null EXPECT (stream_id IS NOT NULL) ON VIOLATION DROP ROW,
@@ -12,7 +13,7 @@ CREATE OR REFRESH STREAMING TABLE spotify_catalog.silver.factstream (
   CONSTRAINT date_key_matches_timestamp
     EXPECT (date_key = CAST(date_format(stream_timestamp, 'yyyyMMdd') AS INT))
 )
-COMMENT 'Plays, one row per stream and stream_timestamp, users and tracks checked'
+COMMENT 'Plays, users and tracks checked'
 AS SELECT
   s.stream_id,
   s.user_id,
@@ -27,9 +28,4 @@ FROM STREAM read_files('${bronze_path}/FactStream', format => 'parquet') AS s
 LEFT JOIN (SELECT DISTINCT user_id FROM spotify_catalog.silver.dimuser) AS u
   ON s.user_id = u.user_id
 LEFT JOIN (SELECT DISTINCT track_id FROM spotify_catalog.silver.dimtrack) AS t
-  ON s.track_id = t.track_id
-QUALIFY row_number() OVER (
-  PARTITION BY s.stream_id, s.stream_timestamp
-  ORDER BY s.user_id DESC NULLS LAST, s.track_id DESC NULLS LAST, s.date_key DESC NULLS LAST,
-           s.listen_duration DESC NULLS LAST, s.device_type DESC NULLS LAST
-) = 1;
+  ON s.track_id = t.track_id;

@@ -1,0 +1,90 @@
+"""Issue 15 definition forms on the Spark engine: the same pipeline gives the tables the
+DuckDB engine gives (private/temporary datasets, deprecated DLT aliases, file reads without
+``STREAM``, column comments, expectations on views, path-qualified and external reads),
+and path-qualified reads give what Spark itself reads from those paths."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from soundlake.core.errors import SoundlakeError
+from tests.engines.cdc_reference import canonical
+from tests.pipeline import test_language_surface as forms
+from tests.pipeline.conftest import Lakehouse
+
+pytestmark = pytest.mark.spark
+
+PUBLISHED = (
+    "pub", "py_pub", "target_a", "target_b", "legacy", "modern", "batch", "described", "py_described",
+    "from_view", "from_stream_view", "from_py_view", "from_paths", "streamed_delta", "py_delta_load", "py_external",
+)
+PRIVATE = ("raw", "raw2", "counted", "py_raw", "py_ids", "py_count")
+
+
+def _project(root: Path) -> Lakehouse:
+    """Every form of tests/pipeline/test_language_surface.py in one pipeline."""
+    lake = forms.path_project(root)  # PATH_SQL as p.sql, PATH_PY as q.py, external tables
+    lake.sql(forms.PRIVATE_SQL, "private.sql")
+    lake.sql(forms.LEGACY_FILES_SQL, "legacy.sql")
+    lake.sql(forms.COMMENTS_SQL, "comments.sql")
+    lake.sql(forms.VIEW_EXPECTATIONS_SQL, "views.sql")
+    python = {
+        "private.py": forms.PRIVATE_PY,
+        "deprecated.py": forms.DEPRECATED_PY.replace('"src"', '"dep_src"').replace("def src", "def dep_src"),
+        "comments.py": forms.COMMENTS_PY,
+        "views.py": forms.VIEW_EXPECTATIONS_PY,
+    }
+    for name, text in python.items():
+        (lake.root / "pipelines" / name).write_text(textwrap.dedent(text), encoding="utf-8")
+    lake.parquet("in", "a.parquet", [{"id": 1, "name": "a"}, {"id": 2, "name": "bb"}, {"id": None, "name": "c"}])
+    return lake
+
+
+def test_language_surface_matches_duckdb(spark: Any, tmp_path: Path) -> None:
+    lakes = {engine: _project(tmp_path / engine) for engine in ("duckdb", "spark")}
+    runs = {}
+    for engine, lake in lakes.items():
+        result = lake.run(engine=engine)
+        assert result.ok, (engine, result.errors)
+        runs[engine] = result.run_id
+    duck, spk = lakes["duckdb"], lakes["spark"]
+    for table in PUBLISHED:
+        assert canonical(spk.rows(f"SELECT * FROM {table}")) == canonical(duck.rows(f"SELECT * FROM {table}")), table
+    for lake in (duck, spk):
+        for name in PRIVATE:
+            with pytest.raises(SoundlakeError, match=f"table main.silver.{name} does not exist"):
+                lake.rows(f"SELECT * FROM {name}")
+    for table in ("described", "py_described"):
+        assert forms.column_comments(spk, table) == forms.column_comments(duck, table), table
+    for flow in ("from_view", "from_stream_view", "from_py_view"):
+        assert forms._quality(spk, runs["spark"], f"main.silver.{flow}") == forms._quality(
+            duck, runs["duckdb"], f"main.silver.{flow}"
+        ), flow
+
+
+def test_path_qualified_reads_equal_spark_own(spark: Any, tmp_path: Path) -> None:
+    lake = forms.path_project(tmp_path / "p")
+    result = lake.run()
+    assert result.ok, result.errors
+    data = lake.root / "data"
+    own = spark.sql(
+        f"""SELECT p.id, p.name, d.score, j.tag, c._c1 AS csv_name
+        FROM parquet.`{data}/pq/a.parquet` AS p
+        JOIN delta.`{data}/ext_delta` AS d ON d.id = p.id
+        JOIN json.`{data}/js` AS j ON j.id = p.id
+        JOIN csv.`{data}/cs/a.csv` AS c ON CAST(c._c0 AS INT) = p.id"""
+    )
+    assert canonical(lake.rows("SELECT * FROM from_paths")) == canonical([r.asDict() for r in own.collect()])
+    schemas = {
+        fmt: spark.sql(f"SELECT * FROM {fmt}.`{data}/{path}`").schema.simpleString()
+        for fmt, path in (("json", "js"), ("csv", "cs/a.csv"), ("parquet", "pq/a.parquet"))
+    }
+    assert schemas == {
+        "json": "struct<id:bigint,tag:string>",
+        "csv": "struct<_c0:string,_c1:string>",
+        "parquet": "struct<id:bigint,name:string>",
+    }

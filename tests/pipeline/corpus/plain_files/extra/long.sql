@@ -1,0 +1,1 @@
+CREATE OR REFRESH MATERIALIZED VIEW long_plays AS SELECT id, seconds FROM plays WHERE seconds >= 100;
