@@ -47,14 +47,7 @@ KNOWN: dict[str, str] = {
     'F.hash("s")': f"DuckDB's hash is not Spark's murmur3 (UBIGINT, not INT); {_REFUSED}",
     'F.size("a")': f"size(NULL) is -1 in Spark without ANSI, NULL here; {_REFUSED}",
     'F.array_contains("a", 1)': f"an array holding NULL without the value gives false here, NULL in Spark; {_REFUSED}",
-    'F.element_at("a", 1)': f"an index past the end gives NULL here, fails in Spark under ANSI; {_REFUSED}",
     'F.array_distinct("a")': f"the elements come back in another order; {_REFUSED}",
-    'F.col("a").getItem(0)': (
-        "a[i] past the end of an array gives NULL here and fails in Spark under ANSI: the "
-        "translation of subscripts is not ANSI-aware, and the dry-run does not check "
-        "operators or subscripts (docs/pipeline-definitions.md, 'Not checked yet')"
-    ),
-    'F.col("a")[1]': "as F.col(\"a\").getItem(0)",
     # -- frame-level differences that need the input's types, unknown while definitions load --
     'df.groupBy("b").min("s")': (
         "GroupedData.min/max/sum/avg of a non-numeric column is an analysis error in Spark; "

@@ -48,6 +48,8 @@ _COMPARISONS = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE)
 
 def typed(node: exp.Expr, settings: SparkSqlSettings) -> exp.Expr | None:
     """Rewrites that depend on argument types (the tree was typed by ``spark_types``)."""
+    if isinstance(node, exp.Bracket) and is_type(node.this, _T.ARRAY, _T.LIST) and len(node.expressions) == 1:
+        return _array_index(node, settings)
     if isinstance(node, exp.Window) and isinstance(node.this, (exp.Sum, exp.Avg)):
         typed_as = _aggregate_type(node.this)  # the window, not its aggregate, is cast
         return None if typed_as is None else cast_as(node, typed_as)
@@ -98,6 +100,41 @@ def typed(node: exp.Expr, settings: SparkSqlSettings) -> exp.Expr | None:
     if isinstance(node, (exp.Concat, exp.DPipe)) and is_type(node, *TEXT):
         return cast_as(node, "varchar")  # DuckDB types `s || NULL` as NULL
     return None
+
+
+def _array_index(node: exp.Bracket, settings: SparkSqlSettings) -> exp.Expr | None:
+    """``a[i]`` (from 0) and ``element_at(a, i)`` (from 1, negative from the end) as Spark.
+
+    An index outside the array fails in ANSI mode (DuckDB: NULL), and ``element_at``'s
+    index 0 fails in both modes; ``try_element_at`` (safe) keeps NULL.
+    """
+    if node.args.get("safe"):
+        return None
+    array, index = node.this, node.expressions[0]
+    from_one = bool(node.args.get("offset"))
+    size = exp.Anonymous(this="len", expressions=[array.copy()])
+    checks: list[exp.If] = []
+    if from_one:
+        zero = exp.and_(exp.EQ(this=index.copy(), expression=exp.Literal.number(0)),
+                        exp.Not(this=exp.Is(this=array.copy(), expression=exp.Null())))
+        checks.append(exp.If(this=zero, true=_error("[INVALID_INDEX_OF_ZERO] The index 0 is invalid: element_at "
+                                                     "counts from 1")))
+    if settings.ansi:
+        outside: exp.Expr
+        if from_one:
+            outside = exp.GT(this=exp.Abs(this=index.copy()), expression=size)
+        else:
+            outside = exp.or_(exp.LT(this=index.copy(), expression=exp.Literal.number(0)),
+                              exp.GTE(this=index.copy(), expression=size))
+        checks.append(exp.If(this=outside, true=_error(
+            "[INVALID_ARRAY_INDEX] The index is out of bounds of the array. Use `try_element_at` to tolerate it")))
+    if not checks:
+        return None
+    return exp.Case(ifs=checks, default=node)
+
+
+def _error(message: str) -> exp.Expr:
+    return exp.Anonymous(this="error", expressions=[exp.Literal.string(message)])
 
 
 def _aggregate_type(node: exp.Sum | exp.Avg) -> str | None:
