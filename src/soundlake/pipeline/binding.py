@@ -25,7 +25,7 @@ from soundlake.engines.base import ArrowRelation, Engine
 from soundlake.pipeline import autoloader as al
 from soundlake.pipeline.context import SqlBinder
 from soundlake.pipeline.definitions import Expectation, QueryFlow
-from soundlake.pipeline.expectations import transpile_condition
+from soundlake.pipeline.expectations import translate_rule
 from soundlake.pipeline.planner import UpdatePlan, input_table
 from soundlake.pipeline.sql.query import FlowInput, in_user_terms
 from soundlake.pipeline.sql.refusal import NotLikeSpark
@@ -88,10 +88,7 @@ def _check_expectations(expectations: Sequence[Expectation], rows: pa.Schema | M
                         settings: SparkSqlSettings) -> None:
     """Translate each expectation typed by the rows it reads, as the run will (refusals fail here)."""
     for rule in expectations:
-        try:
-            transpile_condition(rule.condition, "duckdb", settings, rows)
-        except NotLikeSpark as exc:
-            raise DefinitionError(f"{rule.location}: expectation '{rule.name}': {exc.message}", hint=exc.hint) from exc
+        translate_rule(rule, "duckdb", settings, rows)
 
 
 def _input_schema(

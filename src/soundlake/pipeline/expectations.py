@@ -67,7 +67,7 @@ def expectation_split(
 
     ``schema`` is the schema of the query's result: conditions are typed with it.
     """
-    rules = tuple(Rule(e.name, _translated(e, dialect, settings, schema), e.action) for e in expectations)
+    rules = tuple(Rule(e.name, translate_rule(e, dialect, settings, schema), e.action) for e in expectations)
     return ExpectationSplit(rules, quarantine, flow=flow, run_id=run_id, batch_id=batch_id, quarantined_at=now)
 
 
@@ -126,9 +126,10 @@ class ExpectationMetrics:
         }
 
 
-def _translated(
+def translate_rule(
     rule: Expectation, dialect: str, settings: SparkSqlSettings, schema: pa.Schema | Mapping[str, str] | None
 ) -> str:
+    """:func:`transpile_condition` of one expectation; a refusal names the rule, its file and line."""
     try:
         return transpile_condition(rule.condition, dialect, settings, schema)
     except NotLikeSpark as exc:

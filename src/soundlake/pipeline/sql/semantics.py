@@ -18,7 +18,7 @@ from sqlglot import exp
 from soundlake.pipeline.sql.refusal import refuse
 from soundlake.pipeline.sql.settings import SparkSqlSettings
 from soundlake.pipeline.sql.spark_types import TEXT, is_type
-from soundlake.pipeline.sql.typed_rules import SPARK_OPERAND, cast_as
+from soundlake.pipeline.sql.typed_rules import SPARK_OPERAND, cast_as, error_call
 from soundlake.pipeline.sql.typed_rules import typed as typed_rule
 
 _T = exp.DataType.Type
@@ -52,8 +52,8 @@ def _guard_divisor(node: exp.Expr, settings: SparkSqlSettings) -> None:
         return
     guarded: exp.Expr
     if settings.ansi:
-        error = exp.Anonymous(this="error", expressions=[exp.Literal.string(
-            "[DIVIDE_BY_ZERO] Division by zero. Use `try_divide` to tolerate divisor being 0 and return NULL instead.")])
+        error = error_call(
+            "[DIVIDE_BY_ZERO] Division by zero. Use `try_divide` to tolerate divisor being 0 and return NULL instead.")
         zero = exp.and_(exp.EQ(this=divisor.copy(), expression=exp.Literal.number(0)),
                         exp.Not(this=exp.Is(this=node.this.copy(), expression=exp.Null())))  # NULL / 0 is NULL
         guarded = exp.Case(ifs=[exp.If(this=zero, true=error)], default=divisor.copy())

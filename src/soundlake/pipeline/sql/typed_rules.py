@@ -117,7 +117,7 @@ def _array_index(node: exp.Bracket, settings: SparkSqlSettings) -> exp.Expr | No
     if from_one:
         zero = exp.and_(exp.EQ(this=index.copy(), expression=exp.Literal.number(0)),
                         exp.Not(this=exp.Is(this=array.copy(), expression=exp.Null())))
-        checks.append(exp.If(this=zero, true=_error("[INVALID_INDEX_OF_ZERO] The index 0 is invalid: element_at "
+        checks.append(exp.If(this=zero, true=error_call("[INVALID_INDEX_OF_ZERO] The index 0 is invalid: element_at "
                                                      "counts from 1")))
     if settings.ansi:
         outside: exp.Expr
@@ -126,14 +126,15 @@ def _array_index(node: exp.Bracket, settings: SparkSqlSettings) -> exp.Expr | No
         else:
             outside = exp.or_(exp.LT(this=index.copy(), expression=exp.Literal.number(0)),
                               exp.GTE(this=index.copy(), expression=size))
-        checks.append(exp.If(this=outside, true=_error(
+        checks.append(exp.If(this=outside, true=error_call(
             "[INVALID_ARRAY_INDEX] The index is out of bounds of the array. Use `try_element_at` to tolerate it")))
     if not checks:
         return None
     return exp.Case(ifs=checks, default=node)
 
 
-def _error(message: str) -> exp.Expr:
+def error_call(message: str) -> exp.Expr:
+    """DuckDB's ``error(message)``: fails the query where Spark raises ``message``."""
     return exp.Anonymous(this="error", expressions=[exp.Literal.string(message)])
 
 
@@ -370,8 +371,8 @@ def _text_to_integral(node: exp.Cast, source: exp.Expr, to: exp.DataType, lenien
         text = exp.Anonymous(this="split_part", expressions=[text, exp.Literal.string("."), exp.Literal.number(1)])
     if lenient:
         return exp.Case(ifs=[exp.If(this=matches, true=exp.TryCast(this=text, to=to.copy()))])
-    error = exp.Anonymous(this="error", expressions=[exp.Literal.string(
-        f"[CAST_INVALID_INPUT] The value cannot be cast to {to.sql('spark')} because it is malformed")])
+    error = error_call(
+        f"[CAST_INVALID_INPUT] The value cannot be cast to {to.sql('spark')} because it is malformed")
     return exp.Case(
         ifs=[exp.If(this=exp.Is(this=source.copy(), expression=exp.Null()), true=exp.Cast(this=exp.Null(), to=to.copy())),
              exp.If(this=matches, true=exp.Cast(this=text, to=to.copy()))],
