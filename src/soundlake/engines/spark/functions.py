@@ -51,7 +51,7 @@ class RoutedSession:
 
 
 class RoutedReader:
-    """``DataFrameReader`` whose ``table`` and ``load`` of pipeline inputs are routed."""
+    """``DataFrameReader`` whose ``table``, ``load`` and file reads of pipeline inputs are routed."""
 
     def __init__(self, session: RoutedSession, reader: Any) -> None:
         self._session = session
@@ -66,6 +66,32 @@ class RoutedReader:
             return self._session.table(view)
         frame: DataFrame = self._reader.load(path, format=format, **options)
         return frame
+
+    def _file(self, method: str, path: Any, *args: Any, **kwargs: Any) -> DataFrame:
+        """``parquet/json/csv/orc/text(path)``: a file input of the flow reads its planned files."""
+        view = self._session.route(f"files:{path}") if isinstance(path, str) else None
+        if view is not None:
+            return self._session.table(view)
+        frame: DataFrame = getattr(self._reader, method)(path, *args, **kwargs)
+        return frame
+
+    def parquet(self, *paths: Any, **options: Any) -> DataFrame:
+        if len(paths) == 1:
+            return self._file("parquet", paths[0], **options)
+        frame: DataFrame = self._reader.parquet(*paths, **options)
+        return frame
+
+    def json(self, path: Any, *args: Any, **kwargs: Any) -> DataFrame:
+        return self._file("json", path, *args, **kwargs)
+
+    def csv(self, path: Any, *args: Any, **kwargs: Any) -> DataFrame:
+        return self._file("csv", path, *args, **kwargs)
+
+    def orc(self, path: Any, *args: Any, **kwargs: Any) -> DataFrame:
+        return self._file("orc", path, *args, **kwargs)
+
+    def text(self, paths: Any, *args: Any, **kwargs: Any) -> DataFrame:
+        return self._file("text", paths, *args, **kwargs)
 
     def format(self, source: str) -> RoutedReader:
         # cloudFiles is Databricks' Auto Loader; the routed load reads soundlake's files

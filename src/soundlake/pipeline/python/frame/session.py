@@ -39,6 +39,15 @@ def _table_sql(name: str, *, streaming: bool) -> exp.Query:
     return query
 
 
+def _delta_path_sql(path: str, *, streaming: bool) -> exp.Query:
+    """``delta.`path```: the Delta table at ``path`` (dots in the path are not name parts)."""
+    relation = f"delta.`{path.replace('`', '``')}`"
+    text = f"SELECT * FROM STREAM({relation})" if streaming else f"SELECT * FROM {relation}"
+    query = sqlglot.parse_one(text, read=DIALECT)
+    assert isinstance(query, exp.Query)
+    return query
+
+
 def _files_sql(path: str, options: Mapping[str, str], *, streaming: bool) -> exp.Query:
     args: list[exp.Expr] = [exp.Literal.string(path)]
     args += [
@@ -99,7 +108,7 @@ class DataFrameReader:
         if fmt is None or fmt.lower() == "cloudfiles":
             raise DefinitionError(f"{call_site()}: reading files needs a format (cloudFiles.format)")
         if fmt.lower() == "delta":
-            return DataFrame(_table_sql(path, streaming=self._streaming), streaming=self._streaming)
+            return DataFrame(_delta_path_sql(path, streaming=self._streaming), streaming=self._streaming)
         ordered = {"format": fmt.lower(), **options}
         FileSourceOptions.parse(ordered, path, where=call_site())
         return DataFrame(_files_sql(path, ordered, streaming=self._streaming), streaming=self._streaming)
