@@ -338,3 +338,27 @@ def test_views_over_file_reads_with_and_without_expectations(tmp_path: Path) -> 
     ]
     assert lake.rows("SELECT * FROM from_checked") == [{"id": 1, "name": "a"}]
     assert _quality(lake, result.run_id, "main.silver.from_checked") == {("main.silver.checked", "has_id"): (1, 1)}
+
+
+@pytest.mark.parametrize(("file", "text", "message"), [
+    ("pipelines/p.sql",
+     ("CREATE MATERIALIZED VIEW ok AS SELECT 1 AS x;\n"
+     "CREATE STREAMING TABLE ev AS SELECT * FROM STREAM read_kafka(bootstrapServers => 'h:9092', subscribe => 't');"),
+     (r"pipelines/p\.sql:2 \(statement 2\): read_kafka\(\.\.\.\) reads Apache Kafka, which soundlake cannot reach "
+     r"locally \(hint: land the events as files")),
+    ("pipelines/p.sql", "CREATE MATERIALIZED VIEW m AS SELECT * FROM read_kinesis(streamName => 's');",
+     r"pipelines/p\.sql:1 \(statement 1\): read_kinesis\(\.\.\.\) reads Amazon Kinesis"),
+    ("pipelines/q.py",
+     ("import dlt\n\n@dlt.table\ndef ev():\n"
+     "    return spark.readStream.format('kafka').option('subscribe', 't').load()\n"),
+     r"pipelines/q\.py:5: format\('kafka'\) reads Apache Kafka, which soundlake cannot reach locally"),
+])
+def test_message_bus_sources_are_refused_at_dry_run_naming_file_and_line(
+    tmp_path: Path, file: str, text: str, message: str
+) -> None:
+    lake = Lakehouse(tmp_path / "p")
+    lake.config(libraries=["pipelines"])
+    (lake.root / file).parent.mkdir(parents=True, exist_ok=True)
+    (lake.root / file).write_text(text, encoding="utf-8")
+    with pytest.raises(SoundlakeError, match=message):
+        lake.run()

@@ -8,6 +8,7 @@ crossing the boundary is defined here in plain terms: Spark SQL text, table URIs
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
@@ -432,6 +433,15 @@ class Engine(Protocol):
         unchanged. A micro-batch whose callback did not return is replayed with the same
         files on the next run. Only engines with ``capabilities.native_streaming`` run
         file streams. Returns the number of micro-batches run.
+        """
+        ...
+
+    def flow_conf(self, conf: Mapping[str, str]) -> AbstractContextManager[None]:
+        """Apply one flow's Spark session settings (``SET``, ``spark_conf``) while it runs.
+
+        Engines that translate Spark SQL (DuckDB) apply them in the translation and
+        return a context that does nothing; Spark sets them on its session and puts the
+        previous values back afterwards (flows run one at a time there).
         """
         ...
 

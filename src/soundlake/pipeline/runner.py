@@ -23,7 +23,7 @@ from soundlake.observe.counts import describe_counts
 from soundlake.observe.events import unfinished_updates
 from soundlake.pipeline.checkpoint import Checkpoint
 from soundlake.pipeline.context import RunContext, fault_point, quarantine_name
-from soundlake.pipeline.definitions import AutoCdcFlow, FlowKind
+from soundlake.pipeline.definitions import AutoCdcFlow, FlowKind, QueryFlow
 from soundlake.pipeline.flows.base import FlowResult
 from soundlake.pipeline.flows.cdc import run_auto_cdc, run_snapshot_cdc
 from soundlake.pipeline.flows.query import run_materialized_view, run_streaming
@@ -218,7 +218,9 @@ def _run_flows(ctx: RunContext, plan: UpdatePlan, result: UpdateResult) -> None:
 def _run_one(ctx: RunContext, fp: FlowPlan) -> FlowResult:
     started = time.perf_counter()
     try:
-        outcome = FLOW_RUNNERS[fp.kind](ctx, fp)
+        conf = fp.flow.spark_conf if isinstance(fp.flow, QueryFlow) else {}
+        with ctx.engine.flow_conf(conf):
+            outcome = FLOW_RUNNERS[fp.kind](ctx, fp)
     except SoundlakeError as exc:
         outcome = FlowResult("FAILED", message=str(exc), extra={"error_class": type(exc).__name__})
     except Exception as exc:  # noqa: BLE001 (an engine bug must not take the other flows down)

@@ -88,3 +88,29 @@ def test_path_qualified_reads_equal_spark_own(spark: Any, tmp_path: Path) -> Non
         "csv": "struct<_c0:string,_c1:string>",
         "parquet": "struct<id:bigint,name:string>",
     }
+
+
+def test_a_flows_own_spark_settings_apply_on_spark_and_end_with_it(spark: Any, tmp_path: Path) -> None:
+    """``SET spark.sql.ansi.enabled = false`` (and ``spark_conf=``) change the flows defined
+    after them on the Spark engine as on DuckDB, and no other flow: Spark's session is
+    restored after each flow."""
+    outcome = {}
+    for engine in ("duckdb", "spark"):
+        lake = Lakehouse(tmp_path / engine)
+        lake.config(libraries=["pipelines"])
+        lake.sql("SET spark.sql.ansi.enabled = false;\n"
+                 "CREATE MATERIALIZED VIEW lenient AS SELECT CAST('abc' AS INT) AS x, 1 / 0 AS y;", "a.sql")
+        lake.sql("CREATE MATERIALIZED VIEW strict AS SELECT CAST('abc' AS INT) AS x;", "b.sql")
+        (lake.root / "pipelines" / "c.py").write_text(textwrap.dedent("""
+        from pyspark import pipelines as dp
+
+        @dp.materialized_view(spark_conf={"spark.sql.ansi.enabled": "false"})
+        def py_lenient():
+            return spark.sql("SELECT CAST('x' AS INT) AS x")
+        """), encoding="utf-8")
+        result = lake.run(engine=engine)
+        outcome[engine] = {name.rsplit(".", 1)[-1]: flow.status for name, flow in result.flows.items()}
+        assert "'abc'" in str(result.errors["main.silver.strict"]), (engine, result.errors)
+        assert lake.rows("SELECT * FROM lenient") == [{"x": None, "y": None}], engine
+        assert lake.rows("SELECT * FROM py_lenient") == [{"x": None}], engine
+    assert outcome["spark"] == outcome["duckdb"] == {"lenient": "COMPLETED", "strict": "FAILED", "py_lenient": "COMPLETED"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import duckdb
@@ -247,6 +247,10 @@ class DuckDBEngine:
         """Not available: this engine has no streaming runtime (``native_streaming`` False);
         the pipeline reads files with its own checkpoints instead."""
         raise EngineError(f"the duckdb engine cannot run a native file stream over {stream.root}")
+
+    def flow_conf(self, conf: Mapping[str, str]) -> AbstractContextManager[None]:
+        """Nothing to do: the binder translates a flow's settings into its DuckDB SQL."""
+        return nullcontext()
 
     def close(self) -> None:
         """Close the database."""

@@ -261,6 +261,29 @@ class SparkEngine:
 
         return run_file_stream(self.spark, stream, on_batch)
 
+    @contextmanager
+    def flow_conf(self, conf: Mapping[str, str]) -> Iterator[None]:
+        """Set the flow's modifiable Spark settings on the session; restore them afterwards.
+
+        Keys Spark does not let a session change (static settings) and keys that are not
+        Spark's (``pipelines.*``, user configuration) are left alone.
+        """
+        session_conf = self.spark.conf
+        previous: dict[str, str | None] = {}
+        try:
+            for key, value in conf.items():
+                if not key.startswith("spark.") or not session_conf.isModifiable(key):
+                    continue
+                previous[key] = session_conf.get(key, None)
+                session_conf.set(key, value)
+            yield
+        finally:
+            for key, old in previous.items():
+                if old is None:
+                    session_conf.unset(key)
+                else:
+                    session_conf.set(key, old)
+
     def close(self) -> None:
         """Stop the session if this engine started it."""
         if self._session is not None and self._owns_session:

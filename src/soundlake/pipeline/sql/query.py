@@ -302,6 +302,24 @@ def _text_position(node: exp.Expr) -> int:
     return 1 << 62
 
 
+EXTERNAL_SOURCES = {
+    "read_kafka": "Apache Kafka", "read_kinesis": "Amazon Kinesis", "read_pubsub": "Google Pub/Sub",
+    "read_pulsar": "Apache Pulsar", "read_eventhubs": "Azure Event Hubs", "read_statestore": "a streaming state store",
+}
+"""Databricks' table-valued functions over message buses: they cannot run locally."""
+
+
+def _refuse_external_source(table: exp.Expr, location: SourceLocation | None) -> None:
+    """A DefinitionError for ``read_kafka(...)`` and the other message-bus readers."""
+    call = table.this if isinstance(table, exp.Table) else table
+    name = call.name.lower() if isinstance(call, (exp.Anonymous, exp.Func)) and call.name else ""
+    if name in EXTERNAL_SOURCES:
+        raise DefinitionError(
+            _located(location, f"{name}(...) reads {EXTERNAL_SOURCES[name]}, which soundlake cannot reach locally"),
+            hint="land the events as files (JSON, Parquet ...) and read them with read_files(...)",
+        )
+
+
 def _unordered_references(
     tree: exp.Expr, *, catalog: str, schema: str, location: SourceLocation | None
 ) -> Iterator[tuple[exp.Expr, FlowInput]]:
@@ -317,6 +335,7 @@ def _unordered_references(
                     _located(location, "STREAM(...) takes a table name or read_files(...)")
                 )
             handled.add(id(table))
+            _refuse_external_source(table, location)
             found = _table_input(table, streaming=True, catalog=catalog, schema=schema, location=location)
             if found is None:
                 raise DefinitionError(_located(location, f"cannot stream from {table.sql(READ_DIALECT)}"))
@@ -324,6 +343,7 @@ def _unordered_references(
         elif isinstance(node, exp.Table):
             if isinstance(node.this, exp.Identifier) and not node.db and node.name.lower() in ctes:
                 continue
+            _refuse_external_source(node, location)
             found = _table_input(node, streaming=False, catalog=catalog, schema=schema, location=location)
             if found is not None:
                 yield node, found

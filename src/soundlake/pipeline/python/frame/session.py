@@ -31,6 +31,13 @@ SPARK_DEFAULTS = {ANSI_KEY: "true", TIME_ZONE_KEY: "UTC"}
 """Spark's defaults of the session settings soundlake applies (``spark.conf.get`` without a value)."""
 
 
+STREAM_SOURCES = {
+    "kafka": "Apache Kafka", "kinesis": "Amazon Kinesis", "pubsub": "Google Pub/Sub", "pulsar": "Apache Pulsar",
+    "eventhubs": "Azure Event Hubs", "socket": "a network socket",
+}
+"""Streaming sources other than files and Delta tables: they cannot run locally."""
+
+
 def _table_sql(name: str, *, streaming: bool) -> exp.Query:
     quoted = ".".join(exp.to_identifier(p.strip("`")).sql(DIALECT) for p in name.split("."))
     text = f"SELECT * FROM STREAM({quoted})" if streaming else f"SELECT * FROM {quoted}"
@@ -95,7 +102,7 @@ class DataFrameReader:
         return DataFrame(_table_sql(name, streaming=self._streaming), streaming=self._streaming)
 
     def load(self, path: str | None = None) -> DataFrame:
-        if path is None:
+        if path is None and (self._format or "").lower() not in STREAM_SOURCES:
             raise unsupported("load() without a path")
         options: dict[str, str] = {}
         fmt = self._format
@@ -105,6 +112,11 @@ class DataFrameReader:
                 fmt = value
                 continue
             options[plain] = value
+        if fmt is not None and fmt.lower() in STREAM_SOURCES:
+            raise DefinitionError(
+                f"{call_site()}: format('{fmt}') reads {STREAM_SOURCES[fmt.lower()]}, which soundlake cannot reach locally",
+                hint="land the events as files (JSON, Parquet ...) and read them with format('cloudFiles')",
+            )
         if fmt is None or fmt.lower() == "cloudfiles":
             raise DefinitionError(f"{call_site()}: reading files needs a format (cloudFiles.format)")
         if fmt.lower() == "delta":
