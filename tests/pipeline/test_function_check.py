@@ -31,6 +31,13 @@ def test_platform_function_is_refused_naming_file_and_line() -> None:
     message = str(err.value)
     assert "pipelines/gold.sql:11 (statement 2)" in message
     assert "ai_query() is a Databricks platform function" in message
+    assert "deployed to Databricks (soundlake bundle)" in message and "--engine spark" not in message
+
+
+def test_engines_that_run_spark_refuse_only_platform_functions() -> None:
+    check_sql("SELECT date_format(ts, 'dd/MM/yy ''at'' HH') AS d FROM t", HERE, platform_only=True)
+    with pytest.raises(DefinitionError, match=r"event_log\(\) is a Databricks platform function"):
+        check_sql("SELECT * FROM event_log(TABLE(c.s.t))", HERE, platform_only=True)
 
 
 def test_refused_function_names_the_function_and_suggests_spark() -> None:

@@ -23,11 +23,14 @@ from soundlake.pipeline.sql.functions import check_sql, unnamed_columns
 from soundlake.pipeline.sql.settings import SparkSqlSettings
 
 
-def refuse_unsupported(plan: UpdatePlan, settings: SparkSqlSettings) -> UpdatePlan:
+def refuse_unsupported(plan: UpdatePlan, settings: SparkSqlSettings, *, engine: str = "duckdb") -> UpdatePlan:
     """Raise for the first refused function call in the plan's queries and expectations.
 
-    A flow whose own Spark conf (``SET`` / ``spark_conf``) names another session time zone
-    than the pipeline's is refused: the DuckDB engine has one zone per update.
+    On the DuckDB engine: calls the registry refuses and Databricks platform functions;
+    a flow whose own Spark conf (``SET`` / ``spark_conf``) names another session time
+    zone than the pipeline's is refused too (the DuckDB engine has one zone per update).
+    On engines that run Spark itself (``engine`` other than ``duckdb``) only platform
+    functions are refused, and the plan is returned unchanged.
 
     Returns the plan with one warning per result column whose Spark name is not proven
     (the runner emits plan warnings as WARN events; dry-run prints them).
@@ -35,6 +38,9 @@ def refuse_unsupported(plan: UpdatePlan, settings: SparkSqlSettings) -> UpdatePl
     Raises:
         DefinitionError: naming the function, the file and line, with a hint.
     """
+    if engine != "duckdb":
+        _refuse_platform_functions(plan)
+        return plan
     warnings: list[str] = []
     for fp in plan.flows:
         flow = fp.flow
@@ -59,9 +65,19 @@ def refuse_unsupported(plan: UpdatePlan, settings: SparkSqlSettings) -> UpdatePl
     return replace(plan, warnings=(*plan.warnings, *dict.fromkeys(warnings)))
 
 
-def _check_flow(flow: QueryFlow, *, what: str) -> None:
+def _refuse_platform_functions(plan: UpdatePlan) -> None:
+    for fp in plan.flows:
+        if isinstance(fp.flow, QueryFlow) and fp.flow.sql is not None:
+            _check_flow(fp.flow, what=f"flow '{fp.name}'", platform_only=True)
+    for dataset in plan.datasets.values():
+        for rule in dataset.expectations:
+            check_sql(rule.condition, rule.location, what=f"expectation '{rule.name}'", platform_only=True)
+
+
+def _check_flow(flow: QueryFlow, *, what: str, platform_only: bool = False) -> None:
     """Refuse a query flow's first refused call (see the module docstring)."""
     assert flow.sql is not None
     for written in flow.written or ():
-        check_sql(written.sql, written.location, what=what)
-    check_sql(flow.sql, flow.location, what=what)  # SQL text, or the whole rendered DataFrame
+        check_sql(written.sql, written.location, what=what, platform_only=platform_only)
+    # SQL text, or the whole rendered DataFrame
+    check_sql(flow.sql, flow.location, what=what, platform_only=platform_only)

@@ -173,8 +173,10 @@ def dry_run(project: Project, **selection: Any) -> DryRun:
         if fp.kind != "view"
     }
     check_owners(project.config.name, logs)
+    plan = refuse_unsupported(
+        plan, SparkSqlSettings.from_conf(project.config.pipeline_configuration), engine=project.config.engine
+    )
     if project.config.engine == "duckdb":
-        plan = refuse_unsupported(plan, SparkSqlSettings.from_conf(project.config.pipeline_configuration))
         bind_flows(project, plan)
     return DryRun(graph, plan)
 
@@ -264,8 +266,9 @@ def run(
             raise
         eng = pending.result()
         try:
-            if eng.capabilities.name == "duckdb":
-                plan = refuse_unsupported(plan, SparkSqlSettings.from_conf(project.config.pipeline_configuration))
+            plan = refuse_unsupported(
+                plan, SparkSqlSettings.from_conf(project.config.pipeline_configuration), engine=eng.capabilities.name
+            )
             ctx = RunContext(
                 pipeline=project.config.name,
                 run_id=run_id,

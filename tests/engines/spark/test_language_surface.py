@@ -114,3 +114,14 @@ def test_a_flows_own_spark_settings_apply_on_spark_and_end_with_it(spark: Any, t
         assert lake.rows("SELECT * FROM lenient") == [{"x": None, "y": None}], engine
         assert lake.rows("SELECT * FROM py_lenient") == [{"x": None}], engine
     assert outcome["spark"] == outcome["duckdb"] == {"lenient": "COMPLETED", "strict": "FAILED", "py_lenient": "COMPLETED"}
+
+
+def test_platform_functions_are_refused_before_anything_runs_on_spark(spark: Any, tmp_path: Path) -> None:
+    lake = Lakehouse(tmp_path / "p")
+    lake.sql("CREATE MATERIALIZED VIEW first AS SELECT 1 AS x;\n"
+             "CREATE MATERIALIZED VIEW answers AS SELECT ai_query('model', 'hi') AS a;")
+    with pytest.raises(SoundlakeError, match=r"pipelines/p\.sql:2 \(statement 2\): flow 'main\.silver\.answers': "
+                       r"ai_query\(\) is a Databricks platform function"):
+        lake.run(engine="spark")
+    with pytest.raises(SoundlakeError, match="table main.silver.first does not exist"):
+        lake.rows("SELECT * FROM first")  # nothing half-ran

@@ -110,11 +110,23 @@ def _is_clause(tokens: list[Token], k: int) -> bool:
     return previous is not None and previous.token_type == TokenType.DOT
 
 
-def refusal(call: Call) -> str | None:
-    """Why the DuckDB engine refuses ``call``, or None when it runs it like Spark."""
+PLATFORM_HINT = "it runs once the pipeline is deployed to Databricks (soundlake bundle); locally, remove or replace the call"
+
+
+def platform_refusal(call: Call) -> str | None:
+    """Why no local engine runs ``call`` (a Databricks platform function), or None."""
     name = call.name
     if name in PLATFORM_FUNCTIONS or name.startswith(PLATFORM_PREFIXES):
-        return f"{name}() is a Databricks platform function; it only runs on Databricks"
+        return f"{name}() is a Databricks platform function, served by the workspace, not by Apache Spark"
+    return None
+
+
+def refusal(call: Call) -> str | None:
+    """Why the DuckDB engine refuses ``call``, or None when it runs it like Spark."""
+    platform = platform_refusal(call)
+    if platform is not None:
+        return platform
+    name = call.name
     known = registry().get(name)
     if known is None:
         return None  # not a Spark built-in: a user function, or an error the engine reports
@@ -124,18 +136,23 @@ def refusal(call: Call) -> str | None:
     return None
 
 
-def check_sql(sql: str, location: SourceLocation, *, what: str = "query") -> None:
+def check_sql(sql: str, location: SourceLocation, *, what: str = "query", platform_only: bool = False) -> None:
     """Refuse the first call in ``sql`` the DuckDB engine cannot run like Spark.
+
+    With ``platform_only`` (engines that run Spark itself) only Databricks platform
+    functions are refused: no local engine has them.
 
     Raises:
         DefinitionError: naming the function, the file and line, with a hint.
     """
     for call in calls(sql):
-        why = refusal(call)
+        why, hint = platform_refusal(call), PLATFORM_HINT
+        if why is None and not platform_only:
+            why, hint = refusal(call), HINT
         if why is not None:
             line = location.line + call.line - 1 if location.line else call.line
             where = SourceLocation(location.file, line, location.statement)
-            raise DefinitionError(f"{where}: {what}: {why}", hint=HINT)
+            raise DefinitionError(f"{where}: {what}: {why}", hint=hint)
 
 
 def unnamed_columns(sql: str) -> list[str]:

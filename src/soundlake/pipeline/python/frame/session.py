@@ -102,8 +102,6 @@ class DataFrameReader:
         return DataFrame(_table_sql(name, streaming=self._streaming), streaming=self._streaming)
 
     def load(self, path: str | None = None) -> DataFrame:
-        if path is None and (self._format or "").lower() not in STREAM_SOURCES:
-            raise unsupported("load() without a path")
         options: dict[str, str] = {}
         fmt = self._format
         for key, value in self._options.items():
@@ -117,6 +115,8 @@ class DataFrameReader:
                 f"{call_site()}: format('{fmt}') reads {STREAM_SOURCES[fmt.lower()]}, which soundlake cannot reach locally",
                 hint="land the events as files (JSON, Parquet ...) and read them with format('cloudFiles')",
             )
+        if path is None:
+            raise unsupported("load() without a path")
         if fmt is None or fmt.lower() == "cloudfiles":
             raise DefinitionError(f"{call_site()}: reading files needs a format (cloudFiles.format)")
         if fmt.lower() == "delta":
