@@ -252,6 +252,10 @@ def test_statement_numbers_and_lines() -> None:
         ("CREATE MATERIALIZED VIEW m AS SELECT * FROM STREAM((SELECT 1))", 1, "STREAM"),
         ("CREATE PRIVATE VIEW t AS SELECT 1", 1, "PRIVATE applies to tables and materialized views"),
         ("CREATE MATERIALIZED VIEW m AS SELECT * FROM read_files(format => 'csv')", 1, "needs a path"),
+        ("CREATE MATERIALIZED VIEW m\nWITH ROW FILTER f ON (id) AS SELECT 1 AS id", 2,
+         "WITH ROW FILTER is a Unity Catalog row filter, which soundlake does not enforce locally"),
+        ("CREATE MATERIALIZED VIEW m SCHEDULE EVERY 1 HOUR AS SELECT 1 AS id", 1,
+         "SCHEDULE is Databricks SQL's refresh schedule for tables outside pipelines"),
     ],
 )
 def test_errors_name_file_line_and_statement(text: str, line: int, message: str) -> None:

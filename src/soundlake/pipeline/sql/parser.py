@@ -285,6 +285,14 @@ class _StatementParser(Cursor):
                 fmt = self.identifier()
                 if fmt.lower() != "delta":
                     raise self.error(f"only USING DELTA is supported, not '{fmt}'", token)
+            elif self.at_word("WITH") and (after := self.peek(1)) is not None and after.is_word("ROW"):
+                raise self.error(
+                    "WITH ROW FILTER is a Unity Catalog row filter, which soundlake does not enforce locally; "
+                    "filter the rows in the query (or apply the filter on Databricks after deploying)", token)
+            elif self.at_word("SCHEDULE") or self.at_word("TRIGGER"):
+                raise self.error(
+                    f"{str(token.value).upper() if token else 'SCHEDULE'} is Databricks SQL's refresh schedule for tables outside pipelines; "
+                    "in a pipeline the update's trigger decides (remove the clause; schedule `soundlake run`)", token)
             else:
                 assert token is not None
                 raise self.error(f"unsupported or misplaced clause starting at '{token.value}'", token)
