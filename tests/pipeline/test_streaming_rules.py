@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from soundlake.core.errors import DefinitionError
+from soundlake.core.errors import DefinitionError, SoundlakeError
 from soundlake.pipeline.streaming_rules import StreamingRejection, streaming_rejection
 from tests.cli import soundlake
 from tests.pipeline.conftest import Lakehouse
@@ -50,6 +50,34 @@ def test_dataframe_deduplication_is_streaming_deduplication() -> None:
     assert found is not None and found.error_class == "NON_TIME_WINDOW_NOT_SUPPORTED_IN_STREAMING"
     found = streaming_rejection("SELECT * FROM STREAM(s) ORDER BY id", dataframe=True)
     assert found is not None and found.message.startswith("Sorting is not supported")
+
+
+def test_dataframe_aggregations_over_a_stream_are_refused_with_or_without_a_watermark() -> None:
+    # df.groupBy("k").agg(F.count("*")) over spark.readStream: Spark refuses it in append mode
+    # without a watermark, and with withWatermark emits each group only once the watermark
+    # passes it; soundlake would append each micro-batch's partial counts instead
+    found = streaming_rejection("SELECT k, count(*) AS n FROM STREAM(s) GROUP BY k", dataframe=True)
+    assert found is not None and found.error_class == "STREAMING_OUTPUT_MODE.UNSUPPORTED_OPERATION"
+    assert "With withWatermark, Spark emits each group once the watermark passes it" in found.message
+    found = streaming_rejection("SELECT count(*) AS n FROM STREAM(s)", dataframe=True)
+    assert found is not None and found.error_class == "STREAMING_OUTPUT_MODE.UNSUPPORTED_OPERATION"
+
+
+def test_a_python_streaming_aggregation_fails_dry_run_naming_the_line(tmp_path: Path) -> None:
+    lake = Lakehouse(tmp_path / "p")
+    lake.config(libraries=["pipelines"])
+    (lake.root / "pipelines" / "agg.py").write_text(textwrap.dedent("""
+    import dlt
+    from pyspark.sql import functions as F
+
+    @dlt.table
+    def per_user():
+        return (spark.readStream.format("cloudFiles").option("cloudFiles.format", "parquet").load("data/in")
+                .withWatermark("ts", "10 minutes").groupBy("user_id").agg(F.count("*").alias("n")))
+    """), encoding="utf-8")
+    with pytest.raises(SoundlakeError, match=r"pipelines/agg\.py:5: flow 'main\.silver\.per_user' reads a stream, "
+                       r"and Spark Structured Streaming refuses its query in append mode"):
+        lake.run()
 
 
 def test_batch_queries_are_not_checked() -> None:

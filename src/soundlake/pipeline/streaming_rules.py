@@ -28,11 +28,13 @@ cross joins (also stream-stream), a stream ``LEFT [OUTER|SEMI|ANTI] JOIN`` a bat
 query, batch subqueries, ``LATERAL VIEW``, generators. Each rule is proven against real
 Spark (``tests/engines/spark/test_streaming_rules_spark.py``).
 
-Python DataFrame flows are checked on the Spark SQL their DataFrame renders, with three
+Python DataFrame flows are checked on the Spark SQL their DataFrame renders, with two
 differences: ``dropDuplicates`` and ``distinct`` are Spark's streaming deduplication
-(allowed), and aggregations and stream-stream outer joins are not refused, because
-``withWatermark`` (which makes them valid in append mode) leaves no trace in the rendered
-SQL.
+(allowed), and stream-stream outer joins are not refused, because ``withWatermark`` (which
+makes them valid in append mode) leaves no trace in the rendered SQL. Aggregations are
+refused as in SQL: without a watermark Spark refuses them, and with ``withWatermark``
+Spark emits each group once the watermark passes it, which soundlake's micro-batches
+(each run as a batch query) do not reproduce.
 """
 
 from __future__ import annotations
@@ -177,11 +179,14 @@ class _Walker:
                           "expressions", sub)
         if not streaming:
             return False
-        aggregation = _aggregation(node)
-        if aggregation is not None and not self.dataframe:
-            self._add(_OUTPUT_MODE, OUTPUT_MODE, "Invalid streaming output mode: append. This output mode is "
-                      "not supported for streaming aggregations without watermark on streaming "
-                      "DataFrames/DataSets", aggregation)
+        aggregation = _aggregation(node, distinct=not self.dataframe)
+        if aggregation is not None:
+            message = ("Invalid streaming output mode: append. This output mode is not supported for streaming "
+                       "aggregations without watermark on streaming DataFrames/DataSets")
+            if self.dataframe:  # withWatermark leaves no trace in the rendered SQL
+                message += (". With withWatermark, Spark emits each group once the watermark passes it, which "
+                            "soundlake does not reproduce (each micro-batch would append partial aggregates)")
+            self._add(_OUTPUT_MODE, OUTPUT_MODE, message, aggregation)
         for window in _windows(node):
             if self.dataframe and _is_drop_duplicates(window):
                 continue
@@ -319,9 +324,13 @@ def _subqueries(node: exp.Select) -> list[exp.Query]:
             if isinstance(n, exp.Query) or (isinstance(n, exp.Subquery) and isinstance(n.this, exp.Query))]
 
 
-def _aggregation(node: exp.Select) -> exp.Expr | None:
-    """The node making ``node`` an aggregation (GROUP BY, DISTINCT, an aggregate call), or None."""
-    for key in ("group", "distinct"):
+def _aggregation(node: exp.Select, *, distinct: bool = True) -> exp.Expr | None:
+    """The node making ``node`` an aggregation (GROUP BY, DISTINCT, an aggregate call), or None.
+
+    ``distinct=False``: ``SELECT DISTINCT`` does not count (a DataFrame's ``distinct()`` is
+    Spark's streaming de-duplication).
+    """
+    for key in ("group", "distinct") if distinct else ("group",):
         clause = node.args.get(key)
         if isinstance(clause, exp.Expr):
             return clause
