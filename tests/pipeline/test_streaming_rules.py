@@ -80,6 +80,28 @@ def test_a_python_streaming_aggregation_fails_dry_run_naming_the_line(tmp_path: 
         lake.run()
 
 
+def test_a_python_streaming_deduplication_is_a_plan_warning(tmp_path: Path) -> None:
+    from soundlake.project.pipeline_ops import dry_run
+
+    lake = Lakehouse(tmp_path / "p")
+    lake.config(libraries=["pipelines"])
+    (lake.root / "pipelines" / "dedup.py").write_text(textwrap.dedent("""
+    import dlt
+
+    @dlt.table
+    def users():
+        return spark.readStream.format("cloudFiles").option("cloudFiles.format", "parquet").load("data/in") \\
+            .dropDuplicates(["user_id"])
+
+    @dlt.materialized_view
+    def batch_users():
+        return spark.read.table("users").dropDuplicates(["user_id"])
+    """), encoding="utf-8")
+    warnings = dry_run(lake.project).plan.warnings
+    assert [w.split(": flow ")[1].split(":")[0] for w in warnings] == ["'main.silver.users'"]
+    assert "de-duplicates each micro-batch here; Spark keeps every key it has seen" in warnings[0]
+
+
 def test_batch_queries_are_not_checked() -> None:
     assert streaming_rejection("SELECT k, count(*) AS n FROM b GROUP BY k ORDER BY k") is None
 

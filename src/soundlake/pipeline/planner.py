@@ -29,6 +29,7 @@ from soundlake.pipeline.definitions import (
     SnapshotCdcFlow,
 )
 from soundlake.pipeline.sql.query import FlowInput
+from soundlake.pipeline.streaming_rules import deduplicates_a_stream
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,13 @@ def plan_update(
         dataset = by_name.get(flow.target)
         if dataset is None:
             raise GraphError(f"flow '{name}' writes {flow.target}, which is not defined")
+        if isinstance(flow, QueryFlow) and flow.native is not None and flow.sql is not None \
+                and any(i.streaming for i in inputs) and deduplicates_a_stream(flow.sql):
+            warnings.append(
+                f"{flow.location}: flow '{name}': dropDuplicates/distinct on a stream de-duplicates each "
+                "micro-batch here; Spark keeps every key it has seen (state without a watermark), so a key "
+                "that comes back in a later update is dropped on Databricks and kept here"
+            )
         selected = not selection or flow.target in selection or (full_refresh_all and not refresh_set)
         plans.append(FlowPlan(name, flow, tuple(inputs), dataset, frozenset(upstream), selected))
     ordered = _topological(plans)

@@ -135,10 +135,22 @@ def streaming_rejection(sql: str, *, dataframe: bool = False) -> StreamingReject
     return min(walker.found, key=lambda f: (f[0], f[1]))[2]
 
 
+def deduplicates_a_stream(sql: str) -> bool:
+    """Whether a Python DataFrame's SQL de-duplicates a stream (``dropDuplicates``, ``distinct``).
+
+    Spark keeps every key such a query has seen in its state (without a watermark, for
+    ever); soundlake de-duplicates each micro-batch, so the plan warns about it.
+    """
+    walker = _Walker(True)
+    walker.query(parse_query(sql), {})
+    return walker.deduplicates
+
+
 class _Walker:
     def __init__(self, dataframe: bool) -> None:
         self.dataframe = dataframe
         self.found: list[tuple[int, int, StreamingRejection]] = []
+        self.deduplicates = False
 
     def _add(self, phase: int, error_class: str, message: str, node: exp.Expr) -> None:
         text = " ".join(node.sql(READ_DIALECT).split())
@@ -187,8 +199,11 @@ class _Walker:
                 message += (". With withWatermark, Spark emits each group once the watermark passes it, which "
                             "soundlake does not reproduce (each micro-batch would append partial aggregates)")
             self._add(_OUTPUT_MODE, OUTPUT_MODE, message, aggregation)
+        if self.dataframe and isinstance(node.args.get("distinct"), exp.Expr):
+            self.deduplicates = True
         for window in _windows(node):
             if self.dataframe and _is_drop_duplicates(window):
+                self.deduplicates = True
                 continue
             self._add(_OPERATOR, NON_TIME_WINDOW, f"Window function is not supported in {window.this.sql(READ_DIALECT)}"
                       " on streaming DataFrames/Datasets. Structured Streaming only supports time-window "
