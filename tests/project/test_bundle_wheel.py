@@ -5,7 +5,10 @@
 artifact's build command is run here for real and the wheel it writes must be what the
 job references. The Databricks CLI (``databricks bundle schema``) is not installable from
 PyPI, so the documents are validated against ``schemas/databricks_bundle.schema.json``,
-written from the Databricks bundle configuration reference for the keys soundlake emits.
+written from the Databricks bundle configuration reference for the keys soundlake emits,
+and every job and pipeline resource is loaded by ``databricks-bundles`` (Databricks' own
+Python models of bundle resources, generated from the CLI's schema), which refuses any
+field the CLI's schema does not have.
 """
 
 from __future__ import annotations
@@ -52,6 +55,27 @@ def test_every_document_fits_the_bundle_schema(project: Project, tmp_path: Path,
     for name, document in documents(tmp_path / "b").items():
         errors = [f"{name}: {'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(document)]
         assert not errors, "\n".join(errors)
+
+
+@pytest.mark.parametrize("compute", ["serverless", "classic"])
+def test_resources_load_as_databricks_bundles_models(project: Project, tmp_path: Path, compute: str) -> None:
+    from databricks.bundles.jobs import Job
+    from databricks.bundles.pipelines import Pipeline
+
+    write_bundle(project, tmp_path / "b", compute=compute)  # type: ignore[arg-type]
+    loaded: list[str] = []
+    for name, document in documents(tmp_path / "b").items():
+        resources = document.get("resources", {})
+        for key, job in resources.get("jobs", {}).items():
+            assert Job.from_dict(job).name == job["name"], name
+            loaded.append(f"job {key}")
+        for key, pipeline in resources.get("pipelines", {}).items():
+            model = Pipeline.from_dict(pipeline)
+            assert model.libraries and len(model.libraries) == len(pipeline["libraries"]), name
+            loaded.append(f"pipeline {key}")
+    assert any(x.startswith("job ") for x in loaded) and any(x.startswith("pipeline ") for x in loaded), loaded
+    with pytest.raises(ValueError, match="Unexpected field 'librarys'"):
+        Pipeline.from_dict({"name": "p", "librarys": []})  # the models refuse misspelt keys
 
 
 def test_the_schema_refuses_what_databricks_refuses() -> None:
