@@ -5,13 +5,15 @@
 view, a view with an expectation, declared column comments, ``SET``) in a SQL notebook.
 ``python_runtime``: ``import dlt``, ``SparkSession.builder.getOrCreate()``,
 ``databricks.sdk.runtime`` and ``dbutils.widgets`` backed by the configuration,
-``spark.conf.get``, ``create_target_table`` with an append flow, ``dlt.read`` /
-``dlt.read_stream``, an expectation on a view and ``spark.range``. ``path_reads``: file and
+``spark.conf.get``, ``SparkSession.active().conf.set`` (ANSI off for the definitions after
+it), ``dbutils.fs.ls`` and the notebook context's user, ``create_target_table`` with an
+append flow, ``dlt.read`` / ``dlt.read_stream``, an expectation on a view and ``spark.range``. ``path_reads``: file and
 Delta reads by path, and a catalog table that no flow of the pipeline writes.
 """
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,16 @@ def _unpublished(*tables: str) -> Callable[[Path, Callable[[str], list[dict[str,
     return check
 
 
+def _comments(root: Path) -> None:
+    """The declared column comments of ``plays`` are Delta column metadata, in column order."""
+    from deltalake import DeltaTable
+
+    fields = DeltaTable(str(root / "lake" / "main" / "corpus" / "plays")).schema().fields
+    assert [(f.name, f.metadata.get("comment")) for f in fields] == [
+        ("id", "the play"), ("user_id", None), ("seconds", "seconds listened"), ("plan", None),
+    ]
+
+
 def _path_data(root: Path, update: int) -> None:
     """Plays, a Delta table of scores and JSON tags outside the lake, and a catalog table."""
     write_plays(root, update)
@@ -53,12 +65,13 @@ CASES = [
         "plays": _KNOWN,
         "free_count": [{"plays": 4, "seconds": 400}],
         "plans": [{"plan": "Free", "plays": 4}],
-    }, check=_unpublished("raw_plays", "per_plan")),
+    }, check=lambda root, read: (_unpublished("raw_plays", "per_plan")(root, read), _comments(root))),
     CorpusCase("python_runtime", {
         "plays": _KNOWN,
         "long_plays": [{"id": p["id"], "seconds": p["seconds"]} for p in _KNOWN if p["seconds"] >= 100],
         "premium_count": [{"count": 3}],
         "ids": [{"id": 0}, {"id": 1}, {"id": 2}],
+        "lenient": [{"x": None, "files": 1, "owner": getpass.getuser()}],
     }, check=_unpublished("raw_plays")),
     CorpusCase("path_reads", {
         "plays_with_scores": [
