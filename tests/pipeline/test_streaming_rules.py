@@ -63,10 +63,16 @@ def test_dataframe_aggregations_over_a_stream_are_refused_with_or_without_a_wate
     assert found is not None and found.error_class == "STREAMING_OUTPUT_MODE.UNSUPPORTED_OPERATION"
 
 
-def test_a_python_streaming_aggregation_fails_dry_run_naming_the_line(tmp_path: Path) -> None:
-    lake = Lakehouse(tmp_path / "p")
+def python_pipeline(root: Path, name: str, text: str) -> Lakehouse:
+    """A project whose ``pipelines/`` holds the Python file ``name``."""
+    lake = Lakehouse(root)
     lake.config(libraries=["pipelines"])
-    (lake.root / "pipelines" / "agg.py").write_text(textwrap.dedent("""
+    lake.sql(text, name)
+    return lake
+
+
+def test_a_python_streaming_aggregation_fails_dry_run_naming_the_line(tmp_path: Path) -> None:
+    lake = python_pipeline(tmp_path / "p", "agg.py", """
     import dlt
     from pyspark.sql import functions as F
 
@@ -74,7 +80,7 @@ def test_a_python_streaming_aggregation_fails_dry_run_naming_the_line(tmp_path: 
     def per_user():
         return (spark.readStream.format("cloudFiles").option("cloudFiles.format", "parquet").load("data/in")
                 .withWatermark("ts", "10 minutes").groupBy("user_id").agg(F.count("*").alias("n")))
-    """), encoding="utf-8")
+    """)
     with pytest.raises(SoundlakeError, match=r"pipelines/agg\.py:5: flow 'main\.silver\.per_user' reads a stream, "
                        r"and Spark Structured Streaming refuses its query in append mode"):
         lake.run()
@@ -83,9 +89,7 @@ def test_a_python_streaming_aggregation_fails_dry_run_naming_the_line(tmp_path: 
 def test_a_python_streaming_deduplication_is_a_plan_warning(tmp_path: Path) -> None:
     from soundlake.project.pipeline_ops import dry_run
 
-    lake = Lakehouse(tmp_path / "p")
-    lake.config(libraries=["pipelines"])
-    (lake.root / "pipelines" / "dedup.py").write_text(textwrap.dedent("""
+    lake = python_pipeline(tmp_path / "p", "dedup.py", """
     import dlt
 
     @dlt.table
@@ -96,7 +100,7 @@ def test_a_python_streaming_deduplication_is_a_plan_warning(tmp_path: Path) -> N
     @dlt.materialized_view
     def batch_users():
         return spark.read.table("users").dropDuplicates(["user_id"])
-    """), encoding="utf-8")
+    """)
     warnings = dry_run(lake.project).plan.warnings
     assert [w.split(": flow ")[1].split(":")[0] for w in warnings] == ["'main.silver.users'"]
     assert "de-duplicates each micro-batch here; Spark keeps every key it has seen" in warnings[0]
