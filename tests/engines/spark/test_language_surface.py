@@ -125,3 +125,19 @@ def test_platform_functions_are_refused_before_anything_runs_on_spark(spark: Any
         lake.run(engine="spark")
     with pytest.raises(SoundlakeError, match="table main.silver.first does not exist"):
         lake.rows("SELECT * FROM first")  # nothing half-ran
+
+
+def test_sql_range_is_one_bigint_column_id_on_both_engines(spark: Any, tmp_path: Path) -> None:
+    """``FROM range(...)`` in SQL: Spark's column ``id`` (DuckDB's own range names it ``range``)."""
+    tables: dict[str, dict[str, Any]] = {}
+    for engine in ("duckdb", "spark"):
+        lake = Lakehouse(tmp_path / engine)
+        lake.sql("CREATE MATERIALIZED VIEW r AS SELECT * FROM range(3);\n"
+                 "CREATE MATERIALIZED VIEW r2 AS SELECT t.id * 2 AS d FROM range(1, 10, 3, 4) AS t;\n"
+                 "CREATE MATERIALIZED VIEW r3 AS SELECT range.id FROM range(2);")
+        result = lake.run(engine=engine)
+        assert list(result.errors) == ["main.silver.r3"], (engine, result.errors)  # an unnamed range
+        tables[engine] = {t: lake.rows(f"SELECT * FROM {t} ORDER BY 1") for t in ("r", "r2")}
+    assert tables["duckdb"] == tables["spark"] == {
+        "r": [{"id": 0}, {"id": 1}, {"id": 2}], "r2": [{"d": 2}, {"d": 8}, {"d": 14}],
+    }

@@ -207,6 +207,8 @@ def to_duckdb(tree: exp.Expr, settings: SparkSqlSettings) -> exp.Expr:
     """
 
     def fix(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Table) and isinstance(node.this, exp.Anonymous) and str(node.this.this).lower() == "range":
+            return _spark_range(node)
         if isinstance(node, (exp.TsOrDsAdd, exp.AddMonths)) and not isinstance(node.parent, exp.Cast):
             return cast_as(node, "date")
         renamed = _renamed(node)
@@ -265,6 +267,20 @@ def to_duckdb(tree: exp.Expr, settings: SparkSqlSettings) -> exp.Expr:
         return node
 
     return _rewrite(tree, fix)
+
+
+def _spark_range(table: exp.Table) -> exp.Expr:
+    """``FROM range(...)``: Spark's one BIGINT column ``id`` (DuckDB names it ``range``).
+
+    ``range(end)``, ``range(start, end[, step[, numPartitions]])``: the partition count
+    means nothing to DuckDB and is dropped; the bounds and step mean the same.
+    """
+    args = [a.copy() for a in table.this.expressions[:3]]
+    inner = exp.select(exp.alias_(exp.column("range"), "id")).from_(
+        exp.Table(this=exp.Anonymous(this="range", expressions=args))
+    )
+    alias = table.args.get("alias")  # without one, Spark's range has no name to qualify `id` with
+    return exp.Subquery(this=inner, alias=alias.copy() if alias is not None else None)
 
 
 def _rewrite(tree: exp.Expr, fix: Callable[[exp.Expr], exp.Expr]) -> exp.Expr:
