@@ -11,6 +11,7 @@ import json
 import posixpath
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -358,6 +359,58 @@ def compact(uri: str, storage_options: Mapping[str, str] | None = None) -> None:
 def history(uri: str, storage_options: Mapping[str, str] | None = None, limit: int | None = None) -> list[dict[str, Any]]:
     """The table's commit history, newest first."""
     return list(open_table(uri, storage_options).history(limit))
+
+
+def time_travel_version(
+    uri: str, kind: str, value: str, storage_options: Mapping[str, str] | None = None, *, name: str = ""
+) -> int:
+    """The version ``VERSION AS OF value`` / ``TIMESTAMP AS OF value`` reads, as Delta resolves it.
+
+    A timestamp reads the last version committed at or before it; a naive timestamp is UTC.
+    As on Delta, a version outside the table's history, a timestamp before its first
+    commit or after its last one is an error, not the nearest version.
+
+    Raises:
+        StorageError: naming the table (``name``), what was asked and what is available.
+    """
+    label = name or uri
+    commits = sorted((int(c["version"]), int(c["timestamp"])) for c in history(uri, storage_options) if "version" in c)
+    if not commits:
+        raise StorageError(f"table {label} has no history to time travel in")
+    earliest, latest = commits[0], commits[-1]
+    if kind.upper() == "VERSION":
+        try:
+            version = int(value)
+        except ValueError:
+            raise StorageError(f"VERSION AS OF needs an integer, not '{value}'") from None
+        if not earliest[0] <= version <= latest[0]:
+            raise StorageError(
+                f"cannot time travel table {label} to version {version}: "
+                f"available versions are {earliest[0]} to {latest[0]}"
+            )
+        return version
+    try:
+        wanted = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise StorageError(f"TIMESTAMP AS OF needs a timestamp such as '2026-01-31 12:00:00', not '{value}'") from None
+    if wanted.tzinfo is None:
+        wanted = wanted.replace(tzinfo=timezone.utc)
+    millis = int(wanted.timestamp() * 1000)
+
+    def shown(ms: int) -> str:
+        return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+    if millis < earliest[1]:
+        raise StorageError(
+            f"cannot time travel table {label} to {value}: it is before the earliest version "
+            f"({earliest[0]}, committed {shown(earliest[1])} UTC)"
+        )
+    if millis > latest[1]:
+        raise StorageError(
+            f"cannot time travel table {label} to {value}: it is after the latest version "
+            f"({latest[0]}, committed {shown(latest[1])} UTC); use {shown(latest[1])} or earlier"
+        )
+    return max(v for v, ms in commits if ms <= millis)
 
 
 def commits_between(

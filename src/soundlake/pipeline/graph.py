@@ -265,7 +265,15 @@ def _inputs(flow: Flow, *, catalog: str, schema: str) -> tuple[FlowInput, ...]:
     if isinstance(flow, QueryFlow):
         if flow.sql is None:
             return ()  # a Python function not yet turned into SQL: inputs unknown
-        return analyze_query(flow.sql, catalog=catalog, schema=schema, location=flow.location)
+        inputs = analyze_query(flow.sql, catalog=catalog, schema=schema, location=flow.location)
+        for inp in inputs:
+            if inp.as_of is not None:
+                raise GraphError(
+                    f"{flow.location}: flow '{flow.name}' reads {inp.describe()}: time travel is not "
+                    "supported in pipeline flows (they read each table's current version)",
+                    hint="time travel works in `soundlake query`",
+                )
+        return inputs
     if isinstance(flow, AutoCdcFlow):
         return (
             FlowInput(

@@ -47,6 +47,7 @@ from soundlake.pipeline.python.dbutils import project_lake
 from soundlake.pipeline.runner import UpdateResult, run_update
 from soundlake.pipeline.sql.query import analyze_query, bind_query
 from soundlake.pipeline.sql.settings import SparkSqlSettings
+from soundlake.pipeline.sql.time_travel import expand_at_syntax
 from soundlake.pipeline.streaming_rules import check_streaming_flows
 from soundlake.project.context import Project
 
@@ -290,7 +291,9 @@ def run(
 def query(project: Project, sql: str, *, limit: int | None = None) -> pa.Table:
     """Run a read-only Spark SQL query over the lake's Delta tables with DuckDB.
 
-    Table names resolve as ``catalog.schema.table`` with the project defaults.
+    Table names resolve as ``catalog.schema.table`` with the project defaults. Time
+    travel reads an earlier snapshot, as on Databricks: ``t VERSION AS OF 3``,
+    ``t TIMESTAMP AS OF '2026-01-31 12:00:00'``, ``t@v3``, ``t@20260131120000000``.
 
     Raises:
         DefinitionError: when the query does not parse.
@@ -298,17 +301,23 @@ def query(project: Project, sql: str, *, limit: int | None = None) -> pa.Table:
         EngineError: when DuckDB fails (an overflow, a bad cast) or Arrow cannot hold the result.
     """
     config = project.config
+    sql = expand_at_syntax(sql)
     inputs = analyze_query(sql, catalog=config.catalog, schema=config.schema_, location=SourceLocation("<query>"))
     relations = {}
     schemas: dict[str, pa.Schema] = {}
+    options = project.lake.storage_options
     for inp in inputs:
         if inp.kind != "table" or inp.table is None:
             raise AccessError("soundlake query reads the lake's tables only: read_files is not allowed")
         uri = project.lake.uri(*inp.table.parts)
-        schema = delta.table_schema(uri, project.lake.storage_options)
+        schema = delta.table_schema(uri, options)
         if schema is None:
             raise StorageError(f"table {inp.table} does not exist (no Delta table at {uri})")
-        relations[inp.placeholder] = DeltaRelation(uri, storage_options=project.lake.storage_options)
+        version = None
+        if inp.as_of is not None:  # VERSION / TIMESTAMP AS OF, t@v12: that snapshot, its schema
+            version = delta.time_travel_version(uri, *inp.as_of, options, name=str(inp.table))
+            schema = delta.snapshot_schema(uri, version, options)
+        relations[inp.placeholder] = DeltaRelation(uri, version=version, storage_options=options)
         schemas[inp.placeholder] = schema
     from soundlake.engines.duckdb.engine import DuckDBEngine
 

@@ -62,6 +62,8 @@ class FlowInput:
     options: Mapping[str, str] = field(default_factory=dict)
     placeholder: str = ""
     written: str = ""
+    as_of: tuple[str, str] | None = None
+    """Time travel: ``("VERSION", "3")`` or ``("TIMESTAMP", "2026-01-31")`` as written."""
 
     @property
     def source_table(self) -> TableName:
@@ -77,12 +79,12 @@ class FlowInput:
     @property
     def key(self) -> tuple[object, ...]:
         """Identity of the input regardless of its placeholder (same key, same relation)."""
-        return (self.kind, self.streaming, self.table, self.path, tuple(sorted(self.options.items())))
+        return (self.kind, self.streaming, self.table, self.path, tuple(sorted(self.options.items())), self.as_of)
 
     def describe(self) -> str:
         """A short human-readable form, e.g. ``STREAM(main.silver.users)``."""
         if self.kind == "table":
-            text = str(self.table)
+            text = str(self.table) + (f" {self.as_of[0]} AS OF {self.as_of[1]}" if self.as_of else "")
         elif self.kind == "path":
             text = f"delta.`{self.path}`"
         else:
@@ -121,15 +123,7 @@ def analyze_query(
     keys: dict[tuple[object, ...], FlowInput] = {}
     for _node, found in _references(tree, catalog=catalog, schema=schema, location=location):
         if found.key not in keys:
-            bound = FlowInput(
-                kind=found.kind,
-                streaming=found.streaming,
-                table=found.table,
-                path=found.path,
-                options=found.options,
-                placeholder=f"{PLACEHOLDER_PREFIX}{len(inputs)}",
-                written=found.written,
-            )
+            bound = dataclasses.replace(found, placeholder=f"{PLACEHOLDER_PREFIX}{len(inputs)}")
             keys[found.key] = bound
             inputs.append(bound)
     return tuple(inputs)
@@ -368,13 +362,26 @@ def _table_input(
             name = TableName.parse(written, catalog=catalog, schema=schema)
         except DefinitionError as exc:
             raise DefinitionError(_located(location, exc.message)) from exc
-        return FlowInput(kind="table", streaming=streaming, table=name, written=written)
+        return FlowInput(kind="table", streaming=streaming, table=name, written=written,
+                         as_of=_time_travel(table, location))
     func = table.this
     fname = _function_name(func)
     if fname not in _FILE_FUNCTIONS:
         return None
     path, options = (_read_files_args if fname == "read_files" else _cloud_files_args)(func, location)
     return FlowInput(kind="files", streaming=streaming, path=path, options=options, written=fname)
+
+
+def _time_travel(table: exp.Table, location: SourceLocation | None) -> tuple[str, str] | None:
+    """``t VERSION AS OF 3`` / ``t TIMESTAMP AS OF '...'``: the kind and the literal, or None."""
+    version = table.args.get("version")
+    if not isinstance(version, exp.Version):
+        return None
+    value = version.args.get("expression")
+    if not isinstance(value, exp.Literal):
+        raise DefinitionError(_located(location, f"time travel needs a literal version or timestamp, not "
+                                                 f"{version.sql(READ_DIALECT)}"))
+    return str(version.this).upper(), str(value.this)
 
 
 PATH_FORMATS = ("delta", "parquet", "json", "csv")
@@ -481,7 +488,7 @@ def _placeholder_table(node: exp.Expr, placeholder: str) -> exp.Table:
         alias = sub_alias.copy() if sub_alias is not None else None
     if alias is None and isinstance(table.this, exp.Identifier):
         alias = exp.TableAlias(this=exp.to_identifier(table.name))
-    for part in ("db", "catalog"):
+    for part in ("db", "catalog", "version"):  # the placeholder is already the version read
         new.set(part, None)
     new.set("this", exp.to_identifier(placeholder))
     new.set("alias", alias)
