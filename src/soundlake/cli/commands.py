@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "soundlake.cli.job_cmd",
     "soundlake.cli.demo_cmd",
     "soundlake.cli.bundle_cmd",
+    "soundlake.cli.catalog_cmd",
 )
 
 

@@ -361,6 +361,60 @@ def history(uri: str, storage_options: Mapping[str, str] | None = None, limit: i
     return list(open_table(uri, storage_options).history(limit))
 
 
+@dataclass(frozen=True)
+class ColumnDetails:
+    """One column of a Delta table: name, nullability and the ``comment`` metadata."""
+
+    name: str
+    nullable: bool
+    comment: str | None
+
+
+@dataclass(frozen=True)
+class TableDetails:
+    """What the Delta log says of a table (``DESCRIBE DETAIL``): no data file is read.
+
+    ``num_records`` is None when a data file carries no row-count statistics.
+    """
+
+    version: int
+    schema: pa.Schema
+    columns: tuple[ColumnDetails, ...]
+    description: str | None
+    configuration: Mapping[str, str]
+    partition_columns: tuple[str, ...]
+    num_files: int
+    size_bytes: int
+    num_records: int | None
+    last_commit: Mapping[str, Any]
+
+
+def table_details(uri: str, storage_options: Mapping[str, str] | None = None) -> TableDetails | None:
+    """The table's metadata, schema, file statistics and latest commit, or None when absent."""
+    if not is_delta_table(uri, storage_options):
+        return None
+    table = open_table(uri, storage_options)
+    metadata = table.metadata()
+    fields = table.schema().fields
+    adds = pa.table(table.get_add_actions(flatten=True))
+    records = adds.column("num_records") if "num_records" in adds.column_names else None
+    num_records = None if records is None or records.null_count else int(pc.sum(records).as_py() or 0)
+    size = int(pc.sum(adds.column("size_bytes")).as_py() or 0) if adds.num_rows else 0
+    last = table.history(1)
+    return TableDetails(
+        version=int(table.version()),
+        schema=table_schema(uri, storage_options) or pa.schema([]),
+        columns=tuple(ColumnDetails(f.name, bool(f.nullable), (f.metadata or {}).get("comment")) for f in fields),
+        description=metadata.description,
+        configuration=dict(metadata.configuration),
+        partition_columns=tuple(metadata.partition_columns),
+        num_files=adds.num_rows,
+        size_bytes=size,
+        num_records=num_records,
+        last_commit=dict(last[0]) if last else {},
+    )
+
+
 def time_travel_version(
     uri: str, kind: str, value: str, storage_options: Mapping[str, str] | None = None, *, name: str = ""
 ) -> int:

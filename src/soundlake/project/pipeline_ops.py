@@ -294,12 +294,19 @@ def query(project: Project, sql: str, *, limit: int | None = None) -> pa.Table:
     Table names resolve as ``catalog.schema.table`` with the project defaults. Time
     travel reads an earlier snapshot, as on Databricks: ``t VERSION AS OF 3``,
     ``t TIMESTAMP AS OF '2026-01-31 12:00:00'``, ``t@v3``, ``t@20260131120000000``.
+    ``SHOW CATALOGS|SCHEMAS|TABLES``, ``DESCRIBE [EXTENDED|HISTORY] t`` and ``SHOW
+    TBLPROPERTIES t`` answer from the catalog (:mod:`soundlake.project.catalog_ops`).
 
     Raises:
         DefinitionError: when the query does not parse.
         StorageError: when a table does not exist.
         EngineError: when DuckDB fails (an overflow, a bad cast) or Arrow cannot hold the result.
     """
+    from soundlake.project.catalog_ops import catalog_statement  # it lists the pipeline's tables
+
+    shown = catalog_statement(project, sql)  # SHOW ... / DESCRIBE ...
+    if shown is not None:
+        return shown
     config = project.config
     sql = expand_at_syntax(sql)
     inputs = analyze_query(sql, catalog=config.catalog, schema=config.schema_, location=SourceLocation("<query>"))

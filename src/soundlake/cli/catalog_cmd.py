@@ -1,0 +1,96 @@
+"""``soundlake catalog [PATTERN]`` and ``soundlake describe TABLE``: browse the catalog."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from soundlake.cli.common import check_format, console, format_option, open_project, print_json
+from soundlake.core.text import plural
+from soundlake.project.catalog_ops import CatalogEntry, TableInfo, catalog_entries, describe_table
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``catalog`` and ``describe`` to ``app``."""
+
+    @app.command("catalog")
+    def catalog(
+        pattern: str | None = typer.Argument(None, help="Glob over table names: gold.*, *dim_*, bronze.*"),
+        fmt: str = format_option("table (a tree) or json"),
+    ) -> None:
+        """Catalogs, schemas and tables (streaming tables, views, quarantine, event log, bronze)."""
+        check_format(fmt)
+        entries = catalog_entries(open_project(), pattern)
+        if fmt == "json":
+            for entry in entries:
+                print_json(entry)
+            return
+        if not entries:
+            console.print(f"no table matches '{pattern}'" if pattern else "the catalog is empty")
+            return
+        console.print(_tree(entries))
+
+    @app.command("describe")
+    def describe(
+        table: str = typer.Argument(..., help="Table name: catalog.schema.table, schema.table or table."),
+        fmt: str = format_option(),
+    ) -> None:
+        """One table: kind, columns, expectations, properties, size, version, last update, lineage."""
+        check_format(fmt)
+        info = describe_table(open_project(), table)
+        if fmt == "json":
+            print_json(info.as_dict())
+            return
+        _print_info(info)
+
+
+def _tree(entries: list[CatalogEntry]) -> Tree:
+    root = Tree(Text("catalog"))
+    nodes: dict[str, Tree] = {}
+    for entry in entries:
+        parts = entry.name.split(".")
+        parent = root
+        for depth in range(len(parts) - 1):
+            key = ".".join(parts[: depth + 1])
+            if key not in nodes:
+                nodes[key] = parent.add(Text(parts[depth]))
+            parent = nodes[key]
+        parent.add(Text(f"{parts[-1]}  ({entry.kind})"))
+    return root
+
+
+def _print_info(info: TableInfo) -> None:
+    console.print(Text(f"{info.name}  ({info.kind})"))
+    facts = [
+        ("comment", info.comment),
+        ("location", info.location or "not stored (computed when read)"),
+        ("defined at", info.defined_at),
+        ("rows", None if info.rows is None else f"{info.rows:,}"),
+        ("files", None if info.files is None else f"{plural(info.files, 'file')}, {info.size_bytes or 0:,} bytes"),
+        ("Delta version", info.version),
+        ("partitioned by", ", ".join(info.partitioned_by) or None),
+        ("clustered by", ", ".join(info.clustered_by) or None),
+        ("last update", " ".join(f"{k}={v}" for k, v in info.last_update.items() if v) or None),
+        ("written by", ", ".join(info.written_by) or None),
+        ("read by", ", ".join(info.read_by) or None),
+    ]
+    for label, value in facts:
+        if value is not None and value != "":
+            console.print(Text(f"  {label}: {value}"))
+    if info.columns:
+        columns = Table("column", "type", "nullable", "comment", title="columns", title_justify="left")
+        for c in info.columns:
+            columns.add_row(c.name, c.data_type, "yes" if c.nullable else "no", c.comment or "")
+        console.print(columns)
+    if info.expectations:
+        rules = Table("expectation", "condition", "on violation", title="expectations", title_justify="left")
+        for rule in info.expectations:
+            rules.add_row(rule["name"], rule["condition"], rule["action"])
+        console.print(rules)
+    if info.properties:
+        props = Table("property", "value", title="table properties", title_justify="left")
+        for key, value in sorted(info.properties.items()):
+            props.add_row(key, value)
+        console.print(props)
