@@ -213,6 +213,44 @@ def test_deleted_last_commit_of_materialized_view_is_recomputed(tmp_path: Path) 
     assert any("materialized view main.silver.total" in w and "recomputed" in w for w in warnings)
 
 
+def _restore(lh: Lakehouse, table: str, version: int) -> None:
+    """A Delta RESTORE committed outside the pipeline (deltalake's, as Databricks' RESTORE TABLE)."""
+    from soundlake.lake import delta
+
+    delta.open_table(str(_table(lh, table))).restore(version)
+
+
+def test_restored_streaming_and_cdc_tables_fail_then_full_refresh_repairs(tmp_path: Path) -> None:
+    """Issue 17: a RESTORE after a flow's last batch took its rows; the next update must not skip them."""
+    lh = _project(tmp_path, batches=2)
+    _restore(lh, "raw", 0)
+    _restore(lh, "users", 0)
+    assert lh.rows("SELECT count(*) AS n FROM raw") == [{"n": 2}]
+    _batch(lh, 3)
+    with pytest.raises(StateMismatchError) as info:
+        lh.run()
+    message = str(info.value)
+    assert "table main.silver.raw was restored (RESTORE at version 2 to version 0) after flow 'main.silver.raw' " \
+           "committed version 1" in message
+    assert "table main.silver.users was restored" in message
+    assert "--full-refresh main.silver.raw,main.silver.users" in message
+    result = lh.run(full_refresh=["raw", "users"])
+    assert result.ok, result.errors
+    assert lh.run().ok
+    assert _tables(lh) == _expected(3)
+
+
+def test_restored_materialized_view_is_recomputed(tmp_path: Path) -> None:
+    lh = _project(tmp_path)
+    _restore(lh, "total", 0)
+    assert lh.rows("SELECT n FROM total") == [{"n": 2}]
+    result = lh.run()
+    assert result.ok, result.errors
+    assert _tables(lh) == _expected(2)
+    warnings = [e["message"] for e in lh.events(result.run_id) if e["level"] == "WARN"]
+    assert any("materialized view main.silver.total was restored (RESTORE at version" in w for w in warnings)
+
+
 def test_deleted_table_folder_with_state_fails_then_full_refresh_repairs(tmp_path: Path) -> None:
     """Item 2: a deleted table folder whose checkpoint remains is not silently left empty."""
     lh = _project(tmp_path)

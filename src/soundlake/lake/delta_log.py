@@ -96,6 +96,27 @@ def inspect_table(
     return TableLog(exists=True, version=int(table.version()), owner=owner, transactions=txns)
 
 
+def restores_after(
+    uri: str, version: int, storage_options: Mapping[str, str] | None = None
+) -> list[tuple[int, str]]:
+    """The RESTORE commits after ``version``: ``(commit version, what it restored to)``, oldest first.
+
+    Only the commits newer than ``version`` are read (usually none or a few).
+    """
+    table = delta.open_table(uri, storage_options)
+    newer = int(table.version()) - version
+    if newer <= 0:
+        return []
+    found: list[tuple[int, str]] = []
+    for commit in table.history(newer):
+        if str(commit.get("operation", "")).upper() != "RESTORE" or commit.get("version") is None:
+            continue
+        params = commit.get("operationParameters") or {}
+        target = params.get("version") or params.get("timestamp")
+        found.append((int(commit["version"]), f"version {target}" if params.get("version") else str(target or "?")))
+    return sorted(found)
+
+
 def log_gap(uri: str, storage_options: Mapping[str, str] | None = None) -> str | None:
     """Describe missing commit files after the log's first one ("commit 3 is missing")."""
     fs, base = delta._filesystem(uri, storage_options)

@@ -12,6 +12,9 @@ start of every update, one log read per table checks:
   checkpoint does not know (checkpoint deleted, or restored from an older copy);
 - lost commits: the table's version is lower than the one recorded after the flow's last
   commit, its folder is gone while the checkpoint has offsets, or its log has a gap;
+- a RESTORE (``soundlake restore``, Delta's ``RESTORE TABLE``, ``DeltaTable.restore``)
+  committed after the flow's last commit: the rows of the batches after the restored
+  version are gone while the checkpoint says they were written;
 - a streaming source that went back below the version a flow already read.
 
 A mismatch fails the update naming the tables and the repair (``--full-refresh``).
@@ -27,7 +30,7 @@ from dataclasses import dataclass, field
 from soundlake.catalog.names import TableName
 from soundlake.catalog.state import checkpoint_key, safe_name
 from soundlake.core.errors import DefinitionError, GraphError, SoundlakeError, StorageError
-from soundlake.lake.delta_log import TableLog, inspect_table
+from soundlake.lake.delta_log import TableLog, inspect_table, restores_after
 from soundlake.pipeline.checkpoint import Checkpoint
 from soundlake.pipeline.context import RunContext
 from soundlake.pipeline.graph import Graph
@@ -184,6 +187,25 @@ def _check_stream(
             f"table {fp.target} is at version {log.version} but flow '{fp.name}' committed version "
             f"{recorded} (Delta commit files deleted)",
         )
+        return
+    restored = _restored(ctx, fp, recorded, log)
+    if restored:
+        report.add(
+            fp.target,
+            f"table {fp.target} was restored ({restored}) after flow '{fp.name}' committed version {recorded}: "
+            "the rows of its later batches are gone while its checkpoint says they were written",
+        )
+
+
+def _restored(ctx: RunContext, fp: FlowPlan, recorded: object, log: TableLog) -> str | None:
+    """``RESTORE at version 5 to version 0``: the newest RESTORE after the flow's last commit, or None."""
+    if recorded is None or log.version is None or log.version <= int(str(recorded)):
+        return None
+    found = restores_after(ctx.table_uri(fp.target), int(str(recorded)), ctx.storage_options)
+    if not found:
+        return None
+    at, to = found[-1]
+    return f"RESTORE at version {at} to {to}"
 
 
 def _check_sources(
@@ -217,15 +239,21 @@ def _check_sources(
 def _check_view(ctx: RunContext, fp: FlowPlan, cp: Checkpoint, log: TableLog, report: StateReport) -> None:
     """A view that lost commits is recomputed (its inputs are the truth)."""
     recorded = cp.table_version
-    if recorded is None or not log.exists or log.version is None or log.version >= int(recorded):
+    if recorded is None or not log.exists or log.version is None:
         return
+    if log.version >= int(recorded):
+        restored = _restored(ctx, fp, recorded, log)
+        if restored is None:
+            return
+        why = f"was restored ({restored}) after its last refresh"
+    else:
+        why = f"is at version {log.version} but was written at version {recorded} (Delta commit files deleted)"
     cp.signature = cp.incremental = cp.definition = None
     cp.save(ctx)
     report.rebuilt.append(fp.target)
     ctx.events.emit(
         "update_progress",
-        f"materialized view {fp.target} is at version {log.version} but was written at version "
-        f"{recorded} (Delta commit files deleted); it is recomputed in full",
+        f"materialized view {fp.target} {why}; it is recomputed in full",
         level="WARN",
         dataset=str(fp.target),
         details={"state_repair": {"dataset": str(fp.target), "recompute": True}},
