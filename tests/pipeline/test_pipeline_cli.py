@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +45,8 @@ def test_run_query_events_history_status(lakehouse: Lakehouse) -> None:
     assert {"create_update", "flow_definition", "flow_progress", "update_progress"} <= types
     history = _cli(lakehouse.root, "history", "raw")
     assert history.returncode == 0 and "WRITE" in history.stdout
+    write = next(line for line in history.stdout.splitlines() if "WRITE" in line)
+    assert "rows added" in history.stdout and re.search(r"│\s+2\s+│\s+-\s+│", write), history.stdout
     status = _cli(lakehouse.root, "status")
     assert "main.silver.total" in status.stdout and "COMPLETED" in status.stdout
     missing = _cli(lakehouse.root, "query", "SELECT * FROM nope")
@@ -66,8 +69,11 @@ def test_status_after_an_idle_update_and_short_run_ids(lakehouse: Lakehouse) -> 
     (raw,) = [r for r in rows if r["dataset"] == "main.silver.raw"]
     assert raw["status"] == "IDLE" and raw["run_id"] != first[0]["run_id"]
     assert raw["data_run_id"] == first[0]["run_id"] and raw["data_output_rows"] == 3 and raw["table_rows"] == 3
+    assert raw["data_counts"]["num_input_rows"] == 3 and raw["data_counts"]["num_output_rows"] == 3
+    assert raw["data_summary"] == "3 rows in, 3 written"
     table = _cli(lakehouse.root, "status").stdout
-    assert "IDLE" in table and "3" in table
+    line = next(x for x in table.splitlines() if "main.silver.raw" in x)
+    assert "IDLE" in line and "3 rows in, 3 written" in line and line.rstrip(" │").endswith(" 3"), table
     short = raw["data_run_id"][:12]
     events = _cli(lakehouse.root, "events", "--run", short, "--format", "json")
     assert events.returncode == 0, events.stderr
@@ -110,18 +116,31 @@ def test_output_to_a_file_never_cuts_names(lakehouse: Lakehouse) -> None:
 def test_counts_say_what_they_are(lakehouse: Lakehouse) -> None:
     """Rows in, written, dropped: in the run summary, the progress lines and the event messages."""
     lakehouse.sql("""
-    CREATE OR REFRESH STREAMING TABLE raw (CONSTRAINT positive EXPECT (id > 0) ON VIOLATION DROP ROW)
-    AS SELECT * FROM STREAM read_files('${data}/in', format => 'parquet');
+    CREATE OR REFRESH STREAMING TABLE raw (
+      CONSTRAINT positive EXPECT (id > 0) ON VIOLATION DROP ROW,
+      CONSTRAINT has_id EXPECT (id IS NOT NULL)
+    ) AS SELECT * FROM STREAM read_files('${data}/in', format => 'parquet');
     """)
     lakehouse.parquet("in", "a.parquet", [{"id": 1}, {"id": 2}, {"id": -3}])
     run = _cli(lakehouse.root, "run")
     assert run.returncode == 0, run.stderr
     header = next(line for line in run.stdout.splitlines() if "flow" in line and "status" in line)
     assert all(word in header for word in ("rows in", "written", "upserted", "deleted", "dropped", "quarantined"))
-    said = "3 rows in, 2 written, 1 dropped, failed expectations: positive (1)"
+    said = "3 rows in, 2 written, 1 dropped, failed expectations: positive (1), 1 other expectation passed"
     assert said in run.stdout
     events = _cli(lakehouse.root, "events", "--format", "json")
     messages = [json.loads(line)["message"] for line in events.stdout.splitlines()]
     assert f"Flow 'main.silver.raw' has COMPLETED: {said}" in messages
     table = _cli(lakehouse.root, "events")
     assert said in table.stdout
+    # the report's timeline says the same counts, and the graph the table's size now
+    report = _cli(lakehouse.root, "report", "-o", str(lakehouse.root / "r.html"))
+    assert report.returncode == 0, report.stderr
+    html = (lakehouse.root / "r.html").read_text(encoding="utf-8")
+    assert "rows in: 3\nwritten: 2\ndropped: 1" in html
+    assert "rows in the table now: 2" in html and "written in latest run: 2" in html
+    # after an idle update the graph still says what the last update with data wrote
+    assert _cli(lakehouse.root, "run").returncode == 0
+    assert _cli(lakehouse.root, "report", "-o", str(lakehouse.root / "r.html")).returncode == 0
+    html = (lakehouse.root / "r.html").read_text(encoding="utf-8")
+    assert "written in latest run: 0\nwritten in run 1, its last with data: 2" in html

@@ -165,18 +165,18 @@ def register(app: typer.Typer) -> None:
             for commit in commits:
                 print_json(commit)
             return
-        grid = Table(title=Text(f"history of {table}"), title_justify="left")
-        for col in ("version", "timestamp", "operation", "rows", "run", "flow"):
-            grid.add_column(col)
+        title = f"history of {table} (rows added and deleted: the commit's Delta metrics; a rewrite adds the whole table)"
+        grid = Table(title=Text(title), title_justify="left")
+        for col in ("version", "timestamp", "operation", "rows added", "rows deleted", "run", "flow"):
+            grid.add_column(col, justify="right" if col.startswith("rows") else "left")
         from datetime import datetime, timezone
 
         for c in commits:
             ts = datetime.fromtimestamp(int(c.get("timestamp", 0)) / 1000, tz=timezone.utc)
             metrics = c.get("operationMetrics") or {}
-            rows = metrics.get("num_added_rows", metrics.get("num_deleted_rows", ""))
             grid.add_row(
                 str(c.get("version", "")), ts.strftime("%Y-%m-%d %H:%M:%S"), str(c.get("operation", "")),
-                str(rows), str(c.get("run", ""))[:12], str(c.get("flow", "")),
+                _metric(metrics, _ADDED), _metric(metrics, _DELETED), str(c.get("run", ""))[:12], str(c.get("flow", "")),
             )
         console.print(grid)
 
@@ -198,7 +198,7 @@ def register(app: typer.Typer) -> None:
     def status(
         fmt: str = typer.Option("table", "--format", help="table or json"),
     ) -> None:
-        """The last status of every flow, the rows its last update with data wrote, and its table's size."""
+        """The last status of every flow, the counts of its last update with data, and its table's size."""
         from soundlake.project.pipeline_ops import status as read
 
         check_format(fmt, ("table", "json"))
@@ -210,16 +210,35 @@ def register(app: typer.Typer) -> None:
         if not rows:
             console.print("no runs yet: start one with soundlake run (or soundlake job)")
             return
-        grid = Table(title="flows (last update; rows written by the last update with data)", title_justify="left")
-        for col in ("flow", "status", "run", "time", "rows written", "in run", "table rows"):
-            grid.add_column(col, justify="right" if "rows" in col else "left")
+        grid = Table(
+            title="flows (last update; the counts of the last update with data; the table's size now)",
+            title_justify="left",
+        )
+        for col in ("flow", "status", "run", "time", "last update with data", "its counts", "table rows"):
+            grid.add_column(col, justify="right" if col == "table rows" else "left")
         for r in rows:
             grid.add_row(
-                r.flow, _color(r.status), r.run_id[:12], r.timestamp[:19],
-                f"{r.data_output_rows:,}" if r.data_run_id else "-", r.data_run_id[:12] or "-",
-                f"{r.table_rows:,}" if r.table_rows is not None else "-",
+                r.flow, _color(r.status), r.run_id[:12], r.timestamp[:19], r.data_run_id[:12] or "-",
+                r.data_summary or "-", f"{r.table_rows:,}" if r.table_rows is not None else "-",
             )
         console.print(grid)
+
+
+_ADDED = ("num_added_rows", "numOutputRows", "num_output_rows")
+_DELETED = ("num_deleted_rows", "numDeletedRows", "num_target_rows_deleted", "numTargetRowsDeleted")
+"""Row metrics of a Delta commit: delta-rs names first, then Delta Lake's (Spark) names."""
+
+
+def _metric(metrics: dict[str, object], names: tuple[str, ...]) -> str:
+    """The first of ``names`` in a commit's operation metrics, formatted (``-``: not reported)."""
+    for name in names:
+        value = metrics.get(name)
+        if value is not None:
+            try:
+                return f"{int(str(value)):,}"
+            except ValueError:
+                return str(value)
+    return "-"
 
 
 def _color(status: str) -> Text:

@@ -40,7 +40,9 @@ def flow_counts(progress: Mapping[str, Any]) -> dict[str, int | None]:
 def describe_counts(progress: Mapping[str, Any]) -> str:
     """``1,000 rows in, 997 written, 3 dropped``: the non-zero counts of a flow, in words.
 
-    ``written`` is always shown for a flow that completed; the CDC counts only when set.
+    ``written`` is always shown for a flow that completed; the CDC counts only when set;
+    then the expectations that failed (with their failed records) and how many passed
+    (``failed expectations: positive (1), 2 other expectations passed``; ``3 expectations passed``).
     """
     counts = flow_counts(progress)
     parts: list[str] = []
@@ -51,8 +53,14 @@ def describe_counts(progress: Mapping[str, Any]) -> str:
         value = counts[name]
         if value:
             parts.append(f"{value:,} {label}")
-    failing = [e for e in (progress.get("data_quality") or {}).get("expectations", []) if e.get("failed_records")]
+    checked = (progress.get("data_quality") or {}).get("expectations") or []
+    failing = [e for e in checked if e.get("failed_records")]
     if failing:
         names = ", ".join(f"{e['name']} ({e['failed_records']:,})" for e in failing)
         parts.append(f"failed expectations: {names}")
+    passing = len(checked) - len(failing)
+    if passing and failing:
+        parts.append(f"{plural(passing, 'other expectation')} passed")
+    elif passing:
+        parts.append(f"{plural(passing, 'expectation')} passed")
     return ", ".join(parts)

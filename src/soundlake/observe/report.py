@@ -158,7 +158,8 @@ def _graph_section(data: ReportData) -> str:
     latest = data.runs[-1].update_id if data.runs else "none"
     return (
         '<section class="panel" id="graph"><h2>Pipeline graph</h2>'
-        f'<p class="note">Datasets by layer, flows as arrows; status of each flow in the latest '
+        f'<p class="note">Datasets by layer with the rows each table holds now, flows as arrows; '
+        f"status of each flow in the latest "
         f"run (<code>{esc(latest)}</code>). Hover a dataset for details.</p>"
         f'<div class="scroll">{render_graph(data.nodes, data.edges)}</div>'
         f"{status_legend(n.status for n in data.nodes)}</section>"

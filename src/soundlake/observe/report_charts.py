@@ -273,12 +273,14 @@ def run_gantt(run: RunSummary) -> str:
         x = left + begin * scale
         color = status_color(flow.status)
         tip = (
-            f"{flow.flow} \u2192 {flow.dataset}\n{flow.status} in {fmt_seconds(length)}\n"
-            f"written: {fmt_int(flow.output_rows)}"
+            f"{flow.flow} \u2192 {flow.dataset}\n{flow.status} in {fmt_seconds(length)}"
+            + (f"\nrows in: {fmt_int(flow.input_rows)}" if flow.input_rows is not None else "")
+            + f"\nwritten: {fmt_int(flow.output_rows)}"
             + "".join(
                 f"\n{label}: {fmt_int(value)}"
                 for label, value in (("upserted", flow.upserted_rows), ("deleted", flow.deleted_rows),
-                                     ("dropped", flow.dropped_records))
+                                     ("dropped", flow.dropped_records),
+                                     ("quarantined", flow.quarantined_records))
                 if value
             )
             + (f"\nerror: {flow.error}" if flow.error else "")

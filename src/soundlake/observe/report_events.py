@@ -217,6 +217,8 @@ def _finish_flow(acc: _FlowAcc) -> FlowRun:
         deleted_rows=deleted,
         dropped_records=_int(quality.get("dropped_records")),
         error=acc.error,
+        input_rows=_int(metrics["num_input_rows"]) if metrics.get("num_input_rows") is not None else None,
+        quarantined_records=_int(quality.get("quarantined_records")),
     )
 
 
@@ -418,6 +420,7 @@ def _graph(
     nodes = []
     for name in sorted(names):
         mine = [f for f in latest if f.dataset == name]
+        data_run, data_rows = _last_data(runs, name) if mine and not _has_data(mine) else (None, None)
         kind = definitions.kinds.get(name) or (
             "table" if name in written else ("files" if _is_path(name) else "table")
         )
@@ -429,9 +432,27 @@ def _graph(
                 rows=_lookup(row_counts, name),
                 status=_combined_status(f.status for f in mine),
                 last_output_rows=sum(f.output_rows for f in mine) if mine else None,
+                data_run=data_run,
+                data_output_rows=data_rows,
             )
         )
     return tuple(nodes), tuple(sorted(edges, key=lambda e: (e.source, e.target)))
+
+
+_NO_DATA = ("IDLE", "SKIPPED", "EXCLUDED")
+
+
+def _has_data(flows: Sequence[FlowRun]) -> bool:
+    return any(f.status not in _NO_DATA for f in flows)
+
+
+def _last_data(runs: Sequence[RunSummary], dataset: str) -> tuple[int | None, int | None]:
+    """The number (1 = oldest) of the latest run whose flows of ``dataset`` had data, and what they wrote."""
+    for index in range(len(runs) - 1, -1, -1):
+        mine = [f for f in runs[index].flows if f.dataset == dataset]
+        if mine and _has_data(mine):
+            return index + 1, sum(f.output_rows for f in mine)
+    return None, None
 
 
 def report_data_from_events(

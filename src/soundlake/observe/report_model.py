@@ -44,6 +44,9 @@ class GraphNode:
         status: Status of the flow(s) writing it in the latest run; ``None`` for sources
             and datasets the latest run did not mention.
         last_output_rows: Rows the latest run wrote to it, when known.
+        data_run: Number (1 = oldest) of the latest run in which its flows processed data
+            (not IDLE or SKIPPED), when it is not the latest run.
+        data_output_rows: Rows that run wrote to it.
     """
 
     name: str
@@ -52,6 +55,8 @@ class GraphNode:
     rows: int | None = None
     status: str | None = None
     last_output_rows: int | None = None
+    data_run: int | None = None
+    data_output_rows: int | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,8 @@ class FlowRun:
     deleted_rows: int = 0
     dropped_records: int = 0
     error: str | None = None
+    input_rows: int | None = None
+    quarantined_records: int = 0
 
 
 @dataclass(frozen=True)

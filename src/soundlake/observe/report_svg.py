@@ -237,9 +237,11 @@ def _node_svg(node: GraphNode, x: float, y: float) -> str:
     rows = f"{fmt_int(node.rows)} rows" if node.rows is not None else "rows \u2014"
     tip = [node.name, f"layer: {node.layer}", f"kind: {node.kind}", f"status: {status}"]
     if node.rows is not None:
-        tip.append(f"rows: {fmt_int(node.rows)}")
+        tip.append(f"rows in the table now: {fmt_int(node.rows)}")
     if node.last_output_rows is not None:
         tip.append(f"written in latest run: {fmt_int(node.last_output_rows)}")
+    if node.data_run is not None and node.data_output_rows is not None:
+        tip.append(f"written in run {node.data_run}, its last with data: {fmt_int(node.data_output_rows)}")
     return (
         f'<g class="node" data-name="{esc(node.name)}" data-status="{esc(status)}" '
         f'transform="translate({_xy(x)},{_xy(y)})"><title>{esc(chr(10).join(tip))}</title>'

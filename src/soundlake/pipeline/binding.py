@@ -7,6 +7,10 @@ result schemas of the upstream flows bound before it. The engine resolves the qu
 empty inputs of those schemas (no data is read), so an unknown column, a wrong type or an
 unknown function fails here, naming the flow, its file and line, in the user's terms.
 
+A dataset's expectations are bound over its flow's rows the same way, and an AUTO CDC
+flow's column choices (keys, sequence_by, the column lists, the delete and truncate
+conditions) over its source's rows.
+
 A flow whose inputs cannot all be known yet (no files under a path, a table no update has
 written, an AUTO CDC target, a Python function) is not bound; nor is anything downstream
 of it. Binding then happens at run time, before anything is written.
@@ -20,12 +24,12 @@ from pathlib import Path
 import pyarrow as pa
 
 from soundlake.catalog.names import TableName
-from soundlake.core.errors import DefinitionError, EngineError
+from soundlake.core.errors import DefinitionError, EngineError, SoundlakeError
 from soundlake.engines.base import ArrowRelation, Engine
 from soundlake.pipeline import autoloader as al
 from soundlake.pipeline.context import SqlBinder
-from soundlake.pipeline.definitions import Expectation, QueryFlow
-from soundlake.pipeline.expectations import translate_rule
+from soundlake.pipeline.definitions import AutoCdcFlow, Expectation, QueryFlow, SnapshotCdcFlow
+from soundlake.pipeline.expectations import translate_rule, transpile_condition
 from soundlake.pipeline.planner import UpdatePlan, input_table
 from soundlake.pipeline.sql.query import FlowInput, in_user_terms
 from soundlake.pipeline.sql.refusal import NotLikeSpark
@@ -55,6 +59,20 @@ def bind_columns(
     bound: dict[TableName, pa.Schema] = {}
     for fp in plan.flows:
         flow = fp.flow
+        if isinstance(flow, AutoCdcFlow):
+            events = bound.get(flow.source) or stored(flow.source)
+            if events is not None:
+                _check_cdc(flow, fp.name, events, engine, settings)
+            continue
+        if isinstance(flow, SnapshotCdcFlow) and flow.source is not None:
+            snapshot = bound.get(flow.source) or stored(flow.source)
+            if snapshot is not None:
+                _check_columns(flow, fp.name, flow.source, snapshot, (
+                    ("keys", flow.keys),
+                    ("track_history_column_list", flow.track_history_column_list or ()),
+                    ("track_history_except_column_list", flow.track_history_except_column_list or ()),
+                ))
+            continue
         if not isinstance(flow, QueryFlow) or flow.sql is None:
             continue
         schemas = {inp.placeholder: _input_schema(inp, bound, stored, base_dir, flow.sql) for inp in fp.inputs}
@@ -80,15 +98,63 @@ def bind_columns(
         bound.setdefault(fp.target, out)
         dataset = plan.datasets.get(fp.target)
         if dataset is not None and engine.capabilities.sql_dialect == "duckdb":
-            _check_expectations(dataset.expectations, typed.columns or out, flow_settings)
+            _check_expectations(dataset.expectations, typed.columns or out, flow_settings, engine, out)
     return bound
 
 
 def _check_expectations(expectations: Sequence[Expectation], rows: pa.Schema | Mapping[str, str],
-                        settings: SparkSqlSettings) -> None:
-    """Translate each expectation typed by the rows it reads, as the run will (refusals fail here)."""
+                        settings: SparkSqlSettings, engine: Engine, out: pa.Schema) -> None:
+    """Translate each expectation typed by the rows it reads, as the run will (refusals fail here),
+    and bind it over empty rows of the flow's result (an unknown column fails here)."""
     for rule in expectations:
-        translate_rule(rule, "duckdb", settings, rows)
+        condition = translate_rule(rule, "duckdb", settings, rows)
+        problem = _bind_condition(engine, condition, out)
+        if problem is not None:
+            raise DefinitionError(f"{rule.location}: expectation '{rule.name}' does not bind: {problem}")
+
+
+def _bind_condition(engine: Engine, condition: str, rows: pa.Schema) -> str | None:
+    """None when ``condition`` (in the engine's dialect) binds over ``rows``, else the engine's words."""
+    relations = {"__sl_rows": ArrowRelation(rows.empty_table())}
+    try:
+        engine.execute(f"SELECT ({condition}) AS __sl_rule FROM __sl_rows LIMIT 0", relations).read_all()
+    except EngineError as exc:
+        return in_user_terms(exc.message, {"__sl_rows": "the rows"})
+    return None
+
+
+def _check_columns(flow: AutoCdcFlow | SnapshotCdcFlow, name: str, source: TableName, rows: pa.Schema,
+                   chosen: Sequence[tuple[str, Sequence[str]]]) -> None:
+    """Every column a CDC flow chooses is a column of its source, as the run requires (exact names)."""
+    columns = list(rows.names)
+    for what, named in chosen:
+        missing = [c for c in named if c not in columns]
+        if missing:
+            raise DefinitionError(
+                f"{flow.location}: flow '{name}': {what} names {', '.join(repr(c) for c in missing)}, "
+                f"not a column of {source} (columns: {', '.join(columns)})"
+            )
+
+
+def _check_cdc(flow: AutoCdcFlow, name: str, events: pa.Schema, engine: Engine, settings: SparkSqlSettings) -> None:
+    """The columns an AUTO CDC flow names exist in its source's rows, as the run requires."""
+    _check_columns(flow, name, flow.source, events, (
+        ("keys", flow.keys), ("column_list", flow.column_list or ()),
+        ("except_column_list", flow.except_column_list or ()),
+        ("track_history_column_list", flow.track_history_column_list or ()),
+        ("track_history_except_column_list", flow.track_history_except_column_list or ()),
+    ))
+    dialect = engine.capabilities.sql_dialect
+    conditions = [("sequence_by", s) for s in flow.sequence_by]
+    conditions += [(what, c) for what, c in (("apply_as_deletes", flow.apply_as_deletes),
+                                              ("apply_as_truncates", flow.apply_as_truncates)) if c]
+    for what, expression in conditions:
+        problem = _bind_condition(engine, transpile_condition(expression, dialect, settings, events), events)
+        if problem is not None:
+            raise DefinitionError(
+                f"{flow.location}: flow '{name}': {what} ({expression}) does not bind over "
+                f"{flow.source}: {problem}"
+            )
 
 
 def _input_schema(
@@ -102,11 +168,18 @@ def _input_schema(
     return bound.get(table) or stored(table)
 
 
+TEXT_BIND_BYTES = 16 * 1024 * 1024
+"""Text files (CSV, JSON, ...) up to this total size are read for their schema at dry-run."""
+
+
 def _files_schema(inp: FlowInput, base_dir: Path, with_metadata: bool) -> pa.Schema | None:
-    """The schema soundlake's Auto Loader gives the files under the path (Parquet only)."""
+    """The schema soundlake's Auto Loader gives the files under the path.
+
+    Parquet schemas come from the footers; other formats are inferred as the run infers
+    them (a full read), so only when the files are small (``TEXT_BIND_BYTES``) or the
+    source gives its schema.
+    """
     options = al.FileSourceOptions.parse(dict(inp.options), str(inp.path))
-    if options.format != "parquet":
-        return None  # reading every CSV/JSON file for its schema costs a full read
     root = al.resolve_path(str(inp.path), base_dir)
     try:
         files = al.discover(root, options, set())
@@ -114,5 +187,10 @@ def _files_schema(inp: FlowInput, base_dir: Path, with_metadata: bool) -> pa.Sch
         return None
     if not files:
         return None
-    schema, _ = al.evolve_schema(None, files, root, options)
+    if options.format != "parquet" and options.schema is None and sum(f.size for f in files) > TEXT_BIND_BYTES:
+        return None
+    try:
+        schema, _ = al.evolve_schema(None, files, root, options)
+    except (SoundlakeError, OSError, ValueError, pa.ArrowException):
+        return None  # the run reports what cannot be read, naming the file
     return None if schema is None else al.read_schema(schema, with_metadata)

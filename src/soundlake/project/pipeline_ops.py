@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +34,7 @@ from soundlake.core.ids import new_run_id
 from soundlake.engines.base import DeltaRelation, Engine
 from soundlake.lake import delta
 from soundlake.lake.delta_log import inspect_table
+from soundlake.observe.counts import describe_counts, flow_counts
 from soundlake.observe.events import EventListener, EventLog, read_events
 from soundlake.pipeline.binding import bind_columns
 from soundlake.pipeline.context import RunContext, SqlBinder, dataset_uri
@@ -408,6 +409,12 @@ class FlowStatusRow:
     """Rows that update wrote (``num_output_rows`` of its ``flow_progress``)."""
     table_rows: int | None = None
     """Rows in the flow's target table now (None: no table yet, or no statistics)."""
+    counts: Mapping[str, int | None] = dataclasses.field(default_factory=dict)
+    """This status's counts by Databricks metric name (``observe.counts.flow_counts``)."""
+    data_counts: Mapping[str, int | None] = dataclasses.field(default_factory=dict)
+    """The counts of the last update with data, by metric name (None: not measured)."""
+    data_summary: str = ""
+    """Those counts in words (``6 rows in, 5 written, 1 dropped``), as ``events`` says them."""
 
 
 _NOT_TERMINAL = ("QUEUED", "RUNNING", "STARTING", "PLANNING")
@@ -436,6 +443,8 @@ def status(project: Project) -> list[FlowStatusRow]:
             timestamp=row["timestamp"].isoformat() if row["timestamp"] else "",
             num_output_rows=int((details.get("metrics") or {}).get("num_output_rows", 0)),
             message=row["message"] or "",
+            counts=flow_counts(details),
+            data_summary=describe_counts(details) if state not in _NO_DATA and state != "FAILED" else "",
         )
         if state not in _NO_DATA:
             with_data[flow] = latest[flow]
@@ -454,5 +463,7 @@ def _with_size(project: Project, row: FlowStatusRow, data: FlowStatusRow | None)
         row,
         data_run_id=data.run_id if data else "",
         data_output_rows=data.num_output_rows if data else 0,
+        data_counts=data.counts if data else {},
+        data_summary=data.data_summary if data else "",
         table_rows=size,
     )
