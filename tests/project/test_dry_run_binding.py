@@ -162,8 +162,6 @@ def test_an_unknown_column_over_csv_files_fails_at_dry_run(tmp_path: Path) -> No
         dry_run(_csv(tmp_path).project)
 
 
-@pytest.mark.xfail(strict=True, reason="gap (issue 16): flows/incremental_mv.py does not put engine errors in "
-                   "the user's terms (shows __sl_mv_in, __k0, __a0, __sl_new and DuckDB's LINE excerpt)")
 def test_a_run_time_binding_failure_names_no_internal_relation(tmp_path: Path) -> None:
     """What dry-run cannot bind fails at run time, in the user's terms."""
     lh = _csv(tmp_path)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -25,6 +26,7 @@ import sqlglot
 from sqlglot import exp
 
 from soundlake.catalog.state import safe_name
+from soundlake.core.errors import EngineError
 from soundlake.core.sql_text import quote_identifier
 from soundlake.engines.base import CommitInfo, DeltaRelation, DeltaTarget, Relation, ViewRelation
 from soundlake.lake import delta
@@ -38,7 +40,7 @@ from soundlake.pipeline.flows.base import (
 from soundlake.pipeline.inputs import relation_schemas
 from soundlake.pipeline.planner import FlowPlan
 from soundlake.pipeline.sql.dialect import SPARK_SQL
-from soundlake.pipeline.sql.query import transpile_query
+from soundlake.pipeline.sql.query import in_user_terms, transpile_query
 
 PARTIALS = "__sl_partials"
 NEW_PARTIALS = "__sl_new"
@@ -157,7 +159,27 @@ def _merge_sql(agg: AggregatePlan, schema: pa.Schema, dialect: str) -> str:
 
 
 def run_incremental(ctx: RunContext, plan: FlowPlan, sql: str, agg: AggregatePlan) -> FlowResult | None:
-    """Refresh the view from partial aggregates; None when a full recompute is needed."""
+    """Refresh the view from partial aggregates; None when a full recompute is needed.
+
+    An engine error names the flow's input and query as the user wrote them: none of the
+    partial-aggregate relations and columns (``__sl_mv_in``, ``__k0``, ``__a0``) it ran.
+    """
+    try:
+        return _refresh(ctx, plan, sql, agg)
+    except EngineError as exc:
+        text = exc.message.split("\nLINE ")[0].split("\n\nLINE ")[0]
+        text = in_user_terms(text, {"__sl_mv_in": plan.inputs[0].describe()})
+        text = _INTERNAL_COLUMN.sub("an aggregate of the query", text).strip()
+        raise EngineError(
+            f"flow '{plan.name}': {text} ({plan.flow.location})\n  query: {sql.strip()[:2000]}", hint=exc.hint
+        ) from exc
+
+
+_INTERNAL_COLUMN = re.compile(r"\b__[ka]\d+\b")
+"""The key and aggregate columns of the partials (``__k0``, ``__a0``)."""
+
+
+def _refresh(ctx: RunContext, plan: FlowPlan, sql: str, agg: AggregatePlan) -> FlowResult | None:
     inp = plan.inputs[0]
     source_uri = ctx.table_uri(inp.source_table)
     version = delta.table_version(source_uri, ctx.storage_options)
