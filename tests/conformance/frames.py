@@ -113,7 +113,10 @@ COLUMNS: dict[str, tuple[Callable[..., Any], ...]] = {
     "date_format": (lambda F: F.date_format("ts", "yyyy-MM-dd HH:mm"), lambda F: F.date_format("dt", "EEE")),
     "to_date": (lambda F: F.to_date("ds"), lambda F: F.to_date("ds", "yyyy-MM-dd")),
     "to_timestamp": (lambda F: F.to_timestamp("ds"), lambda F: F.to_timestamp("ds", "yyyy-MM-dd HH:mm:ss")),
-    "from_unixtime": (lambda F: F.from_unixtime("i"), lambda F: F.from_unixtime("i", "yyyy-MM-dd")),
+    "from_unixtime": (
+        lambda F: F.from_unixtime("i"), lambda F: F.from_unixtime("i", "yyyy-MM-dd"),
+        lambda F: F.from_unixtime("n"),  # a STRING: Spark casts it to BIGINT
+    ),
     "unix_timestamp": (lambda F: F.unix_timestamp("ts"), lambda F: F.unix_timestamp("ds", "yyyy-MM-dd")),
     "year": (lambda F: F.year("dt"), lambda F: F.year("ts")),
     "month": (lambda F: F.month("dt"),),
@@ -257,6 +260,12 @@ FRAMES: dict[str, tuple[Callable[..., Any], ...]] = {
         lambda df, F: df.select("id", F.col("id") + 1, F.upper("s"), F.col("i").cast("string")),
         lambda df: df.select("*"),
         lambda df: df.select(["id", "b"]),
+    ),
+    "DataFrame.__getattr__": (
+        lambda df: df.select("id", df.s, df.n.cast("int")),  # the cast keeps the column's name
+        lambda df: df.select("id", df.st.x, df.st.y),
+        lambda df: df.select("id", df["st.x"], df.st["y"]),
+        lambda df, F: (lambda d: d.select(d.id, d.x))(df.withColumn("x", F.col("id") + 1)),  # noqa: PLC3002 - df reassigned
     ),
     "DataFrame.selectExpr": (lambda df: df.selectExpr("id", "id + 1", "upper(s) AS u", "CAST(i AS STRING)"),),
     "DataFrame.withColumn": (

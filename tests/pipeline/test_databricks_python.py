@@ -109,6 +109,7 @@ def run_dlt_project(lake: Lakehouse) -> list[tuple[str, str]]:
     result = lake.run()
     assert result.ok, result.errors
     assert lake.rows("SELECT id, name FROM users") == [{"id": 1, "name": "ANN"}]
+    assert "helpers" not in sys.modules  # it imports dlt: forgotten after each load
     modules: list[tuple[str, str]] = sys.modules["seen"].MODULES
     return modules
 
@@ -230,6 +231,45 @@ def test_an_installed_databricks_sdk_is_not_shadowed(tmp_path: Path, monkeypatch
     assert databricks.sdk.runtime.dbutils == "installed runtime"
     for name in [m for m in sys.modules if m == "databricks" or m.startswith("databricks.")]:
         del sys.modules[name]
+
+
+PACKAGE_HELPER = '''
+    import dlt
+    from databricks.sdk.runtime import spark
+
+    def session():
+        return spark
+
+    def define(name):
+        @dlt.table(name=name)
+        def made():
+            return spark.range(2)
+'''
+
+
+def test_a_package_of_pipeline_modules_imports_helpers_without_leaking_them(tmp_path: Path) -> None:
+    lake = python_lake(tmp_path / "p")
+    lake.config(libraries=[{"glob": {"include": "pipelines/**"}}], configuration={"data": "data"})
+    (lake.root / "pipelines" / "utils").mkdir()
+    (lake.root / "pipelines" / "__init__.py").write_text("", encoding="utf-8")
+    (lake.root / "pipelines" / "utils" / "__init__.py").write_text("", encoding="utf-8")
+    (lake.root / "pipelines" / "utils" / "helpers.py").write_text(textwrap.dedent(PACKAGE_HELPER), encoding="utf-8")
+    write(lake, "a.py", '''
+        from utils.helpers import define, session
+        assert session() is spark
+        define("from_a")
+    ''')
+    write(lake, "b.py", '''
+        from pipelines.utils import helpers
+        assert helpers.session() is spark  # this file's session, not a.py's
+        helpers.define("from_b")
+    ''')
+    before = set(sys.modules)
+    assert set(flows(lake)) == {"from_a", "from_b"}
+    leaked = {m for m in set(sys.modules) - before if m.split(".")[0] in ("utils", "pipelines", "dlt", "databricks")}
+    assert leaked == set()
+    assert lake.run().ok
+    assert lake.rows("SELECT count(*) AS n FROM from_b") == [{"n": 2}]
 
 
 def test_spark_range_is_one_bigint_column_id(tmp_path: Path) -> None:
@@ -553,3 +593,70 @@ def test_dbutils_fs_on_abfss_uses_the_projects_storage_credentials(tmp_path: Pat
     assert seen.head == "hello" and seen.removed is True and seen.after == ["notes.txt"]
     with azure_fs(azurite).open_input_stream("lake/landing/notes.txt") as handle:
         assert handle.read() == b"hello"
+
+
+# -- definition-time reads --------------------------------------------------------------------
+
+
+def test_definition_time_reads_see_existing_tables_only(tmp_path: Path) -> None:
+    lake = python_lake(tmp_path / "p")
+    lake.sql("CREATE MATERIALIZED VIEW plays AS SELECT 1 AS id, 'Free' AS plan;", name="plays.sql")
+    write(lake, "p.py", '''
+        from pyspark import pipelines as dp
+        ids = [r.id for r in spark.read.table("plays").collect()]  # plays has not run yet
+
+        @dp.materialized_view
+        def copy():
+            return spark.read.table("plays")
+    ''')
+    lake.config(libraries=["pipelines/*.sql", "pipelines/*.py"])
+    with pytest.raises(DefinitionError, match=r"^pipelines/p\.py:2: DataFrame\.collect\(\) at definition time: "
+                       r"table main\.silver\.plays does not exist"):
+        flows(lake)
+    with pytest.raises(DefinitionError, match="plays does not exist"):
+        lake.run()  # the update refuses it too, before writing anything
+    # after an update created plays, the same file loads: its columns and rows are read
+    write(lake, "p.py", "")
+    assert lake.run().ok
+    write(lake, "p.py", '''
+        from pyspark import pipelines as dp
+        from pyspark.sql import functions as F
+        assert spark.read.table("plays").columns == ["id", "plan"]
+        assert spark.read.table("plays").dtypes == [("id", "int"), ("plan", "string")]
+        first = spark.read.table("plays").first()
+        assert (first.id, first["plan"], first.asDict()) == (1, "Free", {"id": 1, "plan": "Free"})
+        assert spark.read.table("plays").where(F.col("id") > 1).count() == 0
+
+        for row in spark.read.table("plays").collect():
+            @dp.materialized_view(name=f"plan_{row.plan.lower()}")
+            def per_plan():
+                return spark.read.table("plays").where(F.col("plan") == row.plan)
+    ''')
+    assert lake.run().ok
+    assert lake.rows("SELECT * FROM plan_free") == [{"id": 1, "plan": "Free"}]
+
+
+@pytest.mark.parametrize(("body", "line", "message"), [
+    ('''
+        from pyspark import pipelines as dp
+
+        @dp.materialized_view
+        def t():
+            n = spark.range(3).count()
+            return spark.range(n)
+    ''', 5, r"DataFrame\.count\(\) in a dataset function"),
+    ('''
+        spark.range(3).write.saveAsTable("x")
+    ''', 1, r"DataFrame\.write\(\) in a dataset function"),
+    ('''
+        spark.readStream.table("x").collect()
+    ''', 1, r"DataFrame\.collect\(\) on a streaming DataFrame"),
+    ('''
+        columns = spark.read.json("data/in").columns
+    ''', 1, r"DataFrame\.columns at definition time reads files"),
+])
+def test_definition_time_side_effects_are_refused(tmp_path: Path, body: str, line: int, message: str) -> None:
+    lake = python_lake(tmp_path / "p")
+    write(lake, "p.py", body)
+    with pytest.raises(DefinitionError, match=rf"^pipelines/p\.py:{line}: {message}"):
+        flows(lake)

@@ -276,3 +276,40 @@ def test_unterminated_block_comment_is_located() -> None:
 
 def test_empty_file_gives_nothing() -> None:
     assert parse("  -- only a comment\n;;\n") == []
+
+
+USE_FILE = """CREATE MATERIALIZED VIEW a AS SELECT 1 AS x;
+USE CATALOG cat;
+CREATE MATERIALIZED VIEW b AS SELECT a.x FROM a JOIN s2.t ON true JOIN `c`.s.t3 ON true;
+USE SCHEMA silver;
+CREATE STREAMING TABLE c AS WITH w AS (SELECT * FROM STREAM(b)) SELECT * FROM w JOIN LIVE.a ON true;
+USE main.gold;
+CREATE FLOW f AS INSERT INTO c BY NAME SELECT * FROM STREAM(d);
+USE DATABASE corpus;
+USE bronze;
+CREATE MATERIALIZED VIEW e AS SELECT * FROM delta.`/p` JOIN parquet.`/q` ON true JOIN corpus.a ON true;
+"""
+
+
+def test_use_sets_the_catalog_and_schema_of_the_statements_after_it() -> None:
+    found = parse_sql_text(USE_FILE, file="u.sql", catalog="main", schema="corpus")
+    datasets = [str(d.name) for d in found if isinstance(d, Dataset)]
+    # USE CATALOG resets the schema to `default`, as on Databricks
+    assert datasets == ["main.corpus.a", "cat.default.b", "cat.silver.c", "main.bronze.e"]
+    sql = {f.name: f.sql for f in found if isinstance(f, QueryFlow)}
+    assert sql["main.corpus.a"] == "SELECT 1 AS x"
+    assert sql["cat.default.b"] == (
+        "SELECT a.x FROM `cat`.`default`.a JOIN `cat`.s2.t ON true JOIN `c`.s.t3 ON true"
+    )
+    # a CTE name and LIVE.x stay as written
+    assert sql["cat.silver.c"] == "WITH w AS (SELECT * FROM STREAM(`cat`.`silver`.b)) SELECT * FROM w JOIN LIVE.a ON true"
+    flow = next(f for f in found if isinstance(f, QueryFlow) and f.name == "f")
+    assert flow.target == TableName("main", "gold", "c") and flow.sql == "SELECT * FROM STREAM(`main`.`gold`.d)"
+    # path references are not table names
+    assert sql["main.bronze.e"] == "SELECT * FROM delta.`/p` JOIN parquet.`/q` ON true JOIN `main`.corpus.a ON true"
+
+
+@pytest.mark.parametrize("statement", ["USE CATALOG a.b", "USE SCHEMA a.b.c", "USE 'x'"])
+def test_an_invalid_use_names_file_and_line(statement: str) -> None:
+    with pytest.raises(DefinitionError, match=r"^u\.sql:2 \(statement 2\): USE .*not a valid name"):
+        parse_sql_text(f"CREATE MATERIALIZED VIEW a AS SELECT 1 AS x;\n{statement};\n", file="u.sql", catalog="m", schema="s")

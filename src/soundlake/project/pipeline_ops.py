@@ -45,6 +45,7 @@ from soundlake.pipeline.integrity import check_external_inputs, check_owners
 from soundlake.pipeline.loader import load_definitions
 from soundlake.pipeline.planner import UpdatePlan, plan_update
 from soundlake.pipeline.python.dbutils import project_lake
+from soundlake.pipeline.python.frame.reads import definition_reads
 from soundlake.pipeline.runner import UpdateResult, run_update
 from soundlake.pipeline.sql.query import analyze_query, bind_query
 from soundlake.pipeline.sql.settings import SparkSqlSettings
@@ -111,7 +112,9 @@ def load_graph(project: Project) -> Graph:
     (``pipeline.streaming_rules``) whatever the engine.
     """
     config = project.config
-    with project_lake(project.lake):  # dbutils.fs in Python files: the lake's credentials
+    # dbutils.fs in Python files: the lake's credentials; collect() / columns at definition
+    # time: the lake's existing tables, read with DuckDB
+    with project_lake(project.lake), definition_reads(lambda sql: query(project, sql)):
         registry = load_definitions(
             project.root, config.libraries, catalog=config.catalog, schema=config.schema_,
             configuration=config.pipeline_configuration,

@@ -46,12 +46,24 @@ class ImportScope:
         packages: Dotted name -> the top-level package ``import a.b.c`` binds to ``a``.
         overlays: Real module name -> attributes that ``from name import attr`` gives
             instead of the real module's (the rest comes from the real module).
+        bound: Names of the pipeline's own modules (helpers) that imported a Databricks or
+            PySpark name in this scope: they hold this load's ``spark`` and API, so the
+            loader drops them from ``sys.modules`` when the scope ends.
     """
 
     folder: str
     modules: Mapping[str, types.ModuleType] = field(default_factory=dict)
     packages: Mapping[str, types.ModuleType] = field(default_factory=dict)
     overlays: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    bound: set[str] = field(default_factory=set)
+
+    def note(self, name: str, namespace: Mapping[str, Any]) -> None:
+        """Remember the importing module when ``name`` is a Databricks or PySpark name."""
+        root = name.split(".")[0]
+        if root in ("pyspark", "dlt", "databricks") or name in self.modules or name in self.overlays:
+            importer = namespace.get("__name__")
+            if isinstance(importer, str):
+                self.bound.add(importer)
 
     def covers(self, namespace: Mapping[str, Any] | None) -> bool:
         """True when the importing module (its globals) is pipeline code."""
@@ -106,6 +118,7 @@ def _import(
     scope = _SCOPE.get()
     if scope is None or level != 0 or not scope.covers(globals):
         return original(name, globals, locals, fromlist, level)
+    scope.note(name, globals or {})
     return scope.resolve(name, fromlist, lambda: original(name, globals, locals, fromlist, level))
 
 

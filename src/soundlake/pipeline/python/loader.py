@@ -26,8 +26,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from soundlake.catalog.names import TableName
 from soundlake.core.errors import DefinitionError
-from soundlake.pipeline.definitions import Dataset, QueryFlow, Registry, SourceLocation, WrittenSql
+from soundlake.lake.delta import is_delta_table
+from soundlake.lake.storage import Lake
+from soundlake.pipeline.definitions import Dataset, QueryFlow, Registry, WrittenSql
 from soundlake.pipeline.python import api
 from soundlake.pipeline.python.dbutils import LAKE, DBUtils
 from soundlake.pipeline.python.frame import column as dataframe_column
@@ -75,7 +78,7 @@ def load_python_file(path: Path, registry: Registry, context: LoadContext) -> No
     dataframe_column.DISPLAY_NAMES[absolute] = display
     token = STATE.set(state)
     try:
-        with _environment(path, session, dbutils):
+        with _environment(path, session, dbutils, root=context.root):
             _run(code, namespace, state)
             _finalize(state, marks)
     finally:
@@ -126,7 +129,7 @@ def _build(pending: PendingQuery, state: LoadState) -> tuple[Dataset | None, Que
         sql, written = _query_sql(pending)
     finally:
         state.calling = None
-    native = _native(Path(state.path_text), state.context, pending.location) if written is not None else None
+    native = _native(Path(state.path_text), state.context, pending) if written is not None else None
     inputs = analyze_query(sql, catalog=state.context.catalog, schema=state.context.schema, location=pending.location)
     streaming = any(i.streaming for i in inputs)
     options = pending.options
@@ -203,19 +206,21 @@ def _query_sql(pending: PendingQuery) -> tuple[str, tuple[WrittenSql, ...] | Non
     )
 
 
-def _native(path: Path, context: LoadContext, location: SourceLocation) -> Callable[[Any], Any]:
+def _native(path: Path, context: LoadContext, defined: PendingQuery) -> Callable[[Any], Any]:
     """``QueryFlow.native``: run the file again with real PySpark, call the function.
 
     The file runs with ``spark`` = the engine's session (``spark.conf.get`` reads the
     pipeline's configuration first) and without soundlake's PySpark shims, so its
     ``pyspark`` imports are the real modules; decorators record into a scratch registry.
-    The function defined at ``location`` is called and its DataFrame returned.
+    The function defined at ``defined.location`` for the same target and flow (one line
+    defines several tables in a loop) is called and its DataFrame returned.
     """
+    location, target, flow_name = defined.location, defined.target, defined.flow_name
 
     lake = LAKE.get()  # functions run again at update time, after the load's scope ended
 
     def run(session: Any) -> Any:
-        configured = _ConfiguredSession(session, context.configuration)
+        configured = _ConfiguredSession(session, context.configuration, _catalog_tables(context, lake))
         dbutils = DBUtils(context.configuration, path, context.root, lake)
         state = LoadState(Registry(), context, str(path), context.display_name or str(path), configured)
         namespace: dict[str, Any] = {
@@ -223,10 +228,10 @@ def _native(path: Path, context: LoadContext, location: SourceLocation) -> Calla
         }
         token = STATE.set(state)
         try:
-            with _environment(path, configured, dbutils, shims=False):
+            with _environment(path, configured, dbutils, shims=False, root=context.root):
                 exec(compile(_read_source(path, context), str(path), "exec"), namespace)  # noqa: S102
                 for pending in state.pending:
-                    if pending.location == location:
+                    if (pending.location, pending.target, pending.flow_name) == (location, target, flow_name):
                         return pending.function()
         finally:
             STATE.reset(token)
@@ -235,19 +240,66 @@ def _native(path: Path, context: LoadContext, location: SourceLocation) -> Calla
     return run
 
 
+def _catalog_tables(context: LoadContext, lake: Lake | None) -> Callable[[str], str | None]:
+    """Table name -> the URI of the Delta table the lake holds under it, or None."""
+
+    def uri(name: str) -> str | None:
+        if lake is None:
+            return None
+        try:
+            table = TableName.parse(name, catalog=context.catalog, schema=context.schema)
+        except DefinitionError:
+            return None
+        found = lake.uri(*table.parts)
+        return found if is_delta_table(found, lake.storage_options) else None
+
+    return uri
+
+
 class _ConfiguredSession:
     """An engine session whose ``conf`` reads the pipeline's configuration first.
 
     ``conf.set`` is recorded here, not in the engine's session (which every flow shares):
     the flows of the file carry the values as their ``spark_conf`` from the graph's load.
+    ``spark.table`` / ``spark.read.table`` of a catalog table that is not an input of the
+    flow (a configuration table read at the file's top level) read the lake's Delta table.
     """
 
-    def __init__(self, session: Any, configuration: Mapping[str, str]) -> None:
+    def __init__(
+        self, session: Any, configuration: Mapping[str, str], tables: Callable[[str], str | None] | None = None
+    ) -> None:
         self._session = session
+        self._tables = tables
         self.conf = _ConfiguredConf(session.conf, configuration)
+
+    def table(self, name: str) -> Any:
+        route = getattr(self._session, "route", None)
+        if route is not None and route(name) is None and self._tables is not None:
+            uri = self._tables(name)
+            if uri is not None:
+                return self._session.read.format("delta").load(uri)
+        return self._session.table(name)
+
+    @property
+    def read(self) -> Any:
+        return _CatalogReader(self, self._session.read)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._session, name)
+
+
+class _CatalogReader:
+    """``spark.read`` whose ``table`` goes through :meth:`_ConfiguredSession.table`."""
+
+    def __init__(self, session: _ConfiguredSession, reader: Any) -> None:
+        self._session = session
+        self._reader = reader
+
+    def table(self, name: str) -> Any:
+        return self._session.table(name)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reader, name)
 
 
 class _ConfiguredConf:
@@ -274,19 +326,26 @@ class _ConfiguredConf:
 
 
 @contextmanager
-def _environment(path: Path, session: Any, dbutils: DBUtils | None = None, *, shims: bool = True) -> Iterator[None]:
-    """``spark`` and ``dbutils`` as builtins, the file's folder importable, Databricks imports.
+def _environment(
+    path: Path, session: Any, dbutils: DBUtils | None = None, *, shims: bool = True, root: Path | None = None
+) -> Iterator[None]:
+    """``spark`` and ``dbutils`` as builtins, the file's folder and the project root
+    importable, Databricks imports.
 
     With ``shims`` (the local API) the ``pyspark`` modules are soundlake's; without, the
-    real ``pyspark`` is used, except ``pyspark.pipelines`` and ``SparkSession``.
+    real ``pyspark`` is used, except ``pyspark.pipelines`` and ``SparkSession``. Modules of
+    the project that import ``dlt``, ``databricks`` or ``pyspark`` names (helpers, packages
+    of pipeline modules) are dropped from ``sys.modules`` afterwards: the next file (or the
+    Spark engine's run of a function) imports them again with its own ``spark`` and API.
     """
     if dbutils is None:
         dbutils = DBUtils({}, path, path.parent)
-    added_path = str(path.parent)
+    folders = _code_folders(path, root)
     # sys.path is replaced, never changed in place: another thread (the engine starting
     # while the graph loads) may be iterating it, and an in-place removal would make it
     # skip site-packages (importlib.metadata then misses installed packages)
-    sys.path = [added_path, *sys.path]
+    sys.path = [*folders, *sys.path]
+    scope = _scope(path, session, dbutils, shims=shims, folder=folders[-1])
     added_builtins = [name for name in ("spark", "dbutils") if not hasattr(builtins, name)]
     for name, value in (("spark", session), ("dbutils", dbutils)):
         if name in added_builtins:
@@ -300,9 +359,10 @@ def _environment(path: Path, session: Any, dbutils: DBUtils | None = None, *, sh
     if real is not None:
         real.pipelines = api  # type: ignore[attr-defined]
     try:
-        with import_scope(_scope(path, session, dbutils, shims=shims)):
+        with import_scope(scope):
             yield
     finally:
+        _forget_bound_modules(scope)
         if real is not None:
             if real_pipelines is None:
                 delattr(real, "pipelines")
@@ -315,12 +375,42 @@ def _environment(path: Path, session: Any, dbutils: DBUtils | None = None, *, sh
                 sys.modules[name] = previous_module
         for name in added_builtins:
             delattr(builtins, name)
-        if added_path in sys.path:
-            index = sys.path.index(added_path)
-            sys.path = sys.path[:index] + sys.path[index + 1 :]
+        for added_path in folders:
+            if added_path in sys.path:
+                index = sys.path.index(added_path)
+                sys.path = sys.path[:index] + sys.path[index + 1 :]
 
 
-def _scope(path: Path, session: Any, dbutils: DBUtils, *, shims: bool) -> ImportScope:
+def _code_folders(path: Path, root: Path | None) -> list[str]:
+    """The folders pipeline code imports from: the file's, then the project root holding it.
+
+    The last one is the folder whose code is the pipeline's own (:class:`ImportScope`).
+    """
+    folder = os.path.abspath(str(path.parent))
+    if root is None:
+        return [folder]
+    top = os.path.abspath(str(root))
+    if folder == top or not folder.startswith(top + os.sep):
+        return [folder]
+    return [folder, top]
+
+
+def _forget_bound_modules(scope: ImportScope) -> None:
+    """Drop the pipeline's helper modules that hold this load's ``spark`` or API.
+
+    Their packages go too (a package keeps its submodules as attributes), so the next
+    file's ``from utils import helpers`` imports them again with its own session.
+    """
+    for name in scope.bound:
+        parts = name.split(".")
+        for end in range(len(parts), 0, -1):
+            prefix = ".".join(parts[:end])
+            found = sys.modules.get(prefix)
+            if found is not None and scope.covers(getattr(found, "__dict__", None)):
+                sys.modules.pop(prefix, None)
+
+
+def _scope(path: Path, session: Any, dbutils: DBUtils, *, shims: bool, folder: str) -> ImportScope:
     """The Databricks module names pipeline code imports (see :mod:`.imports`)."""
     runtime = module(
         "databricks.sdk.runtime", spark=session, dbutils=dbutils, getArgument=dbutils.widgets.getArgument,
@@ -338,7 +428,7 @@ def _scope(path: Path, session: Any, dbutils: DBUtils, *, shims: bool) -> Import
         spark_session = {"SparkSession": session_class(session, getattr(real_sql, "SparkSession", None))}
         overlays = {"pyspark.sql": spark_session, "pyspark.sql.session": spark_session}
     return ImportScope(
-        folder=os.path.abspath(str(path.parent)),
+        folder=folder,
         modules=modules,
         packages={"dlt": api, "databricks.sdk.runtime": databricks},
         overlays=overlays,

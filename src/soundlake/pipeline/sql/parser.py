@@ -18,6 +18,8 @@ Statements understood (keywords case-insensitive, ``LIVE.`` prefixes accepted):
 
 - ``SET key = value``: Spark configuration for the definitions after it in the file (kept
   in each flow's ``spark_conf``; ``spark.sql.ansi.enabled`` changes query semantics).
+- ``USE CATALOG c``, ``USE SCHEMA s`` (``USE DATABASE s``, ``USE s``, ``USE c.s``): the
+  catalog and schema of the unqualified names in the statements after it in the file.
 
 ``${key}`` is replaced from the configuration first. Every error names file, line and
 statement number.
@@ -48,6 +50,7 @@ from soundlake.pipeline.sql.cursor import Cursor
 from soundlake.pipeline.sql.declared import parse_schema
 from soundlake.pipeline.sql.lexer import Statement, split_statements, substitute, tokenize
 from soundlake.pipeline.sql.query import analyze_query, validate_expression
+from soundlake.pipeline.sql.use import Namespace, parse_use, qualify_tables
 
 Definition = Dataset | Flow
 
@@ -103,13 +106,23 @@ def parse_sql_text(
     """
     definitions: list[Definition] = []
     conf: dict[str, str] = {}
+    default = Namespace(catalog.lower(), schema.lower())
+    namespace = default
     for raw in split_statements(text, file=file):
         statement = substitute(raw, configuration or {}, file=file)
         setting = _SET.match(statement.text)
         if setting is not None:  # SET key = value: Spark conf of the definitions after it
             conf[setting.group(1)] = setting.group(2).strip().strip("'\"")
             continue
-        parser = _StatementParser(statement, file=file, catalog=catalog, schema=schema)
+        where = str(SourceLocation(file, statement.line, statement.number))
+        used = parse_use(statement.text, namespace, where=where)
+        if used is not None:  # USE CATALOG / SCHEMA: names in the statements after it
+            namespace = used
+            continue
+        parser = _StatementParser(
+            statement, file=file, catalog=namespace.catalog, schema=namespace.schema,
+            qualify=namespace != default,
+        )
         for definition in parser.parse():
             if conf and isinstance(definition, QueryFlow):
                 definition = replace(definition, spark_conf={**conf, **definition.spark_conf})
@@ -134,7 +147,9 @@ class _DatasetOptions:
 class _StatementParser(Cursor):
     """Parses one statement into definitions."""
 
-    def __init__(self, statement: Statement, *, file: str, catalog: str, schema: str) -> None:
+    def __init__(
+        self, statement: Statement, *, file: str, catalog: str, schema: str, qualify: bool = False
+    ) -> None:
         location = SourceLocation(file, statement.line, statement.number)
         try:
             tokens = tokenize(statement.text)
@@ -143,6 +158,8 @@ class _StatementParser(Cursor):
         super().__init__(statement, tokens, file=file)
         self.catalog = catalog
         self.schema = schema
+        self.qualify = qualify
+        """True after a ``USE`` changed the namespace: queries get it written into their names."""
 
     def table_name(self) -> TableName:
         token = self.peek()
@@ -335,6 +352,8 @@ class _StatementParser(Cursor):
         if stream_files:
             sql = self._stream_file_reads(first.start)
         inputs = analyze_query(sql, catalog=self.catalog, schema=self.schema, location=location)
+        if self.qualify:
+            sql = qualify_tables(sql, Namespace(self.catalog, self.schema), location=location)
         self.pos = len(self.tokens)
         return sql, any(i.streaming for i in inputs)
 

@@ -79,6 +79,12 @@ def typed(node: exp.Expr, settings: SparkSqlSettings) -> exp.Expr | None:
         return _round_half_up(node)
     if isinstance(node, exp.Round) and _decimal(node.this) is not None:
         return _round_decimal(node)
+    if isinstance(node, (exp.UnixToStr, exp.UnixToTime)) and is_type(node.this, *TEXT):
+        # from_unixtime(text): Spark casts the text to BIGINT first (its cast rules, its errors)
+        cast = exp.Cast(this=node.this.copy(), to=exp.DataType.build("bigint"))
+        cast.type = cast.to.copy()
+        node.set("this", _typed_cast(cast, settings) or _cast_to(node.this.copy(), settings, "bigint"))
+        return node
     if isinstance(node, exp.StrToUnix) and is_type(node.this, _T.TIMESTAMPTZ, _T.TIMESTAMP, _T.DATE):
         # unix_timestamp(ts): whole seconds, truncated toward zero as Spark does (no parsing)
         epoch = exp.Anonymous(this="epoch", expressions=[cast_as(node.this.copy(), "timestamptz")])

@@ -336,8 +336,18 @@ class Column:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
-        raise unsupported(f"Column.{name}")
+        if name in _PYSPARK_METHODS:
+            raise unsupported(f"Column.{name}")
+        return self.getField(name)  # df.st.x: the field x of struct st, as in PySpark
 
+
+_PYSPARK_METHODS = frozenset({
+    "alias", "asc", "asc_nulls_first", "asc_nulls_last", "astype", "between", "bitwiseAND", "bitwiseOR",
+    "bitwiseXOR", "cast", "contains", "desc", "desc_nulls_first", "desc_nulls_last", "dropFields", "endswith",
+    "eqNullSafe", "getField", "getItem", "ilike", "isNaN", "isNotNull", "isNull", "isin", "like", "name",
+    "otherwise", "outer", "over", "rlike", "startswith", "substr", "transform", "try_cast", "when", "withField",
+})
+"""PySpark's ``Column`` methods: one soundlake lacks is refused by name, not taken for a field."""
 
 _OPERATOR_LABELS: dict[type[exp.Expr], str] = {
     exp.Add: "({} + {})", exp.Sub: "({} - {})", exp.Mul: "({} * {})", exp.Div: "({} / {})",

@@ -21,7 +21,9 @@ Semantics that differ from Spark (documented choices):
   batches with streaming state); ``withWatermark`` is accepted and ignored.
 - Actions and writes (``collect``, ``count``, ``show``, ``toPandas``, ``write``,
   ``saveAsTable``, ...) are side effects that dataset functions must not perform: they
-  raise a DefinitionError naming the call and the file.
+  raise a DefinitionError naming the call and the file. At a file's top level the reads
+  ``collect``, ``first``, ``head``, ``take``, ``count``, ``isEmpty`` and ``toPandas`` (and
+  ``columns`` / ``schema`` / ``dtypes`` anywhere) read the existing tables (:mod:`.reads`).
 """
 
 from __future__ import annotations
@@ -33,13 +35,16 @@ from typing import Any
 from sqlglot import exp
 
 from soundlake.core.errors import DefinitionError
+from soundlake.pipeline.python.frame import reads
 from soundlake.pipeline.python.frame.column import (
     DIALECT,
     Column,
     call_site,
+    column_ref,
     flatten,
     order_expr,
     parse_expression,
+    ref_label,
     to_column,
     to_expr,
     unsupported,
@@ -56,6 +61,8 @@ SIDE_EFFECTS = frozenset(
         "checkpoint", "localCheckpoint", "mapInPandas", "mapInArrow", "applyInPandas",
     }
 )
+_READS = frozenset({"collect", "first", "head", "take", "count", "isEmpty", "toPandas"})
+"""Actions a pipeline file may run at its top level on existing tables (:mod:`.reads`)."""
 _NO_OPS = frozenset({"cache", "persist", "unpersist", "repartition", "coalesce", "hint",
                      "repartitionByRange", "sortWithinPartitions", "withWatermark"})
 _JOIN_KINDS = {
@@ -147,9 +154,9 @@ class DataFrame:
         return DataFrame(query, streaming=self.streaming, known_columns=columns, hidden=hidden)
 
     def _fix(self, node: exp.Expr, hidden: frozenset[str]) -> exp.Expr:
-        """Unqualify columns that name relations no longer visible after wrapping."""
-        if not hidden:
-            return node.copy()
+        """Unqualify columns that name relations no longer visible after wrapping, and
+        this DataFrame's own columns (``df.x`` / ``df["x"]`` in ``df.select(...)``)."""
+        hidden = hidden | {self.alias_name}
 
         def strip(n: exp.Expr) -> exp.Expr:
             if isinstance(n, exp.Column) and n.table and n.table in hidden:
@@ -373,11 +380,66 @@ class DataFrame:
 
     @property
     def columns(self) -> list[str]:
+        """The column names: known from the calls that built the DataFrame, else read from
+        the existing tables it reads (:mod:`.reads`)."""
         if self.known_columns is None:
-            raise unsupported("DataFrame.columns", "columns are not known while definitions load")
+            return list(self._result("DataFrame.columns", limit=0).column_names)
         return list(self.known_columns)
 
+    @property
+    def schema(self) -> Any:
+        """The result's ``StructType``, from the existing tables the DataFrame reads."""
+        return reads.struct_type(self._result("DataFrame.schema", limit=0).schema)
+
+    @property
+    def dtypes(self) -> list[tuple[str, str]]:
+        """``[(column, Spark type name), ...]`` of the result."""
+        return [(f.name, f.dataType.simpleString()) for f in self.schema.fields]
+
+    def _result(self, what: str, *, limit: int | None = None, sql: str | None = None) -> Any:
+        text = sql or self.to_sql()
+        if limit is not None:
+            text = f"SELECT * FROM ({text}) AS _sl_read LIMIT {limit}"
+        return reads.read(text, what=what, where=call_site())
+
+    def _action(self, name: str) -> Callable[..., Any] | None:
+        """A definition-time read (``collect`` ...) when allowed here: at a file's top level,
+        on a batch DataFrame. None elsewhere (the caller refuses it as a side effect)."""
+        from soundlake.pipeline.python.state import STATE
+
+        state = STATE.get()
+        if name not in _READS or state is None or state.calling is not None:
+            return None
+        what = f"DataFrame.{name}()"
+        if self.streaming:
+            raise DefinitionError(
+                f"{call_site()}: {what} on a streaming DataFrame: a stream is read by a flow, not at "
+                "definition time", hint="read the table with spark.read.table(...) instead of readStream",
+            )
+
+        def limited(n: int) -> list[reads.Row]:
+            return reads.rows(self._result(what, limit=n))
+
+        def first() -> reads.Row | None:
+            found = limited(1)
+            return found[0] if found else None
+
+        actions: dict[str, Callable[..., Any]] = {
+            "collect": lambda: reads.rows(self._result(what)),
+            "first": first,
+            "head": lambda n=None: first() if n is None else limited(n),
+            "take": limited,
+            "count": lambda: int(self._result(
+                what, sql=f"SELECT count(*) AS n FROM ({self.to_sql()}) AS _sl_read").column("n")[0].as_py()),
+            "isEmpty": lambda: not limited(1),
+            "toPandas": lambda: self._result(what).to_pandas(),
+        }
+        return actions[name]
+
     def __getitem__(self, item: Any) -> Any:
+        if isinstance(item, str) and ("." in item or "`" in item):
+            node = column_ref(item)  # df["st.x"]: the field x of struct st, as F.col("st.x")
+            return Column(node, ref_label(node))
         if isinstance(item, str):
             return Column(exp.column(exp.to_identifier(item), table=exp.to_identifier(self.alias_name)), item)
         if isinstance(item, Column):
@@ -389,6 +451,9 @@ class DataFrame:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
+        action = self._action(name)
+        if action is not None:
+            return action
         if name in SIDE_EFFECTS:
             raise DefinitionError(
                 f"{call_site()}: DataFrame.{name}() in a dataset function: dataset functions must "
@@ -404,8 +469,7 @@ class DataFrame:
 
 _UNSUPPORTED = frozenset({
     "sample", "randomSplit", "pivot", "unpivot", "melt", "cube", "rollup", "na", "stat",
-    "intersect", "intersectAll", "subtract", "exceptAll", "observe", "toDF", "schema",
-    "dtypes", "withMetadata", "sampleBy", "freqItems", "crosstab", "approxQuantile",
+    "intersect", "intersectAll", "subtract", "exceptAll", "observe", "toDF", "withMetadata", "sampleBy", "freqItems", "crosstab", "approxQuantile",
 })
 
 

@@ -125,18 +125,25 @@ class DataFrameReader:
         FileSourceOptions.parse(ordered, path, where=call_site())
         return DataFrame(_files_sql(path, ordered, streaming=self._streaming), streaming=self._streaming)
 
-    def _file(self, fmt: str, path: str) -> DataFrame:
+    def _file(self, fmt: str, path: str, schema: Any = None, options: Mapping[str, Any] | None = None) -> DataFrame:
+        """``csv(path, header=True, sep=";")``: keyword options as ``option(key, value)``
+        (None values are not set, as in PySpark)."""
         self._format = fmt
+        if schema is not None:
+            self.schema(schema)
+        for key, value in (options or {}).items():
+            if value is not None:
+                self.option(key, value)
         return self.load(path)
 
-    def parquet(self, path: str) -> DataFrame:
-        return self._file("parquet", path)
+    def parquet(self, path: str, **options: Any) -> DataFrame:
+        return self._file("parquet", path, options=options)
 
-    def json(self, path: str) -> DataFrame:
-        return self._file("json", path)
+    def json(self, path: str, schema: Any = None, **options: Any) -> DataFrame:
+        return self._file("json", path, schema, options)
 
-    def csv(self, path: str) -> DataFrame:
-        return self._file("csv", path)
+    def csv(self, path: str, schema: Any = None, **options: Any) -> DataFrame:
+        return self._file("csv", path, schema, options)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
