@@ -96,3 +96,55 @@ def test_the_cli_prints_the_tree_and_json(lake: Lakehouse) -> None:
     assert json.loads(out.stdout)["columns"][0] == {"name": "id", "data_type": "bigint", "nullable": True, "comment": "the play"}
     out = soundlake("describe", "nope", project=lake.root)
     assert out.returncode == 2 and "no table named 'nope'" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_restore_an_external_table_and_time_travel_to_it(lake: Lakehouse) -> None:
+    from soundlake.project.catalog_ops import restore_table
+
+    ext = str(lake.root / "lake" / "main" / "gold" / "ext")
+    delta.write_table(ext, pa.table({"x": [2]}).to_reader(), mode="append")
+    assert lake.rows("SELECT x FROM gold.ext ORDER BY x") == [{"x": 1}, {"x": 2}]
+    done = restore_table(lake.project, "gold.ext", version=0)
+    assert (done.restored_version, done.new_version, done.consequence) == (0, 2, "")
+    assert lake.rows("SELECT x FROM gold.ext") == [{"x": 1}]
+    assert lake.rows("SELECT x FROM gold.ext@v1 ORDER BY x") == [{"x": 1}, {"x": 2}]  # history stays
+
+
+def test_restoring_a_pipeline_table_needs_force_and_the_next_update_is_still_correct(lake: Lakehouse) -> None:
+    from soundlake.pipeline.integrity import StateMismatchError
+    from soundlake.project.catalog_ops import restore_table
+
+    lake.parquet("in", "b.parquet", [{"id": 4, "user_id": 2}])
+    assert lake.run().ok
+    assert lake.rows("SELECT count(*) AS n FROM plays") == [{"n": 3}]
+    with pytest.raises(SoundlakeError, match=r"main\.silver\.plays is a streaming table written by pipeline 't'.*"
+                       r"add --force"):
+        restore_table(lake.project, "plays", version=0)
+    done = restore_table(lake.project, "plays", version=0, force=True)
+    assert "soundlake run --full-refresh main.silver.plays" in done.consequence
+    assert lake.rows("SELECT count(*) AS n FROM plays") == [{"n": 2}]
+    with pytest.raises(StateMismatchError, match=r"table main\.silver\.plays was restored \(RESTORE at version"):
+        lake.run()  # it would never write row 4 again: refused before anything is written
+    assert lake.run(full_refresh=["plays"]).ok
+    assert lake.rows("SELECT count(*) AS n FROM plays") == [{"n": 3}]
+    # a materialized view is recomputed by the next update
+    before = lake.rows("SELECT * FROM per_user ORDER BY user_id")
+    restore_table(lake.project, "per_user", version=0, force=True)
+    assert lake.run().ok
+    assert lake.rows("SELECT * FROM per_user ORDER BY user_id") == before
+
+
+def test_restore_on_the_cli(lake: Lakehouse) -> None:
+    lake.parquet("in", "b.parquet", [{"id": 4, "user_id": 2}])
+    assert lake.run().ok
+    out = soundlake("restore", "plays", "--version", "0", project=lake.root)
+    assert out.returncode == 2 and "add --force" in out.stderr and "Traceback" not in out.stderr
+    out = soundlake("restore", "known", "--version", "0", project=lake.root)
+    assert out.returncode == 2 and "main.silver.known is a view: only Delta tables can be restored" in out.stderr
+    out = soundlake("restore", "gold.ext", "--version", "7", project=lake.root)
+    assert out.returncode != 0 and "available versions are 0 to 0" in out.stderr
+    out = soundlake("restore", "gold.ext", "--version", "0", project=lake.root)
+    assert out.returncode == 0 and "nothing to restore: main.gold.ext is at version 0" in out.stdout, out.stderr
+    delta.write_table(str(lake.root / "lake" / "main" / "gold" / "ext"), pa.table({"x": [2]}).to_reader(), mode="append")
+    out = soundlake("restore", "gold.ext", "--version", "0", project=lake.root)
+    assert out.returncode == 0 and "restored main.gold.ext to version 0 (new version 2" in out.stdout, out.stderr

@@ -1,4 +1,4 @@
-"""``soundlake catalog [PATTERN]`` and ``soundlake describe TABLE``: browse the catalog."""
+"""``soundlake catalog [PATTERN]``, ``describe TABLE`` and ``restore TABLE``: the catalog."""
 
 from __future__ import annotations
 
@@ -9,11 +9,17 @@ from rich.tree import Tree
 
 from soundlake.cli.common import check_format, console, format_option, open_project, print_json
 from soundlake.core.text import plural
-from soundlake.project.catalog_ops import CatalogEntry, TableInfo, catalog_entries, describe_table
+from soundlake.project.catalog_ops import (
+    CatalogEntry,
+    TableInfo,
+    catalog_entries,
+    describe_table,
+    restore_table,
+)
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``catalog`` and ``describe`` to ``app``."""
+    """Add ``catalog``, ``describe`` and ``restore`` to ``app``."""
 
     @app.command("catalog")
     def catalog(
@@ -44,6 +50,28 @@ def register(app: typer.Typer) -> None:
             print_json(info.as_dict())
             return
         _print_info(info)
+
+
+    @app.command("restore")
+    def restore(
+        table: str = typer.Argument(..., help="Table name: catalog.schema.table, schema.table or table."),
+        version: int | None = typer.Option(None, "--version", min=0, help="The Delta version to restore."),
+        timestamp: str | None = typer.Option(
+            None, "--timestamp", help="Restore the last version committed at or before this time (UTC)."
+        ),
+        force: bool = typer.Option(False, "--force", help="Restore a table a pipeline writes (see the message)."),
+    ) -> None:
+        """Write a Delta RESTORE commit: the table's rows become those of an earlier version."""
+        done = restore_table(open_project(), table, version=version, timestamp=timestamp, force=force)
+        if not done.changed:
+            console.print(Text(f"nothing to restore: {done.table} is at version {done.restored_version}"))
+            return
+        console.print(Text(
+            f"restored {done.table} to version {done.restored_version} (new version {done.new_version}: "
+            f"{plural(done.removed_files, 'file')} removed, {plural(done.restored_files, 'file')} restored)"
+        ))
+        if done.consequence:
+            console.print(Text(f"note: {done.consequence}"))
 
 
 def _tree(entries: list[CatalogEntry]) -> Tree:

@@ -415,6 +415,15 @@ def table_details(uri: str, storage_options: Mapping[str, str] | None = None) ->
     )
 
 
+def restore(uri: str, version: int, storage_options: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Write a RESTORE commit that makes the table's current state that of ``version``.
+
+    Returns Delta's restore metrics (``numRemovedFile``, ``numRestoredFile``, ...).
+    """
+    result = open_table(uri, storage_options).restore(version)
+    return dict(result) if isinstance(result, Mapping) else {}
+
+
 def time_travel_version(
     uri: str, kind: str, value: str, storage_options: Mapping[str, str] | None = None, *, name: str = ""
 ) -> int:

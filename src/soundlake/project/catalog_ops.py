@@ -321,3 +321,70 @@ def _history(project: Project, info: TableInfo) -> pa.Table:
         "flow": [c.get("flow") for c in commits],
         "operationMetrics": [json.dumps(c.get("operationMetrics") or {}, sort_keys=True) for c in commits],
     })
+
+
+@dataclass(frozen=True)
+class Restored:
+    """What ``soundlake restore`` did: the table, the version restored, the new version, and
+    what the next update will do about it (for tables a pipeline owns)."""
+
+    table: str
+    restored_version: int
+    new_version: int
+    removed_files: int
+    restored_files: int
+    consequence: str
+    changed: bool = True
+    """False when the table already was at that version (nothing was written)."""
+
+
+def restore_table(project: Project, name: str, *, version: int | None = None, timestamp: str | None = None,
+                  force: bool = False) -> Restored:
+    """Write a Delta RESTORE commit to ``version`` or ``timestamp`` (Delta's time-travel rules).
+
+    A table the pipeline writes is refused without ``force``: its checkpoints then run
+    ahead of its rows. With ``force`` the next update refuses to continue such a
+    streaming table or AUTO CDC target until it is rebuilt (``--full-refresh``), and
+    recomputes such a materialized view (``pipeline.integrity``).
+
+    Raises:
+        UsageError: a view, a bronze folder, the event log, no version/timestamp (or both),
+            or a pipeline's table without ``force``.
+    """
+    from soundlake.lake.delta_log import inspect_table
+    from soundlake.project.pipeline_ops import writer_lock
+
+    if (version is None) == (timestamp is None):
+        raise UsageError("give --version N or --timestamp T (one of them)")
+    graph = load_graph(project)
+    entry = _find(catalog_entries(project), name, graph)
+    if entry.kind in ("view", "bronze folder", "event log") or not entry.location:
+        raise UsageError(f"{entry.name} is a {entry.kind}: only Delta tables can be restored")
+    options = project.lake.storage_options
+    wanted = delta.time_travel_version(
+        entry.location, "VERSION" if version is not None else "TIMESTAMP",
+        str(version) if version is not None else str(timestamp), options, name=entry.name,
+    )
+    log = inspect_table(entry.location, (), options)
+    if log.version == wanted:
+        return Restored(entry.name, wanted, wanted, 0, 0, "", changed=False)
+    owner = log.owner
+    consequence = ""
+    if owner is not None:
+        kind = entry.kind
+        if kind == "materialized view":
+            consequence = f"the next update of pipeline '{owner}' recomputes {entry.name} from its inputs"
+        else:
+            consequence = (f"the next update of pipeline '{owner}' refuses to continue {entry.name} until you "
+                           f"rebuild it: soundlake run --full-refresh {entry.name}")
+        if not force:
+            raise UsageError(
+                f"{entry.name} is a {kind} written by pipeline '{owner}': restoring it puts its rows behind its "
+                f"checkpoints, and {consequence}",
+                hint="add --force to restore it anyway",
+            )
+    with writer_lock(project):  # no update runs while the table changes under it
+        metrics = delta.restore(entry.location, wanted, options)
+        now = delta.table_version(entry.location, options)
+    return Restored(entry.name, wanted, int(now or 0), int(metrics.get("numRemovedFile", 0)),
+                    int(metrics.get("numRestoredFile", 0)), consequence)
