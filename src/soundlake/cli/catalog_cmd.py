@@ -1,6 +1,8 @@
-"""``soundlake catalog [PATTERN]``, ``describe TABLE`` and ``restore TABLE``: the catalog."""
+"""``soundlake catalog``, ``describe``, ``restore`` and ``lineage``: the catalog."""
 
 from __future__ import annotations
+
+import json
 
 import typer
 from rich.table import Table
@@ -16,10 +18,11 @@ from soundlake.project.catalog_ops import (
     describe_table,
     restore_table,
 )
+from soundlake.project.lineage_ops import lineage_edges
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``catalog``, ``describe`` and ``restore`` to ``app``."""
+    """Add ``catalog``, ``describe``, ``restore`` and ``lineage`` to ``app``."""
 
     @app.command("catalog")
     def catalog(
@@ -72,6 +75,34 @@ def register(app: typer.Typer) -> None:
         ))
         if done.consequence:
             console.print(Text(f"note: {done.consequence}"))
+
+
+    @app.command("lineage")
+    def lineage(
+        name: str = typer.Argument(..., help="A dataset (gold.dim_user) or one of its columns (gold.dim_user.user_name)."),
+        downstream: bool = typer.Option(False, "--downstream", help="What is computed from it (default: --upstream)."),
+        upstream: bool = typer.Option(False, "--upstream", help="What it is computed from, down to the source database."),
+        fmt: str = format_option("text, json or dot"),
+    ) -> None:
+        """Column-level lineage through every flow, down to the source database's columns."""
+        check_format(fmt, ("text", "json", "dot", "table"))
+        if downstream and upstream:
+            raise typer.BadParameter("give --upstream or --downstream, not both")
+        edges = lineage_edges(open_project(), name, downstream=downstream)
+        if fmt == "json":
+            for edge in edges:
+                print_json(edge)
+        elif fmt == "dot":
+            typer.echo("digraph lineage {\n  rankdir=LR;")
+            for edge in edges:
+                typer.echo(f"  {json.dumps(edge.source)} -> {json.dumps(edge.column)} [label={json.dumps(edge.flow)}];")
+            typer.echo("}")
+        elif not edges:
+            console.print(Text(f"{name}: no {'downstream' if downstream else 'upstream'} columns"))
+        else:
+            for edge in edges:
+                arrow = f"{edge.source}  ->  {edge.column}" if downstream else f"{edge.column}  <-  {edge.source}"
+                console.print(Text(f"{arrow}   ({edge.flow})"))
 
 
 def _tree(entries: list[CatalogEntry]) -> Tree:

@@ -75,7 +75,7 @@ def bind_columns(
             continue
         if not isinstance(flow, QueryFlow) or flow.sql is None:
             continue
-        schemas = {inp.placeholder: _input_schema(inp, bound, stored, base_dir, flow.sql) for inp in fp.inputs}
+        schemas = {inp.placeholder: input_schema(inp, bound, stored, base_dir, flow.sql) for inp in fp.inputs}
         if any(s is None for s in schemas.values()):
             continue
         known = {key: s for key, s in schemas.items() if s is not None}
@@ -157,9 +157,11 @@ def _check_cdc(flow: AutoCdcFlow, name: str, events: pa.Schema, engine: Engine, 
             )
 
 
-def _input_schema(
+def input_schema(
     inp: FlowInput, bound: dict[TableName, pa.Schema], stored: SchemaOf, base_dir: Path, sql: str
 ) -> pa.Schema | None:
+    """The schema of what ``inp`` reads: files under its path (Auto Loader's schema), a
+    dataset bound earlier (``bound``) or a table in the lake (``stored``); None if unknown."""
     if inp.kind == "files":
         return _files_schema(inp, base_dir, "_metadata" in sql)
     table = input_table(inp)

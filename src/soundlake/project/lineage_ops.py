@@ -1,0 +1,110 @@
+"""``soundlake lineage``: a dataset column's path back to the source database, or forward.
+
+The pipeline's column graph (:mod:`soundlake.pipeline.lineage`) ends at the files a flow
+reads. Files under a bronze folder that ingestion writes are the copy of one source table:
+each of their columns is the source column of the same name (``_``-prefixed columns are
+ingestion's own, such as ``_deleted``), so the path continues to
+``source:<schema>.<Table>.<column>``, the table and column ingestion read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from soundlake.catalog.names import TableName
+from soundlake.core.errors import DefinitionError, UsageError
+from soundlake.lake import delta
+from soundlake.lake.bronze import BRONZE
+from soundlake.pipeline import autoloader as al
+from soundlake.pipeline.context import dataset_uri
+from soundlake.pipeline.lineage import ColumnRef, Lineage, column_lineage
+from soundlake.project.context import Project
+from soundlake.project.pipeline_ops import load_graph, plan_for
+
+
+@dataclass(frozen=True)
+class LineageEdge:
+    """``column`` is computed from ``source`` (by ``flow``; ingestion for source columns)."""
+
+    column: str
+    source: str
+    flow: str
+
+
+def project_lineage(project: Project) -> Lineage:
+    """The column graph of the project's pipeline, extended to the source database's columns."""
+    graph = load_graph(project)
+    plan = plan_for(project, graph)
+    lake, pipeline = project.lake, project.config.name
+
+    def stored(table: TableName) -> pa.Schema | None:
+        return delta.table_schema(dataset_uri(lake, pipeline, table, plan.datasets), lake.storage_options)
+
+    found = column_lineage(plan, catalog=graph.catalog, schema=graph.schema, base_dir=project.root, stored=stored)
+    bronze = {
+        _normal(lake.uri(BRONZE, t.table)): f"source:{t.schema_ + '.' if t.schema_ else ''}{t.table}"
+        for t in project.config.ingest.tables
+    }
+    for sources in list(found.edges.values()):
+        for source in sources:
+            if not source.relation.startswith("files:"):
+                continue
+            table = bronze.get(_normal(al.resolve_path(source.relation[len("files:"):], project.root)))
+            if table is not None and not source.column.startswith("_"):
+                found.add(source, {ColumnRef(table, source.column)}, "ingest")
+    return found
+
+
+def _normal(path: str) -> str:
+    return path if "://" in path else str(Path(path).resolve())
+
+
+def lineage_edges(project: Project, name: str, *, downstream: bool = False) -> list[LineageEdge]:
+    """The edges from ``name`` (``table`` or ``table.column``, 1-3 name parts plus a column)
+    towards the sources (or, ``downstream``, towards what reads it), nearest first.
+
+    Raises:
+        UsageError: when ``name`` is neither a dataset nor a column of one.
+    """
+    found = project_lineage(project)
+    starts = _starts(found, name, project)
+    edges: list[LineageEdge] = []
+    seen: set[tuple[ColumnRef, ColumnRef]] = set()
+    for start in starts:
+        walk = found.downstream(start) if downstream else found.upstream(start)
+        for a, b in walk:
+            if (a, b) in seen:
+                continue
+            seen.add((a, b))
+            computed, source = (b, a) if downstream else (a, b)
+            flows = ", ".join(sorted(found.flows.get(computed, {"?"})))
+            edges.append(LineageEdge(str(computed), str(source), flows))
+    return edges
+
+
+def _starts(found: Lineage, name: str, project: Project) -> list[ColumnRef]:
+    config = project.config
+    text = name.strip().replace("`", "")
+    candidates: list[tuple[str, str | None]] = [(text, None)]
+    if "." in text:
+        prefix, last = text.rsplit(".", 1)
+        candidates.append((prefix, last))
+    for table_text, column in candidates:
+        try:
+            parsed = TableName.parse(table_text, catalog=config.catalog, schema=config.schema_)
+        except DefinitionError:  # more than three name parts: read the last one as a column
+            parsed = None
+        columns = found.columns.get(str(parsed)) if parsed is not None else None
+        if parsed is None or columns is None:
+            continue
+        table = str(parsed)
+        if column is None:
+            return [ColumnRef(table, c) for c in columns]
+        match = [c for c in columns if c.lower() == column.lower()]
+        if match:
+            return [ColumnRef(table, match[0])]
+        raise UsageError(f"{table} has no column '{column}' (columns: {', '.join(columns)})")
+    raise UsageError(f"no dataset or dataset column named '{name}' (soundlake catalog lists the datasets)")
