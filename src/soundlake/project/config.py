@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import yaml
 from dotenv import dotenv_values
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from soundlake.core.config import StrictModel
 from soundlake.core.errors import ConfigError
@@ -67,6 +67,27 @@ class DuckDBConfig(StrictModel):
         return value
 
 
+class OpenLineageConfig(StrictModel):
+    """Where each update's OpenLineage run events go (``openlineage:`` in soundlake.yml).
+
+    Attributes:
+        url: An OpenLineage HTTP endpoint (Marquez: ``http://host:5000``); events are
+            POSTed to ``<url>/api/v1/lineage``.
+        file: A file (relative to the project) the events are appended to, one per line.
+        namespace: The jobs' namespace (default: the project name).
+    """
+
+    url: str | None = None
+    file: str | None = None
+    namespace: str | None = None
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> OpenLineageConfig:
+        if not self.url and not self.file:
+            raise ValueError("openlineage: give url (an OpenLineage endpoint) or file (a path), or both")
+        return self
+
+
 class ProjectConfig(StrictModel):
     """The typed content of ``soundlake.yml`` after target overrides.
 
@@ -87,6 +108,7 @@ class ProjectConfig(StrictModel):
         spark: Spark engine settings.
         duckdb: DuckDB engine settings (memory limit, threads).
         storage_options: Credentials/options for an object-store ``storage``.
+        openlineage: Send OpenLineage run events after each update (None: not sent).
     """
 
     name: str
@@ -101,6 +123,7 @@ class ProjectConfig(StrictModel):
     spark: SparkConfig = Field(default_factory=SparkConfig)
     duckdb: DuckDBConfig = Field(default_factory=DuckDBConfig)
     storage_options: dict[str, str] = Field(default_factory=dict)
+    openlineage: OpenLineageConfig | None = None
 
     @property
     def pipeline_configuration(self) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""``soundlake lineage``: a dataset column's path back to the source database, or forward.
+"""``soundlake lineage`` and OpenLineage export: a column's path back to the source database.
 
 The pipeline's column graph (:mod:`soundlake.pipeline.lineage`) ends at the files a flow
 reads. Files under a bronze folder that ingestion writes are the copy of one source table:
@@ -15,14 +15,18 @@ from pathlib import Path
 import pyarrow as pa
 
 from soundlake.catalog.names import TableName
+from soundlake.core.clock import utc_now
 from soundlake.core.errors import DefinitionError, UsageError
 from soundlake.lake import delta
 from soundlake.lake.bronze import BRONZE
+from soundlake.observe.openlineage import DatasetRef, FlowRun, build_event, send
 from soundlake.pipeline import autoloader as al
 from soundlake.pipeline.context import dataset_uri
-from soundlake.pipeline.lineage import ColumnRef, Lineage, column_lineage
+from soundlake.pipeline.lineage import ColumnRef, Lineage, column_lineage, input_name
+from soundlake.pipeline.runner import UpdateResult
 from soundlake.project.context import Project
 from soundlake.project.pipeline_ops import load_graph, plan_for
+from soundlake.source.db import safe_url
 
 
 @dataclass(frozen=True)
@@ -108,3 +112,56 @@ def _starts(found: Lineage, name: str, project: Project) -> list[ColumnRef]:
             return [ColumnRef(table, match[0])]
         raise UsageError(f"{table} has no column '{column}' (columns: {', '.join(columns)})")
     raise UsageError(f"no dataset or dataset column named '{name}' (soundlake catalog lists the datasets)")
+
+
+def export_openlineage(project: Project, result: UpdateResult) -> int:
+    """Send the OpenLineage events of ``result``'s flows (see :mod:`soundlake.observe.openlineage`)
+    where ``openlineage:`` in soundlake.yml says; return how many were sent.
+
+    Flows that did nothing (IDLE, SKIPPED) send none.
+    """
+    config = project.config.openlineage
+    if config is None:
+        return 0
+    found = project_lineage(project)
+    graph = load_graph(project)
+    plan = plan_for(project, graph)
+    namespace = config.namespace or project.config.name
+    lake_ns = _lake_namespace(project)
+    source_ns = safe_url(project.config.source.url)
+
+    def dataset(relation: str) -> DatasetRef:
+        if relation.startswith("files:"):
+            return DatasetRef("file", al.resolve_path(relation[len("files:"):], project.root))
+        if relation.startswith("delta:"):
+            return DatasetRef("file", al.resolve_path(relation[len("delta:"):], project.root))
+        if relation.startswith("source:"):
+            return DatasetRef(source_ns, relation[len("source:"):])
+        return DatasetRef(lake_ns, relation)
+
+    now = utc_now()
+    runs: list[FlowRun] = []
+    for fp in plan.flows:
+        outcome = result.flows.get(fp.name)
+        if outcome is None or outcome.status not in ("COMPLETED", "FAILED"):
+            continue
+        target = str(fp.target)
+        columns = [c for c in found.columns.get(target, []) if fp.name in found.flows.get(ColumnRef(target, c), ())]
+        lineage = {
+            c: sorted(((dataset(s.relation), s.column) for s in found.edges.get(ColumnRef(target, c), ())),
+                      key=lambda pair: (pair[0].name, pair[1]))
+            for c in columns
+        }
+        runs.append(FlowRun(
+            pipeline=namespace, flow=fp.name, update_id=result.run_id, status=outcome.status, time=now,
+            inputs=[dataset(input_name(i)) for i in fp.inputs], output=dataset(target),
+            columns=[(c, None) for c in columns], lineage=lineage,
+        ))
+    events = [build_event(r) for r in runs]
+    send(events, url=config.url, file=project.root / config.file if config.file else None)
+    return len(events)
+
+
+def _lake_namespace(project: Project) -> str:
+    root = project.lake.uri()
+    return root if "://" in root else f"file://{Path(root).resolve()}"

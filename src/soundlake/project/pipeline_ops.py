@@ -287,9 +287,30 @@ def run(
                 datasets=plan.datasets,
                 view_flows={fp.target: fp for fp in plan.flows if fp.kind == "view"},
             )
-            return run_update(ctx, plan)
+            result = run_update(ctx, plan)
+            _send_lineage(project, result, events)
+            return result
         finally:
             eng.close()
+
+
+def _send_lineage(project: Project, result: UpdateResult, events: EventLog) -> None:
+    """OpenLineage events of the update, where soundlake.yml says (``openlineage:``).
+
+    The update's tables are written whatever happens here: a failed export is a WARN event
+    of the update (and ``soundlake events`` shows it), not a failed update.
+    """
+    if project.config.openlineage is None:
+        return
+    from soundlake.project.lineage_ops import export_openlineage  # it plans with this module
+
+    try:
+        sent = export_openlineage(project, result)
+    except Exception as exc:  # noqa: BLE001 - any transport or lineage error is reported, not raised
+        events.emit("update_progress", f"OpenLineage export failed: {type(exc).__name__}: {exc}", level="WARN")
+    else:
+        events.emit("update_progress", f"OpenLineage: sent {sent} run event{'s' if sent != 1 else ''}")
+    events.flush()
 
 
 def query(project: Project, sql: str, *, limit: int | None = None) -> pa.Table:
