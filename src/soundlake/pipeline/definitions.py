@@ -162,6 +162,10 @@ class SnapshotCdcFlow:
     stored_as_scd_type: Literal[1, 2] = 1
     track_history_column_list: tuple[str, ...] | None = None
     track_history_except_column_list: tuple[str, ...] | None = None
+    snapshot_reader: Callable[[str, int | None], Any] | None = field(default=None, compare=False)
+    """Set with ``source_function`` by the Python front end: ``reader(flow, latest_version)``
+    calls the function and gives the snapshot's Spark SQL and version (``.sql``, ``.version``)
+    or None; errors are one-line ``FlowError`` values."""
 
 
 Flow = QueryFlow | AutoCdcFlow | SnapshotCdcFlow

@@ -12,13 +12,14 @@ from typing import Any
 from soundlake.catalog.names import TableName
 from soundlake.catalog.state import safe_name
 from soundlake.core.clock import utc_now
-from soundlake.core.errors import EngineError, FlowError
+from soundlake.core.errors import EngineError
 from soundlake.engines.base import CdcSpec, CommitInfo, ViewRelation
 from soundlake.pipeline.checkpoint import Checkpoint, PendingBatch
 from soundlake.pipeline.context import RunContext, fault_point
 from soundlake.pipeline.definitions import AutoCdcFlow, SnapshotCdcFlow
 from soundlake.pipeline.expectations import ExpectationMetrics, expectation_split, violation_error
 from soundlake.pipeline.flows.base import FlowResult, in_user_terms, quarantine_target
+from soundlake.pipeline.flows.snapshot_function import run_snapshot_function, snapshot_spec
 from soundlake.pipeline.inputs import Node, ReadGuard, expand, open_relations, plan_batch
 from soundlake.pipeline.planner import FlowPlan
 from soundlake.pipeline.sql.query import FlowInput
@@ -133,16 +134,16 @@ def _apply(
 def run_snapshot_cdc(ctx: RunContext, plan: FlowPlan) -> FlowResult:
     """AUTO CDC FROM SNAPSHOT with a table source: one snapshot per update.
 
+    A snapshot function source runs in :mod:`soundlake.pipeline.flows.snapshot_function`.
+
     The snapshot's version is the update's start time (microseconds since the epoch), so
     versions increase from run to run. A snapshot whose source table did not change
     since the last applied one is skipped (IDLE).
     """
     flow = plan.flow
     assert isinstance(flow, SnapshotCdcFlow)
-    if flow.source is None:
-        raise FlowError(
-            f"flow '{plan.name}': snapshot functions need the Python front end ({flow.location})"
-        )
+    if flow.source is None:  # a snapshot function: its own versions, possibly several per update
+        return run_snapshot_function(ctx, plan)
     cp = Checkpoint.load(ctx, plan.name)
     source = source_input(flow.source, streaming=False)
     sql = f"SELECT * FROM {SOURCE_PLACEHOLDER}_0"
@@ -163,13 +164,7 @@ def run_snapshot_cdc(ctx: RunContext, plan: FlowPlan) -> FlowResult:
     guard = ReadGuard()
     relations = open_relations(ctx, nodes, pending.entries, guard)
     try:
-        tracked = tuple(flow.track_history_column_list) if flow.track_history_column_list else None
-        spec = CdcSpec(
-            flow=plan.name, target=str(plan.target), keys=tuple(flow.keys), sequence_by=(),
-            scd_type=flow.stored_as_scd_type, tracked_columns=tracked,
-            untracked_columns=() if tracked is not None else tuple(flow.track_history_except_column_list or ()),
-            location=str(flow.location),
-        )
+        spec = snapshot_spec(flow, plan.name)
         commit = CommitInfo(ctx.app_id(plan.name), batch, ctx.commit_metadata(plan.name, batch))
         metrics = ctx.engine.apply_cdc_snapshot(
             spec, ViewRelation(sql, relations), version, ctx.table_uri(plan.target),

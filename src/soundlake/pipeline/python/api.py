@@ -27,6 +27,7 @@ from soundlake.pipeline.definitions import (
     SnapshotCdcFlow,
     SourceLocation,
 )
+from soundlake.pipeline.python import snapshots
 from soundlake.pipeline.python.state import PendingQuery, current_state
 from soundlake.pipeline.sql.cdc import split_sequence_by
 from soundlake.pipeline.sql.declared import declared_schema
@@ -381,6 +382,8 @@ def create_auto_cdc_from_snapshot_flow(
     table_source = _table_name(source, None, location) if isinstance(source, str) else None
     if table_source is None and not callable(source):
         raise DefinitionError(f"{location}: source must be a table name or a function")
+    if table_source is None:
+        snapshots.check_signature(source, location)
     state.registry.add_flow(
         SnapshotCdcFlow(
             name=name or str(target_name),
@@ -389,6 +392,7 @@ def create_auto_cdc_from_snapshot_flow(
             location=location,
             source=table_source,
             source_function=None if table_source is not None else source,
+            snapshot_reader=None if table_source is not None else snapshots.snapshot_reader(source, location, state),
             stored_as_scd_type=scd,
             track_history_column_list=None if track_history_column_list is None
             else _names(track_history_column_list, "track_history_column_list", location),
