@@ -401,8 +401,9 @@ def test_dbutils_fs_on_local_paths(tmp_path: Path) -> None:
     write(lake, "p.py", FS_PIPELINE)
     write(lake, "seen.py", "")
     assert lake.run().ok
+    # Spark's CSV source without inferSchema reads every column as STRING
     assert sorted(lake.rows("SELECT id, name FROM copied"), key=repr) == [
-        {"id": 1, "name": "ann"}, {"id": 2, "name": "bob"}
+        {"id": "1", "name": "ann"}, {"id": "2", "name": "bob"}
     ]
     assert lake.rows("SELECT * FROM files ORDER BY name") == [
         {"name": "a.csv", "size": 20, "is_dir": False, "has_time": True},

@@ -152,7 +152,10 @@ def test_readers_build_read_files_inputs() -> None:
     assert item.options == {"format": "json", "schemaHints": "id INT", "rescuedDataColumn": "_rescued_data"}
     batch = spark.read.schema("id INT").csv("/b/x.csv")
     (item,) = analyze_query(batch.to_sql(), catalog="c", schema="s", location=SourceLocation("t.py"))
-    assert not item.streaming and item.options == {"format": "csv", "schema": "id INT"}
+    # Spark's own CSV source: no rescued-data column or evolution, strings unless inferSchema
+    assert not item.streaming and item.options == {
+        "format": "csv", "schema": "id INT", "schemaEvolutionMode": "none", "inferSchema": "false",
+    }
     # a Delta load reads the table at a path, as in Spark: a dot is part of the path, not a name part
     (item,) = analyze_query(spark.read.format("delta").load("data/v1.2/t").to_sql(), catalog="c", schema="s",
                             location=SourceLocation("t.py"))

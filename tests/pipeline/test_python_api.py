@@ -157,7 +157,8 @@ def test_create_streaming_table_append_flows_and_once(tmp_path: Path) -> None:
     assert eu.target == tn("events") and eu.streaming and not eu.once and not eu.is_default
     backfill = only_flow(reg, "backfill")
     assert backfill.once and not backfill.streaming and backfill.spark_conf == {"x": "y"}
-    assert backfill.sql == "SELECT * FROM READ_FILES('/archive', format => 'parquet')"
+    # Spark's own parquet source (not Auto Loader): no rescued-data column, no evolution
+    assert backfill.sql == "SELECT * FROM READ_FILES('/archive', format => 'parquet', schemaEvolutionMode => 'none')"
     graph = build_graph(reg)
     assert graph.flows_into(tn("events")) == ["eu", "backfill"]
 

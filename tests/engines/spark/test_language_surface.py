@@ -141,3 +141,35 @@ def test_sql_range_is_one_bigint_column_id_on_both_engines(spark: Any, tmp_path:
     assert tables["duckdb"] == tables["spark"] == {
         "r": [{"id": 0}, {"id": 1}, {"id": 2}], "r2": [{"d": 2}, {"d": 8}, {"d": 14}],
     }
+
+
+def test_plain_file_reads_from_python_are_sparks_file_sources(spark: Any, tmp_path: Path) -> None:
+    """``spark.read.parquet`` / ``format("csv").load`` are Spark's own readers, not Auto
+    Loader: no ``_rescued_data`` column, CSV columns STRING unless inferSchema."""
+    tables: dict[str, dict[str, Any]] = {}
+    for engine in ("duckdb", "spark"):
+        lake = Lakehouse(tmp_path / engine)
+        lake.config(libraries=["pipelines"])
+        (lake.root / "pipelines" / "q.py").write_text(textwrap.dedent("""
+        from pyspark import pipelines as dp
+
+        @dp.materialized_view()
+        def pq():
+            return spark.read.parquet("data/pq")
+
+        @dp.materialized_view()
+        def cs():
+            return spark.read.format("csv").option("header", "true").load("data/cs")
+
+        @dp.materialized_view()
+        def typed():
+            return spark.read.csv("data/cs", header=True, inferSchema=True)
+        """), encoding="utf-8")
+        lake.parquet("pq", "a.parquet", [{"id": 1, "name": "a"}])
+        lake.text("cs", "a.csv", "id,name\n1,a\n")
+        result = lake.run(engine=engine)
+        assert result.ok, (engine, result.errors)
+        tables[engine] = {t: lake.rows(f"SELECT * FROM {t}") for t in ("pq", "cs", "typed")}
+    assert tables["duckdb"] == tables["spark"] == {
+        "pq": [{"id": 1, "name": "a"}], "cs": [{"id": "1", "name": "a"}], "typed": [{"id": 1, "name": "a"}],
+    }

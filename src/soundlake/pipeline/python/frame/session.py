@@ -121,6 +121,13 @@ class DataFrameReader:
             raise DefinitionError(f"{call_site()}: reading files needs a format (cloudFiles.format)")
         if fmt.lower() == "delta":
             return DataFrame(_delta_path_sql(path, streaming=self._streaming), streaming=self._streaming)
+        if (self._format or "").lower() != "cloudfiles":
+            # Spark's own file source (read.parquet/csv/json, format(...).load), not Auto
+            # Loader: no rescued-data column, no schema evolution, CSV columns stay STRING
+            # unless inferSchema is set
+            options.setdefault("schemaEvolutionMode", "none")
+            if fmt.lower() == "csv" and not any(k.lower() in ("inferschema", "infercolumntypes") for k in options):
+                options["inferSchema"] = "false"
         ordered = {"format": fmt.lower(), **options}
         FileSourceOptions.parse(ordered, path, where=call_site())
         return DataFrame(_files_sql(path, ordered, streaming=self._streaming), streaming=self._streaming)
