@@ -362,3 +362,17 @@ def test_message_bus_sources_are_refused_at_dry_run_naming_file_and_line(
     (lake.root / file).write_text(text, encoding="utf-8")
     with pytest.raises(SoundlakeError, match=message):
         lake.run()
+
+
+@pytest.mark.parametrize(("line", "call"), [
+    ('dlt.create_sink("out", "delta", {"path": "/tmp/x"})', r"create_sink\('out', format='delta'\)"),
+    ('dlt.create_sink("bus", "kafka", {"kafka.bootstrap.servers": "h:9092"})', r"create_sink\('bus', format='kafka'\)"),
+    ("@dlt.foreach_batch_sink(name='s')\ndef s(df, batch_id):\n    pass", "foreach_batch_sink"),
+])
+def test_sinks_are_refused_at_load_naming_the_call(tmp_path: Path, line: str, call: str) -> None:
+    lake = Lakehouse(tmp_path / "p")
+    lake.config(libraries=["pipelines"])
+    lake.sql(f"import dlt\n\n{line}\n", "q.py")
+    with pytest.raises(SoundlakeError, match=rf"pipelines/q\.py:3: {call}: sinks .* are not supported by soundlake yet"):
+        lake.run()
+    assert not (lake.root / "lake" / "main").exists()

@@ -405,6 +405,25 @@ def create_auto_cdc_from_snapshot_flow(
 apply_changes_from_snapshot = create_auto_cdc_from_snapshot_flow
 
 
+def _sink_refusal(call: str) -> DefinitionError:
+    return DefinitionError(
+        f"{_caller_location()}: {call}: sinks (create_sink, foreach_batch_sink) are not supported by "
+        "soundlake yet; nothing of this pipeline ran",
+        hint="write the flow into a streaming table (dlt.create_streaming_table + @dlt.append_flow) and "
+        "export it from there",
+    )
+
+
+def create_sink(name: str, format: str, options: Mapping[str, str] | None = None) -> None:
+    """Databricks' ``create_sink`` (Delta, Kafka and Event Hubs sinks): refused, naming the call."""
+    raise _sink_refusal(f"create_sink('{name}', format='{format}')")
+
+
+def foreach_batch_sink(*args: Any, **kwargs: Any) -> Any:
+    """Databricks' ``foreach_batch_sink`` (a Python function per micro-batch): refused."""
+    raise _sink_refusal("foreach_batch_sink")
+
+
 def read(name: str) -> Any:
     """Legacy ``dlt.read(name)``: a batch read of a pipeline dataset."""
     return current_state("read").session.read.table(name)
