@@ -129,7 +129,7 @@ def test_snapshot_function_on_spark_equals_duckdb(spark: Any, tmp_path: Path) ->
             assert result.ok, (engine, result.errors)
             assert result.flows["main.silver.fn_scd2"].extra["snapshot_versions"] == list(
                 range(version - len(update) + 1, version + 1))
-    # the columns of the snapshots: soundlake's spark.read of Parquet adds _rescued_data (not Spark's)
+    # the snapshot columns themselves (the tables also hold the SCD columns)
     one = {engine: canonical(lake.rows("SELECT id, city FROM fn_scd1")) for engine, lake in lakes.items()}
     assert one["spark"] == one["duckdb"] == canonical(SNAPSHOTS[2])
     select = "SELECT id, city, __START_AT, __END_AT FROM fn_scd2"
