@@ -19,7 +19,7 @@ from soundlake.core.errors import DefinitionError
 from tests.conftest import REPO
 from tests.pipeline.conftest import Lakehouse
 
-PY = '''
+SNAPSHOT_FUNCTION = '''
 import os
 import dlt
 
@@ -33,7 +33,10 @@ def next_snapshot(latest):
         return None
     return (spark.read.format("parquet").load(path), v)
 
+'''
+"""A snapshot function over ``<data>/snaps/snapshot_<v>`` folders (also used by the Spark parity test)."""
 
+PY = SNAPSHOT_FUNCTION + '''
 dlt.create_streaming_table("dim")
 dlt.create_auto_cdc_from_snapshot_flow(target="dim", source=next_snapshot, keys=["id"], stored_as_scd_type=SCD)
 '''

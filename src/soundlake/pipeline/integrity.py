@@ -197,11 +197,11 @@ def _check_stream(
         )
 
 
-def _restored(ctx: RunContext, fp: FlowPlan, recorded: object, log: TableLog) -> str | None:
+def _restored(ctx: RunContext, fp: FlowPlan, recorded: int | None, log: TableLog) -> str | None:
     """``RESTORE at version 5 to version 0``: the newest RESTORE after the flow's last commit, or None."""
-    if recorded is None or log.version is None or log.version <= int(str(recorded)):
+    if recorded is None or log.version is None or log.version <= int(recorded):
         return None
-    found = restores_after(ctx.table_uri(fp.target), int(str(recorded)), ctx.storage_options)
+    found = restores_after(ctx.table_uri(fp.target), int(recorded), ctx.storage_options)
     if not found:
         return None
     at, to = found[-1]

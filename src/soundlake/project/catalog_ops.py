@@ -94,10 +94,14 @@ class TableInfo:
         return out
 
 
-def catalog_entries(project: Project, pattern: str | None = None) -> list[CatalogEntry]:
+def catalog_entries(project: Project, pattern: str | None = None, *, graph: Graph | None = None) -> list[CatalogEntry]:
     """Every table of the project, sorted by name; ``pattern`` is a glob over the full name
-    (``gold.*``, ``*dim_*``); a name of one or two parts also matches with the defaults."""
-    graph = load_graph(project)
+    (``gold.*``, ``*dim_*``); a name of one or two parts also matches with the defaults.
+
+    ``graph``: the project's loaded graph, when the caller has it (loading runs the
+    pipeline files, so each command loads it once).
+    """
+    graph = graph or load_graph(project)
     entries: dict[str, CatalogEntry] = {}
     pipeline = project.config.name
     for name, dataset in graph.datasets.items():
@@ -125,14 +129,14 @@ def catalog_entries(project: Project, pattern: str | None = None) -> list[Catalo
     return found
 
 
-def describe_table(project: Project, name: str) -> TableInfo:
+def describe_table(project: Project, name: str, *, graph: Graph | None = None) -> TableInfo:
     """One table's description (see the module docstring).
 
     Raises:
         UsageError: when no table of the catalog has that name.
     """
-    graph = load_graph(project)
-    entry = _find(catalog_entries(project), name, graph)
+    graph = graph or load_graph(project)
+    entry = _find(catalog_entries(project, graph=graph), name, graph)
     info = TableInfo(entry.name, entry.kind, entry.location)
     table = TableName.parse(entry.name, catalog=graph.catalog, schema=graph.schema) if entry.kind != "bronze folder" else None
     dataset = graph.datasets.get(table) if table is not None else None
@@ -275,7 +279,7 @@ def catalog_statement(project: Project, sql: str) -> pa.Table | None:
 
 def _listing(project: Project, what: str, within: str | None) -> pa.Table:
     graph = load_graph(project)
-    tables = [e for e in catalog_entries(project) if e.kind != "bronze folder"]
+    tables = [e for e in catalog_entries(project, graph=graph) if e.kind != "bronze folder"]
     parts = [e.name.split(".") for e in tables]
     if what == "catalogs":
         return pa.table({"catalog": sorted({p[0] for p in parts})})
@@ -357,7 +361,7 @@ def restore_table(project: Project, name: str, *, version: int | None = None, ti
     if (version is None) == (timestamp is None):
         raise UsageError("give --version N or --timestamp T (one of them)")
     graph = load_graph(project)
-    entry = _find(catalog_entries(project), name, graph)
+    entry = _find(catalog_entries(project, graph=graph), name, graph)
     if entry.kind in ("view", "bronze folder", "event log") or not entry.location:
         raise UsageError(f"{entry.name} is a {entry.kind}: only Delta tables can be restored")
     options = project.lake.storage_options

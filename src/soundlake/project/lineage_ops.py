@@ -23,6 +23,7 @@ from soundlake.observe.openlineage import DatasetRef, FlowRun, build_event, send
 from soundlake.pipeline import autoloader as al
 from soundlake.pipeline.context import dataset_uri
 from soundlake.pipeline.lineage import ColumnRef, Lineage, column_lineage, input_name
+from soundlake.pipeline.planner import UpdatePlan
 from soundlake.pipeline.runner import UpdateResult
 from soundlake.project.context import Project
 from soundlake.project.pipeline_ops import load_graph, plan_for
@@ -38,19 +39,23 @@ class LineageEdge:
     flow: str
 
 
-def project_lineage(project: Project) -> Lineage:
-    """The column graph of the project's pipeline, extended to the source database's columns."""
-    graph = load_graph(project)
-    plan = plan_for(project, graph)
-    lake, pipeline = project.lake, project.config.name
+def project_lineage(project: Project, plan: UpdatePlan | None = None) -> Lineage:
+    """The column graph of the project's pipeline, extended to the source database's columns.
+
+    ``plan``: the update plan when the caller has one (an update that just ran); else the
+    definitions are loaded and planned here.
+    """
+    if plan is None:
+        plan = plan_for(project, load_graph(project))
+    lake, pipeline, config = project.lake, project.config.name, project.config
 
     def stored(table: TableName) -> pa.Schema | None:
         return delta.table_schema(dataset_uri(lake, pipeline, table, plan.datasets), lake.storage_options)
 
-    found = column_lineage(plan, catalog=graph.catalog, schema=graph.schema, base_dir=project.root, stored=stored)
+    found = column_lineage(plan, catalog=config.catalog, schema=config.schema_, base_dir=project.root, stored=stored)
     bronze = {
         _normal(lake.uri(BRONZE, t.table)): f"source:{t.schema_ + '.' if t.schema_ else ''}{t.table}"
-        for t in project.config.ingest.tables
+        for t in config.ingest.tables
     }
     for sources in list(found.edges.values()):
         for source in sources:
@@ -114,18 +119,17 @@ def _starts(found: Lineage, name: str, project: Project) -> list[ColumnRef]:
     raise UsageError(f"no dataset or dataset column named '{name}' (soundlake catalog lists the datasets)")
 
 
-def export_openlineage(project: Project, result: UpdateResult) -> int:
+def export_openlineage(project: Project, plan: UpdatePlan, result: UpdateResult) -> int:
     """Send the OpenLineage events of ``result``'s flows (see :mod:`soundlake.observe.openlineage`)
     where ``openlineage:`` in soundlake.yml says; return how many were sent.
 
-    Flows that did nothing (IDLE, SKIPPED) send none.
+    ``plan`` is the update's own plan (the definitions are not loaded again). Flows that
+    did nothing (IDLE, SKIPPED) send none.
     """
     config = project.config.openlineage
     if config is None:
         return 0
-    found = project_lineage(project)
-    graph = load_graph(project)
-    plan = plan_for(project, graph)
+    found = project_lineage(project, plan)
     namespace = config.namespace or project.config.name
     lake_ns = _lake_namespace(project)
     source_ns = safe_url(project.config.source.url)

@@ -288,13 +288,13 @@ def run(
                 view_flows={fp.target: fp for fp in plan.flows if fp.kind == "view"},
             )
             result = run_update(ctx, plan)
-            _send_lineage(project, result, events)
+            _send_lineage(project, plan, result, events)
             return result
         finally:
             eng.close()
 
 
-def _send_lineage(project: Project, result: UpdateResult, events: EventLog) -> None:
+def _send_lineage(project: Project, plan: UpdatePlan, result: UpdateResult, events: EventLog) -> None:
     """OpenLineage events of the update, where soundlake.yml says (``openlineage:``).
 
     The update's tables are written whatever happens here: a failed export is a WARN event
@@ -305,7 +305,7 @@ def _send_lineage(project: Project, result: UpdateResult, events: EventLog) -> N
     from soundlake.project.lineage_ops import export_openlineage  # it plans with this module
 
     try:
-        sent = export_openlineage(project, result)
+        sent = export_openlineage(project, plan, result)
     except Exception as exc:  # noqa: BLE001 - any transport or lineage error is reported, not raised
         events.emit("update_progress", f"OpenLineage export failed: {type(exc).__name__}: {exc}", level="WARN")
     else:

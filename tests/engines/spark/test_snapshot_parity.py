@@ -17,6 +17,7 @@ import pytest
 
 from tests.engines.cdc_reference import canonical
 from tests.pipeline.conftest import Lakehouse
+from tests.pipeline.test_snapshot_function import SNAPSHOT_FUNCTION
 
 pytestmark = pytest.mark.spark
 
@@ -87,21 +88,7 @@ def test_snapshot_cdc_on_spark_equals_duckdb(spark: Any, tmp_path: Path) -> None
 
 
 
-FUNCTION = '''
-import os
-import dlt
-
-base = spark.conf.get("data") + "/snaps"
-
-
-def next_snapshot(latest):
-    v = 1 if latest is None else latest + 1
-    path = f"{base}/snapshot_{v}"
-    if not os.path.exists(path):
-        return None
-    return (spark.read.format("parquet").load(path), v)
-
-
+FUNCTION = SNAPSHOT_FUNCTION + '''
 dlt.create_streaming_table("fn_scd1")
 dlt.create_auto_cdc_from_snapshot_flow(target="fn_scd1", source=next_snapshot, keys=["id"])
 dlt.create_streaming_table("fn_scd2")
