@@ -62,7 +62,8 @@ def execute(project: Project, schedule: list[str]) -> None:
             batch += 1
             simulate(project, seed=batch, rate=0.05, bad_rows=True, now=batch_time(batch))
         elif step == "ingest":
-            assert run_ingest(project).ok
+            ingest = run_ingest(project)
+            assert ingest.ok, [(t.table, t.error) for t in ingest.failed]
         elif step == "run":
             result = run(project)
             assert result.ok, result.errors

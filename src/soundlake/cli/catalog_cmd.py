@@ -1,4 +1,4 @@
-"""``soundlake catalog``, ``describe``, ``restore`` and ``lineage``: the catalog."""
+"""``soundlake catalog``, ``describe``, ``restore``, ``maintain`` and ``lineage``: the catalog."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from rich.tree import Tree
 
 from soundlake.cli.common import check_format, console, format_option, open_project, print_json
 from soundlake.core.text import plural
+from soundlake.lake.maintenance import Maintained
 from soundlake.project.catalog_ops import (
     CatalogEntry,
     TableInfo,
@@ -19,10 +20,12 @@ from soundlake.project.catalog_ops import (
     restore_table,
 )
 from soundlake.project.lineage_ops import lineage_edges
+from soundlake.project.maintain_ops import as_rows
+from soundlake.project.maintain_ops import maintain as maintain_tables
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``catalog``, ``describe``, ``restore`` and ``lineage`` to ``app``."""
+    """Add ``catalog``, ``describe``, ``restore``, ``maintain`` and ``lineage`` to ``app``."""
 
     @app.command("catalog")
     def catalog(
@@ -77,6 +80,21 @@ def register(app: typer.Typer) -> None:
             console.print(Text(f"note: {done.consequence}"))
 
 
+    @app.command("maintain")
+    def maintain(
+        tables: list[str] | None = typer.Argument(None, help="Tables to maintain (default: every Delta table)."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be rewritten and deleted; change nothing."),
+        fmt: str = format_option(),
+    ) -> None:
+        """OPTIMIZE (compaction or Z-order) and VACUUM, as the tables' properties ask."""
+        check_format(fmt)
+        done = maintain_tables(open_project(), tables or (), dry_run=dry_run)
+        if fmt == "json":
+            for row in as_rows(done):
+                print_json(row)
+            return
+        console.print(_maintained_table(done, dry_run=dry_run))
+
     @app.command("lineage")
     def lineage(
         name: str = typer.Argument(..., help="A dataset (gold.dim_user) or one of its columns (gold.dim_user.user_name)."),
@@ -103,6 +121,18 @@ def register(app: typer.Typer) -> None:
             for edge in edges:
                 arrow = f"{edge.source}  ->  {edge.column}" if downstream else f"{edge.column}  <-  {edge.source}"
                 console.print(Text(f"{arrow}   ({edge.flow})"))
+
+
+def _maintained_table(done: list[Maintained], *, dry_run: bool) -> Table:
+    table = Table(title="maintenance (dry run: nothing changed)" if dry_run else "maintenance")
+    for column in ("table", "files", "optimize", "vacuum", "kept versions", "note"):
+        table.add_column(column)
+    for item in done:
+        files = f"{item.files_before}" if dry_run else f"{item.files_before} -> {item.files_after}"
+        optimize = f"{item.optimized}: {plural(item.rewritten_files, 'file')}" if item.optimized else "-"
+        table.add_row(item.table, files, optimize, plural(len(item.vacuumed), "file"),
+                      str(item.kept_versions or "-"), item.skipped)
+    return table
 
 
 def _tree(entries: list[CatalogEntry]) -> Tree:

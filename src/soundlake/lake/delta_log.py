@@ -117,6 +117,16 @@ def restores_after(
     return sorted(found)
 
 
+def listed_version(uri: str, storage_options: Mapping[str, str] | None = None) -> int | None:
+    """The newest commit's version from a listing of ``_delta_log`` (no commit is read), or None."""
+    fs, base = delta._filesystem(uri, storage_options)
+    import pyarrow.fs as pafs
+
+    selector = pafs.FileSelector(posixpath.join(base, "_delta_log"), allow_not_found=True)
+    versions = [int(m.group(1)) for info in fs.get_file_info(selector) if (m := _COMMIT.match(info.base_name))]
+    return max(versions) if versions else None
+
+
 def log_gap(uri: str, storage_options: Mapping[str, str] | None = None) -> str | None:
     """Describe missing commit files after the log's first one ("commit 3 is missing")."""
     fs, base = delta._filesystem(uri, storage_options)

@@ -15,12 +15,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from openlineage.client import OpenLineageClient
-from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
-from openlineage.client.generated import column_lineage_dataset, schema_dataset
-from openlineage.client.serde import Serde
+if TYPE_CHECKING:  # the client takes ~0.4 s to import: only commands that export pay for it
+    from openlineage.client.event_v2 import RunEvent
 
 PRODUCER = "https://github.com/soundlake/soundlake"
 """The ``producer`` of every event (who wrote it)."""
@@ -60,6 +58,16 @@ def run_id(update_id: str, flow: str) -> str:
 
 def build_event(run: FlowRun) -> RunEvent:
     """The COMPLETE / FAIL / OTHER event of one flow run."""
+    from openlineage.client.event_v2 import (
+        InputDataset,
+        Job,
+        OutputDataset,
+        Run,
+        RunEvent,
+        RunState,
+    )
+    from openlineage.client.generated import column_lineage_dataset, schema_dataset
+
     state = {"COMPLETED": RunState.COMPLETE, "FAILED": RunState.FAIL}.get(run.status, RunState.OTHER)
     facets: dict[str, Any] = {}
     if run.columns:
@@ -90,6 +98,8 @@ def build_event(run: FlowRun) -> RunEvent:
 
 def to_json(event: RunEvent) -> str:
     """The event as OpenLineage JSON."""
+    from openlineage.client.serde import Serde
+
     return str(Serde.to_json(event))
 
 
@@ -102,6 +112,8 @@ def send(events: Sequence[RunEvent], *, url: str | None = None, file: Path | Non
             for event in events:
                 out.write(to_json(event) + "\n")
     if url:
+        from openlineage.client import OpenLineageClient
+
         client = OpenLineageClient(config={"transport": {"type": "http", "url": url, "timeout": 10}})
         for event in events:
             client.emit(event)

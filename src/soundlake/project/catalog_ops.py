@@ -105,7 +105,7 @@ def catalog_entries(project: Project, pattern: str | None = None, *, graph: Grap
     entries: dict[str, CatalogEntry] = {}
     pipeline = project.config.name
     for name, dataset in graph.datasets.items():
-        if dataset.private:
+        if dataset.private or dataset.kind == "sink":  # a sink is no table (a delta sink's table is listed below)
             continue
         location = "" if dataset.kind == "temporary_view" else dataset_uri(project.lake, pipeline, name, graph.datasets)
         entries[str(name)] = CatalogEntry(str(name), KINDS[dataset.kind], location, pipeline)
@@ -136,7 +136,7 @@ def describe_table(project: Project, name: str, *, graph: Graph | None = None) -
         UsageError: when no table of the catalog has that name.
     """
     graph = graph or load_graph(project)
-    entry = _find(catalog_entries(project, graph=graph), name, graph)
+    entry = find_entry(catalog_entries(project, graph=graph), name, graph)
     info = TableInfo(entry.name, entry.kind, entry.location)
     table = TableName.parse(entry.name, catalog=graph.catalog, schema=graph.schema) if entry.kind != "bronze folder" else None
     dataset = graph.datasets.get(table) if table is not None else None
@@ -231,7 +231,12 @@ def _patterns(pattern: str, graph: Graph) -> list[str]:
     return out
 
 
-def _find(entries: list[CatalogEntry], name: str, graph: Graph) -> CatalogEntry:
+def find_entry(entries: list[CatalogEntry], name: str, graph: Graph) -> CatalogEntry:
+    """The entry named ``name`` (one, two or three parts, any case, backticks allowed).
+
+    Raises:
+        UsageError: when no entry has that name.
+    """
     wanted = name.strip().strip("`").lower()
     candidates = [wanted]
     parts = wanted.split(".")
@@ -361,7 +366,7 @@ def restore_table(project: Project, name: str, *, version: int | None = None, ti
     if (version is None) == (timestamp is None):
         raise UsageError("give --version N or --timestamp T (one of them)")
     graph = load_graph(project)
-    entry = _find(catalog_entries(project, graph=graph), name, graph)
+    entry = find_entry(catalog_entries(project, graph=graph), name, graph)
     if entry.kind in ("view", "bronze folder", "event log") or not entry.location:
         raise UsageError(f"{entry.name} is a {entry.kind}: only Delta tables can be restored")
     options = project.lake.storage_options

@@ -20,10 +20,11 @@ from dotenv import dotenv_values
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from soundlake.core.config import StrictModel
-from soundlake.core.errors import ConfigError
+from soundlake.core.errors import ConfigError, SoundlakeError
 from soundlake.core.names import check_path_name, check_sql_identifier
 from soundlake.core.secrets import mask_secrets
 from soundlake.ingest.config import IngestConfig
+from soundlake.lake.maintenance import retention_hours
 from soundlake.pipeline.libraries import Library, parse_library
 from soundlake.source.config import SourceConfig
 
@@ -88,6 +89,34 @@ class OpenLineageConfig(StrictModel):
         return self
 
 
+class MaintenanceConfig(StrictModel):
+    """Table maintenance after updates (``maintenance:`` in soundlake.yml).
+
+    Attributes:
+        auto: Maintain the tables an update wrote, after the update (as Databricks does).
+        min_files: Compact a table once it holds this many small files.
+        vacuum_interval: VACUUM a table at most this often (``1 day``, ``12 hours``).
+    """
+
+    auto: bool = True
+    min_files: int = Field(default=10, ge=2)
+    vacuum_interval: str = "1 day"
+
+    @field_validator("vacuum_interval")
+    @classmethod
+    def _interval(cls, value: str) -> str:
+        try:
+            retention_hours(value)
+        except SoundlakeError as exc:
+            raise ValueError(f"maintenance.vacuum_interval: '{value}' is not an interval such as '1 day'") from exc
+        return value
+
+    @property
+    def vacuum_interval_seconds(self) -> float:
+        """The interval in seconds."""
+        return retention_hours(self.vacuum_interval) * 3600
+
+
 class ProjectConfig(StrictModel):
     """The typed content of ``soundlake.yml`` after target overrides.
 
@@ -109,6 +138,7 @@ class ProjectConfig(StrictModel):
         duckdb: DuckDB engine settings (memory limit, threads).
         storage_options: Credentials/options for an object-store ``storage``.
         openlineage: Send OpenLineage run events after each update (None: not sent).
+        maintenance: OPTIMIZE / VACUUM of the tables an update wrote, after it.
     """
 
     name: str
@@ -124,6 +154,7 @@ class ProjectConfig(StrictModel):
     duckdb: DuckDBConfig = Field(default_factory=DuckDBConfig)
     storage_options: dict[str, str] = Field(default_factory=dict)
     openlineage: OpenLineageConfig | None = None
+    maintenance: MaintenanceConfig = Field(default_factory=MaintenanceConfig)
 
     @property
     def pipeline_configuration(self) -> dict[str, str]:

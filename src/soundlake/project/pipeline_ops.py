@@ -34,6 +34,7 @@ from soundlake.core.ids import new_run_id
 from soundlake.engines.base import DeltaRelation, Engine
 from soundlake.lake import delta
 from soundlake.lake.delta_log import inspect_table
+from soundlake.lake.leases import reader_lease
 from soundlake.observe.counts import describe_counts, flow_counts
 from soundlake.observe.events import EventListener, EventLog, read_events
 from soundlake.pipeline.binding import bind_columns
@@ -288,10 +289,34 @@ def run(
                 view_flows={fp.target: fp for fp in plan.flows if fp.kind == "view"},
             )
             result = run_update(ctx, plan)
+            _maintain(project, plan, graph, result, events)
             _send_lineage(project, plan, result, events)
             return result
         finally:
             eng.close()
+
+
+def _maintain(project: Project, plan: UpdatePlan, graph: Graph, result: UpdateResult, events: EventLog) -> None:
+    """Compact and VACUUM the tables a successful update wrote (``maintenance:`` in soundlake.yml).
+
+    Maintenance never fails an update: a table it cannot maintain is a WARN event.
+    """
+    if not result.ok or not project.config.maintenance.auto:
+        return
+    from soundlake.project.maintain_ops import after_update, summary  # it builds on this module
+
+    written = {fp.target for fp in plan.flows if fp.kind != "view"}
+    try:
+        done = after_update(project, written, graph)
+    except SoundlakeError as exc:
+        events.emit("update_progress", f"maintenance failed: {exc}", level="WARN")
+        events.flush()
+        return
+    for item in done:
+        events.emit("update_progress", f"maintenance: {summary(item)}", level="WARN" if item.skipped else "INFO",
+                    dataset=item.table)
+    if done:
+        events.flush()
 
 
 def _send_lineage(project: Project, plan: UpdatePlan, result: UpdateResult, events: EventLog) -> None:
@@ -337,6 +362,7 @@ def query(project: Project, sql: str, *, limit: int | None = None) -> pa.Table:
     inputs = analyze_query(sql, catalog=config.catalog, schema=config.schema_, location=SourceLocation("<query>"))
     relations = {}
     schemas: dict[str, pa.Schema] = {}
+    held: dict[str, int] = {}
     options = project.lake.storage_options
     for inp in inputs:
         if inp.kind != "table" or inp.table is None:
@@ -345,12 +371,14 @@ def query(project: Project, sql: str, *, limit: int | None = None) -> pa.Table:
         schema = delta.table_schema(uri, options)
         if schema is None:
             raise StorageError(f"table {inp.table} does not exist (no Delta table at {uri})")
-        version = None
         if inp.as_of is not None:  # VERSION / TIMESTAMP AS OF, t@v12: that snapshot, its schema
             version = delta.time_travel_version(uri, *inp.as_of, options, name=str(inp.table))
             schema = delta.snapshot_schema(uri, version, options)
+        else:  # pinned: the lease below keeps its files from VACUUM while the query reads
+            version = int(delta.table_version(uri, options) or 0)
         relations[inp.placeholder] = DeltaRelation(uri, version=version, storage_options=options)
         schemas[inp.placeholder] = schema
+        held[uri] = version
     from soundlake.engines.duckdb.engine import DuckDBEngine
 
     limits = project.config.duckdb
@@ -363,7 +391,8 @@ def query(project: Project, sql: str, *, limit: int | None = None) -> pa.Table:
                            settings=SparkSqlSettings.from_conf(config.pipeline_configuration), schemas=schemas)
         if limit is not None:
             bound = f"SELECT * FROM ({bound}) AS __sl_q LIMIT {int(limit)}"
-        return engine.execute(bound, relations).read_all()
+        with reader_lease(project.lake, held):
+            return engine.execute(bound, relations).read_all()
     except pa.ArrowException as exc:  # a result Arrow cannot hold: one line, like DuckDB's errors
         raise EngineError(f"cannot read the query result: {exc}") from exc
     finally:

@@ -17,7 +17,6 @@ import pytest
 
 from tests.engines.cdc_reference import canonical
 from tests.pipeline.conftest import Lakehouse
-from tests.pipeline.test_snapshot_function import SNAPSHOT_FUNCTION
 
 pytestmark = pytest.mark.spark
 
@@ -85,45 +84,3 @@ def test_snapshot_cdc_on_spark_equals_duckdb(spark: Any, tmp_path: Path) -> None
     two = {engine: scd2(lake) for engine, lake in lakes.items()}
     assert two["spark"] == two["duckdb"]
     assert len(two["spark"]) == 7  # 1: Oslo, None; 2: Rome, Nice; 3: Lima twice; 4: Kyiv
-
-
-
-FUNCTION = SNAPSHOT_FUNCTION + '''
-dlt.create_streaming_table("fn_scd1")
-dlt.create_auto_cdc_from_snapshot_flow(target="fn_scd1", source=next_snapshot, keys=["id"])
-dlt.create_streaming_table("fn_scd2")
-dlt.create_auto_cdc_from_snapshot_flow(target="fn_scd2", source=next_snapshot, keys=["id"], stored_as_scd_type=2)
-'''
-FUNCTION_SNAPSHOTS = [[SNAPSHOTS[0], SNAPSHOTS[1]], [SNAPSHOTS[2]]]
-"""Update 1 sees snapshot versions 1 and 2, update 2 sees version 3."""
-
-
-def test_snapshot_function_on_spark_equals_duckdb(spark: Any, tmp_path: Path) -> None:
-    lakes = {}
-    for engine in ("duckdb", "spark"):
-        lake = Lakehouse(tmp_path / engine)
-        lake.config(libraries=["pipelines/*.py"], configuration={"data": str(lake.root / "data")})
-        (lake.root / "pipelines" / "fn.py").write_text(FUNCTION, encoding="utf-8")
-        lakes[engine] = lake
-    version = 0
-    for update in FUNCTION_SNAPSHOTS:
-        for snapshot in update:
-            version += 1
-            for lake in lakes.values():
-                lake.parquet(f"snaps/snapshot_{version}", "part-0.parquet", snapshot)
-        for engine, lake in lakes.items():
-            result = lake.run(engine=engine)
-            assert result.ok, (engine, result.errors)
-            assert result.flows["main.silver.fn_scd2"].extra["snapshot_versions"] == list(
-                range(version - len(update) + 1, version + 1))
-    # the snapshot columns themselves (the tables also hold the SCD columns)
-    one = {engine: canonical(lake.rows("SELECT id, city FROM fn_scd1")) for engine, lake in lakes.items()}
-    assert one["spark"] == one["duckdb"] == canonical(SNAPSHOTS[2])
-    select = "SELECT id, city, __START_AT, __END_AT FROM fn_scd2"
-    two = {engine: canonical(lake.rows(select)) for engine, lake in lakes.items()}
-    assert two["spark"] == two["duckdb"]
-    history = {(r["id"], r["city"], r["__START_AT"], r["__END_AT"]) for r in lakes["spark"].rows(select)}
-    assert history == {
-        (1, "Oslo", 1, 3), (1, None, 3, None), (2, "Rome", 1, 2), (2, "Nice", 2, None),
-        (3, "Lima", 1, 2), (3, "Lima", 3, None), (4, "Kyiv", 2, None),
-    }
