@@ -207,3 +207,36 @@ def test_chart_totals_in_chromium_equal_sql_over_the_marts(chromium: Path, tmp_p
     top = query(project, "SELECT track_name, sum(plays) AS plays FROM c.gold.mart_top_tracks_weekly "
                          "GROUP BY track_name ORDER BY plays DESC, track_name LIMIT 10").to_pylist()
     assert shown_top == [(r["track_name"], r["plays"]) for r in top]
+
+
+def test_clicking_a_column_highlights_its_lineage_in_chromium(chromium: Path, tmp_path: Path) -> None:
+    """Issue #17: the report's column lineage, clicked in a real browser, lights up the path."""
+    import html as html_lib
+
+    from soundlake.project.report_ops import write_report
+    from tests.pipeline.conftest import Lakehouse
+
+    lake = Lakehouse(tmp_path / "proj")
+    lake.sql("""
+        CREATE OR REFRESH STREAMING TABLE plays AS
+          SELECT id, upper(name) AS name, n FROM STREAM read_files('${data}/in', format => 'parquet');
+        CREATE OR REFRESH MATERIALIZED VIEW gold_names AS SELECT name, sum(n) AS total FROM plays GROUP BY name;
+        CREATE OR REFRESH MATERIALIZED VIEW ids AS SELECT id FROM plays;
+    """)
+    lake.parquet("in", "a.parquet", [{"id": 1, "name": "x", "n": 2}])
+    assert lake.run().ok
+    page = write_report(lake.project, tmp_path / "report.html")
+    text = page.read_text(encoding="utf-8")
+    assert 'data-rel="main.silver.gold_names" data-col="total"' in text
+    click = ("<script>document.querySelector('button[data-rel=\"main.silver.gold_names\"][data-col=\"total\"]')"
+             ".click();</script></body>")
+    dom, console = load(chromium, tmp_path, text.replace("</body>", click), "lineage.html")
+    assert console == [] and body_attribute(dom, "data-render-ok") == "true"
+    lit = set(re.findall(r'<g class="node lit" data-name="([^"]*)"', dom))
+    assert lit == {"main.silver.gold_names", "main.silver.plays", "files:data/in"}, lit
+    assert "main.silver.ids" not in lit  # reads plays, but total does not come from it
+    lit_edges = set(re.findall(r'<path class="edge lit" data-source="([^"]*)" data-target="([^"]*)"', dom))
+    assert lit_edges == {("main.silver.plays", "main.silver.gold_names"), ("files:data/in", "main.silver.plays")}
+    path = [html_lib.unescape(li) for li in re.findall(r"<li>([^<]*)</li>", dom.split('id="lineage-path"')[1])]
+    assert "main.silver.gold_names.total  \u2190  main.silver.plays.n" in path
+    assert "main.silver.plays.n  \u2190  files:data/in.n" in path

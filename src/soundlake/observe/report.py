@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from importlib import resources
@@ -43,6 +44,7 @@ from soundlake.observe.report_svg import (
     fmt_int,
     fmt_seconds,
     render_graph,
+    short_name,
     status_color,
     status_legend,
 )
@@ -163,6 +165,32 @@ def _graph_section(data: ReportData) -> str:
         f"run (<code>{esc(latest)}</code>). Hover a dataset for details.</p>"
         f'<div class="scroll">{render_graph(data.nodes, data.edges)}</div>'
         f"{status_legend(n.status for n in data.nodes)}</section>"
+    )
+
+
+def _lineage_section(data: ReportData) -> str:
+    """Each dataset's columns as buttons; a click highlights the column's upstream path."""
+    if not data.lineage:
+        return ""
+    nodes = {n.name for n in data.nodes}
+    columns: dict[str, list[str]] = {}
+    for relation, column, _, _ in data.lineage:
+        if relation in nodes and column not in columns.setdefault(relation, []):
+            columns[relation].append(column)
+    rows = "".join(
+        f'<div class="lineage-row"><span class="lineage-table">{esc(short_name(relation))}</span>'
+        + "".join(f'<button type="button" class="lineage-col" data-rel="{esc(relation)}" '
+                  f'data-col="{esc(column)}">{esc(column)}</button>' for column in cols)
+        + "</div>"
+        for relation, cols in sorted(columns.items())
+    )
+    payload = json.dumps([list(edge) for edge in data.lineage], separators=(",", ":")).replace("</", "<\\/")
+    return (
+        '<section class="panel" id="lineage"><h2>Column lineage</h2>'
+        '<p class="note">Click a column: the datasets and flows it is computed from light up in the '
+        "pipeline graph, and its path down to the source database's columns is listed below.</p>"
+        f'<div class="lineage-list">{rows}</div><ol id="lineage-path" class="lineage-path"></ol>'
+        f'<script type="application/json" id="lineage-data">{payload}</script></section>'
     )
 
 
@@ -310,6 +338,7 @@ def render_report(data: ReportData) -> str:
         subtitle.append(f"generated {esc(data.generated_at)}")
     expected_nodes = len(data.nodes)
     sub = " \u00b7 ".join(s for s in subtitle if s)
+    lineage_link = '<a href="#lineage">Column lineage</a>' if data.lineage else ""
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -318,9 +347,11 @@ def render_report(data: ReportData) -> str:
         f'<body data-expect-nodes="{expected_nodes}" data-expect-charts="{count_charts(data)}">'
         f'<header class="top"><div class="wrap"><h1>{esc(data.title)}</h1>'
         f'<div class="sub">{sub}</div>'
-        '<nav class="toc"><a href="#graph">Pipeline graph</a><a href="#runs">Run timeline</a>'
+        '<nav class="toc"><a href="#graph">Pipeline graph</a>'
+        f"{lineage_link}"
+        '<a href="#runs">Run timeline</a>'
         '<a href="#expectations">Expectations</a><a href="#marts">Marts</a></nav></div></header>'
-        f'<main class="wrap">{_summary(data)}{_graph_section(data)}{_runs_section(data)}'
+        f'<main class="wrap">{_summary(data)}{_graph_section(data)}{_lineage_section(data)}{_runs_section(data)}'
         f"{_expectations_section(data)}{_marts_section(data)}</main>"
         "<footer>soundlake \u00b7 self-contained report, no external assets</footer>"
         "</body></html>\n"

@@ -170,6 +170,8 @@ class ReportData:
         expectations: Expectation results of all runs.
         marts: Mart chart data.
         quarantined_rows: Rows held in quarantine, when known.
+        lineage: Column lineage edges ``(dataset, column, input, input column)``: the
+            report lists each dataset's columns; a click highlights its upstream path.
     """
 
     title: str = "soundlake report"
@@ -181,3 +183,4 @@ class ReportData:
     expectations: tuple[ExpectationResult, ...] = ()
     marts: MartCharts = field(default_factory=MartCharts)
     quarantined_rows: int | None = None
+    lineage: tuple[tuple[str, str, str, str], ...] = ()

@@ -273,7 +273,8 @@ def render_graph(nodes: Sequence[GraphNode], edges: Sequence[GraphEdge]) -> str:
             continue
         dashed = by_name[edge.target].status in ("SKIPPED", "FAILED")
         parts.append(
-            f'<path class="edge{" edge-broken" if dashed else ""}" '
+            f'<path class="edge{" edge-broken" if dashed else ""}" data-source="{esc(edge.source)}" '
+            f'data-target="{esc(edge.target)}" '
             f'd="{_edge_path(layout.positions[edge.source], layout.positions[edge.target])}" '
             f'marker-end="url(#arrow)"><title>{esc(edge.source)} \u2192 {esc(edge.target)}'
             "</title></path>"

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 from soundlake.catalog.names import TableName
 from soundlake.core.clock import utc_now
+from soundlake.core.errors import SoundlakeError
 from soundlake.demo.report_marts import aggregate_sql, mart_charts
 from soundlake.lake import delta
 from soundlake.observe.events import read_events
 from soundlake.observe.report import render_report, report_data_from_events
 from soundlake.project.context import Project
 from soundlake.project.ingest_ops import ingest_status
+from soundlake.project.lineage_ops import project_lineage
 from soundlake.project.pipeline_ops import event_log_uri, load_graph, query
 
 
@@ -56,6 +59,20 @@ def mart_rows(project: Project, tables: list[TableName]) -> dict[str, list[dict[
     return marts
 
 
+def lineage_rows(project: Project) -> tuple[tuple[str, str, str, str], ...]:
+    """Every column lineage edge ``(dataset, column, input, input column)``, sorted.
+
+    The report is written whatever happens here: definitions that cannot be planned give
+    no lineage panel (``soundlake lineage`` names the error).
+    """
+    try:
+        found = project_lineage(project)
+    except SoundlakeError:
+        return ()
+    return tuple(sorted((t.relation, t.column, s.relation, s.column)
+                        for t, sources in found.edges.items() for s in sources))
+
+
 def write_report(project: Project, output: Path | None = None) -> Path:
     """Render the project's report to ``output`` (default ``<storage>/_soundlake/report.html``
     for a local lake, else ``report.html`` in the project folder) and return its path."""
@@ -70,6 +87,7 @@ def write_report(project: Project, output: Path | None = None) -> Path:
         title=f"soundlake report: {project.config.name}",
         generated_at=utc_now().strftime("%Y-%m-%d %H:%M UTC"),
     )
+    data = dataclasses.replace(data, lineage=lineage_rows(project))
     if output is None:
         base = Path(project.lake.root) / "_soundlake" if project.lake.is_local else project.root
         output = base / "report.html"
