@@ -7,16 +7,18 @@ cannot pass without the protection they test.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import pytest
 from deltalake import DeltaTable
 
 from soundlake.core.errors import UsageError
-from soundlake.lake.maintenance import Policy, retention_hours
+from soundlake.lake.maintenance import FAULT_EXIT_CODE, Policy, retention_hours
 from soundlake.project.maintain_ops import maintain
 from tests.cli import soundlake
 from tests.pipeline.conftest import Lakehouse
@@ -207,32 +209,46 @@ def test_time_travel_within_the_retention_window_survives_vacuum(lakehouse: Lake
         assert sorted(r["id"] for r in rows) == expected
 
 
+def readable_versions(uri: str) -> list[int]:
+    """Row counts of every version of the table whose files all still exist."""
+    counts = []
+    for version in range(DeltaTable(uri).version() + 1):
+        table = DeltaTable(uri, version=version)
+        if all(Path(f.removeprefix("file://")).exists() for f in table.file_uris()):
+            counts.append(table.to_pyarrow_table().num_rows)
+    return counts
+
+
 def test_kill_during_maintenance_then_rerun_leaves_every_version_readable(lakehouse: Lakehouse) -> None:
-    """SIGKILL ``soundlake maintain`` at several points; a re-run finishes; every version stays readable."""
+    """A crash after OPTIMIZE, one before VACUUM, and SIGKILLs at several moments; a re-run
+    finishes; every table and every retained version stays readable throughout."""
     chain(lakehouse, maintenance={"auto": False})
     for n in range(6):
         land(lakehouse, n)
         assert lakehouse.run().ok
-    tables = [str(lakehouse.root / "lake" / "main" / "silver" / t) for t in ("a", "b")]
-    expected = {uri: [DeltaTable(uri, version=v).to_pyarrow_table().num_rows
-                      for v in range(DeltaTable(uri).version() + 1)] for uri in tables}
-    for delay in (1.0, 1.5, 2.0, 2.5):
-        proc = subprocess.Popen([sys.executable, "-m", "soundlake.cli.main", "--project", str(lakehouse.root),
-                                 "maintain", "b", "a"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    a, b = (str(lakehouse.root / "lake" / "main" / "silver" / t) for t in ("a", "b"))
+    before_b = readable_versions(b)
+    command = [sys.executable, "-m", "soundlake.cli.main", "--project", str(lakehouse.root), "maintain", "a", "b"]
+    for fault in ("after_optimize:main.silver.a", "before_vacuum:main.silver.a"):
+        crashed = subprocess.run(command, env={**os.environ, "SOUNDLAKE_FAULT": fault}, capture_output=True,
+                                 timeout=120, check=False)
+        assert crashed.returncode == FAULT_EXIT_CODE, (fault, crashed.stdout, crashed.stderr)
+        assert DeltaTable(a).to_pyarrow_table().num_rows == 6
+        assert readable_versions(b) == before_b  # 7 days' retention: every version of b stays
+    assert files(lakehouse, "a") == 1  # the crash after OPTIMIZE left a compacted table
+    for delay in (1.5, 2.0, 2.5):
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             proc.wait(timeout=delay)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        for uri, counts in expected.items():  # b keeps 7 days' retention: all its versions stay
-            table = DeltaTable(uri)
-            assert table.to_pyarrow_table().num_rows == 6
-            if uri.endswith("b"):
-                assert [DeltaTable(uri, version=v).to_pyarrow_table().num_rows
-                        for v in range(len(counts))] == counts
+        assert DeltaTable(a).to_pyarrow_table().num_rows == DeltaTable(b).to_pyarrow_table().num_rows == 6
+        assert readable_versions(b)[: len(before_b)] == before_b
     out = soundlake("maintain", project=lakehouse.root)
     assert out.returncode == 0, out.stdout + out.stderr
     assert files(lakehouse, "a") == files(lakehouse, "b") == 1
+    assert readable_versions(a)[-1] == 6  # 0 hours' retention on a: only its current files remain
     land(lakehouse, 6)
     assert lakehouse.run().ok
     assert ids(lakehouse, "b") == list(range(7))

@@ -27,11 +27,15 @@ from typing import Any
 import pyarrow as pa
 
 from soundlake.core.errors import UsageError
+from soundlake.core.faults import crash_point
 from soundlake.lake import delta
 
 MANAGED = "pipelines.autoOptimize.managed"
 ZORDER = "pipelines.autoOptimize.zOrderCols"
 RETENTION = "delta.deletedFileRetentionDuration"
+FAULT_EXIT_CODE = 88
+"""Exit code of maintenance's crash points (``SOUNDLAKE_FAULT=after_optimize`` or
+``before_vacuum``, optionally ``:<table>``; tests only)."""
 DEFAULT_RETENTION_HOURS = 7 * 24
 """Delta's default ``deletedFileRetentionDuration``: 7 days."""
 TARGET_BYTES = 100 * 1024 * 1024
@@ -131,6 +135,7 @@ def maintain_table(
                 done.rewritten_files = int(metrics.get("numFilesRemoved", 0))
                 if done.rewritten_files == 0:
                     done.optimized = ""
+                crash_point("after_optimize", name, exit_code=FAULT_EXIT_CODE)
                 table = delta.open_table(uri, storage_options)
         if vacuum:
             current = int(table.version())
@@ -143,6 +148,7 @@ def maintain_table(
             # files an earlier VACUUM deleted stay listed: only a real deletion is a commit
             done.vacuumed = [f for f in table.vacuum(dry_run=True, **sweep) if _exists(uri, f)]
             if done.vacuumed and not dry_run:
+                crash_point("before_vacuum", name, exit_code=FAULT_EXIT_CODE)
                 table.vacuum(dry_run=False, **sweep)
     except Exception as exc:  # noqa: BLE001 - a table delta-rs cannot maintain is reported, never broken
         done.skipped = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
