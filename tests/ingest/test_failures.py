@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import closing
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,7 @@ def webhook() -> Any:
 
 def _break_dimtrack(url: str) -> None:
     path = url.removeprefix("sqlite:///")
-    with sqlite3.connect(path) as conn:  # a value that does not fit INT (SQLite allows it)
+    with closing(sqlite3.connect(path)) as conn, conn:  # a value that does not fit INT (SQLite allows it)
         conn.execute("UPDATE DimTrack SET duration_sec = 'three minutes' WHERE track_id = 7")
 
 
@@ -216,3 +217,28 @@ def test_tables_run_in_parallel_with_a_bounded_pool(sqlite_url: str, lake: Lake,
     result = run_tables(lake, sqlite_url, config(workers=2), pipeline="p", reporter=Threads())
     assert result.ok
     assert len(seen) == 2 and all(name.startswith("ingest") for name in seen)
+
+
+def test_tables_are_described_before_any_worker_reads(
+    sqlite_url: str, lake: Lake, load, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python's sqlite3 (the description) and ADBC's SQLite (the rows) never overlap.
+
+    Two copies of SQLite with one database open at once in one process ignore each
+    other's locks and WAL index (a SIGBUS or a corrupt read): every description happens
+    in the calling thread before the workers start, and the workers reuse it.
+    """
+    import soundlake.ingest.table as table_module
+
+    threads: list[str] = []
+    describe = table_module.describe_table
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return describe(*args, **kwargs)
+
+    monkeypatch.setattr(table_module, "describe_table", recording)
+    load(sqlite_url, "initial")
+    result = run_tables(lake, sqlite_url, config(), pipeline="spotify")
+    assert result.ok, [(t.table, t.error) for t in result.failed]
+    assert len(threads) == len(result.tables) and set(threads) == {threading.current_thread().name}

@@ -16,6 +16,7 @@ import shutil
 import sqlite3
 import tempfile
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 def add_column(project: Project) -> None:
     """Add a nullable column to the source's DimUser (once)."""
-    with sqlite3.connect(project.root / "source.db") as conn:
+    with closing(sqlite3.connect(project.root / "source.db")) as conn, conn:  # closed before the ingest reads
         columns = {row[1] for row in conn.execute("PRAGMA table_info(DimUser)")}
         if "loyalty_tier" not in columns:
             conn.execute("ALTER TABLE DimUser ADD COLUMN loyalty_tier TEXT")

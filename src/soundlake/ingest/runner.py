@@ -62,7 +62,7 @@ def run_tables(
         )
         for spec in specs
     ]
-    _validate_all(jobs)
+    jobs = _validate_all(jobs)
     workers = max(1, min(config.workers, len(jobs) or 1))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest") as pool:
         futures = [pool.submit(_with_retries, job, config, reporter) for job in jobs]
@@ -94,14 +94,17 @@ def _unique(specs: list[IngestTable]) -> list[IngestTable]:
     return list(chosen.values())
 
 
-def _validate_all(jobs: list[TableJob]) -> None:
+def _validate_all(jobs: list[TableJob]) -> list[TableJob]:
+    """Describe every table before any worker reads (see ``TableJob.described``)."""
+    described = []
     for job in jobs:
         try:
-            validate(job)
+            described.append(replace(job, described=validate(job)))
         except ConfigError:
             raise
         except SoundlakeError:
-            continue  # an unreachable source fails the table itself (and sends the alert)
+            described.append(job)  # an unreachable source fails the table itself (and sends the alert)
+    return described
 
 
 def _with_retries(job: TableJob, config: IngestConfig, reporter: IngestReporter) -> TableResult:

@@ -95,6 +95,15 @@ class TableJob:
     lookback: str = "0"
     timeouts: Timeouts = field(default_factory=Timeouts)
     future_tolerance: str = "1d"
+    described: TableInfo | None = None
+    """The table as :func:`validate` found it before the workers started (None: not yet).
+
+    On SQLite the description goes through Python's ``sqlite3`` and the rows through
+    ADBC's own copy of SQLite. Two copies of SQLite must never have one database open at
+    the same time in one process (each ignores the other's locks and WAL index: a crash
+    or a corrupt read; sqlite.org/howtocorrupt.html 2.2.1), so the runner describes every
+    table before any worker reads and the workers reuse it.
+    """
 
 
 @dataclass(frozen=True)
@@ -283,7 +292,7 @@ def ingest_table(job: TableJob, reporter: IngestReporter) -> TableResult:
     """
     started = time.monotonic()
     table = job.spec.table
-    info = validate(job)
+    info = job.described or validate(job)
     kind = info.cdc_kind(job.spec.cdc_col)
     bronze = BronzeTable(job.lake, table)
     state, adopted = recover(bronze, reporter)
