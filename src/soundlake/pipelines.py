@@ -4,7 +4,8 @@ The same names as ``pyspark.pipelines`` (and Databricks ``dp``): ``table``,
 ``materialized_view``, ``temporary_view`` / ``view``, ``create_streaming_table``,
 ``append_flow``, ``create_auto_cdc_flow``, ``create_auto_cdc_from_snapshot_flow``,
 ``expect``, ``expect_or_drop``, ``expect_or_fail``, ``expect_all*``, plus soundlake's
-``expect_or_quarantine`` / ``expect_all_or_quarantine``. ``functions``, ``types`` and
+``expect_or_quarantine`` / ``expect_all_or_quarantine``, and the sinks ``create_sink`` /
+``foreach_batch_sink``. ``functions``, ``types`` and
 ``Window`` are the local PySpark-compatible builders used in dataset functions.
 """
 
@@ -16,6 +17,7 @@ from soundlake.pipeline.python.api import (
     apply_changes_from_snapshot,
     create_auto_cdc_flow,
     create_auto_cdc_from_snapshot_flow,
+    create_sink,
     create_streaming_live_table,
     create_streaming_table,
     create_target_table,
@@ -27,6 +29,7 @@ from soundlake.pipeline.python.api import (
     expect_or_drop,
     expect_or_fail,
     expect_or_quarantine,
+    foreach_batch_sink,
     materialized_view,
     read,
     read_stream,
@@ -47,6 +50,7 @@ __all__ = [
     "apply_changes_from_snapshot",
     "create_auto_cdc_flow",
     "create_auto_cdc_from_snapshot_flow",
+    "create_sink",
     "create_streaming_live_table",
     "create_streaming_table",
     "create_target_table",
@@ -58,6 +62,7 @@ __all__ = [
     "expect_or_drop",
     "expect_or_fail",
     "expect_or_quarantine",
+    "foreach_batch_sink",
     "functions",
     "materialized_view",
     "read",

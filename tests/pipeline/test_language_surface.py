@@ -364,15 +364,329 @@ def test_message_bus_sources_are_refused_at_dry_run_naming_file_and_line(
         lake.run()
 
 
-@pytest.mark.parametrize(("line", "call"), [
-    ('dlt.create_sink("out", "delta", {"path": "/tmp/x"})', r"create_sink\('out', format='delta'\)"),
-    ('dlt.create_sink("bus", "kafka", {"kafka.bootstrap.servers": "h:9092"})', r"create_sink\('bus', format='kafka'\)"),
-    ("@dlt.foreach_batch_sink(name='s')\ndef s(df, batch_id):\n    pass", "foreach_batch_sink"),
+# --- sinks (create_sink, foreach_batch_sink) -------------------------------------------------
+
+SINK_SOURCE = """
+import dlt
+
+@dlt.table
+def events():
+    return spark.readStream.format("cloudFiles").option("cloudFiles.format", "parquet").load("data/in")
+
+"""
+
+
+def _sink_lake(tmp_path: Path, body: str) -> Lakehouse:
+    lake = Lakehouse(tmp_path / "p")
+    lake.config(libraries=["pipelines"])
+    lake.sql(SINK_SOURCE + textwrap.dedent(body), "q.py")
+    return lake
+
+
+def _delta_rows(path: Path) -> list[dict[str, object]]:
+    from deltalake import DeltaTable
+
+    return sorted(DeltaTable(str(path)).to_pyarrow_table().to_pylist(), key=lambda r: str(sorted(r.items())))
+
+
+@pytest.mark.parametrize(("line", "service"), [
+    ('dlt.create_sink("bus", "kafka", {"kafka.bootstrap.servers": "h:9092", "topic": "t"})', "Apache Kafka"),
+    ('dlt.create_sink(name="hub", format="eventhubs", options={"eventhubs.connectionString": "x"})', "Azure Event Hubs"),
 ])
-def test_sinks_are_refused_at_load_naming_the_call(tmp_path: Path, line: str, call: str) -> None:
+def test_kafka_and_eventhubs_sinks_are_refused_at_load_naming_file_and_line(
+    tmp_path: Path, line: str, service: str
+) -> None:
     lake = Lakehouse(tmp_path / "p")
     lake.config(libraries=["pipelines"])
     lake.sql(f"import dlt\n\n{line}\n", "q.py")
-    with pytest.raises(SoundlakeError, match=rf"pipelines/q\.py:3: {call}: sinks .* are not supported by soundlake yet"):
+    call = r"create_sink\('(bus|hub)', format='(kafka|eventhubs)'\)"
+    with pytest.raises(SoundlakeError, match=rf"pipelines/q\.py:3: {call}: a \w+ sink writes to {service}, which "
+                       "soundlake cannot reach locally"):
         lake.run()
+    from soundlake.project.pipeline_ops import dry_run
+
+    with pytest.raises(SoundlakeError, match=rf"pipelines/q\.py:3: {call}"):
+        dry_run(lake.project)
     assert not (lake.root / "lake" / "main").exists()
+
+
+def test_a_delta_sink_by_path_appends_each_row_once_across_updates(tmp_path: Path) -> None:
+    lake = _sink_lake(tmp_path, """
+        dlt.create_sink("out", "delta", {"path": "exports/out"})
+
+        @dlt.append_flow(target="out", name="to_out")
+        def to_out():
+            return spark.readStream.table("events").select("id", "name")
+        """)
+    from soundlake.project.pipeline_ops import dry_run
+
+    shown = dry_run(lake.project).graph.render()
+    assert "main.silver.out  (sink; delta path " in shown and "<- flow to_out [append, streaming]" in shown
+    lake.parquet("in", "a.parquet", [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}])
+    first = lake.run()
+    assert first.ok, first.errors
+    assert first.flows["to_out"].num_output_rows == 2
+    lake.parquet("in", "b.parquet", [{"id": 3, "name": "c"}])
+    second = lake.run()
+    assert second.ok, second.errors
+    assert second.flows["to_out"].num_output_rows == 1
+    assert lake.run().flows["to_out"].status == "IDLE"
+    assert _delta_rows(lake.root / "exports" / "out") == [
+        {"id": 1, "name": "a"}, {"id": 2, "name": "b"}, {"id": 3, "name": "c"},
+    ]
+    # the sink's commits carry the flow's app transaction (pipeline:flow, batch)
+    from deltalake import DeltaTable
+
+    assert DeltaTable(str(lake.root / "exports" / "out")).transaction_version("t:to_out") == 2
+
+
+def test_a_delta_sink_by_table_name_writes_the_lake_table_and_full_refresh_re_appends(tmp_path: Path) -> None:
+    lake = _sink_lake(tmp_path, """
+        dlt.create_sink(name="out", format="delta", options={"tableName": "exports.events_copy"})
+
+        @dlt.append_flow(target="out")
+        def to_out():
+            return dlt.read_stream("events").select("id")
+        """)
+    lake.parquet("in", "a.parquet", [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}])
+    assert lake.run().ok
+    assert lake.rows("SELECT id FROM main.exports.events_copy ORDER BY id") == [{"id": 1}, {"id": 2}]
+    # Databricks does not clear a sink on full refresh: the flow's checkpoint is reset and
+    # the source is appended again
+    refreshed = lake.run(full_refresh=["out"])
+    assert refreshed.ok, refreshed.errors
+    assert refreshed.flows["to_out"].num_output_rows == 2
+    assert lake.rows("SELECT id FROM main.exports.events_copy ORDER BY id") == [
+        {"id": 1}, {"id": 1}, {"id": 2}, {"id": 2},
+    ]
+    assert lake.run().flows["to_out"].status == "IDLE"
+    assert lake.run(full_refresh_all=True).ok  # every dataset: events rebuilt, sink re-appended
+    assert lake.rows("SELECT count(*) AS n FROM main.exports.events_copy") == [{"n": 6}]
+
+
+def test_a_foreach_batch_sink_is_called_once_per_batch_with_its_rows(tmp_path: Path) -> None:
+    lake = _sink_lake(tmp_path, """
+        import json
+
+        @dlt.foreach_batch_sink(name="feed")
+        def feed(df, batch_id):
+            rows = sorted((r.asDict() for r in df.collect()), key=lambda r: r["id"])
+            with open("calls.jsonl", "a") as out:
+                out.write(json.dumps({"batch": batch_id, "count": df.count(), "columns": df.columns, "rows": rows}) + "\\n")
+
+        @dlt.append_flow(target="feed")
+        def to_feed():
+            return spark.readStream.table("events").select("id", "name")
+        """)
+    import json
+    import os
+
+    lake.parquet("in", "a.parquet", [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}])
+    cwd = os.getcwd()
+    os.chdir(lake.root)
+    try:
+        assert lake.run().ok
+        assert lake.run().flows["to_feed"].status == "IDLE"  # nothing new: not called
+        lake.parquet("in", "b.parquet", [{"id": 3, "name": "c"}])
+        result = lake.run()
+    finally:
+        os.chdir(cwd)
+    assert result.ok, result.errors
+    calls = [json.loads(line) for line in (lake.root / "calls.jsonl").read_text().splitlines()]
+    assert calls == [
+        {"batch": 0, "count": 2, "columns": ["id", "name"], "rows": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]},
+        {"batch": 1, "count": 1, "columns": ["id", "name"], "rows": [{"id": 3, "name": "c"}]},
+    ]
+    assert result.flows["to_feed"].num_output_rows == 1
+
+
+def test_a_failing_foreach_batch_function_fails_the_flow_and_is_called_again(tmp_path: Path) -> None:
+    lake = _sink_lake(tmp_path, """
+        import os
+
+        @dlt.foreach_batch_sink
+        def feed(df, batch_id):
+            if os.environ.get("SINK_FAIL"):
+                raise RuntimeError("service down")
+            os.environ["SINK_SEEN"] = os.environ.get("SINK_SEEN", "") + f"{batch_id}:{df.count()};"
+
+        @dlt.append_flow(target="feed")
+        def to_feed():
+            return spark.readStream.table("events")
+        """)
+    import os
+
+    lake.parquet("in", "a.parquet", [{"id": 1, "name": "a"}])
+    os.environ["SINK_FAIL"] = "1"
+    try:
+        failed = lake.run()
+    finally:
+        del os.environ["SINK_FAIL"]
+    assert not failed.ok
+    assert "foreach_batch_sink 'feed' failed in batch 0: RuntimeError: service down" in failed.errors["to_feed"]
+    try:
+        assert lake.run().ok
+        assert os.environ["SINK_SEEN"] == "0:1;"  # the batch was not recorded: called again, once
+    finally:
+        os.environ.pop("SINK_SEEN", None)
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("""
+     dlt.create_sink("out", "delta", {"path": "exports/out"})
+
+     @dlt.append_flow(target="out")
+     def to_out():
+         return spark.readStream.table("events")
+
+     @dlt.table
+     def reads_sink():
+         return dlt.read("out")
+     """, (r"flow 'main\.silver\.reads_sink' reads 'out', a sink \(defined at pipelines/q\.py:\d+\); a sink is "
+         "written by append flows and cannot be read")),
+    ("""
+     dlt.create_sink("out", "delta", {"path": "exports/out"})
+
+     @dlt.append_flow(target="out")
+     def to_out():
+         return spark.readStream.table("events")
+
+     @dlt.table
+     def streams_sink():
+         return spark.readStream.table("out")
+     """, r"reads 'out', a sink"),
+    ("""
+     dlt.create_sink("out", "delta", {"path": "exports/out"})
+
+     @dlt.append_flow(target="out")
+     @dlt.expect_or_drop("has_id", "id IS NOT NULL")
+     def to_out():
+         return spark.readStream.table("events")
+     """, (r"pipelines/q\.py:\d+: append flow 'to_out' writes sink main\.silver\.out: expectations on a sink are "
+         "not supported")),
+    ("""
+     @dlt.foreach_batch_sink(name="feed")
+     @dlt.expect("has_id", "id IS NOT NULL")
+     def feed(df, batch_id):
+         pass
+     """, r"foreach_batch_sink 'feed': expectations on a sink are not supported"),
+    ("""
+     dlt.create_sink("out", "delta", {"path": "exports/out"})
+
+     @dlt.append_flow(target="out")
+     def to_out():
+         return spark.read.table("events")
+     """, (r"flow 'to_out' writes sink main\.silver\.out .*: the flow reads no stream \(a batch flow\), and a sink "
+         "takes only streaming flows")),
+    ("""
+     dlt.create_sink("out", "delta", {"path": "exports/out"})
+
+     @dlt.append_flow(target="out", once=True)
+     def to_out():
+         return spark.read.table("events")
+     """, r"a once flow is a batch query, and a sink takes only streaming flows"),
+    ("""
+     dlt.create_sink("out", "delta", {"path": "exports/out", "tableName": "x.y"})
+     """, r"pipelines/q\.py:\d+: create_sink\('out', format='delta'\): a delta sink needs one of options"),
+    ("""
+     dlt.create_sink("out", "delta", {"path": "exports/out", "mergeSchema": "true"})
+     """, r"unknown option\(s\) mergeSchema"),
+    ("""
+     dlt.create_sink("out", "delta", {"path": "exports/out"})
+     """, r"sink main\.silver\.out has no flow"),
+    ("""
+     dlt.create_sink("out", "delta", {"tableName": "events"})
+
+     @dlt.append_flow(target="out")
+     def to_out():
+         return spark.readStream.table("events")
+     """, r"sink main\.silver\.out writes table main\.silver\.events, a dataset of this pipeline"),
+])
+def test_misused_sinks_fail_before_anything_runs(tmp_path: Path, body: str, message: str) -> None:
+    lake = _sink_lake(tmp_path, body)
+    lake.parquet("in", "a.parquet", [{"id": 1, "name": "a"}])
+    from soundlake.project.pipeline_ops import dry_run
+
+    with pytest.raises(SoundlakeError, match=message):
+        dry_run(lake.project)
+    with pytest.raises(SoundlakeError, match=message):
+        lake.run()
+    assert not (lake.root / "exports").exists()
+
+
+def test_sql_reading_a_sink_fails_clearly(tmp_path: Path) -> None:
+    lake = _sink_lake(tmp_path, """
+        dlt.create_sink("out", "delta", {"path": "exports/out"})
+
+        @dlt.append_flow(target="out")
+        def to_out():
+            return spark.readStream.table("events")
+        """)
+    lake.sql("CREATE OR REFRESH MATERIALIZED VIEW from_sink AS SELECT * FROM out;", "r.sql")
+    with pytest.raises(SoundlakeError, match=r"pipelines/r\.sql:1 \(statement 1\): flow 'main\.silver\.from_sink' "
+                       r"reads 'out', a sink"):
+        lake.run()
+
+
+def _run_killed(root: Path, fault: str | None) -> int:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    env = dict(os.environ)
+    env.pop("SOUNDLAKE_FAULT", None)
+    if fault:
+        env["SOUNDLAKE_FAULT"] = fault
+    code = (
+        "from soundlake.project.context import Project; from soundlake.project.pipeline_ops import run;"
+        f"import sys; sys.exit(0 if run(Project.open({str(root)!r})).ok else 1)"
+    )
+    return subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, check=False).returncode
+
+
+@pytest.mark.parametrize("step", ["after_plan", "after_target_commit", "before_checkpoint", "after_checkpoint"])
+def test_a_crash_between_the_sink_commit_and_the_checkpoint_appends_nothing_twice(tmp_path: Path, step: str) -> None:
+    lake = _sink_lake(tmp_path, """
+        dlt.create_sink("out", "delta", {"path": "exports/out"})
+
+        @dlt.append_flow(target="out", name="to_out")
+        def to_out():
+            return spark.readStream.table("events").select("id")
+        """)
+    lake.parquet("in", "a.parquet", [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}])
+    assert lake.run().ok
+    lake.parquet("in", "b.parquet", [{"id": 3, "name": "c"}])
+    assert _run_killed(lake.root, f"{step}:to_out") == 97  # killed while appending batch 2
+    lake.parquet("in", "c.parquet", [{"id": 4, "name": "d"}])
+    again = lake.run()
+    assert again.ok, again.errors
+    assert lake.run().flows["to_out"].status == "IDLE"
+    assert _delta_rows(lake.root / "exports" / "out") == [{"id": 1}, {"id": 2}, {"id": 3}, {"id": 4}]
+
+
+def test_a_crash_after_a_foreach_batch_call_calls_it_again_with_the_same_batch(tmp_path: Path) -> None:
+    import json
+
+    lake = _sink_lake(tmp_path, """
+        import json
+        import os
+
+        CALLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "calls.jsonl")
+
+        @dlt.foreach_batch_sink(name="feed")
+        def feed(df, batch_id):
+            with open(CALLS, "a") as out:
+                out.write(json.dumps({"batch": batch_id, "ids": sorted(r.id for r in df.collect())}) + "\\n")
+
+        @dlt.append_flow(target="feed", name="to_feed")
+        def to_feed():
+            return spark.readStream.table("events")
+        """)
+    lake.parquet("in", "a.parquet", [{"id": 1, "name": "a"}])
+    assert _run_killed(lake.root, "before_checkpoint:to_feed") == 97  # the function returned, then the crash
+    assert lake.run().ok
+    assert lake.run().flows["to_feed"].status == "IDLE"
+    calls = [json.loads(line) for line in (lake.root / "calls.jsonl").read_text().splitlines()]
+    assert calls == [{"batch": 0, "ids": [1]}, {"batch": 0, "ids": [1]}]  # at least once, as on Databricks

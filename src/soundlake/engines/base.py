@@ -392,6 +392,16 @@ class Engine(Protocol):
         """
         ...
 
+    def foreach_batch(self, sql: str, relations: Mapping[str, Relation], call: Callable[[Any], None]) -> int:
+        """Run ``sql`` over ``relations`` and call ``call`` once with the result (a sink's batch).
+
+        ``call`` gets the engine's own frame of the rows: a ``pyarrow.Table`` (engines
+        without ``native_dataframes``) or the engine's DataFrame (Spark). A
+        :class:`~soundlake.core.errors.SoundlakeError` raised by ``call`` reaches the
+        caller unchanged. Returns the number of rows.
+        """
+        ...
+
     def apply_cdc(
         self,
         spec: CdcSpec,

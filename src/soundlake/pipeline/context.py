@@ -17,7 +17,7 @@ from soundlake.core.faults import crash_point
 from soundlake.engines.base import Engine
 from soundlake.lake.storage import Lake
 from soundlake.observe.events import EventLog
-from soundlake.pipeline.definitions import Dataset
+from soundlake.pipeline.definitions import Dataset, SinkSpec
 from soundlake.pipeline.sql.query import BoundQuery, bind_typed
 from soundlake.pipeline.sql.settings import DEFAULT_SETTINGS, SparkSqlSettings
 
@@ -152,9 +152,25 @@ def dataset_uri(lake: Lake, pipeline: str, name: TableName, datasets: Mapping[Ta
     <schema>/<table>``, readable only by the pipeline's own flows, as Databricks keeps them
     out of the catalog.
     """
+    dataset = datasets.get(name)
+    if dataset is not None and dataset.sink is not None:
+        return sink_uri(lake, pipeline, name, dataset.sink)
     if is_private(name, datasets):
         return lake.uri(STATE_DIR, "pipelines", safe_name(pipeline), "private", *name.parts)
     return lake.uri(*name.parts)
+
+
+def sink_uri(lake: Lake, pipeline: str, name: TableName, sink: SinkSpec) -> str:
+    """Where a sink's rows go: the Delta table of its ``path`` or ``tableName``.
+
+    A ``foreach_batch`` sink has no table: its URI names a folder under the pipeline's
+    state that is never written (so app-transaction look-ups find nothing there).
+    """
+    if sink.path is not None:
+        return sink.path
+    if sink.table is not None:
+        return lake.uri(*sink.table.parts)
+    return lake.uri(STATE_DIR, "pipelines", safe_name(pipeline), "sinks", *name.parts)
 
 
 def quarantine_name(table: TableName) -> TableName:

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from soundlake.catalog.names import TableName
 
-DatasetKind = Literal["streaming_table", "materialized_view", "temporary_view"]
+DatasetKind = Literal["streaming_table", "materialized_view", "temporary_view", "sink"]
 ExpectationAction = Literal["warn", "drop", "fail", "quarantine"]
 FlowKind = Literal["view", "materialized_view", "streaming", "once", "auto_cdc", "snapshot_cdc"]
 """How a flow runs: a temporary view (inlined in its readers), a materialized view, a
@@ -59,9 +59,48 @@ class Expectation:
     location: SourceLocation
 
 
+SinkFormat = Literal["delta", "foreach_batch"]
+
+
+@dataclass(frozen=True)
+class SinkSpec:
+    """Where a sink's rows go (``create_sink`` / ``foreach_batch_sink``).
+
+    Attributes:
+        format: ``delta`` (a Delta table outside the pipeline) or ``foreach_batch`` (a
+            Python function called once per micro-batch).
+        path: ``delta`` by path: the table's location (relative paths resolved against
+            the project folder when the sink is defined).
+        table: ``delta`` by ``tableName``: a table of the lake (``<storage>/<c>/<s>/<t>``).
+        function: ``foreach_batch``: ``f(df, batch_id)`` as the file defined it.
+        native: ``foreach_batch`` in a Python file: ``native(session)`` runs the file again
+            with the engine's own session and returns the function so defined (engines
+            with ``native_dataframes`` call it with their DataFrame).
+        options: The options given to ``create_sink``.
+    """
+
+    format: SinkFormat
+    path: str | None = None
+    table: TableName | None = None
+    function: Callable[..., Any] | None = field(default=None, compare=False)
+    native: Callable[[Any], Callable[..., Any]] | None = field(default=None, compare=False)
+    options: Mapping[str, str] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """``delta path /x``, ``delta table main.s.t`` or ``foreach_batch f``."""
+        if self.format == "foreach_batch":
+            return f"foreach_batch {getattr(self.function, '__name__', 'function')}"
+        return f"delta table {self.table}" if self.table is not None else f"delta path {self.path}"
+
+
 @dataclass(frozen=True)
 class Dataset:
-    """A streaming table, materialized view or temporary view."""
+    """A streaming table, materialized view, temporary view or sink.
+
+    A sink (``kind == "sink"``, :attr:`sink` set) is not a table of the pipeline: only
+    streaming append flows write it, nothing reads it, it has no expectations, and a full
+    refresh resets its flows' checkpoints without clearing what it holds.
+    """
 
     name: TableName
     kind: DatasetKind
@@ -76,6 +115,8 @@ class Dataset:
     """``PRIVATE`` / ``TEMPORARY`` tables and ``private=True`` / ``temporary=True``: computed
     and readable inside the pipeline, stored under the pipeline's own state folder and not
     published to the catalog (``soundlake query`` does not see them)."""
+    sink: SinkSpec | None = None
+    """Set for sinks: where the rows go."""
 
     @property
     def reset_allowed(self) -> bool:

@@ -182,6 +182,8 @@ class Graph:
         for table in self.dataset_order():
             dataset = self.datasets[table]
             extras = [plural(len(dataset.expectations), "expectation")] if dataset.expectations else []
+            if dataset.sink is not None:
+                extras.append(dataset.sink.describe())
             lines.append(f"{table}  ({_KIND_TEXT[dataset.kind]}{'; ' if extras else ''}{', '.join(extras)})")
             for name in self.flows_into(table):
                 node = self.flows[name]
@@ -298,6 +300,7 @@ _KIND_TEXT = {
     "streaming_table": "streaming table",
     "materialized_view": "materialized view",
     "temporary_view": "temporary view",
+    "sink": "sink",
 }
 
 
@@ -311,6 +314,9 @@ def _check_target(node: FlowNode, datasets: Mapping[TableName, Dataset]) -> None
             hint=f"declare it, e.g. CREATE OR REFRESH STREAMING TABLE {flow.target}",
         )
     kind = _KIND_TEXT[dataset.kind]
+    if dataset.kind == "sink":
+        _check_sink_flow(node, dataset, datasets)
+        return
     if isinstance(flow, (AutoCdcFlow, SnapshotCdcFlow)) and dataset.kind != "streaming_table":
         raise GraphError(
             f"{flow.location}: AUTO CDC flow '{flow.name}' writes {flow.target}, a {kind} "
@@ -342,6 +348,31 @@ def _check_target(node: FlowNode, datasets: Mapping[TableName, Dataset]) -> None
         )
 
 
+def _check_sink_flow(node: FlowNode, sink: Dataset, datasets: Mapping[TableName, Dataset]) -> None:
+    """Only streaming append flows write a sink (Databricks: ``@append_flow(target=sink)``)."""
+    flow = node.flow
+    table = sink.sink.table if sink.sink is not None else None
+    if table is not None and table in datasets:
+        raise GraphError(
+            f"{sink.location}: sink {sink.name} writes table {table}, a dataset of this pipeline "
+            f"(defined at {datasets[table].location}); a sink writes a table outside the pipeline",
+            hint="give the sink another tableName, or a path",
+        )
+    where = f"{flow.location}: flow '{flow.name}' writes sink {flow.target} (defined at {sink.location})"
+    if not isinstance(flow, QueryFlow) or flow.is_default:
+        raise GraphError(f"{where}; only append flows write a sink", hint="use @append_flow(target=...)")
+    if flow.once:
+        raise GraphError(
+            f"{where}: a once flow is a batch query, and a sink takes only streaming flows",
+            hint="read the input with spark.readStream / STREAM(...) and drop once=True",
+        )
+    if flow.sql is not None and not any(i.streaming for i in node.inputs):
+        raise GraphError(
+            f"{where}: the flow reads no stream (a batch flow), and a sink takes only streaming flows",
+            hint="read the input with spark.readStream.table(...) / dlt.read_stream(...) / STREAM(...)",
+        )
+
+
 def _check_reads(
     node: FlowNode, datasets: Mapping[TableName, Dataset], *, catalog: str, schema: str
 ) -> None:
@@ -350,6 +381,13 @@ def _check_reads(
         if item.kind != "table" or item.table is None:
             continue
         source = datasets.get(item.table)
+        if source is not None and source.kind == "sink":
+            raise GraphError(
+                f"{flow.location}: flow '{flow.name}' reads '{item.written or item.table}', a sink (defined "
+                f"at {source.location}); a sink is written by append flows and cannot be read",
+                hint="read the streaming table the sink's flows read, or the sink's Delta table by path "
+                "once the pipeline has written it",
+            )
         if source is not None:
             if item.streaming and source.kind == "materialized_view":
                 raise GraphError(
@@ -387,7 +425,8 @@ def _check_datasets_have_flows(
         if name not in written:
             raise GraphError(
                 f"{dataset.location}: {_KIND_TEXT[dataset.kind]} {name} has no flow",
-                hint="add AS query, or an append flow or AUTO CDC flow INTO it",
+                hint="add an @append_flow(target=...) that reads a stream" if dataset.kind == "sink"
+                else "add AS query, or an append flow or AUTO CDC flow INTO it",
             )
 
 

@@ -278,7 +278,8 @@ def apply_resets(ctx: RunContext, plan: UpdatePlan) -> None:
 
     Protocol per table: write a pending-reset marker; clear the checkpoints of the flows
     into it (keeping their batch counters monotonic, so app transactions stay unique);
-    truncate the table and its quarantine table; remove the marker. A crash anywhere
+    truncate the table and its quarantine table (not a sink's: its flows' checkpoints are
+    cleared and they append their input again, as on Databricks); remove the marker. A crash anywhere
     leaves the marker, and the next update completes the reset first.
     """
     pending = set()
@@ -303,8 +304,9 @@ def _reset(ctx: RunContext, plan: UpdatePlan, table: TableName) -> None:
     ctx.state.write(key, {"pending_reset": True, "table": str(table), "run_id": ctx.run_id})
     fault_point("after_reset_marker")
     uri = ctx.table_uri(table)
+    sink = plan.datasets[table].kind == "sink"
     log = inspect_table(uri, [ctx.app_id(fp.name) for fp in flows], ctx.storage_options)
-    if log.problem is not None:  # a broken log cannot be truncated: the table is rebuilt from scratch
+    if log.problem is not None and not sink:  # a broken log cannot be truncated: the table is rebuilt from scratch
         remove_table(uri, ctx.storage_options)
     for fp in flows:
         try:
@@ -318,13 +320,14 @@ def _reset(ctx: RunContext, plan: UpdatePlan, table: TableName) -> None:
         if fp.kind == "auto_cdc" and not fp.dataset.reset_allowed and fp.target != table:
             _rewind(ctx, fp.name, table)
     meta = {"pipeline": ctx.pipeline, "run": ctx.run_id, "reason": "full_refresh"}
-    delta.delete_all(uri, storage_options=ctx.storage_options, metadata=meta)
-    delta.delete_all(ctx.table_uri(quarantine_name(table)), storage_options=ctx.storage_options, metadata=meta)
+    if not sink:  # as on Databricks, a full refresh does not clear a sink: its flows re-append
+        delta.delete_all(uri, storage_options=ctx.storage_options, metadata=meta)
+        delta.delete_all(ctx.table_uri(quarantine_name(table)), storage_options=ctx.storage_options, metadata=meta)
     fault_point("after_truncate")
     ctx.state.delete(key)
     ctx.events.emit(
         "update_progress",
-        f"Table {table} was reset for a full refresh",
+        f"{'Sink' if sink else 'Table'} {table} was reset for a full refresh",
         dataset=str(table),
         details={"reset": {"dataset": str(table), "flows": [fp.name for fp in flows]}},
     )

@@ -105,7 +105,7 @@ def catalog_entries(project: Project, pattern: str | None = None, *, graph: Grap
     entries: dict[str, CatalogEntry] = {}
     pipeline = project.config.name
     for name, dataset in graph.datasets.items():
-        if dataset.private:
+        if dataset.private or dataset.kind == "sink":  # a sink is no table (a delta sink's table is listed below)
             continue
         location = "" if dataset.kind == "temporary_view" else dataset_uri(project.lake, pipeline, name, graph.datasets)
         entries[str(name)] = CatalogEntry(str(name), KINDS[dataset.kind], location, pipeline)

@@ -173,3 +173,65 @@ def test_plain_file_reads_from_python_are_sparks_file_sources(spark: Any, tmp_pa
     assert tables["duckdb"] == tables["spark"] == {
         "pq": [{"id": 1, "name": "a"}], "cs": [{"id": "1", "name": "a"}], "typed": [{"id": 1, "name": "a"}],
     }
+
+
+SINKS_PY = forms.SINK_SOURCE + textwrap.dedent("""
+    import json
+    import os
+
+    from pyspark.sql import functions as F
+
+    dlt.create_sink("out", "delta", {"path": "exports/out"})
+    dlt.create_sink("copy", "delta", {"tableName": "exports.events_copy"})
+
+    @dlt.append_flow(target="out", name="to_out")
+    def to_out():
+        return spark.readStream.table("events").select("id", "name")
+
+    @dlt.append_flow(target="copy", name="to_copy")
+    def to_copy():
+        return dlt.read_stream("events").select("id")
+
+    FEED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "feed.jsonl")
+
+    @dlt.foreach_batch_sink(name="feed")
+    def feed(df, batch_id):
+        upper = df.select(F.upper(F.col("name")).alias("name")).orderBy("name")  # PySpark on Spark
+        names = [r["name"] for r in upper.collect()]
+        with open(FEED, "a") as out:
+            out.write(json.dumps({"batch": batch_id, "names": names, "kind": type(df).__name__}) + "\\n")
+
+    @dlt.append_flow(target="feed")
+    def to_feed():
+        return spark.readStream.table("events")
+    """)
+
+
+def test_sinks_on_spark_append_each_row_once_and_re_append_on_full_refresh(spark: Any, tmp_path: Path) -> None:
+    import json
+
+    from deltalake import DeltaTable
+
+    lake = Lakehouse(tmp_path / "p")
+    lake.config(libraries=["pipelines"])
+    lake.sql(SINKS_PY, "q.py")
+    lake.parquet("in", "a.parquet", [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}])
+    assert lake.run(engine="spark").ok
+    lake.parquet("in", "b.parquet", [{"id": 3, "name": "c"}])
+    second = lake.run(engine="spark")
+    assert second.ok, second.errors
+    assert second.flows["to_out"].num_output_rows == 1
+    out = DeltaTable(str(lake.root / "exports" / "out"))
+    assert sorted(r["id"] for r in out.to_pyarrow_table().to_pylist()) == [1, 2, 3]
+    assert out.transaction_version("t:to_out") == 2  # Spark's txnAppId / txnVersion
+    calls = [json.loads(line) for line in (lake.root / "feed.jsonl").read_text().splitlines()]
+    assert calls == [
+        {"batch": 0, "names": ["A", "B"], "kind": "DataFrame"},
+        {"batch": 1, "names": ["C"], "kind": "DataFrame"},
+    ]
+    refreshed = lake.run(engine="spark", full_refresh=["copy"])
+    assert refreshed.ok, refreshed.errors
+    assert lake.rows("SELECT id FROM main.exports.events_copy ORDER BY id") == [
+        {"id": 1}, {"id": 1}, {"id": 2}, {"id": 2}, {"id": 3}, {"id": 3},
+    ]
+    assert refreshed.flows["to_out"].status == "EXCLUDED"  # only the named sink refreshes

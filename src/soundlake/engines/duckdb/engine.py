@@ -145,6 +145,12 @@ class DuckDBEngine:
                 split=split or ExpectationSplit(), after_target=after_target,
             )
 
+    def foreach_batch(self, sql: str, relations: Mapping[str, Relation], call: Callable[[Any], None]) -> int:
+        """Run ``sql`` and call ``call`` once with its rows as a ``pyarrow.Table``."""
+        table = self.execute(sql, relations).read_all()
+        call(table)
+        return int(table.num_rows)
+
     def _register(self, cursor: duckdb.DuckDBPyConnection, relations: Mapping[str, Relation], keep: list[Any]) -> None:
         for name, relation in relations.items():
             if isinstance(relation, DeltaRelation):

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from soundlake.core.errors import ConstraintViolation, EngineError
+from soundlake.core.errors import ConstraintViolation, EngineError, SoundlakeError
 from soundlake.engines.base import (
     ArrowRelation,
     CdcMetrics,
@@ -199,6 +199,27 @@ class SparkEngine:
                                after_target=after_target)
 
     # --- AUTO CDC ----------------------------------------------------------------------
+
+    def foreach_batch(self, sql: str, relations: Mapping[str, Relation], call: Callable[[Any], None]) -> int:
+        """Run ``sql`` and call ``call`` once with its Spark DataFrame (as ``foreachBatch`` does).
+
+        The frame is cached while ``call`` runs, so counting it and the function's own
+        actions read the input once.
+        """
+        failure: SoundlakeError | None = None
+        with self._frame_of(sql, relations) as frame:
+            frame = frame.persist()
+            try:
+                rows = int(frame.count())
+                try:
+                    call(frame)
+                except SoundlakeError as exc:  # the function's own error, not Spark's
+                    failure = exc
+            finally:
+                frame.unpersist()
+        if failure is not None:
+            raise failure
+        return rows
 
     def apply_cdc(
         self,

@@ -6,8 +6,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import pyarrow as pa
+
 from soundlake.core.clock import utc_now
-from soundlake.core.errors import ConstraintViolation, DefinitionError, EngineError
+from soundlake.core.errors import (
+    ConstraintViolation,
+    DefinitionError,
+    EngineError,
+    FlowError,
+    SoundlakeError,
+)
 from soundlake.engines.base import (
     CommitInfo,
     DeltaTarget,
@@ -151,6 +159,8 @@ def execute_batch(
         bound, columns = typed.sql, typed.columns
     if contract is not None:
         bound = contract.wrap(bound, dialect)
+    if dataset.sink is not None and dataset.sink.format == "foreach_batch":
+        return _foreach_batch(ctx, plan, bound, relations, guard, batch=batch, skip=skip_target)
     split = expectation_split(
         dataset.expectations, dialect, quarantine=None if skip_quarantine else quarantine_target(ctx, plan, mode),
         flow=plan.name, run_id=ctx.run_id, batch_id=batch, now=utc_now(), settings=settings,
@@ -190,6 +200,57 @@ def execute_batch(
     metrics = ExpectationMetrics.from_counts(str(plan.target), dataset.expectations, written.counts)
     return FlowResult("COMPLETED", num_output_rows=metrics.output_rows, batch=batch, expectations=metrics,
                       view_expectations=list(guard.view_metrics))
+
+
+def _foreach_batch(
+    ctx: RunContext, plan: FlowPlan, sql: str, relations: Mapping[str, Relation], guard: ReadGuard,
+    *, batch: int, skip: bool,
+) -> FlowResult:
+    """Call a ``foreach_batch_sink`` function once with the batch's rows; ``batch_id`` is ``batch - 1``
+    (0 for a flow's first batch, as Spark numbers micro-batches).
+
+    The engine's own DataFrame goes to the function as the engine defined it (Spark: the
+    file run again on its session); on the DuckDB engine the rows come as a
+    :class:`~soundlake.pipeline.python.frame.batch.BatchFrame`. Any error the function
+    raises fails the flow naming the sink and the batch; the checkpoint is committed only
+    after it returned (at least once).
+    """
+    from soundlake.pipeline.python.frame.batch import BatchFrame
+
+    sink = plan.dataset.sink
+    assert sink is not None and sink.function is not None
+    defined: Callable[..., Any] = sink.function
+    name = plan.target.name
+    native = ctx.engine.capabilities.native_dataframes and sink.native is not None
+    if skip:
+        return FlowResult("COMPLETED", batch=batch)
+
+    def call(frame: Any) -> None:
+        session = getattr(frame, "sparkSession", None)  # the engine's DataFrame knows its session
+        if native and sink.native is not None and session is not None:
+            function = sink.native(session)
+        else:
+            function = defined
+        df = BatchFrame(frame, name) if isinstance(frame, pa.Table) else frame
+        try:
+            function(df, batch - 1)
+        except SoundlakeError:
+            raise
+        except Exception as exc:  # the user's function: one line naming it
+            raise FlowError(
+                f"flow '{plan.name}': foreach_batch_sink '{name}' failed in batch {batch - 1}: "
+                f"{type(exc).__name__}: {exc} ({plan.dataset.location})"
+            ) from exc
+
+    try:
+        rows = ctx.engine.foreach_batch(sql, relations, call)
+    except Exception as exc:
+        guard.reraise(exc)
+        if isinstance(exc, EngineError):
+            raise EngineError(f"flow '{plan.name}': {exc.message} ({plan.flow.location})", hint=exc.hint) from exc
+        raise
+    fault_point("after_target_commit", plan.name)
+    return FlowResult("COMPLETED", num_output_rows=rows, batch=batch, view_expectations=list(guard.view_metrics))
 
 
 def in_user_terms(exc: EngineError, plan: FlowPlan, nodes: Sequence[Node], sql: str) -> EngineError:

@@ -12,6 +12,7 @@ Python and SQL definitions run on the same runtime.
 
 from __future__ import annotations
 
+import inspect
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -19,11 +20,13 @@ from typing import Any
 from soundlake.catalog.names import TableName
 from soundlake.core.errors import DefinitionError
 from soundlake.core.sql_text import ddl_name
+from soundlake.pipeline.autoloader import resolve_path
 from soundlake.pipeline.definitions import (
     AutoCdcFlow,
     Dataset,
     Expectation,
     ExpectationAction,
+    SinkSpec,
     SnapshotCdcFlow,
     SourceLocation,
 )
@@ -36,12 +39,30 @@ from soundlake.pipeline.sql.query import validate_expression
 _EXPECTATIONS_ATTR = "__soundlake_expectations__"
 
 __all__ = [  # what ``from dlt import *`` / ``from pyspark.pipelines import *`` give
-    "append_flow", "apply_changes", "apply_changes_from_snapshot", "create_auto_cdc_flow",
-    "create_auto_cdc_from_snapshot_flow", "create_streaming_live_table", "create_streaming_table",
-    "create_target_table", "expect", "expect_all",
-    "expect_all_or_drop", "expect_all_or_fail", "expect_all_or_quarantine", "expect_or_drop",
-    "expect_or_fail", "expect_or_quarantine", "materialized_view", "read", "read_stream", "table",
-    "temporary_view", "view",
+    "append_flow",
+    "apply_changes",
+    "apply_changes_from_snapshot",
+    "create_auto_cdc_flow",
+    "create_auto_cdc_from_snapshot_flow",
+    "create_sink",
+    "create_streaming_live_table",
+    "create_streaming_table",
+    "create_target_table",
+    "expect",
+    "expect_all",
+    "expect_all_or_drop",
+    "expect_all_or_fail",
+    "expect_all_or_quarantine",
+    "expect_or_drop",
+    "expect_or_fail",
+    "expect_or_quarantine",
+    "foreach_batch_sink",
+    "materialized_view",
+    "read",
+    "read_stream",
+    "table",
+    "temporary_view",
+    "view",
 ]
 
 
@@ -405,23 +426,99 @@ def create_auto_cdc_from_snapshot_flow(
 apply_changes_from_snapshot = create_auto_cdc_from_snapshot_flow
 
 
-def _sink_refusal(call: str) -> DefinitionError:
+_SINK_SERVICES = {"kafka": "Apache Kafka", "eventhubs": "Azure Event Hubs"}
+_DELTA_SINK_OPTIONS = ("path", "tableName")
+
+
+def _sink_refusal(call: str, why: str) -> DefinitionError:
     return DefinitionError(
-        f"{_caller_location()}: {call}: sinks (create_sink, foreach_batch_sink) are not supported by "
-        "soundlake yet; nothing of this pipeline ran",
-        hint="write the flow into a streaming table (dlt.create_streaming_table + @dlt.append_flow) and "
-        "export it from there",
+        f"{_caller_location()}: {call}: {why}; nothing of this pipeline ran",
+        hint="write to a Delta sink (create_sink(name, 'delta', {'path': ...}) or {'tableName': ...}) "
+        "or a @foreach_batch_sink function locally; the Kafka / Event Hubs sink runs once the pipeline "
+        "is deployed to Databricks",
     )
 
 
 def create_sink(name: str, format: str, options: Mapping[str, str] | None = None) -> None:
-    """Databricks' ``create_sink`` (Delta, Kafka and Event Hubs sinks): refused, naming the call."""
-    raise _sink_refusal(f"create_sink('{name}', format='{format}')")
+    """Define a sink: a Delta table outside the pipeline that streaming append flows write.
+
+    ``format="delta"`` with ``options={"path": ...}`` (relative paths are under the project
+    folder) or ``{"tableName": ...}`` (a table of the lake, one to three name parts). Only
+    ``@append_flow(target=name)`` flows that read a stream write a sink, each input row
+    once across updates (the flow's checkpoint and a Delta app transaction per batch);
+    nothing reads it. ``kafka`` and ``eventhubs`` sinks cannot run locally and are refused.
+    """
+    state = current_state("create_sink")
+    location = _caller_location()
+    call = f"create_sink('{name}', format='{format}')"
+    kind = str(format).strip().lower()
+    if kind in _SINK_SERVICES:
+        raise _sink_refusal(call, f"a {kind} sink writes to {_SINK_SERVICES[kind]}, which soundlake cannot reach locally")
+    if kind != "delta":
+        raise _sink_refusal(call, "the sink format must be 'delta', 'kafka' or 'eventhubs'")
+    given = {str(k): str(v) for k, v in (options or {}).items()}
+    unknown = sorted(k for k in given if k not in _DELTA_SINK_OPTIONS)
+    if unknown:
+        raise DefinitionError(
+            f"{location}: {call}: unknown option(s) {', '.join(unknown)} (a delta sink takes 'path' or 'tableName')"
+        )
+    path, table = given.get("path"), given.get("tableName")
+    if (path is None) == (table is None) or not (path or table):
+        raise DefinitionError(f"{location}: {call}: a delta sink needs one of options 'path' or 'tableName'")
+    spec = SinkSpec(
+        format="delta",
+        path=resolve_path(path, state.context.root) if path else None,
+        table=_table_name(table, None, location) if table else None,
+        options=given,
+    )
+    _add_sink(name, spec, location)
 
 
-def foreach_batch_sink(*args: Any, **kwargs: Any) -> Any:
-    """Databricks' ``foreach_batch_sink`` (a Python function per micro-batch): refused."""
-    raise _sink_refusal("foreach_batch_sink")
+def foreach_batch_sink(
+    function: Callable[..., Any] | None = None, *, name: str | None = None
+) -> Any:
+    """Define a sink that calls ``function(df, batch_id)`` once per micro-batch.
+
+    ``df`` holds the rows of the micro-batch (on the DuckDB engine a
+    :class:`~soundlake.pipeline.python.frame.batch.BatchFrame`, on the Spark engine a
+    PySpark DataFrame); ``batch_id`` increases with every batch of the flow. Append flows
+    target the sink by ``name`` (default: the function's name). A batch is recorded in the
+    flow's checkpoint only after the function returned: a crash in between calls it again
+    with the same rows (at least once, as on Databricks).
+    """
+
+    def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+        location = _function_location(func)
+        sink_name = name or func.__name__
+        if function_expectations(func):
+            raise DefinitionError(
+                f"{location}: foreach_batch_sink '{sink_name}': expectations on a sink are not supported "
+                "(a sink is not a table); declare them on a streaming table the flow reads"
+            )
+        try:
+            parameters = inspect.signature(func).parameters.values()
+        except (TypeError, ValueError):
+            parameters = None
+        if parameters is not None:
+            positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+            varargs = any(p.kind == p.VAR_POSITIONAL for p in parameters)
+            if len(positional) < 2 and not varargs:
+                raise DefinitionError(
+                    f"{location}: foreach_batch_sink '{sink_name}': the function must take (df, batch_id)"
+                )
+        _add_sink(sink_name, SinkSpec(format="foreach_batch", function=func), location)
+        return func
+
+    if function is not None and callable(function):
+        return decorator(function)
+    return decorator
+
+
+def _add_sink(name: str, spec: SinkSpec, location: SourceLocation) -> None:
+    state = current_state("a sink")
+    state.registry.add_dataset(
+        Dataset(name=_table_name(name, None, location), kind="sink", location=location, sink=spec)
+    )
 
 
 def read(name: str) -> Any:

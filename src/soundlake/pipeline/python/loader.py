@@ -23,6 +23,7 @@ import traceback
 import types
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -121,6 +122,12 @@ def _finalize(state: LoadState, marks: tuple[int, int]) -> None:
         state.registry.flows.insert(flow_index, flow)
         if dataset is not None:
             state.registry.datasets.insert(ds_index, dataset)
+    path = Path(state.path_text)
+    for index, dataset in enumerate(state.registry.datasets):
+        sink = dataset.sink
+        if index >= marks[0] and sink is not None and sink.function is not None and sink.native is None:
+            native = _native_sink(path, state.context, dataset)
+            state.registry.datasets[index] = replace(dataset, sink=replace(sink, native=native))
 
 
 def _build(pending: PendingQuery, state: LoadState) -> tuple[Dataset | None, QueryFlow]:
@@ -136,6 +143,12 @@ def _build(pending: PendingQuery, state: LoadState) -> tuple[Dataset | None, Que
     expectations = api.function_expectations(pending.function)
     if pending.kind == "append_flow":
         if expectations:
+            if any(d.name == pending.target and d.kind == "sink" for d in state.registry.datasets):
+                raise DefinitionError(
+                    f"{pending.location}: append flow '{pending.flow_name}' writes sink {pending.target}: "
+                    "expectations on a sink are not supported (a sink is not a table)",
+                    hint="declare them on a streaming table the flow reads",
+                )
             raise DefinitionError(
                 f"{pending.location}: expectations on an append flow are not supported; "
                 "declare them on the target table"
@@ -236,6 +249,35 @@ def _native(path: Path, context: LoadContext, defined: PendingQuery) -> Callable
         finally:
             STATE.reset(token)
         raise DefinitionError(f"{location}: the dataset function is gone from {path} (was the file changed?)")
+
+    return run
+
+
+def _native_sink(path: Path, context: LoadContext, defined: Dataset) -> Callable[[Any], Callable[..., Any]]:
+    """``SinkSpec.native``: run the file again with real PySpark and return the sink's function.
+
+    As for :func:`_native`, the file's ``pyspark`` imports are then the real modules, so
+    the ``foreach_batch_sink`` function works on the engine's DataFrame.
+    """
+    lake = LAKE.get()
+
+    def run(session: Any) -> Callable[..., Any]:
+        configured = _ConfiguredSession(session, context.configuration, _catalog_tables(context, lake))
+        dbutils = DBUtils(context.configuration, path, context.root, lake)
+        state = LoadState(Registry(), context, str(path), context.display_name or str(path), configured)
+        namespace: dict[str, Any] = {
+            "__name__": f"soundlake_pipeline_{path.stem}", "__file__": str(path), "spark": configured, "dbutils": dbutils,
+        }
+        token = STATE.set(state)
+        try:
+            with _environment(path, configured, dbutils, shims=False, root=context.root):
+                exec(compile(_read_source(path, context), str(path), "exec"), namespace)  # noqa: S102
+        finally:
+            STATE.reset(token)
+        for dataset in state.registry.datasets:
+            if dataset.name == defined.name and dataset.sink is not None and dataset.sink.function is not None:
+                return dataset.sink.function
+        raise DefinitionError(f"{defined.location}: the foreach_batch_sink function is gone from {path} (was the file changed?)")
 
     return run
 
