@@ -233,24 +233,32 @@ def _native(path: Path, context: LoadContext, defined: PendingQuery) -> Callable
     lake = LAKE.get()  # functions run again at update time, after the load's scope ended
 
     def run(session: Any) -> Any:
-        configured = _ConfiguredSession(session, context.configuration, _catalog_tables(context, lake))
-        dbutils = DBUtils(context.configuration, path, context.root, lake)
-        state = LoadState(Registry(), context, str(path), context.display_name or str(path), configured)
-        namespace: dict[str, Any] = {
-            "__name__": f"soundlake_pipeline_{path.stem}", "__file__": str(path), "spark": configured, "dbutils": dbutils,
-        }
-        token = STATE.set(state)
-        try:
-            with _environment(path, configured, dbutils, shims=False, root=context.root):
-                exec(compile(_read_source(path, context), str(path), "exec"), namespace)  # noqa: S102
-                for pending in state.pending:
-                    if (pending.location, pending.target, pending.flow_name) == (location, target, flow_name):
-                        return pending.function()
-        finally:
-            STATE.reset(token)
+        with _run_natively(path, context, lake, session) as state:
+            for pending in state.pending:
+                if (pending.location, pending.target, pending.flow_name) == (location, target, flow_name):
+                    return pending.function()
         raise DefinitionError(f"{location}: the dataset function is gone from {path} (was the file changed?)")
 
     return run
+
+
+@contextmanager
+def _run_natively(path: Path, context: LoadContext, lake: Lake | None, session: Any) -> Iterator[LoadState]:
+    """Run the file with ``spark`` = ``session`` and the real ``pyspark`` modules (no shims);
+    its decorators record into a scratch registry, which the ``with`` block reads."""
+    configured = _ConfiguredSession(session, context.configuration, _catalog_tables(context, lake))
+    dbutils = DBUtils(context.configuration, path, context.root, lake)
+    state = LoadState(Registry(), context, str(path), context.display_name or str(path), configured)
+    namespace: dict[str, Any] = {
+        "__name__": f"soundlake_pipeline_{path.stem}", "__file__": str(path), "spark": configured, "dbutils": dbutils,
+    }
+    token = STATE.set(state)
+    try:
+        with _environment(path, configured, dbutils, shims=False, root=context.root):
+            exec(compile(_read_source(path, context), str(path), "exec"), namespace)  # noqa: S102
+            yield state
+    finally:
+        STATE.reset(token)
 
 
 def _native_sink(path: Path, context: LoadContext, defined: Dataset) -> Callable[[Any], Callable[..., Any]]:
@@ -262,21 +270,10 @@ def _native_sink(path: Path, context: LoadContext, defined: Dataset) -> Callable
     lake = LAKE.get()
 
     def run(session: Any) -> Callable[..., Any]:
-        configured = _ConfiguredSession(session, context.configuration, _catalog_tables(context, lake))
-        dbutils = DBUtils(context.configuration, path, context.root, lake)
-        state = LoadState(Registry(), context, str(path), context.display_name or str(path), configured)
-        namespace: dict[str, Any] = {
-            "__name__": f"soundlake_pipeline_{path.stem}", "__file__": str(path), "spark": configured, "dbutils": dbutils,
-        }
-        token = STATE.set(state)
-        try:
-            with _environment(path, configured, dbutils, shims=False, root=context.root):
-                exec(compile(_read_source(path, context), str(path), "exec"), namespace)  # noqa: S102
-        finally:
-            STATE.reset(token)
-        for dataset in state.registry.datasets:
-            if dataset.name == defined.name and dataset.sink is not None and dataset.sink.function is not None:
-                return dataset.sink.function
+        with _run_natively(path, context, lake, session) as state:
+            for dataset in state.registry.datasets:
+                if dataset.name == defined.name and dataset.sink is not None and dataset.sink.function is not None:
+                    return dataset.sink.function
         raise DefinitionError(f"{defined.location}: the foreach_batch_sink function is gone from {path} (was the file changed?)")
 
     return run
