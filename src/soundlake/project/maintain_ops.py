@@ -79,7 +79,7 @@ def after_update(project: Project, written: Iterable[TableName], graph: Graph) -
     state = pipeline_state(project)
     options = project.lake.storage_options
     now = time.time()
-    chosen: list[tuple[CatalogEntry, bool, bool]] = []
+    chosen: list[tuple[CatalogEntry, dict[str, Any], bool, bool]] = []
     for name in sorted(set(written), key=str):
         for table in (name, quarantine_name(name)):
             uri = dataset_uri(project.lake, project.config.name, table, graph.datasets)
@@ -95,11 +95,10 @@ def after_update(project: Project, written: Iterable[TableName], graph: Graph) -
                        and small_files(uri, options) >= settings.min_files)
             sweep = now - float(marker.get("vacuumed_at", 0.0)) >= settings.vacuum_interval_seconds
             if version - looked >= settings.min_files or sweep:
-                chosen.append((CatalogEntry(str(table), "table", uri, project.config.name), compact, sweep))
+                chosen.append((CatalogEntry(str(table), "table", uri, project.config.name), marker, compact, sweep))
     done = []
-    protected = _protected(project, graph) if any(sweep for _, _, sweep in chosen) else {}
-    for entry, compact, sweep in chosen:
-        marker = state.read(_marker(entry.name)) or {}
+    protected = _protected(project, graph) if any(sweep for _, _, _, sweep in chosen) else {}
+    for entry, marker, compact, sweep in chosen:
         if compact or sweep:
             done.append(_one(project, graph, entry, protected, dry_run=False, optimize=compact, vacuum=sweep))
         marker["looked_at_version"] = listed_version(entry.location, options)
@@ -143,9 +142,9 @@ def _defined_properties(graph: Graph, name: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in dataset.table_properties.items()} if dataset is not None else {}
 
 
-def _entries(project: Project, graph: Graph) -> list[CatalogEntry]:
-    """Every Delta table maintenance looks after, private datasets included."""
-    entries = [e for e in catalog_entries(project, graph=graph) if e.kind in MAINTAINED_KINDS]
+def _entries(project: Project, graph: Graph, listed: list[CatalogEntry]) -> list[CatalogEntry]:
+    """Every Delta table maintenance looks after (of the catalog's ``listed`` entries), private datasets included."""
+    entries = [e for e in listed if e.kind in MAINTAINED_KINDS]
     for name, dataset in graph.datasets.items():
         if dataset.private and dataset.kind != "temporary_view":
             uri = dataset_uri(project.lake, project.config.name, name, graph.datasets)
@@ -155,12 +154,12 @@ def _entries(project: Project, graph: Graph) -> list[CatalogEntry]:
 
 
 def _targets(project: Project, graph: Graph, tables: Sequence[str]) -> list[CatalogEntry]:
-    entries = _entries(project, graph)
+    everything = catalog_entries(project, graph=graph)  # one walk of the lake
+    entries = _entries(project, graph, everything)
     options = project.lake.storage_options
     if not tables:
         return [e for e in entries if delta.is_delta_table(e.location, options)]
     chosen = []
-    everything = catalog_entries(project, graph=graph)
     for name in tables:
         entry = find_entry(everything + entries, name, graph)
         if entry.kind not in MAINTAINED_KINDS and not entry.kind.startswith("private"):
