@@ -42,10 +42,15 @@ class SparkConfig(StrictModel):
         master: ``local[*]`` by default; ``spark://``, ``yarn`` or a Spark Connect
             ``sc://`` URL point the same project at a cluster.
         conf: Extra Spark configuration passed to the session builder.
+        parallel_flows: How many independent flows run at once, each on its own thread
+            and session of the one SparkContext (their jobs share the executors under the
+            FAIR scheduler). Most of a small flow's time is driver-side (planning, Delta
+            log, commit), so running several at once hides it; 1 runs flows one by one.
     """
 
     master: str = "local[*]"
     conf: dict[str, str] = Field(default_factory=dict)
+    parallel_flows: int = Field(default=4, ge=1, le=64)
 
 
 class DuckDBConfig(StrictModel):

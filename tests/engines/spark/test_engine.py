@@ -60,3 +60,40 @@ def test_expectation_split_equals_duckdb(spark: Any, tmp_path: Path) -> None:
     finally:
         duck.close()
     assert check(SparkEngine(session=spark), tmp_path / "spark") == expected
+
+
+def test_flows_on_parallel_threads_do_not_see_each_others_views_or_settings(spark: Any) -> None:
+    """With parallel_flows > 1 each thread works in its own session of the SparkContext:
+    the same view name holds each flow's own rows, and a flow's SQL settings stay its own."""
+    import threading
+    from types import SimpleNamespace
+
+    from soundlake.engines.spark.engine import SparkEngine
+
+    engine = SparkEngine(SimpleNamespace(master="local[2]", conf={}, parallel_flows=2), session=spark)
+    assert engine.capabilities.parallel_flows == 2
+    barrier = threading.Barrier(2)
+    got: dict[int, list[Any]] = {}
+
+    def flow(n: int) -> None:
+        zone = "Asia/Tokyo" if n == 1 else "America/Lima"
+        with engine.flow_conf({"spark.sql.session.timeZone": zone}):
+            relation = engine.frame(ArrowRelation(pa.table({"n": [n] * (n + 1)})))
+            relation.createOrReplaceTempView("__sl_in_0")
+            barrier.wait()  # both views exist under one name before either is read
+            rows = engine.execute(
+                "SELECT count(*) AS c, max(n) AS n, current_timezone() AS tz FROM __sl_in_0", {}
+            ).read_all().to_pylist()
+            barrier.wait()
+            got[n] = rows
+
+    threads = [threading.Thread(target=flow, args=(n,)) for n in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == {
+        1: [{"c": 2, "n": 1, "tz": "Asia/Tokyo"}],
+        2: [{"c": 3, "n": 2, "tz": "America/Lima"}],
+    }
+    assert spark.conf.get("spark.sql.session.timeZone") == "UTC"  # the shared session is untouched

@@ -37,7 +37,13 @@ def test_session_conf_layers_defaults_delta_and_project_conf() -> None:
 def test_cluster_master_gets_no_local_defaults() -> None:
     conf = session_conf("spark://host:7077", {}, app_name="app", warehouse_dir="/tmp/wh")
     assert "spark.driver.memory" not in conf
+    assert "spark.sql.shuffle.partitions" not in conf
     assert conf["spark.sql.catalog.spark_catalog"].endswith("DeltaCatalog")
+    # What decides results (time zone) and what lets parallel flows share executors
+    # apply on a cluster as on a laptop.
+    assert conf["spark.sql.session.timeZone"] == "UTC"
+    assert conf["spark.scheduler.mode"] == "FAIR"
+    assert conf["spark.sql.adaptive.enabled"] == "true"
 
 
 def test_ivy_dir_is_configurable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ from soundlake.engines.base import (
     EngineCapabilities,
     ExpectationSplit,
     FileStream,
+    FileStreamBatch,
     FileStreamCallback,
     FunctionRelation,
     NativeRelation,
@@ -74,11 +75,12 @@ class SparkEngine:
         storage: str = "",
         storage_options: Mapping[str, str] | None = None,
     ) -> None:
+        self._master = getattr(config, "master", "local[*]")
+        parallel = int(getattr(config, "parallel_flows", 1) or 1)
         self.capabilities = EngineCapabilities(
             name="spark", sql_dialect="spark", native_streaming=True, native_merge=True,
-            app_transactions=True, parallel_flows=1, native_dataframes=True,
+            app_transactions=True, parallel_flows=max(1, parallel), native_dataframes=True,
         )
-        self._master = getattr(config, "master", "local[*]")
         self._conf = dict(getattr(config, "conf", {}) or {})
         self.hadoop = hadoop_settings(storage, storage_options or {})
         for key, value in self.hadoop.items():  # the project's own conf wins
@@ -86,12 +88,47 @@ class SparkEngine:
         self._warehouse = warehouse_dir or posixpath.join(tempfile.gettempdir(), "soundlake-spark-warehouse")
         self._session = session
         self._owns_session = session is None
-        self._lock = threading.Lock()
-        self._views = 0
+        self._runtime_conf: dict[str, str] = {}
+        self._start_lock = threading.Lock()
+        self._local = threading.local()
+        self._root_thread: int | None = None
 
     @property
     def spark(self) -> SparkSession:
-        """The session, started on first use."""
+        """This thread's session (started on first use).
+
+        With ``parallel_flows`` > 1 the runner's flows run on several threads at once;
+        each thread gets its own session of the one SparkContext (``newSession``: its own
+        temporary views and SQL settings, shared jobs, cache and Delta log cache), so
+        flows never see each other's views or ``flow_conf`` settings.
+        """
+        local: SparkSession | None = getattr(self._local, "session", None)
+        if local is not None:
+            return local
+        with self._start_lock:
+            root = self._root()
+            if self.capabilities.parallel_flows > 1 and self._root_thread != threading.get_ident():
+                local = root.newSession()
+                for key, value in self._runtime_conf.items():
+                    local.conf.set(key, value)
+            else:
+                local = root
+        self._local.session = local
+        return local
+
+    @contextmanager
+    def bound(self, session: SparkSession) -> Iterator[None]:
+        """Make ``session`` this thread's session while the block runs (Spark's callback
+        threads, such as ``foreachBatch``'s, work for the flow that started the stream)."""
+        previous = getattr(self._local, "session", None)
+        self._local.session = session
+        try:
+            yield
+        finally:
+            self._local.session = previous
+
+    def _root(self) -> SparkSession:
+        """The engine's first session (started here, or the one given or already running)."""
         if self._session is None:
             from pyspark.sql import SparkSession
 
@@ -104,8 +141,11 @@ class SparkEngine:
                 self._master, self._conf, app_name="soundlake", warehouse_dir=self._warehouse
             )
             if existing is not None:  # a running session: object-store settings at runtime
+                self._runtime_conf.update(self.hadoop)
                 for key, value in self.hadoop.items():
                     self._session.conf.set(key, value)
+        if self._root_thread is None:
+            self._root_thread = threading.get_ident()
         return self._session
 
     # --- queries ---------------------------------------------------------------------
@@ -238,7 +278,7 @@ class SparkEngine:
         from soundlake.engines.spark.cdc import apply_cdc
 
         split = split or ExpectationSplit()
-        with self._lock, self._frame_of("SELECT * FROM __sl_cdc_events", {"__sl_cdc_events": events}) as frame:
+        with self._frame_of("SELECT * FROM __sl_cdc_events", {"__sl_cdc_events": events}) as frame:
             if not split.rules:
                 metrics = apply_cdc(self.spark, spec, frame, target_uri, state_path=state_uri, commit=commit)
                 if after_target is not None:
@@ -268,7 +308,7 @@ class SparkEngine:
         """Apply one full snapshot with a diff and ``MERGE INTO`` (``snapshot.apply_snapshot``)."""
         from soundlake.engines.spark.snapshot import apply_snapshot
 
-        with self._lock, self._frame_of("SELECT * FROM __sl_snapshot", {"__sl_snapshot": snapshot}) as frame:
+        with self._frame_of("SELECT * FROM __sl_snapshot", {"__sl_snapshot": snapshot}) as frame:
             return apply_snapshot(
                 self.spark, spec, frame, version, target_uri,
                 state_uri=state_uri, storage_options=dict(storage_options), commit=commit,
@@ -280,7 +320,13 @@ class SparkEngine:
         """Run a file stream with Structured Streaming (``streaming.run_file_stream``)."""
         from soundlake.engines.spark.streaming import run_file_stream
 
-        return run_file_stream(self.spark, stream, on_batch)
+        session = self.spark
+
+        def each(batch: FileStreamBatch) -> None:
+            with self.bound(session):
+                on_batch(batch)
+
+        return run_file_stream(session, stream, each)
 
     @contextmanager
     def flow_conf(self, conf: Mapping[str, str]) -> Iterator[None]:

@@ -27,21 +27,36 @@ LOG_ENV = "SOUNDLAKE_SPARK_LOG"
 """A file that receives the JVM's own output (Ivy, log4j); unset or ``-``: the console."""
 SCALA_VERSION = "2.13"
 
-#: Settings for one machine: few shuffle partitions, no UI, Delta defaults that every
-#: Delta reader (``deltalake``, DuckDB, Polars) understands. Project ``conf`` wins.
+#: Settings for every classic session (local or cluster). Project ``conf`` wins.
+#: - UTC session time zone: timestamps render and parse the same on every engine and
+#:   machine (the DuckDB engine uses UTC too).
+#: - Adaptive query execution: shuffle partitions are coalesced to the data's size after
+#:   each shuffle, so a small table does not pay for ``spark.sql.shuffle.partitions``
+#:   tasks and a large one still spreads out.
+#: - FAIR scheduling: flows running at once (``spark.parallel_flows``) share the executors
+#:   instead of queueing behind one large job.
+#: - Delta defaults every Delta reader (``deltalake``, DuckDB, Polars) understands: no
+#:   deletion vectors; VACUUM retention is decided by soundlake's maintenance policy.
+COMMON_DEFAULTS: Mapping[str, str] = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.adaptive.enabled": "true",
+    "spark.sql.adaptive.coalescePartitions.enabled": "true",
+    "spark.scheduler.mode": "FAIR",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.databricks.delta.properties.defaults.enableDeletionVectors": "false",
+    "spark.databricks.delta.retentionDurationCheck.enabled": "false",
+}
+
+#: Settings for one machine (``local[...]``): few shuffle partitions and Delta snapshot
+#: partitions (a laptop has a few cores, not 200 task slots), no UI, loopback only.
 LOCAL_DEFAULTS: Mapping[str, str] = {
     "spark.sql.shuffle.partitions": "4",
     "spark.default.parallelism": "4",
     "spark.ui.enabled": "false",
     "spark.driver.host": "127.0.0.1",
     "spark.driver.bindAddress": "127.0.0.1",
-    "spark.ui.showConsoleProgress": "false",
     "spark.driver.memory": "2g",
-    "spark.sql.session.timeZone": "UTC",
-    "spark.sql.adaptive.enabled": "true",
     "spark.databricks.delta.snapshotPartitions": "2",
-    "spark.databricks.delta.properties.defaults.enableDeletionVectors": "false",
-    "spark.databricks.delta.retentionDurationCheck.enabled": "false",
 }
 
 DELTA_SESSION_CONF: Mapping[str, str] = {
@@ -80,7 +95,7 @@ def session_conf(
     master: str, conf: Mapping[str, str], *, app_name: str, warehouse_dir: str
 ) -> dict[str, str]:
     """The full configuration a session is built with (defaults, Delta, then ``conf``)."""
-    settings: dict[str, str] = {}
+    settings: dict[str, str] = dict(COMMON_DEFAULTS)
     if master.startswith("local"):
         settings.update(LOCAL_DEFAULTS)
     settings.update(DELTA_SESSION_CONF)
