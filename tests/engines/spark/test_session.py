@@ -88,3 +88,18 @@ def test_spark_logs_go_to_a_file_unless_verbose(tmp_path: Path) -> None:
     loud = soundlake("run", "--engine", "spark", "--full-refresh-all", "-v", project=tmp_path)
     assert loud.returncode == 0, loud.stdout + loud.stderr
     assert ":: resolving dependencies" in loud.stdout + loud.stderr
+
+
+def test_broadcast_joins_stay_below_a_capped_driver_result_size() -> None:
+    from soundlake.engines.spark.session import size_bytes
+
+    assert [size_bytes(t) for t in ("1m", "512k", "2g", "1048576", "1 MiB", "x")] == [
+        2**20, 512 * 2**10, 2 * 2**30, 2**20, 2**20, None,
+    ]
+    capped = session_conf("spark://h:7077", {"spark.driver.maxResultSize": "1m"}, app_name="a", warehouse_dir="/w")
+    assert capped["spark.sql.autoBroadcastJoinThreshold"] == str(2**18)
+    assert capped["spark.sql.adaptive.autoBroadcastJoinThreshold"] == str(2**18)
+    own = session_conf("local[1]", {"spark.driver.maxResultSize": "1m", "spark.sql.autoBroadcastJoinThreshold": "-1"},
+                       app_name="a", warehouse_dir="/w")
+    assert own["spark.sql.autoBroadcastJoinThreshold"] == "-1"  # the project's own choice wins
+    assert "spark.sql.autoBroadcastJoinThreshold" not in session_conf("local[1]", {}, app_name="a", warehouse_dir="/w")

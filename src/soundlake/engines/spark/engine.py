@@ -92,6 +92,7 @@ class SparkEngine:
         self._start_lock = threading.Lock()
         self._local = threading.local()
         self._root_thread: int | None = None
+        self._threads = 0
 
     @property
     def spark(self) -> SparkSession:
@@ -111,6 +112,10 @@ class SparkEngine:
                 local = root.newSession()
                 for key, value in self._runtime_conf.items():
                     local.conf.set(key, value)
+                # Each thread's jobs go to a pool of their own: FAIR scheduling shares the
+                # executors between pools (jobs inside one pool queue in FIFO order).
+                self._threads += 1
+                root.sparkContext.setLocalProperty("spark.scheduler.pool", f"soundlake-{self._threads}")
             else:
                 local = root
         self._local.session = local

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from importlib import metadata
@@ -108,7 +109,37 @@ def session_conf(
         packages.extend(p.strip() for p in extra.split(",") if p.strip())
     settings.update(conf)
     settings["spark.jars.packages"] = ",".join(dict.fromkeys(packages))
+    settings.update(broadcast_within_result_cap(settings))
     return settings
+
+
+#: Spark's default ``spark.sql.autoBroadcastJoinThreshold`` (10 MiB).
+DEFAULT_BROADCAST_BYTES = 10 * 2**20
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
+
+
+def size_bytes(text: str) -> int | None:
+    """A Spark size setting in bytes (``512k``, ``1m``, ``2g``, ``1048576``), or None."""
+    match = _SIZE.match(text)
+    if match is None:
+        return None
+    return int(match.group(1)) * 1024 ** "bkmgt".index(match.group(2).lower() or "b")
+
+
+def broadcast_within_result_cap(settings: Mapping[str, str]) -> dict[str, str]:
+    """Broadcast-join thresholds below ``spark.driver.maxResultSize`` when it is capped.
+
+    A broadcast join collects its small side on the driver, which counts against
+    ``maxResultSize``; a driver capped below Spark's 10 MiB threshold would fail such a
+    join instead of shuffling. Unless the project sets them, both thresholds (planned and
+    adaptive) become a quarter of the cap, so only small tables ever cross the driver.
+    """
+    cap = size_bytes(settings.get("spark.driver.maxResultSize", ""))
+    if cap is None or cap == 0 or cap // 4 >= DEFAULT_BROADCAST_BYTES:
+        return {}
+    value = str(cap // 4)
+    keys = ("spark.sql.autoBroadcastJoinThreshold", "spark.sql.adaptive.autoBroadcastJoinThreshold")
+    return {key: value for key in keys if key not in settings}
 
 
 def spark_session(
