@@ -123,7 +123,7 @@ def size_bytes(text: str) -> int | None:
     match = _SIZE.match(text)
     if match is None:
         return None
-    return int(match.group(1)) * 1024 ** "bkmgt".index(match.group(2).lower() or "b")
+    return int(match.group(1)) * int(1024 ** "bkmgt".index(match.group(2).lower() or "b"))
 
 
 def broadcast_within_result_cap(settings: Mapping[str, str]) -> dict[str, str]:
