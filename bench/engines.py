@@ -8,12 +8,18 @@ Prints seconds, peak memory and the Spark / DuckDB ratio.
 
     python bench/engines.py            # S = 1 and S = 5
     python bench/engines.py --quick    # S = 1 only
+    python bench/engines.py --baseline 43bbac5   # also Spark with that commit's code
+
+``--baseline REV`` checks REV out into a temporary git worktree and runs the Spark job a
+second time with that code (``PYTHONPATH``), so before and after come from one run on
+the same machine and data.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -60,9 +66,14 @@ def tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-def run_child(project: Path, engine: str) -> dict[str, object]:
-    """Run the job in a child process; return its JSON result plus ``peak_mib``."""
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(project), engine], stdout=subprocess.PIPE, text=True)
+def run_child(project: Path, engine: str, code: Path | None = None) -> dict[str, object]:
+    """Run the job in a child process (with the soundlake of ``code``/src when given);
+    return its JSON result plus ``peak_mib``."""
+    env = dict(os.environ)
+    if code is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(code / "src"), env.get("PYTHONPATH", "")])
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(project), engine], stdout=subprocess.PIPE,
+                             text=True, env=env)
     proc = psutil.Process(child.pid)
     peak = 0
     done = threading.Event()
@@ -90,16 +101,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="S = 1 only")
     parser.add_argument("--scales", default="1,5", help="comma-separated scales")
+    parser.add_argument("--baseline", help="a git revision whose code also runs the Spark job")
     args = parser.parse_args()
     scales = [1.0] if args.quick else [float(s) for s in args.scales.split(",")]
     rows = []
     with tempfile.TemporaryDirectory(prefix="sl-bench-engines-") as tmp:
-        for scale in scales:
-            for engine in ("duckdb", "spark"):
-                project = prepare(Path(tmp) / f"s{scale:g}-{engine}", scale)
-                result = run_child(project, engine)
-                rows.append((scale, engine, result))
-    print(f"{'S':>4} {'engine':<7} {'ok':<5} {'seconds':>9} {'peak MiB':>9} {'ratio s':>8} {'ratio mem':>9}")
+        runs: list[tuple[str, str, Path | None]] = [("duckdb", "duckdb", None)]
+        if args.baseline:
+            code = Path(tmp) / "baseline"
+            repo = Path(__file__).resolve().parent.parent
+            subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", str(code), args.baseline],
+                           check=True, capture_output=True)
+            runs.append((f"spark@{args.baseline[:7]}", "spark", code))
+        runs.append(("spark", "spark", None))
+        try:
+            for scale in scales:
+                for label, engine, code_dir in runs:
+                    project = prepare(Path(tmp) / f"s{scale:g}-{label}", scale)
+                    result = run_child(project, engine, code_dir)
+                    rows.append((scale, label, result))
+        finally:
+            if args.baseline:
+                subprocess.run(["git", "-C", str(Path(__file__).resolve().parent.parent), "worktree", "remove",
+                                "--force", str(Path(tmp) / "baseline")], check=False, capture_output=True)
+    print(f"{'S':>4} {'engine':<15} {'ok':<5} {'seconds':>9} {'peak MiB':>9} {'ratio s':>8} {'ratio mem':>9}")
     base: dict[float, dict[str, object]] = {}
     for scale, engine, result in rows:
         if engine == "duckdb":
@@ -107,7 +132,7 @@ def main() -> None:
         ref = base.get(scale)
         ratio_s = float(result["seconds"]) / float(ref["seconds"]) if ref else 1.0  # type: ignore[arg-type]
         ratio_m = float(result["peak_mib"]) / float(ref["peak_mib"]) if ref else 1.0  # type: ignore[arg-type]
-        print(f"{scale:>4g} {engine:<7} {result['ok']!s:<5} {float(result['seconds']):>9.1f} "  # type: ignore[arg-type]
+        print(f"{scale:>4g} {engine:<15} {result['ok']!s:<5} {float(result['seconds']):>9.1f} "  # type: ignore[arg-type]
               f"{float(result['peak_mib']):>9.0f} {ratio_s:>8.1f} {ratio_m:>9.1f}")  # type: ignore[arg-type]
         if not result["ok"]:
             print(f"     errors: {result['errors']}")

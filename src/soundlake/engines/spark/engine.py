@@ -77,6 +77,8 @@ class SparkEngine:
     ) -> None:
         self._master = getattr(config, "master", "local[*]")
         parallel = int(getattr(config, "parallel_flows", 1) or 1)
+        if self._master.startswith("sc://"):  # a Connect client has one session (no newSession)
+            parallel = 1
         self.capabilities = EngineCapabilities(
             name="spark", sql_dialect="spark", native_streaming=True, native_merge=True,
             app_transactions=True, parallel_flows=max(1, parallel), native_dataframes=True,
