@@ -16,13 +16,21 @@ def soundlake(
     columns: int | None = 250,
     env: Mapping[str, str] | None = None,
     timeout: float = 600,
+    inherit_env: bool = True,
 ) -> subprocess.CompletedProcess[str]:
     """``soundlake [--project P] ARGS`` with captured text output (never raises on exit codes).
 
-    ``columns`` sets ``COLUMNS`` (None: unset, as in a CI log); ``env`` adds variables;
-    fault-injection variables of the parent are never passed on.
+    The child's stdin is closed. ``columns`` sets ``COLUMNS`` (None: unset, as in a CI
+    log); ``env`` adds variables;
+    fault-injection variables of the parent are never passed on. ``inherit_env=False`` starts
+    the child without the parent's environment: it gets only ``env``, ``COLUMNS`` and, when the
+    parent has it, ``PYTHONPATH`` (so that soundlake still imports); for tests that show the
+    command needs nothing from the caller's environment.
     """
-    child = {k: v for k, v in os.environ.items() if not (k.startswith("SOUNDLAKE_") and k.endswith("FAULT"))}
+    if inherit_env:
+        child = {k: v for k, v in os.environ.items() if not (k.startswith("SOUNDLAKE_") and k.endswith("FAULT"))}
+    else:
+        child = {k: os.environ[k] for k in ("PYTHONPATH",) if k in os.environ}
     child.pop("COLUMNS", None)
     if columns is not None:
         child["COLUMNS"] = str(columns)
@@ -31,4 +39,5 @@ def soundlake(
     return subprocess.run(
         [sys.executable, "-m", "soundlake.cli.main", *prefix, *args],
         capture_output=True, text=True, cwd=cwd, env=child, timeout=timeout, check=False,
+        stdin=subprocess.DEVNULL,  # a prompt would fail at once instead of waiting for input
     )

@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "soundlake.cli.main", *args], cwd=cwd, check=False, capture_output=True, text=True
-    )
+from tests.cli import soundlake
 
 
 def _all_commands() -> list[list[str]]:
@@ -38,14 +32,14 @@ def _all_commands() -> list[list[str]]:
 @pytest.mark.parametrize("path", _all_commands(), ids=lambda p: " ".join(p) or "<root>")
 def test_every_command_has_help(path: list[str]) -> None:
     """``-h`` works as ``--help``, and option types read as words, not typer's ``<bool>``."""
-    result = run_cli(*path, "-h")
+    result = soundlake(*path, "-h", columns=None)
     assert result.returncode == 0, result.stderr
     assert "Usage" in result.stdout
     assert re.search(r"<(bool|str|int|path|list\[)", result.stdout) is None, result.stdout
 
 
 def test_long_help_still_works() -> None:
-    result = run_cli("run", "--help")
+    result = soundlake("run", "--help", columns=None)
     assert result.returncode == 0 and "--full-refresh" in result.stdout
 
 
@@ -68,19 +62,19 @@ def test_global_options_after_the_command_are_hoisted(argv: list[str], expected:
 
 
 def test_project_option_after_the_command(tmp_path: Path) -> None:
-    assert run_cli("init", str(tmp_path / "proj")).returncode == 0
-    before = run_cli("--project", str(tmp_path / "proj"), "dry-run")
-    after = run_cli("dry-run", "--project", str(tmp_path / "proj"))
+    assert soundlake("init", str(tmp_path / "proj"), columns=None).returncode == 0
+    before = soundlake("--project", str(tmp_path / "proj"), "dry-run", columns=None)
+    after = soundlake("dry-run", "--project", str(tmp_path / "proj"), columns=None)
     assert before.returncode == 0, before.stderr
     assert after.returncode == 0, after.stderr
     assert after.stdout == before.stdout
 
 
 def test_init_then_config_loads(tmp_path: Path) -> None:
-    result = run_cli("init", str(tmp_path / "proj"))
+    result = soundlake("init", str(tmp_path / "proj"), columns=None)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "proj" / "soundlake.yml").is_file()
-    again = run_cli("init", str(tmp_path / "proj"))
+    again = soundlake("init", str(tmp_path / "proj"), columns=None)
     assert again.returncode == 2
     assert again.stderr.count("\n") == 1 and "already exists" in again.stderr
 
@@ -92,13 +86,13 @@ def test_command_failure_exits_nonzero(tmp_path: Path) -> None:
     (tmp_path / "p" / "t.sql").write_text(
         "CREATE OR REFRESH MATERIALIZED VIEW t AS SELECT 1 / 0 AS x FROM range(3) WHERE missing_col > 0;\n"
     )
-    result = run_cli("--project", str(tmp_path), "run")
+    result = soundlake("run", project=tmp_path, columns=None)
     assert result.returncode != 0, result.stdout + result.stderr
 
 
 def test_config_error_is_one_line_with_exit_code_2(tmp_path: Path) -> None:
     (tmp_path / "soundlake.yml").write_text("name: p\nstorage: lake\nbogus: 1\n")
-    result = run_cli("--project", str(tmp_path), "status")
+    result = soundlake("status", project=tmp_path, columns=None)
     assert result.returncode == 2
     assert "unknown key 'bogus'" in result.stderr
     assert result.stderr.strip().count("\n") == 0
@@ -106,16 +100,16 @@ def test_config_error_is_one_line_with_exit_code_2(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("args", [["no-such-command"], ["run", "--no-such-option"], ["ingest", "--workers", "many"]])
 def test_usage_errors_are_one_message_not_a_traceback(args: list[str], tmp_path: Path) -> None:
-    result = run_cli(*args, cwd=tmp_path)
+    result = soundlake(*args, cwd=tmp_path, columns=None)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
 
 
 def test_init_and_an_empty_first_run_say_what_to_do_next(tmp_path: Path) -> None:
-    init = run_cli("init", "proj", cwd=tmp_path)
+    init = soundlake("init", "proj", cwd=tmp_path, columns=None)
     assert init.returncode == 0, init.stderr
     assert "next steps:" in init.stdout and "cd proj" in init.stdout and "soundlake job" in init.stdout
-    run = run_cli("run", cwd=tmp_path / "proj")
+    run = soundlake("run", cwd=tmp_path / "proj", columns=None)
     assert run.returncode == 0, run.stderr
     assert "bronze holds no data yet" in run.stdout and "soundlake ingest" in run.stdout

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
+from tests.cli import soundlake
+
 pytestmark = pytest.mark.slow
 
 
 def test_demo_runs_end_to_end_and_writes_the_report(tmp_path: Path) -> None:
     target = tmp_path / "demo"
-    result = subprocess.run(
-        [sys.executable, "-m", "soundlake.cli.main", "demo", str(target), "--scale", "0.005"],
-        check=False, capture_output=True, text=True, env={**__import__("os").environ, "COLUMNS": "160"},
-    )
+    result = soundlake("demo", str(target), "--scale", "0.005", columns=160)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
     for heading in ("rows per layer", "expectations (second run)", "quarantined rows", "SCD2 history of user"):
@@ -45,8 +42,5 @@ def test_demo_runs_end_to_end_and_writes_the_report(tmp_path: Path) -> None:
     # that ended a year before the simulated batch had)
     assert max((b - a).days for a, b in pairwise(days)) < 30
     # a second demo into a non-empty folder is refused without --force
-    again = subprocess.run(
-        [sys.executable, "-m", "soundlake.cli.main", "demo", str(target), "--scale", "0.005"],
-        check=False, capture_output=True, text=True,
-    )
+    again = soundlake("demo", str(target), "--scale", "0.005", columns=None)
     assert again.returncode == 2 and "not empty" in again.stderr

@@ -8,8 +8,6 @@ with no change is a no-op.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,15 +16,13 @@ import pytest
 
 from soundlake.lake import delta
 from soundlake.source.db import read_rows
+from tests.cli import soundlake
 
 pytestmark = pytest.mark.slow
 
 
 def cli(root: Path, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "soundlake.cli.main", "--project", str(root), *args],
-        check=False, capture_output=True, text=True, env={**__import__("os").environ, "COLUMNS": "200"},
-    )
+    result = soundlake(*args, project=root, columns=200)
     assert result.returncode == 0, f"soundlake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from soundlake.core.errors import LockedError
 from soundlake.demo.loadsql import load_sql_files
 from soundlake.project.context import Project
 from soundlake.project.ingest_ops import ingest_lock, ingest_status, run_ingest
+from tests.cli import soundlake
 
 YML = """name: spotify
 storage: lake
@@ -37,12 +37,9 @@ def make_project(root: Path, tutorial_dir: Path) -> Path:
 
 
 def cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: PLW1510 (the return code is checked)
-        [sys.executable, "-m", "soundlake.cli.main", "--project", str(root), "ingest", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    return soundlake(
+        "ingest", *args, project=root, columns=200, timeout=120,
+        env={"PATH": "/usr/bin:/bin"}, inherit_env=False,
     )
 
 

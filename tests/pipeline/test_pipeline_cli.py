@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli import soundlake
 from tests.pipeline.conftest import Lakehouse
 
 
 def _cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, COLUMNS="200")
-    return subprocess.run(
-        [sys.executable, "-m", "soundlake.cli.main", "--project", str(root), *args],
-        capture_output=True, text=True, env=env, check=False,
-    )
+    return soundlake(*args, project=root, columns=200)
 
 
 @pytest.mark.slow
@@ -103,12 +98,8 @@ def test_output_to_a_file_never_cuts_names(lakehouse: Lakehouse) -> None:
         "SELECT * FROM STREAM read_files('${data}/in', format => 'parquet');"
     )
     lakehouse.parquet("in", "a.parquet", [{"id": 1}])
-    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
     for args in (["run"], ["status"]):
-        out = subprocess.run(
-            [sys.executable, "-m", "soundlake.cli.main", "--project", str(lakehouse.root), *args],
-            capture_output=True, text=True, env=env, check=False,
-        )
+        out = soundlake(*args, project=lakehouse.root, columns=None)  # no COLUMNS, as in a CI log
         assert out.returncode == 0, out.stderr
         assert f"main.silver.{name}" in out.stdout and "\u2026" not in out.stdout, out.stdout
 

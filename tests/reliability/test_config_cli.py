@@ -16,17 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli import soundlake
+
 GOOD = "name: p\nstorage: lake\n"
 
 
 def cli(root: Path | None, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``soundlake [--project root] args`` with stdin closed and wide columns."""
-    prefix = ["--project", str(root)] if root is not None else []
-    env = dict(os.environ, COLUMNS="200")
-    return subprocess.run(  # noqa: PLW1510 (callers check the code)
-        [sys.executable, "-m", "soundlake.cli.main", *prefix, *args],
-        capture_output=True, text=True, timeout=180, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
-    )
+    """Run ``soundlake [--project root] args`` with wide columns."""
+    return soundlake(*args, project=root, cwd=cwd, columns=200, timeout=180)
 
 
 def one_line_error(result: subprocess.CompletedProcess[str], *needles: str, code: int | None = None) -> str:

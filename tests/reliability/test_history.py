@@ -9,9 +9,6 @@ changes nothing already applied).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +19,7 @@ from soundlake.project.context import Project
 from soundlake.project.job import run_job
 from soundlake.project.pipeline_ops import events, load_graph, run
 from soundlake.project.source_ops import simulate
+from tests.cli import soundlake
 from tests.pipeline.conftest import Lakehouse, statuses
 from tests.reliability.refproj import (
     GOLD_TABLES,
@@ -111,11 +109,8 @@ def test_full_refresh_naming_a_history_table_is_a_clear_error(built: Path, tmp_p
     """Item 3: `run --full-refresh <SCD2 dim>` fails before anything runs, one line, no traceback."""
     project = _copy(built, tmp_path)
     before = gold_state(project)
-    result = subprocess.run(
-        [sys.executable, "-m", "soundlake.cli.main", "--project", str(project.root),
-         "run", "--full-refresh", "spotify_catalog.gold.dim_user"],
-        check=False, capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"},
-    )
+    result = soundlake("run", "--full-refresh", "spotify_catalog.gold.dim_user",
+                       project=project.root, columns=200)
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "spotify_catalog.gold.dim_user" in output and "pipelines.reset.allowed = false" in output

@@ -27,6 +27,7 @@ from soundlake.ingest.runner import run_tables
 from soundlake.ingest.table import check_known_tables
 from soundlake.lake.storage import Lake
 from soundlake.source.dialects import Timeouts
+from tests.cli import soundlake
 from tests.ingest.helpers import bronze_rows, config
 from tests.ingest.test_semantics import execute, insert, make_events
 
@@ -67,20 +68,11 @@ def project(root: Path, url: str, tables: str) -> Path:
 
 
 def cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run ``soundlake ingest`` in ``root`` as a user would."""
-    return subprocess.run(  # noqa: PLW1510 (the return code is checked)
-        [sys.executable, "-m", "soundlake.cli.main", "--project", str(root), "ingest", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin", **_pythonpath()},
+    """Run ``soundlake ingest`` in ``root`` as a user would (nothing from the caller's environment)."""
+    return soundlake(
+        "ingest", *args, project=root, columns=200, timeout=120,
+        env={"PATH": "/usr/bin:/bin"}, inherit_env=False,
     )
-
-
-def _pythonpath() -> dict[str, str]:
-    import os
-
-    return {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
 
 
 # --- item 10: the same table twice --------------------------------------------------------

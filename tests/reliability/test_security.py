@@ -8,9 +8,7 @@ hand-made project: DuckDB, Delta tables and SQLite, nothing mocked.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,18 +19,14 @@ from soundlake.catalog.state import StateStore, safe_name
 from soundlake.core.errors import DefinitionError, EngineError
 from soundlake.engines.duckdb.engine import DuckDBEngine
 from soundlake.lake.storage import Lake
+from tests.cli import soundlake
 
 MARKUP = ["[bold]x[/bold]", "[/]", ":x:", "[link=http://evil.example]y[/link]", "[red"]
 
 
 def cli(root: Path | None, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``soundlake [--project root] args`` (stdin closed, wide columns, no colour)."""
-    prefix = ["--project", str(root)] if root is not None else []
-    env = dict(os.environ, COLUMNS="200", NO_COLOR="1")
-    return subprocess.run(  # noqa: PLW1510 (callers check the code)
-        [sys.executable, "-m", "soundlake.cli.main", *prefix, *args],
-        capture_output=True, text=True, timeout=180, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
-    )
+    """Run ``soundlake [--project root] args`` (wide columns, no colour)."""
+    return soundlake(*args, project=root, cwd=cwd, columns=200, env={"NO_COLOR": "1"}, timeout=180)
 
 
 def one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> str:

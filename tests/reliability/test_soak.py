@@ -31,6 +31,7 @@ import pytest
 from soundlake.project.context import Project
 from soundlake.project.scaffold import init_project
 from soundlake.project.source_ops import simulate
+from tests.cli import soundlake
 from tests.reliability.refproj import batch_time, diff, gold_state, new_project
 
 pytestmark = pytest.mark.slow
@@ -38,25 +39,20 @@ pytestmark = pytest.mark.slow
 JOBS = int(os.environ.get("SOUNDLAKE_SOAK_JOBS", "50"))
 
 
-def cli(root: Path, *args: str) -> subprocess.Popen[str]:
-    """Start ``soundlake --project root ARGS`` (output captured)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "soundlake.cli.main", "--project", str(root), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-
-
 def ok(root: Path, *args: str) -> None:
     """Run a CLI command to completion; it must exit 0."""
-    proc = cli(root, *args)
-    out, _ = proc.communicate(timeout=600)
+    proc = soundlake(*args, project=root, columns=200, timeout=600)
+    out = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"soundlake {' '.join(args)} exited {proc.returncode}:\n{out}"
 
 
 def killed(root: Path, delay: float) -> None:
     """Start ``soundlake job`` and SIGKILL it after ``delay`` seconds (if still running)."""
-    proc = cli(root, "job")
+    proc = subprocess.Popen(  # Popen, not tests.cli: the child is killed while it runs
+        [sys.executable, "-m", "soundlake.cli.main", "--project", str(root), "job"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     try:
         proc.wait(timeout=delay)
     except subprocess.TimeoutExpired:

@@ -24,6 +24,7 @@ from soundlake.core.errors import GraphError, LockedError
 from soundlake.observe.events import EventLog
 from soundlake.pipeline.integrity import OwnershipError, StateMismatchError
 from soundlake.project.pipeline_ops import dry_run, event_log_uri, writer_lock
+from tests.cli import soundlake
 from tests.pipeline.conftest import Lakehouse
 
 PIPELINE = """
@@ -74,15 +75,6 @@ def _project(tmp_path: Path, batches: int = 2, name: str = "proj") -> Lakehouse:
     return lh
 
 
-def _cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, COLUMNS="250")
-    env.pop("SOUNDLAKE_FAULT", None)
-    return subprocess.run(
-        [sys.executable, "-m", "soundlake.cli.main", "--project", str(root), *args],
-        capture_output=True, text=True, env=env, check=False,
-    )
-
-
 def _state(lh: Lakehouse) -> Path:
     return lh.root / "lake" / "_soundlake" / "pipelines" / "t"
 
@@ -107,7 +99,7 @@ def test_deleted_state_folder_fails_naming_tables_then_full_refresh_all_repairs(
     lh = _project(tmp_path)
     shutil.rmtree(lh.root / "lake" / "_soundlake")
     _batch(lh, 3)
-    out = _cli(lh.root, "run")
+    out = soundlake("run", project=lh.root)
     assert out.returncode == 1, out.stdout + out.stderr
     assert "Traceback" not in out.stderr
     assert "main.silver.raw" in out.stderr and "checkpoint" in out.stderr and "is missing" in out.stderr
@@ -155,7 +147,7 @@ def test_corrupt_checkpoint_fails_naming_the_file_then_full_refresh_repairs(tmp_
     lh = _project(tmp_path)
     path = _state(lh) / "checkpoints" / "users_cdc.json"
     path.write_text('{"batch": 2, "sour')
-    out = _cli(lh.root, "run")
+    out = soundlake("run", project=lh.root)
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert "checkpoint" in out.stderr and "users_cdc.json is corrupt" in out.stderr.replace("\n", "")
     assert "--full-refresh main.silver.users" in out.stderr
@@ -190,7 +182,7 @@ def test_deleted_middle_commit_of_gold_table_fails_then_full_refresh_repairs(tmp
     """Item 2: a gap in an AUTO CDC target's log names the missing commit; a full refresh rebuilds it."""
     lh = _project(tmp_path, batches=3)
     _commit_file(lh, "users", 1).unlink()
-    out = _cli(lh.root, "run")
+    out = soundlake("run", project=lh.root)
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert "main.silver.users" in out.stderr and "missing commit file(s) 1" in out.stderr
     assert "--full-refresh main.silver.users" in out.stderr
@@ -271,15 +263,15 @@ def test_rename_project_is_refused_then_rename_pipeline_continues_exactly(tmp_pa
     """Item 1: a renamed project no longer duplicates every table; the rename is explicit."""
     lh = _project(tmp_path)
     lh.config(name="t2")
-    out = _cli(lh.root, "run")
+    out = soundlake("run", project=lh.root)
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert "belongs to pipeline 't'" in out.stderr and "soundlake rename-pipeline t t2" in out.stderr
-    dry = _cli(lh.root, "dry-run")
+    dry = soundlake("dry-run", project=lh.root)
     assert dry.returncode == 1 and "belongs to pipeline 't'" in dry.stderr
     assert _tables(lh) == _expected(2)
     assert not (lh.root / "lake" / "_soundlake" / "pipelines" / "t2").exists()  # the refusal wrote nothing
 
-    renamed = _cli(lh.root, "rename-pipeline", "t", "t2")
+    renamed = soundlake("rename-pipeline", "t", "t2", project=lh.root)
     assert renamed.returncode == 0, renamed.stdout + renamed.stderr
     assert "renamed to 't2'" in renamed.stdout
     again = lh.run()
@@ -296,7 +288,7 @@ def test_rename_project_is_refused_then_rename_pipeline_continues_exactly(tmp_pa
 def test_rename_pipeline_needs_the_new_name_in_the_config(tmp_path: Path) -> None:
     """Item 1: rename-pipeline refuses a new name that soundlake.yml does not give."""
     lh = _project(tmp_path, batches=1)
-    out = _cli(lh.root, "rename-pipeline", "t", "t2")
+    out = soundlake("rename-pipeline", "t", "t2", project=lh.root)
     assert out.returncode == 2 and "set name: t2 in soundlake.yml first" in out.stderr
     assert _state(lh).exists()
 
@@ -350,7 +342,7 @@ def test_missing_source_typo_exits_non_zero_on_the_cli(tmp_path: Path) -> None:
     lh = Lakehouse(tmp_path / "proj")
     lh.sql(TYPOS["streaming"])
     for command in ("dry-run", "run"):
-        out = _cli(lh.root, command)
+        out = soundlake(command, project=lh.root)
         assert out.returncode == GraphError.exit_code, out.stdout + out.stderr
         assert "Traceback" not in out.stderr and "silvr.dimuser" in out.stderr
 
@@ -374,7 +366,7 @@ def test_concurrent_update_is_refused_cleanly(tmp_path: Path) -> None:
     lh = _project(tmp_path, batches=1)
     _batch(lh, 2)
     with writer_lock(lh.project):
-        out = _cli(lh.root, "run")
+        out = soundlake("run", project=lh.root)
     assert out.returncode == LockedError.exit_code and "Traceback" not in out.stderr
     assert "another soundlake process holds the project 't' lock" in out.stderr.replace("\n", "")
     assert _tables(lh) == _expected(1)
@@ -422,7 +414,7 @@ def test_interrupted_update_is_marked_canceled_at_the_next_start(tmp_path: Path)
     assert len(marks) == 1
     assert "was interrupted (process killed)" in marks[0]["message"]
     assert lh.run().ok  # marked once only
-    out = _cli(lh.root, "events", "--run", "killed-update")
+    out = soundlake("events", "--run", "killed-update", project=lh.root)
     assert out.returncode == 0 and "interrupted" in out.stdout
     assert len([e for e in lh.events("killed-update") if "interrupted" in (e["message"] or "")]) == 1
 
@@ -447,34 +439,34 @@ def _facts(root: Path) -> dict[str, int]:
 def test_reference_project_rename_and_deleted_state_lose_and_duplicate_nothing(tmp_path: Path) -> None:
     """Items 1 and 2 as reported: rename after two jobs, then a deleted _soundlake/, on the reference project."""
     root = tmp_path / "spotify"
-    assert _cli(tmp_path, "init", str(root)).returncode == 0
-    assert _cli(root, "source", "generate", "--scale", "0.005", "--seed", "1").returncode == 0
+    assert soundlake("init", str(root), project=tmp_path).returncode == 0
+    assert soundlake("source", "generate", "--scale", "0.005", "--seed", "1", project=root).returncode == 0
     for _ in range(2):
-        job = _cli(root, "job")
+        job = soundlake("job", project=root)
         assert job.returncode == 0, job.stdout + job.stderr
     clean = _facts(root)
     assert clean == {"rows": clean["source"], "keys": clean["source"], "users_two_open": 0, "source": clean["source"]}
 
     config = root / "soundlake.yml"
     config.write_text(config.read_text().replace("name: spotify\n", "name: spotify_v2\n", 1))
-    job = _cli(root, "job")
+    job = soundlake("job", project=root)
     assert job.returncode != 0 and "belongs to pipeline 'spotify'" in job.stderr
     assert "soundlake rename-pipeline spotify spotify_v2" in job.stderr
     assert _facts(root) == clean  # was: 2x the facts, two open SCD2 versions per user
-    assert _cli(root, "rename-pipeline", "spotify", "spotify_v2").returncode == 0
-    job = _cli(root, "job")
+    assert soundlake("rename-pipeline", "spotify", "spotify_v2", project=root).returncode == 0
+    job = soundlake("job", project=root)
     assert job.returncode == 0, job.stdout + job.stderr
     assert _facts(root) == clean
 
     shutil.rmtree(root / "lake" / "_soundlake")
-    assert _cli(root, "source", "simulate", "--seed", "3").returncode == 0
-    job = _cli(root, "job")
+    assert soundlake("source", "simulate", "--seed", "3", project=root).returncode == 0
+    job = soundlake("job", project=root)
     assert job.returncode != 0 and "checkpoint" in job.stderr and "is missing" in job.stderr
     # the SCD2 dimensions are protected (pipelines.reset.allowed = false): the hint says how
     assert "--reset-protected" in job.stderr
-    refused = _cli(root, "run", "--full-refresh-all")  # without the override: still refused
+    refused = soundlake("run", "--full-refresh-all", project=root)  # without the override: still refused
     assert refused.returncode != 0 and "is missing" in refused.stderr
-    repair = _cli(root, "run", "--full-refresh-all", "--reset-protected")
+    repair = soundlake("run", "--full-refresh-all", "--reset-protected", project=root)
     assert repair.returncode == 0, repair.stdout + repair.stderr
     after = _facts(root)
     assert after["rows"] == after["keys"] == after["source"] > clean["source"]

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from soundlake.source.db import read_rows, table_counts
+from tests.cli import soundlake
 
 
 def run_cli(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "soundlake.cli.main", "--project", str(project), "source", *args],
-        capture_output=True, text=True, check=False, env={**os.environ, "COLUMNS": "200"},
-    )
+    return soundlake("source", *args, project=project, columns=200)
 
 
 def _project(tmp_path: Path, url: str | None = None) -> Path:
