@@ -21,6 +21,7 @@ from soundlake.engines.base import (
     ArrowRelation,
     DeltaRelation,
     Engine,
+    FileStream,
     FunctionRelation,
     NativeRelation,
     Relation,
@@ -344,11 +345,78 @@ def _relation(ctx: RunContext, entry: Mapping[str, Any], guard: ReadGuard) -> Re
     options_schema = al.read_schema(schema, bool(entry.get("metadata")))
     files = [al.FileInfo.from_json(f) for f in entry["files"]]
     options = al.FileSourceOptions.parse(entry.get("options") or {}, str(entry.get("path", entry["root"])))
+    native = _engine_read(ctx, entry, schema, files, options)
+    if native is not None:
+        return native
     batches = al.read_files(
         entry["root"], files, schema, options, with_metadata=bool(entry.get("metadata")), ingestion_time=ctx.started
     )
     reader = pa.RecordBatchReader.from_batches(options_schema, guard.wrap(batches))
     return ArrowRelation(reader, description=entry["root"])
+
+
+#: Arrow types an engine's own file reader returns unchanged (others need soundlake's reader).
+NATIVE_TYPES = (
+    pa.types.is_signed_integer,
+    pa.types.is_floating,
+    pa.types.is_string,
+    pa.types.is_boolean,
+    pa.types.is_date32,
+    pa.types.is_decimal128,
+    pa.types.is_binary,
+)
+
+
+def _micros(dtype: pa.DataType) -> bool:
+    return bool(pa.types.is_timestamp(dtype) and dtype.unit == "us")
+
+
+def engine_can_read(root: str, schema: pa.Schema, files: Sequence[al.FileInfo], options: al.FileSourceOptions) -> bool:
+    """True when an engine's read of ``files`` with ``schema`` equals soundlake's reader's.
+
+    Parquet only, types the engine reads unchanged, and every file's columns (footers)
+    already of the tracked type: nothing to cast, rescue or match case-insensitively.
+    """
+    if options.format != "parquet" or not files:
+        return False
+    data = {f.name: f.type for f in schema if f.name != options.rescued_column}
+    if not all(any(check(t) for check in NATIVE_TYPES) or _micros(t) for t in data.values()):
+        return False
+    for info in files:
+        for field_ in al.file_schema(al.full_path(root, info.path), options):
+            if data.get(field_.name) != al.normalise_type(field_.type, options):
+                return False  # a new or case-mismatched column, or a value to cast/rescue
+    return True
+
+
+def _engine_read(
+    ctx: RunContext, entry: Mapping[str, Any], schema: pa.Schema, files: list[al.FileInfo],
+    options: al.FileSourceOptions,
+) -> Relation | None:
+    """The engine's own read of a batch's files (Spark), or None for soundlake's reader.
+
+    An engine with a ``read_files(stream, paths)`` method (Spark, classic or Connect)
+    reads the files where it runs when they fit the tracked schema, so the rows do not
+    pass through this process.
+    """
+    read = getattr(ctx.engine, "read_files", None)
+    root = entry["root"]
+    if read is None or not engine_can_read(root, schema, files, options):
+        return None
+    rescued = options.rescued_column
+    stream = FileStream(
+        root=root,
+        format=options.format,
+        schema=pa.schema([f for f in schema if f.name != rescued]),
+        checkpoint="",
+        options={str(k): str(v) for k, v in (entry.get("options") or {}).items()},
+        rescued_column=rescued,
+        with_metadata=bool(entry.get("metadata")),
+        ingestion_time=ctx.started,
+        storage_options=ctx.storage_options,
+    )
+    relation: Relation = read(stream, [al.full_path(root, f.path) for f in files])
+    return relation
 
 
 def _reads_once(view: ViewRelation) -> bool:

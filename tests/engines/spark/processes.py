@@ -131,3 +131,43 @@ def standalone_cluster(work: Path, *, workers: int = 2, cores: int = 1, memory: 
     finally:
         for process in reversed(processes):
             stop(process)
+
+
+def run_measured(args: Sequence[str], *, cwd: Path | None = None, timeout: float = 1500) -> tuple[
+    subprocess.CompletedProcess[str], float
+]:
+    """Run ``args`` with captured text output; the result and the peak RSS (MiB) of the
+    process and all its descendants (a local JVM counts), sampled every 50 ms."""
+    import threading
+
+    import psutil
+
+    child = subprocess.Popen(list(args), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL, text=True, env={**os.environ, "COLUMNS": "250"})
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        proc = psutil.Process(child.pid)
+        while not done.is_set():
+            total = 0
+            try:
+                for p in (proc, *proc.children(recursive=True)):
+                    total += p.memory_info().rss
+            except psutil.Error:
+                pass
+            peak = max(peak, total)
+            done.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        out, err = child.communicate(timeout=timeout)
+    finally:
+        done.set()
+        sampler.join()
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    return subprocess.CompletedProcess(child.args, child.returncode, out, err), peak / 2**20

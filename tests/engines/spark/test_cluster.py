@@ -16,14 +16,13 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.engines.spark.processes import Cluster, standalone_cluster
+from tests.engines.spark.processes import Cluster, run_measured, standalone_cluster
 from tests.engines.spark.tables import differences, row_counts
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
@@ -67,35 +66,7 @@ def spark_section(master: str) -> str:
 def run_cli(project: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], float]:
     """``soundlake ARGS`` in ``project``; the result and the peak RSS (MiB) of the driver
     process tree (Python and its JVM; executors live under the workers)."""
-    import psutil
-
-    env = {**os.environ, "COLUMNS": "250"}
-    child = subprocess.Popen(
-        [sys.executable, "-m", "soundlake.cli.main", "--project", str(project), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )
-    peak = 0
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        proc = psutil.Process(child.pid)
-        while not done.is_set():
-            total = 0
-            try:
-                for p in [proc, *proc.children(recursive=True)]:
-                    total += p.memory_info().rss
-            except psutil.Error:
-                pass
-            peak = max(peak, total)
-            time.sleep(0.1)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    out, err = child.communicate(timeout=1500)
-    done.set()
-    sampler.join()
-    return subprocess.CompletedProcess(child.args, child.returncode, out, err), peak / 2**20
+    return run_measured([sys.executable, "-m", "soundlake.cli.main", "--project", str(project), *args])
 
 
 def executors_launched(cluster: Cluster) -> int:

@@ -107,11 +107,13 @@ class _Views:
         return name
 
     def drop_all(self) -> None:
-        for name in self._names:
-            self._spark.catalog.dropTempView(name)
+        # Frames first: over Spark Connect a frame of ``spark.sql`` is its SQL text, analysed
+        # again on every use, so it cannot be inspected once the views it names are gone.
         for frame in self._frames:
             if frame.is_cached:
                 frame.unpersist()
+        for name in self._names:
+            self._spark.catalog.dropTempView(name)
 
 
 @contextmanager
@@ -125,9 +127,9 @@ def _views(spark: SparkSession) -> Iterator[_Views]:
 
 def _load(spark: SparkSession, path: str) -> DataFrame | None:
     """The Delta table at ``path`` as a DataFrame, or None when there is none."""
-    from delta.tables import DeltaTable
+    from soundlake.engines.spark.writes import latest_history
 
-    if not DeltaTable.isDeltaTable(spark, path):
+    if latest_history(spark, path) is None:
         return None
     return spark.read.format("delta").load(path)
 

@@ -7,10 +7,13 @@ Delta commits carrying the batch's app transaction (``txnAppId``/``txnVersion``)
 AUTO CDC runs as ``MERGE INTO`` (``cdc.py``); Python dataset functions run on this
 session's DataFrame API (``functions.py``, ``native_dataframes``).
 
-``native_streaming`` is True: streaming tables over files run as Structured Streaming
-queries with ``trigger(availableNow=True)`` whose ``foreachBatch`` runs the pipeline's
-batch code (``streaming.py``). Table streams and batch reads are handed over as Delta
-snapshots, Arrow batches or the engine's own DataFrames.
+``native_streaming`` is True on a classic session: streaming tables over files run as
+Structured Streaming queries with ``trigger(availableNow=True)`` whose ``foreachBatch``
+runs the pipeline's batch code (``streaming.py``). Over Spark Connect (``sc://``) it is
+False: a ``foreachBatch`` function would run in a Python worker of the server, away from
+soundlake's state, so soundlake tracks the files itself and Spark reads them
+(``read_files``). Table streams and batch reads are handed over as Delta snapshots,
+Arrow batches or the engine's own DataFrames.
 """
 
 from __future__ import annotations
@@ -76,11 +79,14 @@ class SparkEngine:
         storage_options: Mapping[str, str] | None = None,
     ) -> None:
         self._master = getattr(config, "master", "local[*]")
-        parallel = int(getattr(config, "parallel_flows", 1) or 1)
-        if self._master.startswith("sc://"):  # a Connect client has one session (no newSession)
-            parallel = 1
+        # Over Spark Connect a foreachBatch function runs in a Python worker of the server,
+        # not in this process: soundlake's batch code could not update its own state there,
+        # so soundlake tracks the files itself (inputs still read by Spark, see read_files).
+        # A Connect client also has one session (no newSession), so flows run one by one.
+        self.connect = is_connect(self._master, session)
+        parallel = 1 if self.connect else int(getattr(config, "parallel_flows", 1) or 1)
         self.capabilities = EngineCapabilities(
-            name="spark", sql_dialect="spark", native_streaming=True, native_merge=True,
+            name="spark", sql_dialect="spark", native_streaming=not self.connect, native_merge=True,
             app_transactions=True, parallel_flows=max(1, parallel), native_dataframes=True,
         )
         self._conf = dict(getattr(config, "conf", {}) or {})
@@ -335,6 +341,17 @@ class SparkEngine:
 
         return run_file_stream(session, stream, each)
 
+    def read_files(self, stream: FileStream, paths: list[str]) -> NativeRelation:
+        """A lazy Spark read of ``paths`` shaped like soundlake's reader (``streaming.read_rows``).
+
+        ``pipeline.inputs`` uses it for a batch's files that fit the tracked schema, so
+        the rows are read by Spark (the executors, or the Connect server), not by this
+        process.
+        """
+        from soundlake.engines.spark.streaming import read_rows
+
+        return NativeRelation(read_rows(self.spark, stream, paths), description=stream.root)
+
     @contextmanager
     def flow_conf(self, conf: Mapping[str, str]) -> Iterator[None]:
         """Set the flow's modifiable Spark settings on the session; restore them afterwards.
@@ -363,6 +380,13 @@ class SparkEngine:
         if self._session is not None and self._owns_session:
             self._session.stop()
             self._session = None
+
+
+def is_connect(master: str, session: Any = None) -> bool:
+    """True for a Spark Connect session (``sc://`` master, or a Connect session given)."""
+    if session is not None:
+        return type(session).__module__.startswith("pyspark.sql.connect")
+    return str(master).startswith("sc://")
 
 
 def _to_arrow(frame: DataFrame) -> pa.Table:

@@ -224,5 +224,11 @@ def _connect_session(factory: type[SparkSession], url: str, conf: Mapping[str, s
         ) from exc
     for key, value in conf.items():
         if not key.startswith("spark.jars") and key != "soundlake.log_level":
-            session.conf.set(key, value)
+            try:
+                session.conf.set(key, value)
+            except Exception as exc:  # a static or core setting: the server decides it
+                raise EngineError(
+                    f"Spark Connect at {url} refuses the setting {key}: {str(exc).splitlines()[0]}",
+                    hint="set it where the Connect server starts (spark-submit --conf)",
+                ) from exc
     return session

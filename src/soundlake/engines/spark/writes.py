@@ -27,7 +27,7 @@ from soundlake.engines.base import (
 )
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import DataFrame, Row, SparkSession
 
 
 def txn_options(commit: CommitInfo) -> dict[str, str]:
@@ -39,13 +39,31 @@ def txn_options(commit: CommitInfo) -> dict[str, str]:
     }
 
 
+def delta_path(uri: str) -> str:
+    """``delta.`uri``` : the Delta table at ``uri`` as a Spark SQL table name."""
+    return "delta.`" + uri.replace("`", "``") + "`"
+
+
+def latest_history(spark: SparkSession, uri: str) -> Row | None:
+    """The newest ``DESCRIBE HISTORY`` entry of the Delta table at ``uri`` (None: no table).
+
+    Plain Spark SQL, so it works on a classic session and over Spark Connect alike (the
+    ``delta.tables.DeltaTable`` Python API needs the JVM gateway).
+    """
+    from pyspark.errors import AnalysisException
+
+    try:
+        rows = spark.sql(f"DESCRIBE HISTORY {delta_path(uri)} LIMIT 1").collect()
+    except AnalysisException:  # no such path, or not a Delta table
+        return None
+    return rows[0] if rows else None
+
+
 def last_commit(spark: SparkSession, uri: str) -> tuple[int | None, int]:
     """The table's latest version (None: no table) and the rows that commit wrote."""
-    from delta.tables import DeltaTable
-
-    if not DeltaTable.isDeltaTable(spark, uri):
+    entry = latest_history(spark, uri)
+    if entry is None:
         return None, 0
-    entry = DeltaTable.forPath(spark, uri).history(1).select("version", "operationMetrics").collect()[0]
     metrics = entry["operationMetrics"] or {}
     return int(entry["version"]), int(metrics.get("numOutputRows", 0) or 0)
 

@@ -35,19 +35,8 @@ from soundlake.pipeline.checkpoint import Checkpoint, batch_done
 from soundlake.pipeline.context import RunContext
 from soundlake.pipeline.expectations import ExpectationMetrics
 from soundlake.pipeline.flows.base import FlowResult, execute_batch
-from soundlake.pipeline.inputs import Leaf, Node, leaves, plan_batch
+from soundlake.pipeline.inputs import Leaf, Node, engine_can_read, leaves, plan_batch
 from soundlake.pipeline.planner import FlowPlan
-
-#: Arrow types the engine's reader returns unchanged (others go through soundlake's reader).
-_NATIVE_TYPES = (
-    pa.types.is_signed_integer,
-    pa.types.is_floating,
-    pa.types.is_string,
-    pa.types.is_boolean,
-    pa.types.is_date32,
-    pa.types.is_decimal128,
-    pa.types.is_binary,
-)
 
 
 def stream_leaf(
@@ -188,14 +177,7 @@ class _MicroBatches:
             return False
         if [(f.name, f.type) for f in schema] != [(f.name, f.type) for f in stream]:
             return False  # the schema evolved during this run
-        data = {f.name: f.type for f in schema if f.name != self.options.rescued_column}
-        if not all(any(check(t) for check in _NATIVE_TYPES) or _micros(t) for t in data.values()):
-            return False
-        for info in files:
-            for field in al.file_schema(al.full_path(self.root, info.path), self.options):
-                if data.get(field.name) != al.normalise_type(field.type, self.options):
-                    return False  # a new or case-mismatched column, or a value to cast/rescue
-        return True
+        return engine_can_read(self.root, schema, files, self.options)
 
     def result(self) -> FlowResult:
         """The flow's outcome over every micro-batch of this run."""
@@ -217,10 +199,6 @@ class _MicroBatches:
         if self.added:
             merged.extra["schema_evolution"] = {"added_columns": self.added}
         return merged
-
-
-def _micros(dtype: pa.DataType) -> bool:
-    return bool(pa.types.is_timestamp(dtype) and dtype.unit == "us")
 
 
 def _merge(metrics: list[ExpectationMetrics]) -> ExpectationMetrics | None:
