@@ -97,3 +97,16 @@ def test_flows_on_parallel_threads_do_not_see_each_others_views_or_settings(spar
         2: [{"c": 3, "n": 2, "tz": "America/Lima"}],
     }
     assert spark.conf.get("spark.sql.session.timeZone") == "UTC"  # the shared session is untouched
+
+
+def test_latest_history_is_none_only_where_there_is_no_delta_table(spark: Any, tmp_path: Path) -> None:
+    """No path and a folder without a Delta log are absent; a table has its newest entry."""
+    from soundlake.engines.spark.writes import latest_history
+
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "a.txt").write_text("x")
+    assert latest_history(spark, str(tmp_path / "missing")) is None
+    assert latest_history(spark, str(tmp_path / "plain")) is None
+    spark.range(3).write.format("delta").save(str(tmp_path / "t"))
+    entry = latest_history(spark, str(tmp_path / "t"))
+    assert entry is not None and entry["version"] == 0

@@ -39,6 +39,10 @@ def txn_options(commit: CommitInfo) -> dict[str, str]:
     }
 
 
+#: Delta's error condition for ``DESCRIBE HISTORY`` where there is no Delta table.
+NOT_A_DELTA_TABLE = "DELTA_TABLE_ONLY_OPERATION"
+
+
 def delta_path(uri: str) -> str:
     """``delta.`uri``` : the Delta table at ``uri`` as a Spark SQL table name."""
     return "delta.`" + uri.replace("`", "``") + "`"
@@ -54,8 +58,13 @@ def latest_history(spark: SparkSession, uri: str) -> Row | None:
 
     try:
         rows = spark.sql(f"DESCRIBE HISTORY {delta_path(uri)} LIMIT 1").collect()
-    except AnalysisException:  # no such path, or not a Delta table
-        return None
+    except AnalysisException as exc:
+        # Only "no Delta table here" (no such path, or a folder without a Delta log) means
+        # absent; any other failure must not make an existing table look new (a CDC target
+        # taken for absent would be written again in full).
+        if exc.getCondition() == NOT_A_DELTA_TABLE:
+            return None
+        raise
     return rows[0] if rows else None
 
 
