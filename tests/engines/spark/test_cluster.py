@@ -24,6 +24,7 @@ import pytest
 
 from tests.engines.spark.processes import Cluster, run_measured, standalone_cluster
 from tests.engines.spark.tables import differences, row_counts
+from tests.engines.spark.test_parity_reference import copy_source_and_bronze
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -97,9 +98,7 @@ def test_reference_project_on_a_standalone_cluster_equals_duckdb(cluster: Cluste
         if update == 2:
             simulate(project, seed=12, rate=0.02)
             assert run_ingest(project).ok
-            shutil.copy2(duck / "source.db", spk / "source.db")
-            shutil.rmtree(spk / "lake" / "bronze")
-            shutil.copytree(duck / "lake" / "bronze", spk / "lake" / "bronze")
+            copy_source_and_bronze(duck, spk)
         started = time.perf_counter()
         result, peak = run_cli(spk, "run", "--engine", "spark")
         seconds = time.perf_counter() - started

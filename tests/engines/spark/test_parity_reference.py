@@ -15,13 +15,12 @@ from typing import Any
 import pytest
 
 from tests.engines.cdc_reference import canonical
+from tests.engines.spark.tables import RUN_COLUMNS
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 deltalake = pytest.importorskip("deltalake")
 
-# Columns that name the run or the moment, which differ between any two runs.
-RUN_COLUMNS = {"_run_id", "_quarantined_at"}
 
 
 def normal(value: Any) -> Any:
