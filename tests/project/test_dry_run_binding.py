@@ -196,3 +196,93 @@ def test_snapshot_keys_bind_at_dry_run(tmp_path: Path, key: str) -> None:
         dry_run(lh.project)
     assert "dim.py:5" in str(info.value) and "keys names 'idx', not a column of main.silver.snap" in str(info.value)
     assert not lh.run().ok  # the run refuses it too
+
+
+CDC_READER = CDC + """
+CREATE OR REFRESH MATERIALIZED VIEW current_names AS
+SELECT id, <READ> AS name, __START_AT AS since FROM users WHERE __END_AT IS NULL;
+"""
+
+
+@pytest.mark.parametrize("read", ["name", "nickname"])
+def test_what_reads_an_auto_cdc_target_binds_before_its_first_update(tmp_path: Path, read: str) -> None:
+    """The target's schema follows from its source (chosen columns, SCD2 columns typed by the
+    sequence), so a query over it binds at dry-run as on Databricks."""
+    lh = Lakehouse(tmp_path / "proj")
+    text = CDC_READER.replace("<READ>", read)
+    for word, value in CDC_OK.items():
+        text = text.replace(f"<{word}>", value)
+    lh.sql(text)
+    lh.parquet("in", "a.parquet", pa.table({"id": [1, 2], "name": ["a", "b"], "op": ["U", "D"], "ts": [1, 2]}))
+    if read == "name":
+        dry_run(lh.project)
+        assert lh.run().ok
+        return
+    with pytest.raises(DefinitionError) as info:
+        dry_run(lh.project)
+    message = str(info.value)
+    assert "nickname" in message and "current_names" in message and "p.sql:8" in message, message
+    assert "__sl_" not in message
+    assert not (lh.root / "lake" / "main").exists()
+
+
+COLUMNS_PY = '''
+import dlt
+
+@dlt.table
+def without_id():
+    df = dlt.read("raw")
+    return df.select([c for c in df.columns if c != "id"])
+'''
+
+
+def test_python_columns_of_a_dataset_come_from_its_definition_before_its_first_update(tmp_path: Path) -> None:
+    """``dlt.read("raw").columns`` in a dataset function: raw's bound columns (on Databricks the
+    graph is analysed before anything runs), not an error because raw has no table yet."""
+    lh = Lakehouse(tmp_path / "proj")
+    lh.config(libraries=["pipelines/*.sql", "pipelines/*.py"])
+    lh.sql(PIPELINE.split("\n")[1], name="a.sql")  # raw, loaded before the Python file
+    lh.parquet("in", "a.parquet", pa.table({"id": [1, 2], "amount": [10, -1]}))
+    (lh.root / "pipelines" / "b.py").write_text(COLUMNS_PY, encoding="utf-8")
+    dry_run(lh.project)
+    assert lh.run().ok
+    assert lh.rows("SELECT * FROM without_id ORDER BY amount") == [
+        {"amount": -1, "_rescued_data": None}, {"amount": 10, "_rescued_data": None}]
+    # the same function over a column the definition does not give fails at dry-run, naming the line
+    (lh.root / "pipelines" / "b.py").write_text(COLUMNS_PY.replace('[c for c', '["amount_eur"] + [c for c'),
+                                                encoding="utf-8")
+    with pytest.raises(DefinitionError, match=r"amount_eur.*") as info:
+        dry_run(lh.project)
+    assert "b.py:" in str(info.value) and "__sl_" not in str(info.value)
+
+
+def test_reference_project_schemas_bound_at_dry_run_are_the_schemas_the_run_writes(tmp_path: Path) -> None:
+    """Every dataset of the reference project, bound as on a lake with bronze files and no
+    table yet (silver, gold AUTO CDC targets, marts), has exactly the columns and types the
+    update then writes."""
+    from soundlake.lake import delta
+    from soundlake.pipeline.binding import bind_columns
+    from soundlake.pipeline.context import dataset_uri
+    from soundlake.pipeline.sql.settings import SparkSqlSettings
+    from soundlake.project.ingest_ops import run_ingest
+    from soundlake.project.pipeline_ops import load_graph, make_engine, plan_for, run
+    from tests.reliability.refproj import new_project
+
+    project = new_project(tmp_path / "ref")
+    run_ingest(project)
+    plan = plan_for(project, load_graph(project))
+    engine = make_engine(project, "duckdb")
+    try:
+        bound = bind_columns(plan, engine, catalog=project.config.catalog, schema=project.config.schema_,
+                             base_dir=project.root, stored=lambda _: None,
+                             settings=SparkSqlSettings.from_conf(project.config.pipeline_configuration))
+    finally:
+        engine.close()
+    assert run(project).ok
+    tables = [fp.target for fp in plan.flows if fp.kind != "view"]
+    assert set(tables) <= set(bound), set(tables) - set(bound)  # every table was bound
+    for table in tables:
+        written = delta.table_schema(dataset_uri(project.lake, project.config.name, table, plan.datasets),
+                                     project.lake.storage_options)
+        assert written is not None
+        assert [(f.name, f.type) for f in bound[table]] == [(f.name, f.type) for f in written], table

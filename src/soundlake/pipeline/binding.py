@@ -11,9 +11,12 @@ A dataset's expectations are bound over its flow's rows the same way, and an AUT
 flow's column choices (keys, sequence_by, the column lists, the delete and truncate
 conditions) over its source's rows.
 
-A flow whose inputs cannot all be known yet (no files under a path, a table no update has
-written, an AUTO CDC target, a Python function) is not bound; nor is anything downstream
-of it. Binding then happens at run time, before anything is written.
+An AUTO CDC target's schema follows from its source's (the chosen columns, and for SCD
+type 2 ``__START_AT`` / ``__END_AT`` of the sequence's type), so what reads the target is
+bound too. A flow whose inputs cannot all be known yet (no files under a path, a table no
+update has written, a snapshot CDC target, a target sequenced by several columns) is not
+bound; nor is anything downstream of it. Binding then happens at run time, before
+anything is written.
 """
 
 from __future__ import annotations
@@ -26,12 +29,20 @@ import pyarrow as pa
 from soundlake.catalog.names import TableName
 from soundlake.core.errors import DefinitionError, EngineError, SoundlakeError
 from soundlake.engines.base import ArrowRelation, Engine
+from soundlake.engines.cdc_columns import END_AT, START_AT, cdc_columns
 from soundlake.pipeline import autoloader as al
 from soundlake.pipeline.context import SqlBinder
-from soundlake.pipeline.definitions import AutoCdcFlow, Expectation, QueryFlow, SnapshotCdcFlow
+from soundlake.pipeline.definitions import (
+    AutoCdcFlow,
+    Expectation,
+    QueryFlow,
+    SnapshotCdcFlow,
+    SourceLocation,
+)
 from soundlake.pipeline.expectations import translate_rule, transpile_condition
+from soundlake.pipeline.flows.cdc import build_spec
 from soundlake.pipeline.planner import UpdatePlan, input_table
-from soundlake.pipeline.sql.query import FlowInput, in_user_terms
+from soundlake.pipeline.sql.query import BoundQuery, FlowInput, analyze_query, in_user_terms
 from soundlake.pipeline.sql.refusal import NotLikeSpark
 from soundlake.pipeline.sql.settings import DEFAULT_SETTINGS, SparkSqlSettings
 
@@ -63,6 +74,10 @@ def bind_columns(
             events = bound.get(flow.source) or stored(flow.source)
             if events is not None:
                 _check_cdc(flow, fp.name, events, engine, settings)
+                target = _cdc_target(flow, fp.name, events, engine, settings)
+                dataset = plan.datasets.get(flow.target)
+                if target is not None and (dataset is None or not dataset.schema):
+                    bound.setdefault(flow.target, target)
             continue
         if isinstance(flow, SnapshotCdcFlow) and flow.source is not None:
             snapshot = bound.get(flow.source) or stored(flow.source)
@@ -81,25 +96,62 @@ def bind_columns(
         known = {key: s for key, s in schemas.items() if s is not None}
         flow_settings = settings.updated(flow.spark_conf)
         try:
-            typed = binder.bind_typed(flow.sql, fp.inputs, engine.capabilities.sql_dialect, known, flow_settings)
+            typed, out = bind_over_empty(flow.sql, fp.inputs, known, engine, binder, flow_settings)
         except NotLikeSpark as exc:
             raise DefinitionError(f"{flow.location}: flow '{fp.name}': {exc.message}", hint=exc.hint) from exc
-        sql = typed.sql
-        relations = {key: ArrowRelation(s.empty_table()) for key, s in schemas.items() if s is not None}
-        try:
-            result = engine.execute(f"SELECT * FROM ({sql}) AS __sl_bind LIMIT 0", relations)
-            out = result.schema
-            result.read_all()
         except EngineError as exc:
-            text = in_user_terms(exc.message, {inp.placeholder: inp.describe() for inp in fp.inputs})
             raise DefinitionError(
-                f"{flow.location}: flow '{fp.name}' does not bind: {text}\n  query: {flow.sql.strip()[:2000]}"
+                f"{flow.location}: flow '{fp.name}' does not bind: {exc.message}\n  query: {flow.sql.strip()[:2000]}"
             ) from exc
         bound.setdefault(fp.target, out)
         dataset = plan.datasets.get(fp.target)
         if dataset is not None and engine.capabilities.sql_dialect == "duckdb":
             _check_expectations(dataset.expectations, typed.columns or out, flow_settings, engine, out)
     return bound
+
+
+def bind_over_empty(sql: str, inputs: Sequence[FlowInput], schemas: Mapping[str, pa.Schema], engine: Engine,
+               binder: SqlBinder, settings: SparkSqlSettings) -> tuple[BoundQuery, pa.Schema]:
+    """Bind ``sql`` over empty inputs of ``schemas`` (by placeholder): the typed query and its
+    result schema. No data is read.
+
+    Raises:
+        NotLikeSpark: a construct whose result would differ from Spark's.
+        EngineError: the query does not bind, in the user's terms (no internal names).
+    """
+    typed = binder.bind_typed(sql, inputs, engine.capabilities.sql_dialect, schemas, settings)
+    relations = {key: ArrowRelation(s.empty_table()) for key, s in schemas.items()}
+    try:
+        result = engine.execute(f"SELECT * FROM ({typed.sql}) AS __sl_bind LIMIT 0", relations)
+        out = result.schema
+        result.read_all()
+    except EngineError as exc:
+        text = in_user_terms(exc.message, {inp.placeholder: inp.describe() for inp in inputs})
+        raise EngineError(text) from exc
+    return typed, out
+
+
+def query_schema(sql: str, plan: UpdatePlan, engine: Engine, *, catalog: str, schema: str, base_dir: Path,
+                 stored: SchemaOf, settings: SparkSqlSettings = DEFAULT_SETTINGS) -> pa.Schema | None:
+    """The result schema of a Spark SQL query over the plan's datasets, each bound from its
+    definition (:func:`bind_columns`), and over the lake's tables and files; None when an
+    input cannot be known yet. This is what ``DataFrame.columns`` of a Python definition
+    sees before the datasets it reads have been written, as on Databricks.
+
+    Raises:
+        DefinitionError: a flow of the plan, or ``sql`` itself, does not bind.
+    """
+    bound = bind_columns(plan, engine, catalog=catalog, schema=schema, base_dir=base_dir, stored=stored,
+                         settings=settings)
+    inputs = analyze_query(sql, catalog=catalog, schema=schema, location=SourceLocation("<definition read>"))
+    schemas = {inp.placeholder: input_schema(inp, bound, stored, base_dir, sql) for inp in inputs}
+    known = {key: s for key, s in schemas.items() if s is not None}
+    if len(known) < len(schemas):
+        return None
+    try:
+        return bind_over_empty(sql, inputs, known, engine, SqlBinder(catalog, schema, settings), settings)[1]
+    except (NotLikeSpark, EngineError) as exc:
+        raise DefinitionError(exc.message) from exc
 
 
 def _check_expectations(expectations: Sequence[Expectation], rows: pa.Schema | Mapping[str, str],
@@ -115,12 +167,40 @@ def _check_expectations(expectations: Sequence[Expectation], rows: pa.Schema | M
 
 def _bind_condition(engine: Engine, condition: str, rows: pa.Schema) -> str | None:
     """None when ``condition`` (in the engine's dialect) binds over ``rows``, else the engine's words."""
-    relations = {"__sl_rows": ArrowRelation(rows.empty_table())}
     try:
-        engine.execute(f"SELECT ({condition}) AS __sl_rule FROM __sl_rows LIMIT 0", relations).read_all()
+        _expression_type(engine, condition, rows)
     except EngineError as exc:
         return in_user_terms(exc.message, {"__sl_rows": "the rows"})
     return None
+
+
+def _expression_type(engine: Engine, expression: str, rows: pa.Schema) -> pa.DataType:
+    """The type of ``expression`` (in the engine's dialect) over empty rows of ``rows``.
+
+    Raises:
+        EngineError: it does not bind.
+    """
+    relations = {"__sl_rows": ArrowRelation(rows.empty_table())}
+    result = engine.execute(f"SELECT ({expression}) AS __sl_rule FROM __sl_rows LIMIT 0", relations)
+    kind = result.schema.field("__sl_rule").type
+    result.read_all()
+    return kind
+
+
+def _cdc_target(flow: AutoCdcFlow, name: str, events: pa.Schema, engine: Engine,
+                settings: SparkSqlSettings) -> pa.Schema | None:
+    """The schema an AUTO CDC flow gives its target over ``events``: the chosen columns in
+    the run's order, and for SCD type 2 ``__START_AT`` / ``__END_AT`` of the sequence's type.
+    None for a sequence of several columns (a struct whose field names the engine chooses)."""
+    if len(flow.sequence_by) != 1:
+        return None
+    chosen = cdc_columns(build_spec(flow, name), events.names, None)
+    fields = [events.field(c) for c in chosen.columns]
+    if int(flow.stored_as_scd_type) == 2:
+        sequence = transpile_condition(flow.sequence_by[0], engine.capabilities.sql_dialect, settings, events)
+        kind = _expression_type(engine, sequence, events)
+        fields += [pa.field(START_AT, kind), pa.field(END_AT, kind)]
+    return pa.schema(fields)
 
 
 def _check_columns(flow: AutoCdcFlow | SnapshotCdcFlow, name: str, source: TableName, rows: pa.Schema,

@@ -26,6 +26,7 @@ from soundlake.core.errors import (
     AccessError,
     ConfigError,
     EngineError,
+    GraphError,
     SoundlakeError,
     StorageError,
     UsageError,
@@ -37,14 +38,14 @@ from soundlake.lake.delta_log import inspect_table
 from soundlake.lake.leases import reader_lease
 from soundlake.observe.counts import describe_counts, flow_counts
 from soundlake.observe.events import EventListener, EventLog, read_events
-from soundlake.pipeline.binding import bind_columns
+from soundlake.pipeline.binding import bind_columns, query_schema
 from soundlake.pipeline.context import RunContext, SqlBinder, dataset_uri
-from soundlake.pipeline.definitions import SourceLocation
+from soundlake.pipeline.definitions import Registry, SourceLocation
 from soundlake.pipeline.engine_support import refuse_unsupported
 from soundlake.pipeline.graph import Graph, build_graph
 from soundlake.pipeline.integrity import check_external_inputs, check_owners
 from soundlake.pipeline.loader import load_definitions
-from soundlake.pipeline.planner import UpdatePlan, plan_update
+from soundlake.pipeline.planner import UpdatePlan, input_table, plan_update
 from soundlake.pipeline.python.dbutils import project_lake
 from soundlake.pipeline.python.frame.reads import definition_reads
 from soundlake.pipeline.runner import UpdateResult, run_update
@@ -115,7 +116,8 @@ def load_graph(project: Project) -> Graph:
     config = project.config
     # dbutils.fs in Python files: the lake's credentials; collect() / columns at definition
     # time: the lake's existing tables, read with DuckDB
-    with project_lake(project.lake), definition_reads(lambda sql: query(project, sql)):
+    with project_lake(project.lake), definition_reads(lambda sql: query(project, sql),
+                                                      lambda sql, loaded: definition_schema(project, sql, loaded)):
         registry = load_definitions(
             project.root, config.libraries, catalog=config.catalog, schema=config.schema_,
             configuration=config.pipeline_configuration,
@@ -123,6 +125,36 @@ def load_graph(project: Project) -> Graph:
     graph = build_graph(registry, catalog=config.catalog, schema=config.schema_)
     check_streaming_flows(graph)  # on every engine: what runs here must run on Databricks
     return graph
+
+
+def definition_schema(project: Project, sql: str, loaded: Registry) -> pa.Schema | None:
+    """The result schema of ``sql`` (a Python definition's ``DataFrame.columns``) over the
+    definitions ``loaded`` so far, each bound from its definition as dry-run binds it, and
+    the lake's tables and files; None when it reads nothing those definitions give.
+
+    Raises:
+        DefinitionError: the query, or a definition it reads, does not bind.
+    """
+    config = project.config
+    inputs = analyze_query(sql, catalog=config.catalog, schema=config.schema_, location=SourceLocation("<read>"))
+    defined = {d.name for d in loaded.datasets}
+    if not any(input_table(inp) in defined for inp in inputs):
+        return None  # the lake's tables answer, as for rows
+    try:
+        graph = build_graph(loaded, catalog=config.catalog, schema=config.schema_)
+    except GraphError:
+        return None  # definitions still incomplete: the lake's tables answer, or the missing table is named
+    plan = plan_for(project, graph)
+    lake = project.lake
+    engine = make_engine(project, "duckdb")
+    try:
+        return query_schema(
+            sql, plan, engine, catalog=config.catalog, schema=config.schema_, base_dir=project.root,
+            settings=SparkSqlSettings.from_conf(config.pipeline_configuration),
+            stored=lambda t: delta.table_schema(dataset_uri(lake, config.name, t, plan.datasets), lake.storage_options),
+        )
+    finally:
+        engine.close()
 
 
 def plan_for(

@@ -117,6 +117,7 @@ def _finalize(state: LoadState, marks: tuple[int, int]) -> None:
     inserts: list[tuple[int, int, PendingQuery, Dataset | None, QueryFlow]] = []
     for pending in state.pending:
         dataset, flow = _build(pending, state)
+        state.built.append((dataset, flow))
         inserts.append((pending.options.get("_dataset_index", marks[0]), pending.options.get("_flow_index", marks[1]), pending, dataset, flow))
     for ds_index, flow_index, _pending, dataset, flow in reversed(inserts):
         state.registry.flows.insert(flow_index, flow)

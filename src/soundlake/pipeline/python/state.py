@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from soundlake.catalog.names import TableName
 from soundlake.core.errors import DefinitionError
-from soundlake.pipeline.definitions import Registry, SourceLocation
+from soundlake.pipeline.definitions import Dataset, Flow, Registry, SourceLocation
 
 if TYPE_CHECKING:
     from soundlake.pipeline.loader import LoadContext
@@ -39,6 +39,16 @@ class LoadState:
     pending: list[PendingQuery] = field(default_factory=list)
     calling: str | None = None
     """The dataset function being called (its name), or None at the file's top level."""
+    built: list[tuple[Dataset | None, Flow]] = field(default_factory=list)
+    """The definitions of this file's dataset functions called so far (not yet in ``registry``)."""
+
+    def definitions(self) -> Registry:
+        """Every definition loaded so far: earlier files, this file's, and the functions called."""
+        return Registry(
+            datasets=[*self.registry.datasets, *(d for d, _ in self.built if d is not None)],
+            flows=[*self.registry.flows, *(f for _, f in self.built)],
+            catalog=self.registry.catalog, schema=self.registry.schema,
+        )
 
     def session_conf(self) -> dict[str, str]:
         """What ``spark.conf.set`` has set so far in this file (applies to the next definitions)."""

@@ -32,6 +32,7 @@ import itertools
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import pyarrow as pa
 from sqlglot import exp
 
 from soundlake.core.errors import DefinitionError
@@ -383,13 +384,21 @@ class DataFrame:
         """The column names: known from the calls that built the DataFrame, else read from
         the existing tables it reads (:mod:`.reads`)."""
         if self.known_columns is None:
-            return list(self._result("DataFrame.columns", limit=0).column_names)
+            return list(self._schema("DataFrame.columns").names)
         return list(self.known_columns)
 
     @property
     def schema(self) -> Any:
-        """The result's ``StructType``, from the existing tables the DataFrame reads."""
-        return reads.struct_type(self._result("DataFrame.schema", limit=0).schema)
+        """The result's ``StructType``: from the definitions of the pipeline's datasets it reads,
+        or from the existing tables."""
+        return reads.struct_type(self._schema("DataFrame.schema"))
+
+    def _schema(self, what: str) -> pa.Schema:
+        from soundlake.pipeline.python.state import STATE
+
+        state = STATE.get()
+        return reads.schema(self.to_sql(), state.definitions() if state is not None else None,
+                            what=what, where=call_site())
 
     @property
     def dtypes(self) -> list[tuple[str, str]]:

@@ -7,8 +7,13 @@ row in a loop. soundlake's frame records queries instead of running them; for th
 reads the project supplies a reader (:func:`definition_reads`: Spark SQL over the lake's
 existing tables, run by DuckDB) and the frame asks it for the schema (``columns``,
 ``schema``, ``dtypes``) or the rows (``collect``, ``first``, ``head``, ``take``,
-``count``, ``toPandas``) of a batch DataFrame. A table that does not exist yet (a dataset
-of this pipeline before its first update) is an error naming the file and line.
+``count``, ``toPandas``) of a batch DataFrame.
+
+The schema alone (``columns``, ``schema``, ``dtypes``) is known for the pipeline's own
+datasets before their first update, as on Databricks, where the dataflow graph is analysed
+before anything runs: the project binds the definitions loaded so far (files load in
+library order) and gives the result's columns (:data:`SchemaReader`). Rows of a table that
+does not exist yet are an error naming the file and line.
 """
 
 from __future__ import annotations
@@ -21,22 +26,51 @@ from typing import Any
 import pyarrow as pa
 
 from soundlake.core.errors import DefinitionError, SoundlakeError
+from soundlake.pipeline.definitions import Registry
 from soundlake.pipeline.python.frame import types as T
 
 Reader = Callable[[str], pa.Table]
 """Spark SQL text -> its rows (read-only, over the lake's existing tables)."""
 
-READER: ContextVar[Reader | None] = ContextVar("soundlake_definition_reader", default=None)
+SchemaReader = Callable[[str, Registry], pa.Schema | None]
+"""Spark SQL text and the definitions loaded so far -> the result's schema from the
+definitions bound (no rows read); None when what it reads is not a dataset whose schema
+the definitions give (the lake's tables are then asked)."""
+
+READER: ContextVar[tuple[Reader, SchemaReader | None] | None] = ContextVar(
+    "soundlake_definition_reader", default=None
+)
 
 
 @contextmanager
-def definition_reads(reader: Reader) -> Iterator[None]:
-    """Pipeline files loaded inside this block read existing tables with ``reader``."""
-    token = READER.set(reader)
+def definition_reads(reader: Reader, schemas: SchemaReader | None = None) -> Iterator[None]:
+    """Pipeline files loaded inside this block read existing tables with ``reader``, and
+    learn result schemas from the definitions loaded so far with ``schemas``."""
+    token = READER.set((reader, schemas))
     try:
         yield
     finally:
         READER.reset(token)
+
+
+def schema(sql: str, definitions: Registry | None, *, what: str, where: str) -> pa.Schema:
+    """The result schema of ``sql`` for ``what`` at ``where``: bound from the pipeline's
+    definitions loaded so far when it reads them, else from the lake's existing tables.
+
+    Raises:
+        DefinitionError: the query does not bind, or reads a table that neither the
+            definitions loaded so far nor the lake holds.
+    """
+    found = READER.get()
+    schemas = found[1] if found is not None else None
+    if schemas is not None and definitions is not None and "read_files(" not in sql.lower():
+        try:
+            bound = schemas(sql, definitions)
+        except SoundlakeError as exc:
+            raise DefinitionError(f"{where}: {what} at definition time: {exc.message}") from exc
+        if bound is not None:
+            return bound
+    return read(f"SELECT * FROM ({sql}) AS _sl_read LIMIT 0", what=what, where=where).schema
 
 
 def read(sql: str, *, what: str, where: str) -> pa.Table:
@@ -50,16 +84,16 @@ def read(sql: str, *, what: str, where: str) -> pa.Table:
             f"{where}: {what} at definition time reads files, which soundlake does not do (tables only)",
             hint="name the columns in a select(...), or read a table",
         )
-    reader = READER.get()
-    if reader is None:
+    found = READER.get()
+    if found is None:
         raise DefinitionError(f"{where}: {what} needs the project's tables (only while a pipeline loads)")
     try:
-        return reader(sql)
+        return found[0](sql)
     except SoundlakeError as exc:
         raise DefinitionError(
             f"{where}: {what} at definition time: {exc.message}",
-            hint="definition-time reads see the tables that exist before the update; a dataset of "
-            "this pipeline has no rows or columns to read until its first update",
+            hint="rows at definition time come from the tables that exist before the update; columns "
+            "also from the definitions loaded before this call (files load in library order)",
         ) from exc
 
 
