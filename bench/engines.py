@@ -55,36 +55,39 @@ def prepare(root: Path, scale: float) -> Path:
     return root
 
 
-def tree_rss(proc: psutil.Process) -> int:
-    """RSS of a process and all its descendants, in bytes."""
-    total = 0
-    for p in [proc, *proc.children(recursive=True)]:
+def rss_parts(proc: psutil.Process) -> tuple[int, int]:
+    """RSS of a process itself and of all its descendants (Spark's JVM), in bytes."""
+    own = proc.memory_info().rss
+    children = 0
+    for p in proc.children(recursive=True):
         try:
-            total += p.memory_info().rss
+            children += p.memory_info().rss
         except psutil.Error:
             pass
-    return total
+    return own, children
 
 
 def run_child(project: Path, engine: str, code: Path | None = None) -> dict[str, object]:
     """Run the job in a child process (with the soundlake of ``code``/src when given);
-    return its JSON result plus ``peak_mib``."""
+    return its JSON result plus ``peak_mib`` (the process tree), ``python_mib`` (the
+    soundlake process alone: the driver program) and ``jvm_mib`` (its descendants)."""
     env = dict(os.environ)
     if code is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(code / "src"), env.get("PYTHONPATH", "")])
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(project), engine], stdout=subprocess.PIPE,
                              text=True, env=env)
     proc = psutil.Process(child.pid)
-    peak = 0
+    peaks = [0, 0, 0]
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
         while not done.is_set():
             try:
-                peak = max(peak, tree_rss(proc))
+                own, children = rss_parts(proc)
             except psutil.Error:
                 return
+            for i, value in enumerate((own + children, own, children)):
+                peaks[i] = max(peaks[i], value)
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -93,7 +96,7 @@ def run_child(project: Path, engine: str, code: Path | None = None) -> dict[str,
     done.set()
     sampler.join()
     result = json.loads(out.strip().splitlines()[-1])
-    result["peak_mib"] = peak / 2**20
+    result["peak_mib"], result["python_mib"], result["jvm_mib"] = (v / 2**20 for v in peaks)
     return result
 
 
@@ -124,7 +127,8 @@ def main() -> None:
             if args.baseline:
                 subprocess.run(["git", "-C", str(Path(__file__).resolve().parent.parent), "worktree", "remove",
                                 "--force", str(Path(tmp) / "baseline")], check=False, capture_output=True)
-    print(f"{'S':>4} {'engine':<15} {'ok':<5} {'seconds':>9} {'peak MiB':>9} {'ratio s':>8} {'ratio mem':>9}")
+    print(f"{'S':>4} {'engine':<15} {'ok':<5} {'seconds':>9} {'peak MiB':>9} {'python MiB':>10} {'JVM MiB':>8} "
+          f"{'ratio s':>8} {'ratio mem':>9}")
     base: dict[float, dict[str, object]] = {}
     for scale, engine, result in rows:
         if engine == "duckdb":
@@ -133,7 +137,8 @@ def main() -> None:
         ratio_s = float(result["seconds"]) / float(ref["seconds"]) if ref else 1.0  # type: ignore[arg-type]
         ratio_m = float(result["peak_mib"]) / float(ref["peak_mib"]) if ref else 1.0  # type: ignore[arg-type]
         print(f"{scale:>4g} {engine:<15} {result['ok']!s:<5} {float(result['seconds']):>9.1f} "  # type: ignore[arg-type]
-              f"{float(result['peak_mib']):>9.0f} {ratio_s:>8.1f} {ratio_m:>9.1f}")  # type: ignore[arg-type]
+              f"{float(result['peak_mib']):>9.0f} {float(result['python_mib']):>10.0f} "  # type: ignore[arg-type]
+              f"{float(result['jvm_mib']):>8.0f} {ratio_s:>8.1f} {ratio_m:>9.1f}")  # type: ignore[arg-type]
         if not result["ok"]:
             print(f"     errors: {result['errors']}")
 

@@ -455,6 +455,11 @@ class Engine(Protocol):
         """
         ...
 
+    def start(self) -> None:
+        """Start ahead of the first query, so that starting overlaps other work (Spark:
+        the JVM and the session, warmed up on a local master); cheap engines do nothing."""
+        ...
+
     def close(self) -> None:
         """Release engine resources."""
         ...

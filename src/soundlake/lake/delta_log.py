@@ -12,6 +12,7 @@ file in the middle was deleted, is reported with the missing versions instead of
 from __future__ import annotations
 
 import json
+import os
 import posixpath
 import re
 from collections.abc import Mapping, Sequence
@@ -115,6 +116,36 @@ def restores_after(
         target = params.get("version") or params.get("timestamp")
         found.append((int(commit["version"]), f"version {target}" if params.get("version") else str(target or "?")))
     return sorted(found)
+
+
+def local_newest_commit(uri: str) -> tuple[int, Mapping[str, Any]] | None:
+    """The newest commit's version and ``commitInfo`` of a table on a local path (``/x`` or
+    ``file:///x``), read from its ``_delta_log`` folder without a query engine (a listing and
+    one small file); None when the path is not local or holds no commit there.
+
+    Callers that must not take an existing table for absent confirm a None with their
+    engine: the folder may be one this process does not see (a remote server's path).
+    """
+    uri = uri.removeprefix("file://")
+    if "://" in uri or not uri.startswith("/"):
+        return None
+    log = posixpath.join(uri, "_delta_log")
+    try:
+        versions = [int(m.group(1)) for name in os.listdir(log) if (m := _COMMIT.match(name))]
+    except OSError:
+        return None
+    if not versions:
+        return None
+    newest = max(versions)
+    try:
+        with open(posixpath.join(log, f"{newest:020d}.json"), encoding="utf-8") as commit:
+            for line in commit:
+                action = json.loads(line) if line.strip() else {}
+                if "commitInfo" in action:
+                    return newest, action["commitInfo"]
+    except (OSError, ValueError):
+        return None
+    return newest, {}
 
 
 def listed_version(uri: str, storage_options: Mapping[str, str] | None = None) -> int | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from soundlake.ingest.results import IngestReporter, IngestResult
@@ -10,7 +11,7 @@ from soundlake.observe.events import EventListener
 from soundlake.pipeline.runner import UpdateResult
 from soundlake.project.context import Project
 from soundlake.project.ingest_ops import run_ingest
-from soundlake.project.pipeline_ops import run
+from soundlake.project.pipeline_ops import close_when_done, run, start_engine
 
 
 @dataclass(frozen=True)
@@ -41,10 +42,18 @@ def run_job(
     ``after_ingest`` sees the ingestion's result before the update starts (to print it in
     the order things happen).
     """
-    ingested = run_ingest(project, reporter=ingest_reporter)
-    if after_ingest is not None:
-        after_ingest(ingested)
-    if not ingested.ok and not run_pipeline_after_ingest_failure:
-        return JobResult(ingest=ingested, update=None)
-    update = run(project, listeners=listeners)
+    # The engine starts while the tables are ingested (Spark's JVM and session take seconds).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="soundlake-engine") as pool:
+        started = pool.submit(start_engine, project)
+        try:
+            ingested = run_ingest(project, reporter=ingest_reporter)
+            if after_ingest is not None:
+                after_ingest(ingested)
+        except BaseException:
+            close_when_done(started)
+            raise
+        if not ingested.ok and not run_pipeline_after_ingest_failure:
+            close_when_done(started)
+            return JobResult(ingest=ingested, update=None)
+        update = run(project, listeners=listeners, started=started)
     return JobResult(ingest=ingested, update=update)

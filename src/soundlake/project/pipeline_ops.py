@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,6 +86,23 @@ def make_engine(project: Project, engine: str | None = None) -> Engine:
             project.config.spark, storage=project.lake.root, storage_options=project.lake.storage_options
         )
     raise ConfigError(f"unknown engine '{name}' (duckdb or spark)")
+
+
+def start_engine(project: Project, engine: str | None = None) -> Engine:
+    """:func:`make_engine`, started (:meth:`Engine.start`): call it in a thread to overlap
+    the engine's start with other work."""
+    made = make_engine(project, engine)
+    try:
+        made.start()
+    except BaseException:
+        made.close()
+        raise
+    return made
+
+
+def close_when_done(future: Future[Engine]) -> None:
+    """Close the engine of ``future`` once it has started (it is not used after all)."""
+    future.add_done_callback(_close_when_done)
 
 
 def pipeline_state(project: Project) -> StateStore:
@@ -266,66 +283,79 @@ def run(
     reset_protected: bool = False,
     engine: str | None = None,
     listeners: Sequence[EventListener] = (),
+    started: Future[Engine] | None = None,
 ) -> UpdateResult:
     """Run a pipeline update under the project's writer lock.
+
+    ``started`` is an engine being started for this update (:func:`start_engine`, e.g.
+    while ``soundlake job`` ingests); the update closes it.
 
     Raises:
         LockedError: when another process holds the lock.
         DefinitionError: when definitions or the graph are invalid (nothing runs).
     """
-    with writer_lock(project), ThreadPoolExecutor(max_workers=2) as pool:
-        # The engine (importing DuckDB takes a few hundred ms) and the event log (reading
-        # its last sequence number) start while the graph loads.
-        pending = pool.submit(make_engine, project, engine)
-        run_id = new_run_id()
-        state = pipeline_state(project)
-        log = pool.submit(
-            EventLog,
-            state.uri("event_log"),
-            project.config.name,
-            run_id,
-            storage_options=project.lake.storage_options,
-            listeners=listeners,
-        )
-        try:
-            graph = load_graph(project)
-            check_inputs(project, graph)
-            plan = plan_for(
-                project,
-                graph,
-                refresh=refresh,
-                full_refresh=full_refresh,
-                full_refresh_all=full_refresh_all,
-                reset_protected=reset_protected,
+    try:
+        with writer_lock(project), ThreadPoolExecutor(max_workers=2) as pool:
+            # The engine (importing DuckDB takes a few hundred ms) and the event log (reading
+            # its last sequence number) start while the graph loads. An engine already
+            # starting finishes first: while pipeline files load, pyspark's modules are
+            # soundlake's own (pipeline.python.imports), and Spark must not start then.
+            pending = started if started is not None else pool.submit(make_engine, project, engine)
+            if started is not None:
+                wait([started])
+            run_id = new_run_id()
+            state = pipeline_state(project)
+            log = pool.submit(
+                EventLog,
+                state.uri("event_log"),
+                project.config.name,
+                run_id,
+                storage_options=project.lake.storage_options,
+                listeners=listeners,
             )
-            events = log.result()
-        except BaseException:
-            pending.add_done_callback(_close_when_done)
-            raise
-        eng = pending.result()
-        try:
-            plan = refuse_unsupported(
-                plan, SparkSqlSettings.from_conf(project.config.pipeline_configuration), engine=eng.capabilities.name
-            )
-            ctx = RunContext(
-                pipeline=project.config.name,
-                run_id=run_id,
-                lake=project.lake,
-                engine=eng,
-                state=state,
-                events=events,
-                binder=SqlBinder(project.config.catalog, project.config.schema_,
-                                 SparkSqlSettings.from_conf(project.config.pipeline_configuration)),
-                base_dir=project.root,
-                datasets=plan.datasets,
-                view_flows={fp.target: fp for fp in plan.flows if fp.kind == "view"},
-            )
-            result = run_update(ctx, plan)
-            _maintain(project, plan, graph, result, events)
-            _send_lineage(project, plan, result, events)
-            return result
-        finally:
-            eng.close()
+            try:
+                graph = load_graph(project)
+                check_inputs(project, graph)
+                plan = plan_for(
+                    project,
+                    graph,
+                    refresh=refresh,
+                    full_refresh=full_refresh,
+                    full_refresh_all=full_refresh_all,
+                    reset_protected=reset_protected,
+                )
+                events = log.result()
+            except BaseException:
+                close_when_done(pending)
+                raise
+            eng = pending.result()
+            try:
+                plan = refuse_unsupported(
+                    plan, SparkSqlSettings.from_conf(project.config.pipeline_configuration), engine=eng.capabilities.name
+                )
+                ctx = RunContext(
+                    pipeline=project.config.name,
+                    run_id=run_id,
+                    lake=project.lake,
+                    engine=eng,
+                    state=state,
+                    events=events,
+                    binder=SqlBinder(project.config.catalog, project.config.schema_,
+                                     SparkSqlSettings.from_conf(project.config.pipeline_configuration)),
+                    base_dir=project.root,
+                    datasets=plan.datasets,
+                    view_flows={fp.target: fp for fp in plan.flows if fp.kind == "view"},
+                )
+                result = run_update(ctx, plan)
+                _maintain(project, plan, graph, result, events)
+                _send_lineage(project, plan, result, events)
+                return result
+            finally:
+                eng.close()
+    except BaseException:
+        if started is not None:  # a lock held elsewhere, a bad definition: the engine is not used
+            close_when_done(started)
+        raise
 
 
 def _maintain(project: Project, plan: UpdatePlan, graph: Graph, result: UpdateResult, events: EventLog) -> None:

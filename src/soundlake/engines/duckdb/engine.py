@@ -258,6 +258,9 @@ class DuckDBEngine:
         """Nothing to do: the binder translates a flow's settings into its DuckDB SQL."""
         return nullcontext()
 
+    def start(self) -> None:
+        """Nothing to start: the database opened with the engine."""
+
     def close(self) -> None:
         """Close the database."""
         self._db.close()

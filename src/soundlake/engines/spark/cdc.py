@@ -37,6 +37,7 @@ from soundlake.engines.spark.cdc_sql import (
     resolve,
     target_rows_sql,
 )
+from soundlake.engines.spark.writes import last_commit, table_exists
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -80,7 +81,7 @@ def apply_cdc(
             view("cdc_batch", batch)
             state = _load(spark, state_path)
             events_v = _affected_events(spark, rc, view, state, has_truncates)
-            _append_state(spark, rc, view, state_path, commit)
+            _append_state(spark, rc, view, state_path, commit, remembered=state is not None)
             rows = spark.sql(target_rows_sql(rc, events_v))
             return _write_target(spark, rc, view, rows, target_path, target, commit)
         finally:
@@ -127,9 +128,7 @@ def _views(spark: SparkSession) -> Iterator[_Views]:
 
 def _load(spark: SparkSession, path: str) -> DataFrame | None:
     """The Delta table at ``path`` as a DataFrame, or None when there is none."""
-    from soundlake.engines.spark.writes import latest_history
-
-    if latest_history(spark, path) is None:
+    if not table_exists(spark, path):
         return None
     return spark.read.format("delta").load(path)
 
@@ -193,16 +192,18 @@ def _affected_events(
     return view("cdc_events", spark.sql(dedup_sql(rc, union)))
 
 
-def _append_state(spark: SparkSession, rc: ResolvedCdc, view: _Views, state_path: str, commit: CommitInfo) -> None:
-    """Append the batch's events not yet remembered (and its truncates) in one commit."""
+def _append_state(spark: SparkSession, rc: ResolvedCdc, view: _Views, state_path: str, commit: CommitInfo,
+                  *, remembered: bool) -> None:
+    """Append the batch's events not yet remembered (and its truncates) in one commit
+    (without ``remembered`` state, every event of the batch is new: no set difference)."""
     cols = event_columns(rc)
     batch_v, old_v, all_v = view.name("cdc_batch"), view.name("cdc_state_old"), view.name("cdc_all")
     batch_schema = {f.name: f.dataType.simpleString() for f in spark.table(batch_v).schema.fields}
     nulls = ", ".join(f"CAST(NULL AS {batch_schema[c]}) AS {q(c)}" for c in (*rc.keys, *rc.values))
-    new = spark.sql(
-        f"(SELECT {cols} FROM {batch_v} EXCEPT ALL SELECT {cols} FROM {old_v}) "
-        f"UNION ALL SELECT {nulls}, {SEQ}, {OP} FROM {all_v} WHERE {OP} = {TRUNCATE}"
-    )
+    events = f"SELECT {cols} FROM {batch_v}"
+    if remembered:
+        events = f"({events} EXCEPT ALL SELECT {cols} FROM {old_v})"
+    new = spark.sql(f"{events} UNION ALL SELECT {nulls}, {SEQ}, {OP} FROM {all_v} WHERE {OP} = {TRUNCATE}")
     writer = new.write.format("delta").mode("append")
     for key, value in _write_options(commit, "state").items():
         writer = writer.option(key, value)
@@ -234,15 +235,15 @@ def _write_target(
     keys live before and not after, output = rows written (upserted), target_rows = the
     target's row count afterwards.
     """
+    if target is None:  # the rows written are the commit's own count: no counting pass
+        writer = rows.write.format("delta").mode("append")
+        for key, value in _write_options(commit, "target").items():
+            writer = writer.option(key, value)
+        writer.save(target_path)
+        _, output = last_commit(spark, target_path)
+        return CdcMetrics(num_upserted_rows=output, num_output_rows=output, target_rows=output, plan="create")
     rows = rows.persist()
     try:
-        if target is None:
-            output = rows.count()
-            writer = rows.write.format("delta").mode("append")
-            for key, value in _write_options(commit, "target").items():
-                writer = writer.option(key, value)
-            writer.save(target_path)
-            return CdcMetrics(num_upserted_rows=output, num_output_rows=output, target_rows=output, plan="create")
         view("cdc_rows", rows)
         old_v = _old_rows(rc, view, target)
         stats = _count_changes(spark, rc, view.name("cdc_rows"), old_v)

@@ -48,7 +48,7 @@ from soundlake.engines.base import (
     ViewRelation,
 )
 from soundlake.engines.spark.hadoop import hadoop_settings
-from soundlake.engines.spark.session import spark_session
+from soundlake.engines.spark.session import is_connect, spark_session
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -375,18 +375,17 @@ class SparkEngine:
                 else:
                     session_conf.set(key, old)
 
+    def start(self) -> None:
+        """Start the session now (the JVM, Delta's jars, the SparkContext: seconds), so that
+        it overlaps the work before the first flow (ingestion, loading the graph)."""
+        with self._start_lock:
+            self._root()
+
     def close(self) -> None:
         """Stop the session if this engine started it."""
         if self._session is not None and self._owns_session:
             self._session.stop()
             self._session = None
-
-
-def is_connect(master: str, session: Any = None) -> bool:
-    """True for a Spark Connect session (``sc://`` master, or a Connect session given)."""
-    if session is not None:
-        return type(session).__module__.startswith("pyspark.sql.connect")
-    return str(master).startswith("sc://")
 
 
 def _to_arrow(frame: DataFrame) -> pa.Table:

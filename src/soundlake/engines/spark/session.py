@@ -66,6 +66,13 @@ DELTA_SESSION_CONF: Mapping[str, str] = {
 }
 
 
+def is_connect(master: str, session: object = None) -> bool:
+    """True for a Spark Connect session (``sc://`` master, or a Connect session given)."""
+    if session is not None:
+        return type(session).__module__.startswith("pyspark.sql.connect")
+    return str(master).startswith("sc://")
+
+
 def ivy_dir() -> Path:
     """The Ivy cache where Delta's jars are resolved (``SOUNDLAKE_SPARK_IVY_DIR``)."""
     configured = os.environ.get(IVY_ENV)

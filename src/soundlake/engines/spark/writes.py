@@ -25,6 +25,8 @@ from soundlake.engines.base import (
     SplitCounts,
     WriteOutcome,
 )
+from soundlake.engines.spark.session import is_connect
+from soundlake.lake.delta_log import local_newest_commit
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, Row, SparkSession
@@ -69,12 +71,28 @@ def latest_history(spark: SparkSession, uri: str) -> Row | None:
 
 
 def last_commit(spark: SparkSession, uri: str) -> tuple[int | None, int]:
-    """The table's latest version (None: no table) and the rows that commit wrote."""
-    entry = latest_history(spark, uri)
-    if entry is None:
-        return None, 0
-    metrics = entry["operationMetrics"] or {}
-    return int(entry["version"]), int(metrics.get("numOutputRows", 0) or 0)
+    """The table's latest version (None: no table) and the rows that commit wrote.
+
+    A table on a path this process sees is read from its log folder directly: ``DESCRIBE
+    HISTORY`` costs a Spark job and a Delta snapshot per call, twice per write. Spark is
+    asked when the path is remote or shows no commit here (over Spark Connect a path may be
+    the server's, so a table is never taken for absent without Spark).
+    """
+    local = None if is_connect("", spark) else local_newest_commit(uri)
+    if local is not None:
+        version, info = local
+        metrics = info.get("operationMetrics") or {}
+    else:
+        entry = latest_history(spark, uri)
+        if entry is None:
+            return None, 0
+        version, metrics = int(entry["version"]), entry["operationMetrics"] or {}
+    return version, int(metrics.get("numOutputRows", 0) or 0)
+
+
+def table_exists(spark: SparkSession, uri: str) -> bool:
+    """True when a Delta table is at ``uri`` (:func:`last_commit`'s cheap path first)."""
+    return last_commit(spark, uri)[0] is not None
 
 
 def save(frame: DataFrame, target: DeltaTarget, commit: CommitInfo) -> WriteOutcome:
