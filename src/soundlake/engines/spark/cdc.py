@@ -188,6 +188,8 @@ def _affected_events(
             f"FROM {view.name('cdc_affected')} a CROSS JOIN (SELECT max({SEQ}) AS __max FROM {trunc_v}) t "
             f"WHERE t.__max IS NOT NULL"
         )
+    if state is None and not full:  # only the batch, already one event per (keys, sequence)
+        return view("cdc_events", spark.table(batch_v))
     union = "(" + " UNION ALL ".join(parts) + ")"
     return view("cdc_events", spark.sql(dedup_sql(rc, union)))
 

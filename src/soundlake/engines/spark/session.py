@@ -10,6 +10,7 @@ prefetch them once (``scripts/prefetch-spark-jars.sh``).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import sys
@@ -179,16 +180,58 @@ def spark_session(
     if master.startswith("sc://"):
         return _connect_session(SparkSession, master, conf)
     ivy_dir().mkdir(parents=True, exist_ok=True)
+    settings = session_conf(master, conf, app_name=app_name, warehouse_dir=warehouse_dir)
     builder = SparkSession.builder.master(master)
-    for key, value in session_conf(master, conf, app_name=app_name, warehouse_dir=warehouse_dir).items():
+    for key, value in with_resolved_jars(settings).items():
         builder = builder.config(key, value)
     try:
         with jvm_output(os.environ.get(LOG_ENV)):
             session = builder.getOrCreate()
     except Exception as exc:  # py4j and JVM startup raise many types
         raise EngineError(f"cannot start Spark (master {master}): {exc}") from exc
+    remember_resolved_jars(settings, session.sparkContext.getConf().get("spark.jars", ""))
     session.sparkContext.setLogLevel(conf.get("soundlake.log_level", "ERROR"))
     return session
+
+
+def _resolution_file(settings: Mapping[str, str]) -> Path:
+    """Where the jars that ``spark.jars.*`` settings resolve to are remembered (by their values)."""
+    wanted = "\n".join(f"{k}={v}" for k, v in sorted(settings.items()) if k.startswith("spark.jars"))
+    return ivy_dir() / f"soundlake-resolved-{hashlib.sha256(wanted.encode()).hexdigest()[:16]}.txt"
+
+
+def with_resolved_jars(settings: Mapping[str, str]) -> dict[str, str]:
+    """``settings`` with ``spark.jars.packages`` replaced by the jar files an earlier start
+    resolved them to (``spark.jars``), when every one of them is still there.
+
+    spark-submit resolves packages with Ivy on every start (~1.2 s here, offline); the
+    files it finds are the same until a setting changes, which changes the file's name.
+    """
+    if "spark.jars.packages" not in settings:
+        return dict(settings)
+    try:
+        jars = [j for j in _resolution_file(settings).read_text(encoding="utf-8").splitlines() if j]
+    except OSError:
+        return dict(settings)
+    local = [j.removeprefix("file://") for j in jars if "://" not in j or j.startswith("file://")]
+    if not jars or not all(os.path.isfile(path) for path in local):
+        return dict(settings)
+    out = {k: v for k, v in settings.items() if k != "spark.jars.packages"}
+    out["spark.jars"] = ",".join(jars)
+    return out
+
+
+def remember_resolved_jars(settings: Mapping[str, str], resolved: str) -> None:
+    """Keep the ``spark.jars`` a start with ``spark.jars.packages`` resolved (:func:`with_resolved_jars`)."""
+    if "spark.jars.packages" not in settings or not resolved:
+        return
+    target = _resolution_file(settings)
+    temporary = target.with_name(f"{target.name}.{os.getpid()}")
+    try:
+        temporary.write_text("\n".join(j for j in resolved.split(",") if j) + "\n", encoding="utf-8")
+        temporary.replace(target)
+    except OSError:
+        pass  # only a faster next start is lost
 
 
 @contextlib.contextmanager
