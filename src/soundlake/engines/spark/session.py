@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from soundlake.core.errors import EngineError
+from soundlake.engines.spark.class_sharing import archive_name, with_class_archive
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -182,7 +183,7 @@ def spark_session(
     ivy_dir().mkdir(parents=True, exist_ok=True)
     settings = session_conf(master, conf, app_name=app_name, warehouse_dir=warehouse_dir)
     builder = SparkSession.builder.master(master)
-    for key, value in with_resolved_jars(settings).items():
+    for key, value in with_class_archive(with_resolved_jars(settings), archive_name(settings)).items():
         builder = builder.config(key, value)
     try:
         with jvm_output(os.environ.get(LOG_ENV)):
