@@ -457,7 +457,7 @@ class Engine(Protocol):
 
     def start(self) -> None:
         """Start ahead of the first query, so that starting overlaps other work (Spark:
-        the JVM and the session, warmed up on a local master); cheap engines do nothing."""
+        the JVM and the session); cheap engines do nothing."""
         ...
 
     def close(self) -> None:

@@ -111,7 +111,7 @@ def bind_columns(
 
 
 def bind_over_empty(sql: str, inputs: Sequence[FlowInput], schemas: Mapping[str, pa.Schema], engine: Engine,
-               binder: SqlBinder, settings: SparkSqlSettings) -> tuple[BoundQuery, pa.Schema]:
+                    binder: SqlBinder, settings: SparkSqlSettings) -> tuple[BoundQuery, pa.Schema]:
     """Bind ``sql`` over empty inputs of ``schemas`` (by placeholder): the typed query and its
     result schema. No data is read.
 

@@ -38,7 +38,7 @@ from soundlake.lake.delta_log import inspect_table
 from soundlake.lake.leases import reader_lease
 from soundlake.observe.counts import describe_counts, flow_counts
 from soundlake.observe.events import EventListener, EventLog, read_events
-from soundlake.pipeline.binding import bind_columns, query_schema
+from soundlake.pipeline.binding import SchemaOf, bind_columns, query_schema
 from soundlake.pipeline.context import RunContext, SqlBinder, dataset_uri
 from soundlake.pipeline.definitions import Registry, SourceLocation
 from soundlake.pipeline.engine_support import refuse_unsupported
@@ -162,13 +162,11 @@ def definition_schema(project: Project, sql: str, loaded: Registry) -> pa.Schema
     except GraphError:
         return None  # definitions still incomplete: the lake's tables answer, or the missing table is named
     plan = plan_for(project, graph)
-    lake = project.lake
     engine = make_engine(project, "duckdb")
     try:
         return query_schema(
             sql, plan, engine, catalog=config.catalog, schema=config.schema_, base_dir=project.root,
-            settings=SparkSqlSettings.from_conf(config.pipeline_configuration),
-            stored=lambda t: delta.table_schema(dataset_uri(lake, config.name, t, plan.datasets), lake.storage_options),
+            settings=SparkSqlSettings.from_conf(config.pipeline_configuration), stored=stored_schemas(project, plan),
         )
     finally:
         engine.close()
@@ -242,19 +240,24 @@ def bind_flows(project: Project, plan: UpdatePlan) -> None:
     Raises:
         DefinitionError: naming the flow, its file and line, and what does not bind.
     """
+    engine = make_engine(project, "duckdb")
+    try:
+        bind_columns(plan, engine, catalog=project.config.catalog, schema=project.config.schema_,
+                     settings=SparkSqlSettings.from_conf(project.config.pipeline_configuration),
+                     base_dir=project.root, stored=stored_schemas(project, plan))
+    finally:
+        engine.close()
+
+
+def stored_schemas(project: Project, plan: UpdatePlan) -> SchemaOf:
+    """The schema of a dataset's (or any table's) Delta table in the lake, None when absent."""
     lake = project.lake
 
     def stored(table: TableName) -> pa.Schema | None:
         uri = dataset_uri(lake, project.config.name, table, plan.datasets)
         return delta.table_schema(uri, lake.storage_options)
 
-    engine = make_engine(project, "duckdb")
-    try:
-        bind_columns(plan, engine, catalog=project.config.catalog, schema=project.config.schema_,
-                     settings=SparkSqlSettings.from_conf(project.config.pipeline_configuration),
-                     base_dir=project.root, stored=stored)
-    finally:
-        engine.close()
+    return stored
 
 
 def check_inputs(project: Project, graph: Graph) -> None:
