@@ -206,10 +206,15 @@ def _append_state(spark: SparkSession, rc: ResolvedCdc, view: _Views, state_path
     if remembered:
         events = f"({events} EXCEPT ALL SELECT {cols} FROM {old_v})"
     new = spark.sql(f"{events} UNION ALL SELECT {nulls}, {SEQ}, {OP} FROM {all_v} WHERE {OP} = {TRUNCATE}")
-    writer = new.write.format("delta").mode("append")
-    for key, value in _write_options(commit, "state").items():
+    _append(new, state_path, commit, "state")
+
+
+def _append(frame: DataFrame, path: str, commit: CommitInfo, part: str) -> None:
+    """Append ``frame`` to the Delta table at ``path`` in one commit carrying ``commit``."""
+    writer = frame.write.format("delta").mode("append")
+    for key, value in _write_options(commit, part).items():
         writer = writer.option(key, value)
-    writer.save(state_path)
+    writer.save(path)
 
 
 def _write_options(commit: CommitInfo, part: str) -> dict[str, str]:
@@ -238,10 +243,7 @@ def _write_target(
     target's row count afterwards.
     """
     if target is None:  # the rows written are the commit's own count: no counting pass
-        writer = rows.write.format("delta").mode("append")
-        for key, value in _write_options(commit, "target").items():
-            writer = writer.option(key, value)
-        writer.save(target_path)
+        _append(rows, target_path, commit, "target")
         _, output = last_commit(spark, target_path)
         return CdcMetrics(num_upserted_rows=output, num_output_rows=output, target_rows=output, plan="create")
     rows = rows.persist()
