@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from soundlake.core.errors import ConfigError, SoundlakeError, TransientError
 from soundlake.core.ids import new_run_id
+from soundlake.core.memory import release_freed_memory
 from soundlake.ingest.alert import alert_payload, post_alert
 from soundlake.ingest.config import IngestConfig, IngestTable
 from soundlake.ingest.results import IngestReporter, IngestResult, NullReporter, TableResult
@@ -67,6 +68,7 @@ def run_tables(
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest") as pool:
         futures = [pool.submit(_with_retries, job, config, reporter) for job in jobs]
         results = tuple(f.result() for f in futures)
+    release_freed_memory()  # the batches of every table are gone: give their pages back
     alert_sent, alert_error = False, None
     if config.alert_url and any(r.status == "failed" for r in results):
         alert_error = post_alert(config.alert_url, alert_payload(pipeline, run_id, results))

@@ -138,7 +138,9 @@ class BronzeTable:
         self.fs.create_dir(folder, recursive=True)
         temp = path + ".tmp"
         with self.fs.open_output_stream(temp) as handle:
-            pq.write_table(entries, handle, compression="zstd")
+            # No dictionary: row hashes are all distinct, and trying one per column chunk
+            # cost ~30 MiB of memory and 5x the time on a window of 500,000 rows.
+            pq.write_table(entries, handle, compression="zstd", use_dictionary=False)
         _fsync(self.fs, temp)
         rename(self.fs, temp, path)
         _fsync_dir(self.fs, folder)

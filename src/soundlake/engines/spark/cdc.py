@@ -82,6 +82,8 @@ def apply_cdc(
             state = _load(spark, state_path)
             events_v = _affected_events(spark, rc, view, state, has_truncates)
             _append_state(spark, rc, view, state_path, commit, remembered=state is not None)
+            if state is None and not has_truncates:
+                events_v = _state_just_written(spark, view, state_path)
             rows = spark.sql(target_rows_sql(rc, events_v))
             return _write_target(spark, rc, view, rows, target_path, target, commit)
         finally:
@@ -207,6 +209,20 @@ def _append_state(spark: SparkSession, rc: ResolvedCdc, view: _Views, state_path
         events = f"({events} EXCEPT ALL SELECT {cols} FROM {old_v})"
     new = spark.sql(f"{events} UNION ALL SELECT {nulls}, {SEQ}, {OP} FROM {all_v} WHERE {OP} = {TRUNCATE}")
     _append(new, state_path, commit, "state")
+
+
+def _state_just_written(spark: SparkSession, view: _Views, state_path: str) -> str:
+    """Register the state a first batch has just created; return the view name.
+
+    A new state holds exactly the batch's events, de-duplicated: the target's rows are
+    folded from that Delta version instead of normalising and de-duplicating the events a
+    second time (a pass over the batch and a shuffle fewer).
+    """
+    version, _ = last_commit(spark, state_path)
+    if version is None:
+        raise FlowError(f"the AUTO CDC state at {state_path} was not written")
+    state = spark.read.format("delta").option("versionAsOf", version).load(state_path)
+    return view("cdc_events_written", state.where(f"{OP} < {TRUNCATE}"))
 
 
 def _append(frame: DataFrame, path: str, commit: CommitInfo, part: str) -> None:
