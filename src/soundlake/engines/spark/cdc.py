@@ -71,15 +71,19 @@ def apply_cdc(
     """
     target = _load(spark, target_path)
     rc = resolve(spec, list(events.columns), None if target is None else list(target.columns))
+    state = _load(spark, state_path)
     with _views(spark) as view:
         view("cdc_raw", events)
-        normal = spark.sql(normalise_sql(rc, view.name("cdc_raw"))).persist()
+        normal = spark.sql(normalise_sql(rc, view.name("cdc_raw")))
+        # Later batches read the normalised events several times (checks, new events,
+        # affected keys, the state's set difference): they are cached once. A first batch
+        # reads them twice, the checks only a few columns: caching would cost more.
+        normal = normal if state is None else normal.persist()
         try:
             all_v = view("cdc_all", normal)
             has_truncates = _check_events(spark, rc, all_v)
             batch = spark.sql(dedup_sql(rc, f"(SELECT * FROM {all_v} WHERE {OP} < {TRUNCATE})"))
             view("cdc_batch", batch)
-            state = _load(spark, state_path)
             events_v = _affected_events(spark, rc, view, state, has_truncates)
             _append_state(spark, rc, view, state_path, commit, remembered=state is not None)
             if state is None and not has_truncates:
@@ -87,7 +91,8 @@ def apply_cdc(
             rows = spark.sql(target_rows_sql(rc, events_v))
             return _write_target(spark, rc, view, rows, target_path, target, commit)
         finally:
-            normal.unpersist()
+            if normal.is_cached:
+                normal.unpersist()
 
 
 class _Views:
