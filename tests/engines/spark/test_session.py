@@ -123,3 +123,34 @@ def test_jars_resolved_once_are_used_while_they_are_all_there(tmp_path: Path, mo
     assert with_resolved_jars(other) == other  # other packages: resolved by Ivy
     jar.unlink()
     assert with_resolved_jars(settings) == settings  # a jar is gone: resolved by Ivy again
+
+
+def _cache_buffers_id(spark: Any, frame: Any) -> int:
+    """The id of the RDD that holds ``frame``'s cached blocks (a new one after a recache)."""
+    cached = spark._jsparkSession.sharedState().cacheManager().lookupCachedData(frame._jdf)
+    return int(cached.get().cachedRepresentation().cacheBuilder().cachedColumnBuffers().id())
+
+
+@pytest.mark.spark
+def test_dropping_a_view_keeps_another_flows_cache_of_the_same_table(spark: Any, tmp_path: Path) -> None:
+    from soundlake.engines.spark.session import drop_view
+
+    path = str(tmp_path / "t")
+    spark.range(1000).write.format("delta").save(path)
+    # A flow's cache over the table, registered but not built yet (another flow is reading).
+    cached = spark.read.format("delta").load(path).groupBy().count().persist()
+    try:
+        before = _cache_buffers_id(spark, cached)
+        # Spark's own drop uncaches the view's plan and rebuilds every unloaded cache over it:
+        spark.read.format("delta").load(path).createOrReplaceTempView("other_flows_view")
+        spark.catalog.dropTempView("other_flows_view")
+        rebuilt = _cache_buffers_id(spark, cached)
+        assert rebuilt != before, "Spark no longer rebuilds caches on a view drop: drop_view may go"
+        # soundlake's drop leaves it alone.
+        spark.read.format("delta").load(path).createOrReplaceTempView("other_flows_view")
+        drop_view(spark, "other_flows_view")
+        assert _cache_buffers_id(spark, cached) == rebuilt
+        assert "other_flows_view" not in {t.name for t in spark.catalog.listTables()}
+        assert cached.collect()[0][0] == 1000
+    finally:
+        cached.unpersist()

@@ -37,6 +37,7 @@ from soundlake.engines.spark.cdc_sql import (
     resolve,
     target_rows_sql,
 )
+from soundlake.engines.spark.session import drop_view
 from soundlake.engines.spark.writes import last_commit, table_exists
 
 if TYPE_CHECKING:
@@ -121,7 +122,7 @@ class _Views:
             if frame.is_cached:
                 frame.unpersist()
         for name in self._names:
-            self._spark.catalog.dropTempView(name)
+            drop_view(self._spark, name)
 
 
 @contextmanager

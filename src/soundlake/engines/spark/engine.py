@@ -48,7 +48,7 @@ from soundlake.engines.base import (
     ViewRelation,
 )
 from soundlake.engines.spark.hadoop import hadoop_settings
-from soundlake.engines.spark.session import is_connect, spark_session
+from soundlake.engines.spark.session import drop_view, is_connect, spark_session
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -231,7 +231,7 @@ class SparkEngine:
             raise EngineError(f"Spark failed: {_short(exc)}\n  query: {sql[:2000]}") from exc
         finally:
             for name in names:
-                self.spark.catalog.dropTempView(name)
+                drop_view(self.spark, name)
 
     def write_query(
         self,

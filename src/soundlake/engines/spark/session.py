@@ -75,6 +75,24 @@ def is_connect(master: str, session: object = None) -> bool:
     return str(master).startswith("sc://")
 
 
+def drop_view(spark: SparkSession, name: str) -> None:
+    """Drop soundlake's own temporary view ``name`` without touching Spark's query cache.
+
+    ``spark.catalog.dropTempView`` also uncaches the view's plan, and Spark then discards
+    the blocks of every cached plan that contains it and has not finished loading: a flow
+    dropping its view of a table threw away another flow's half-built cache over the same
+    table version, which was then computed again (the silver streams split was computed
+    three times at S=5). soundlake never caches a view (it persists DataFrames and
+    unpersists them itself), so in a local or cluster session only the name is removed
+    from the session's catalog. Over Spark Connect the server's own drop is used.
+    """
+    jsession = getattr(spark, "_jsparkSession", None)
+    if jsession is None:  # Spark Connect: no JVM on this side
+        spark.catalog.dropTempView(name)
+        return
+    jsession.sessionState().catalog().dropTempView(name)
+
+
 def ivy_dir() -> Path:
     """The Ivy cache where Delta's jars are resolved (``SOUNDLAKE_SPARK_IVY_DIR``)."""
     configured = os.environ.get(IVY_ENV)

@@ -25,7 +25,7 @@ from soundlake.engines.base import (
     SplitCounts,
     WriteOutcome,
 )
-from soundlake.engines.spark.session import is_connect
+from soundlake.engines.spark.session import drop_view, is_connect
 from soundlake.lake.delta_log import local_newest_commit
 
 if TYPE_CHECKING:
@@ -156,8 +156,8 @@ def staged(frame: DataFrame, split: ExpectationSplit) -> Iterator[tuple[SplitCou
         yield counts, violated, flagged_view, columns
     finally:
         flagged.unpersist()
-        spark.catalog.dropTempView(flagged_view)
-        spark.catalog.dropTempView(source)
+        drop_view(spark, flagged_view)
+        drop_view(spark, source)
 
 
 def write_quarantine(
