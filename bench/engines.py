@@ -3,8 +3,10 @@
 For each scale S (generated source data, ``soundlake source generate --scale S``) and each
 engine, a fresh copy of the Spotify reference project runs ``soundlake job`` (ingestion
 into bronze, then a pipeline update) in a child process. Peak memory is the highest sum
-of the RSS of the child and all its descendants (the JVM for Spark), sampled every 50 ms.
-Prints seconds, peak memory and the Spark / DuckDB ratio.
+of the RSS of the child and all its descendants (the JVM for Spark), sampled every 50 ms;
+the child also samples its own RSS by phase (``py ingest``: the engine-independent
+ingestion into bronze; ``py update``: the pipeline update, where the soundlake process is
+Spark's driver program). Prints seconds, peak memory and the Spark / DuckDB ratio.
 
     python bench/engines.py            # S = 1 and S = 5
     python bench/engines.py --quick    # S = 1 only
@@ -30,15 +32,26 @@ from pathlib import Path
 import psutil
 
 CHILD = r"""
-import json, sys, time
+import json, sys, threading, time
+import psutil
 from soundlake.project.context import Project
 from soundlake.project.job import run_job
+me = psutil.Process()
+peaks = {"ingest": 0, "update": 0}
+phase = ["ingest"]
+def sample():
+    while True:
+        rss = me.memory_info().rss
+        peaks[phase[0]] = max(peaks[phase[0]], rss)
+        time.sleep(0.05)
+threading.Thread(target=sample, daemon=True).start()
 project = Project.open(sys.argv[1], overrides={"engine": sys.argv[2]})
 start = time.perf_counter()
-result = run_job(project)
+result = run_job(project, after_ingest=lambda _: phase.__setitem__(0, "update"))
 seconds = time.perf_counter() - start
 errors = dict(result.update.errors) if result.update is not None else {"ingest": "failed"}
-print(json.dumps({"ok": result.ok, "seconds": seconds, "errors": errors}))
+print(json.dumps({"ok": result.ok, "seconds": seconds, "errors": errors,
+                  "ingest_mib": peaks["ingest"] / 2**20, "update_mib": peaks["update"] / 2**20}))
 """
 
 
@@ -127,8 +140,8 @@ def main() -> None:
             if args.baseline:
                 subprocess.run(["git", "-C", str(Path(__file__).resolve().parent.parent), "worktree", "remove",
                                 "--force", str(Path(tmp) / "baseline")], check=False, capture_output=True)
-    print(f"{'S':>4} {'engine':<15} {'ok':<5} {'seconds':>9} {'peak MiB':>9} {'python MiB':>10} {'JVM MiB':>8} "
-          f"{'ratio s':>8} {'ratio mem':>9}")
+    print(f"{'S':>4} {'engine':<15} {'ok':<5} {'seconds':>9} {'peak MiB':>9} {'python MiB':>10} "
+          f"{'py ingest':>9} {'py update':>9} {'JVM MiB':>8} {'ratio s':>8} {'ratio mem':>9}")
     base: dict[float, dict[str, object]] = {}
     for scale, engine, result in rows:
         if engine == "duckdb":
@@ -138,6 +151,7 @@ def main() -> None:
         ratio_m = float(result["peak_mib"]) / float(ref["peak_mib"]) if ref else 1.0  # type: ignore[arg-type]
         print(f"{scale:>4g} {engine:<15} {result['ok']!s:<5} {float(result['seconds']):>9.1f} "  # type: ignore[arg-type]
               f"{float(result['peak_mib']):>9.0f} {float(result['python_mib']):>10.0f} "  # type: ignore[arg-type]
+              f"{float(result['ingest_mib']):>9.0f} {float(result['update_mib']):>9.0f} "  # type: ignore[arg-type]
               f"{float(result['jvm_mib']):>8.0f} {ratio_s:>8.1f} {ratio_m:>9.1f}")  # type: ignore[arg-type]
         if not result["ok"]:
             print(f"     errors: {result['errors']}")
