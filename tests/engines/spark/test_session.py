@@ -46,6 +46,16 @@ def test_cluster_master_gets_no_local_defaults() -> None:
     assert conf["spark.sql.adaptive.enabled"] == "true"
 
 
+
+def test_local_driver_uses_the_throughput_collector_unless_the_project_chooses_one() -> None:
+    def options(master: str, conf: dict[str, str]) -> str | None:
+        return session_conf(master, conf, app_name="a", warehouse_dir="/w").get("spark.driver.extraJavaOptions")
+
+    assert options("local[*]", {}) == "-XX:+UseParallelGC"
+    assert options("local[2]", {"spark.driver.extraJavaOptions": "-Dx=1"}) == "-XX:+UseParallelGC -Dx=1"
+    assert options("local[2]", {"spark.driver.extraJavaOptions": "-XX:+UseG1GC"}) == "-XX:+UseG1GC"
+    assert options("spark://host:7077", {}) is None
+
 def test_ivy_dir_is_configurable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("SOUNDLAKE_SPARK_IVY_DIR", str(tmp_path / "ivy"))
     assert ivy_dir() == (tmp_path / "ivy").resolve()
