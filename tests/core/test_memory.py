@@ -35,3 +35,26 @@ def test_freed_batches_leave_the_process() -> None:
     out = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, check=True)
     sizes = json.loads(out.stdout.strip().splitlines()[-1])
     assert sizes["before"] - sizes["after"] > 200 * 2**20, sizes
+
+
+POOL_CHILD = r"""
+import pyarrow as pa
+from soundlake.core.memory import prefer_system_allocator
+prefer_system_allocator()
+prefer_system_allocator()  # idempotent
+print(pa.default_memory_pool().backend_name)
+"""
+
+
+def _pool_after_prefer(env: dict[str, str]) -> str:
+    out = subprocess.run([sys.executable, "-c", POOL_CHILD], capture_output=True, text=True, check=True, env=env)
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_ingestion_allocates_from_the_system_heap_unless_arrow_is_told_otherwise() -> None:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    assert _pool_after_prefer(env) == "system"
+    # The user's own choice of Arrow allocator is kept.
+    assert _pool_after_prefer({**env, "ARROW_DEFAULT_MEMORY_POOL": "mimalloc"}) == "mimalloc"

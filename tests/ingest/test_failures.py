@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from soundlake.core.errors import ConfigError
@@ -97,6 +99,8 @@ def test_no_alert_when_everything_succeeds(
     load(sqlite_url, "initial")
     result = run_tables(lake, sqlite_url, config(alert_url=webhook.url), pipeline="spotify")
     assert result.ok and not result.alert_sent and webhook.bodies == []
+    if not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):  # ingestion chose the system heap
+        assert pa.default_memory_pool().backend_name == "system"
 
 
 def test_unreachable_alert_url_is_reported_not_raised(sqlite_url: str, lake: Lake, load) -> None:

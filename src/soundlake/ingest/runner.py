@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from soundlake.core.errors import ConfigError, SoundlakeError, TransientError
 from soundlake.core.ids import new_run_id
-from soundlake.core.memory import release_freed_memory
+from soundlake.core.memory import prefer_system_allocator, release_freed_memory
 from soundlake.ingest.alert import alert_payload, post_alert
 from soundlake.ingest.config import IngestConfig, IngestTable
 from soundlake.ingest.results import IngestReporter, IngestResult, NullReporter, TableResult
@@ -46,6 +46,7 @@ def run_tables(
         ConfigError: naming the unknown table or column.
     """
     started = time.monotonic()
+    prefer_system_allocator()  # freed batches go back to one heap, not per-thread segments
     reporter = reporter or NullReporter()
     run_id = run_id or new_run_id()
     specs = _unique(list(config.tables if tables is None else tables))

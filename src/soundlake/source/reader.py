@@ -52,7 +52,7 @@ class ReadRequest:
     table: TableInfo
     cdc_col: str
     lower: CdcValue | None
-    batch_rows: int = 100_000
+    batch_rows: int = 25_000
 
 
 def read_batches(request: ReadRequest) -> Iterator[pa.RecordBatch]:
