@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+
+from soundlake.core.memory import ARROW_POOL_ENV
 
 CHILD = r"""
 import json, threading
@@ -52,9 +55,7 @@ def _pool_after_prefer(env: dict[str, str]) -> str:
 
 
 def test_ingestion_allocates_from_the_system_heap_unless_arrow_is_told_otherwise() -> None:
-    import os
-
-    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    env = {k: v for k, v in os.environ.items() if k != ARROW_POOL_ENV}
     assert _pool_after_prefer(env) == "system"
     # The user's own choice of Arrow allocator is kept.
-    assert _pool_after_prefer({**env, "ARROW_DEFAULT_MEMORY_POOL": "mimalloc"}) == "mimalloc"
+    assert _pool_after_prefer({**env, ARROW_POOL_ENV: "mimalloc"}) == "mimalloc"

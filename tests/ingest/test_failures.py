@@ -18,6 +18,7 @@ import pyarrow as pa
 import pytest
 
 from soundlake.core.errors import ConfigError
+from soundlake.core.memory import ARROW_POOL_ENV
 from soundlake.ingest.config import IngestTable
 from soundlake.ingest.results import NullReporter
 from soundlake.ingest.runner import run_tables
@@ -99,7 +100,7 @@ def test_no_alert_when_everything_succeeds(
     load(sqlite_url, "initial")
     result = run_tables(lake, sqlite_url, config(alert_url=webhook.url), pipeline="spotify")
     assert result.ok and not result.alert_sent and webhook.bodies == []
-    if not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):  # ingestion chose the system heap
+    if not os.environ.get(ARROW_POOL_ENV):  # ingestion chose the system heap
         assert pa.default_memory_pool().backend_name == "system"
 
 

@@ -9,6 +9,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from soundlake.core.config import StrictModel
 from soundlake.core.durations import EXAMPLES, UNIT_SECONDS, parse_duration
 from soundlake.core.errors import ConfigError
+from soundlake.source.config import DEFAULT_BATCH_ROWS
 
 
 @dataclass(frozen=True)
@@ -150,8 +151,7 @@ class IngestConfig(StrictModel):
         alert_url: When set, a failed run POSTs a JSON alert here (the seed's Logic App).
         workers: How many tables are ingested at once.
         batch_rows: Rows per Arrow batch / Parquet row group streamed from the source
-            (25,000: four tables at once stay near 250 MiB in all; larger batches buy
-            little speed and cost memory in proportion).
+            (default :data:`~soundlake.source.config.DEFAULT_BATCH_ROWS`).
         retries: Attempts for transient errors before a table is marked failed.
         backoff_seconds: Delay before the first retry; it doubles for each next one.
         lookback: Default look-back window of every table (``"0"``: the plain watermark).
@@ -162,7 +162,7 @@ class IngestConfig(StrictModel):
     tables: list[IngestTable] = Field(default_factory=list)
     alert_url: str | None = None
     workers: int = Field(default=4, ge=1, le=64)
-    batch_rows: int = Field(default=25_000, ge=1)
+    batch_rows: int = Field(default=DEFAULT_BATCH_ROWS, ge=1)
     retries: int = Field(default=3, ge=1, le=20)
     backoff_seconds: float = Field(default=1.0, ge=0, le=60)
     lookback: str = "0"

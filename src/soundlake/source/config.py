@@ -7,6 +7,9 @@ from pydantic import Field
 from soundlake.core.config import StrictModel
 
 DEFAULT_SOURCE_URL = "sqlite:///source.db"
+DEFAULT_BATCH_ROWS = 25_000
+"""Rows per Arrow batch read from a source (``ingest.batch_rows``): four tables read at once
+stay near 250 MiB in all; larger batches buy little speed and cost memory in proportion."""
 
 
 class SourceConfig(StrictModel):

@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from soundlake.core.errors import SoundlakeError, SourceError
+from soundlake.source.config import DEFAULT_BATCH_ROWS
 from soundlake.source.dialects import first_line, is_transient, transient_error
 from soundlake.source.introspect import ColumnInfo, TableInfo
 
@@ -52,7 +53,7 @@ class ReadRequest:
     table: TableInfo
     cdc_col: str
     lower: CdcValue | None
-    batch_rows: int = 25_000
+    batch_rows: int = DEFAULT_BATCH_ROWS
 
 
 def read_batches(request: ReadRequest) -> Iterator[pa.RecordBatch]:
