@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from soundlake.lake.storage import Lake
 
@@ -22,6 +23,11 @@ TUTORIAL = Path(
     os.environ.get("SOUNDLAKE_TUTORIAL_DIR") or REPO.parent / "shared" / "reference-data" / "tutorial"
 )
 DEFAULT_PG = "postgresql+psycopg://soundlake:soundlake@127.0.0.1:5432/postgres"
+
+# No wall-clock limits in tests (performance lives in bench/): Hypothesis' per-example
+# deadline would fail a correct test on a loaded machine, e.g. with two pytest workers.
+settings.register_profile("soundlake", deadline=None)
+settings.load_profile("soundlake")
 
 
 @pytest.fixture(scope="session")
@@ -72,10 +78,18 @@ def pg_url(pg_server: str) -> Iterator[str]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests that use PostgreSQL fixtures carry the ``postgres`` marker automatically."""
+    """Tests that use PostgreSQL fixtures carry the ``postgres`` marker automatically, and
+    files with slow or Spark tests run first.
+
+    With several workers (pytest-xdist, a file per worker) a long file picked up last
+    keeps one worker busy alone at the end; heavy files first let the many short ones
+    fill the gaps. The order within and between files is otherwise the collection order.
+    """
     for item in items:
         if "pg_url" in getattr(item, "fixturenames", ()) or "pg_server" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.postgres)
+    heavy = {item.path for item in items if item.get_closest_marker("slow") or item.get_closest_marker("spark")}
+    items.sort(key=lambda item: item.path not in heavy)
 
 
 @pytest.fixture()
