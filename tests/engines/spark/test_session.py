@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from soundlake.engines.spark.session import (
+    COMPILER_DIRECTIVES,
     DELTA_SESSION_CONF,
     delta_maven_coordinates,
     ivy_dir,
@@ -51,10 +55,36 @@ def test_local_driver_uses_the_throughput_collector_unless_the_project_chooses_o
     def options(master: str, conf: dict[str, str]) -> str | None:
         return session_conf(master, conf, app_name="a", warehouse_dir="/w").get("spark.driver.extraJavaOptions")
 
-    assert options("local[*]", {}) == "-XX:+UseParallelGC"
-    assert options("local[2]", {"spark.driver.extraJavaOptions": "-Dx=1"}) == "-XX:+UseParallelGC -Dx=1"
-    assert options("local[2]", {"spark.driver.extraJavaOptions": "-XX:+UseG1GC"}) == "-XX:+UseG1GC"
+    directives = f"-XX:+UnlockDiagnosticVMOptions -XX:CompilerDirectivesFile={COMPILER_DIRECTIVES}"
+    assert options("local[*]", {}) == f"-XX:+UseParallelGC {directives}"
+    assert options("local[2]", {"spark.driver.extraJavaOptions": "-Dx=1"}) == f"-XX:+UseParallelGC {directives} -Dx=1"
+    assert options("local[2]", {"spark.driver.extraJavaOptions": "-XX:+UseG1GC"}) == f"{directives} -XX:+UseG1GC"
+    own = "-XX:CompilerDirectivesFile=/mine.json"
+    assert options("local[2]", {"spark.driver.extraJavaOptions": own}) == f"-XX:+UseParallelGC {own}"
     assert options("spark://host:7077", {}) is None
+
+
+def test_compiler_directives_keep_c2_off_planning_libraries_only() -> None:
+    # The file ships with the package, is JSON the JVM accepts (quoted keys), and never
+    # names the packages whose code runs per row: generated code, Parquet, shuffles.
+    rules = json.loads(COMPILER_DIRECTIVES.read_text(encoding="utf-8"))
+    assert [rule["c2"] for rule in rules] == [{"Exclude": True}]
+    patterns = rules[0]["match"]
+    assert "org/codehaus/janino/*.*" in patterns and "org/antlr/*.*" in patterns
+    assert not [p for p in patterns if p.startswith(("org/apache/spark", "org/apache/parquet", "scala/"))]
+
+
+def test_the_jvm_accepts_the_compiler_directives() -> None:
+    java = shutil.which("java")
+    if java is None:
+        pytest.skip("no java on PATH")
+    result = subprocess.run(
+        [java, "-XX:+UnlockDiagnosticVMOptions", f"-XX:CompilerDirectivesFile={COMPILER_DIRECTIVES}", "-version"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "1 compiler directives added" in result.stdout + result.stderr
+
 
 def test_ivy_dir_is_configurable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("SOUNDLAKE_SPARK_IVY_DIR", str(tmp_path / "ivy"))
