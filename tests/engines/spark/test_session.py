@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -74,13 +75,13 @@ def test_compiler_directives_keep_c2_off_planning_libraries_only() -> None:
     assert not [p for p in patterns if p.startswith(("org/apache/spark", "org/apache/parquet", "scala/"))]
 
 
-def test_the_jvm_accepts_the_compiler_directives() -> None:
+def test_the_jvm_accepts_the_local_driver_options() -> None:
     java = shutil.which("java")
     if java is None:
         pytest.skip("no java on PATH")
+    options = session_conf("local[1]", {}, app_name="a", warehouse_dir="/w")["spark.driver.extraJavaOptions"]
     result = subprocess.run(
-        [java, "-XX:+UnlockDiagnosticVMOptions", f"-XX:CompilerDirectivesFile={COMPILER_DIRECTIVES}", "-version"],
-        capture_output=True, text=True, timeout=60, check=False,
+        [java, *shlex.split(options), "-version"], capture_output=True, text=True, timeout=60, check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "1 compiler directives added" in result.stdout + result.stderr

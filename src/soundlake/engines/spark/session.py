@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from soundlake.core.errors import EngineError
-from soundlake.engines.spark.class_sharing import archive_name, with_class_archive
+from soundlake.engines.spark.class_sharing import DRIVER_OPTIONS, archive_name, with_class_archive
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -162,7 +162,7 @@ def with_local_jvm_options(settings: Mapping[str, str]) -> dict[str, str]:
     """``spark.driver.extraJavaOptions`` with :data:`LOCAL_COLLECTOR` (unless the options
     already choose a collector, ``-XX:+Use...GC``) and :data:`COMPILER_DIRECTIVES` (unless
     they give a directives file or the file is missing) added."""
-    options = settings.get("spark.driver.extraJavaOptions", "")
+    options = settings.get(DRIVER_OPTIONS, "")
     added: list[str] = []
     if not re.search(r"-XX:\+Use\w*GC\b", options):
         added.append(LOCAL_COLLECTOR)
@@ -172,7 +172,7 @@ def with_local_jvm_options(settings: Mapping[str, str]) -> dict[str, str]:
         added += ["-XX:+UnlockDiagnosticVMOptions", f"-XX:CompilerDirectivesFile={path}"]
     if not added:
         return {}
-    return {"spark.driver.extraJavaOptions": " ".join(part for part in (*added, options) if part)}
+    return {DRIVER_OPTIONS: " ".join(part for part in (*added, options) if part)}
 
 
 #: Spark's default ``spark.sql.autoBroadcastJoinThreshold`` (10 MiB).
