@@ -43,6 +43,8 @@ def test_cluster_master_gets_no_local_defaults() -> None:
     conf = session_conf("spark://host:7077", {}, app_name="app", warehouse_dir="/tmp/wh")
     assert "spark.driver.memory" not in conf
     assert "spark.sql.shuffle.partitions" not in conf
+    assert "spark.shuffle.compress" not in conf  # a cluster's shuffles cross the network
+    assert "spark.sql.inMemoryColumnarStorage.compressed" not in conf
     assert conf["spark.sql.catalog.spark_catalog"].endswith("DeltaCatalog")
     # What decides results (time zone) and what lets parallel flows share executors
     # apply on a cluster as on a laptop.
@@ -109,6 +111,9 @@ def test_local_session_writes_and_reads_delta(spark: Any, tmp_path: Path) -> Non
     spark.sql(f"INSERT INTO delta.`{path}` VALUES (10)")
     assert sorted(r.id for r in spark.read.format("delta").load(path).collect()) == [0, 1, 2, 10]
     assert spark.conf.get("spark.ui.enabled") == "false"
+    # One machine: persisted rows and shuffle files stay uncompressed (CPU over bytes).
+    assert spark.conf.get("spark.sql.inMemoryColumnarStorage.compressed") == "false"
+    assert spark.sparkContext.getConf().get("spark.shuffle.compress") == "false"
 
 
 @pytest.mark.slow

@@ -52,6 +52,10 @@ COMMON_DEFAULTS: Mapping[str, str] = {
 
 #: Settings for one machine (``local[...]``): few shuffle partitions and Delta snapshot
 #: partitions (a laptop has a few cores, not 200 task slots), no UI, loopback only.
+#: Memory and the local disk are plentiful next to the few cores that run every task, so
+#: CPU is not spent making them smaller: rows soundlake persists for one flow (the
+#: expectation split, AUTO CDC batches) are cached uncompressed, and shuffle files, which
+#: never leave the machine, are written uncompressed (docs/spark.md has the figures).
 LOCAL_DEFAULTS: Mapping[str, str] = {
     "spark.sql.shuffle.partitions": "4",
     "spark.default.parallelism": "4",
@@ -60,6 +64,8 @@ LOCAL_DEFAULTS: Mapping[str, str] = {
     "spark.driver.bindAddress": "127.0.0.1",
     "spark.driver.memory": "2g",
     "spark.databricks.delta.snapshotPartitions": "2",
+    "spark.sql.inMemoryColumnarStorage.compressed": "false",
+    "spark.shuffle.compress": "false",
 }
 
 DELTA_SESSION_CONF: Mapping[str, str] = {
