@@ -15,6 +15,12 @@ Spark's driver program). Prints seconds, peak memory and the Spark / DuckDB rati
 ``--baseline REV`` checks REV out into a temporary git worktree and runs the Spark job a
 second time with that code (``PYTHONPATH``), so before and after come from one run on
 the same machine and data.
+
+``--repeat N`` runs every (scale, engine) N times, in rounds that alternate the engines,
+each on a fresh copy of the scale's project (generated once). The table shows the median
+seconds and every run's seconds; the ratios are of medians; memory is the highest of the
+N runs. A shared 2-core machine moves a single job's time by 20% or more from one minute
+to the next, so a ratio from one run each is a sample, not a measurement.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,6 +38,9 @@ import time
 from pathlib import Path
 
 import psutil
+
+#: One job's measurements (a child's JSON plus the sampled memory).
+Result = dict[str, object]
 
 CHILD = r"""
 import json, sys, threading, time
@@ -80,7 +91,7 @@ def rss_parts(proc: psutil.Process) -> tuple[int, int]:
     return own, children
 
 
-def run_child(project: Path, engine: str, code: Path | None = None) -> dict[str, object]:
+def run_child(project: Path, engine: str, code: Path | None = None) -> Result:
     """Run the job in a child process (with the soundlake of ``code``/src when given);
     return its JSON result plus ``peak_mib`` (the process tree), ``python_mib`` (the
     soundlake process alone: the driver program) and ``jvm_mib`` (its descendants)."""
@@ -108,9 +119,39 @@ def run_child(project: Path, engine: str, code: Path | None = None) -> dict[str,
     out, _ = child.communicate()
     done.set()
     sampler.join()
-    result = json.loads(out.strip().splitlines()[-1])
+    result: Result = json.loads(out.strip().splitlines()[-1])
     result["peak_mib"], result["python_mib"], result["jvm_mib"] = (v / 2**20 for v in peaks)
     return result
+
+
+def summarise(results: list[Result]) -> Result:
+    """One row from repeated runs: median seconds, every run's seconds, highest memory."""
+    seconds = [float(r["seconds"]) for r in results]  # type: ignore[arg-type]
+    row: Result = {key: max(float(r[key]) for r in results)  # type: ignore[arg-type]
+                   for key in ("peak_mib", "python_mib", "ingest_mib", "update_mib", "jvm_mib")}
+    row.update(ok=all(bool(r["ok"]) for r in results), seconds=statistics.median(seconds), runs=seconds,
+               errors=[r["errors"] for r in results if not r["ok"]])
+    return row
+
+
+def print_table(rows: list[tuple[float, str, Result]]) -> None:
+    """The table: one row per (scale, engine); ratios against DuckDB at the same scale."""
+    print(f"{'S':>4} {'engine':<15} {'ok':<5} {'seconds':>9} {'peak MiB':>9} {'python MiB':>10} "
+          f"{'py ingest':>9} {'py update':>9} {'JVM MiB':>8} {'ratio s':>8} {'ratio mem':>9}  runs (s)")
+    base: dict[float, Result] = {}
+    for scale, engine, result in rows:
+        if engine == "duckdb":
+            base[scale] = result
+        ref = base.get(scale)
+        ratio_s = float(result["seconds"]) / float(ref["seconds"]) if ref else 1.0  # type: ignore[arg-type]
+        ratio_m = float(result["peak_mib"]) / float(ref["peak_mib"]) if ref else 1.0  # type: ignore[arg-type]
+        runs = ", ".join(f"{v:.1f}" for v in result["runs"])  # type: ignore[attr-defined]
+        print(f"{scale:>4g} {engine:<15} {result['ok']!s:<5} {float(result['seconds']):>9.1f} "  # type: ignore[arg-type]
+              f"{float(result['peak_mib']):>9.0f} {float(result['python_mib']):>10.0f} "  # type: ignore[arg-type]
+              f"{float(result['ingest_mib']):>9.0f} {float(result['update_mib']):>9.0f} "  # type: ignore[arg-type]
+              f"{float(result['jvm_mib']):>8.0f} {ratio_s:>8.2f} {ratio_m:>9.1f}  {runs}")  # type: ignore[arg-type]
+        if not result["ok"]:
+            print(f"     errors: {result['errors']}")
 
 
 def main() -> None:
@@ -118,43 +159,37 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="S = 1 only")
     parser.add_argument("--scales", default="1,5", help="comma-separated scales")
     parser.add_argument("--baseline", help="a git revision whose code also runs the Spark job")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per scale and engine (median shown)")
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     scales = [1.0] if args.quick else [float(s) for s in args.scales.split(",")]
-    rows = []
+    repo = Path(__file__).resolve().parent.parent
+    rows: list[tuple[float, str, Result]] = []
     with tempfile.TemporaryDirectory(prefix="sl-bench-engines-") as tmp:
         runs: list[tuple[str, str, Path | None]] = [("duckdb", "duckdb", None)]
         if args.baseline:
             code = Path(tmp) / "baseline"
-            repo = Path(__file__).resolve().parent.parent
             subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", str(code), args.baseline],
                            check=True, capture_output=True)
             runs.append((f"spark@{args.baseline[:7]}", "spark", code))
         runs.append(("spark", "spark", None))
         try:
             for scale in scales:
-                for label, engine, code_dir in runs:
-                    project = prepare(Path(tmp) / f"s{scale:g}-{label}", scale)
-                    result = run_child(project, engine, code_dir)
-                    rows.append((scale, label, result))
+                template = prepare(Path(tmp) / f"s{scale:g}", scale)
+                results: dict[str, list[Result]] = {label: [] for label, _, _ in runs}
+                for round_ in range(args.repeat):
+                    for label, engine, code_dir in runs:
+                        project = Path(tmp) / f"s{scale:g}-{label}-{round_}"
+                        shutil.copytree(template, project)
+                        results[label].append(run_child(project, engine, code_dir))
+                        shutil.rmtree(project, ignore_errors=True)
+                rows.extend((scale, label, summarise(results[label])) for label, _, _ in runs)
         finally:
             if args.baseline:
-                subprocess.run(["git", "-C", str(Path(__file__).resolve().parent.parent), "worktree", "remove",
-                                "--force", str(Path(tmp) / "baseline")], check=False, capture_output=True)
-    print(f"{'S':>4} {'engine':<15} {'ok':<5} {'seconds':>9} {'peak MiB':>9} {'python MiB':>10} "
-          f"{'py ingest':>9} {'py update':>9} {'JVM MiB':>8} {'ratio s':>8} {'ratio mem':>9}")
-    base: dict[float, dict[str, object]] = {}
-    for scale, engine, result in rows:
-        if engine == "duckdb":
-            base[scale] = result
-        ref = base.get(scale)
-        ratio_s = float(result["seconds"]) / float(ref["seconds"]) if ref else 1.0  # type: ignore[arg-type]
-        ratio_m = float(result["peak_mib"]) / float(ref["peak_mib"]) if ref else 1.0  # type: ignore[arg-type]
-        print(f"{scale:>4g} {engine:<15} {result['ok']!s:<5} {float(result['seconds']):>9.1f} "  # type: ignore[arg-type]
-              f"{float(result['peak_mib']):>9.0f} {float(result['python_mib']):>10.0f} "  # type: ignore[arg-type]
-              f"{float(result['ingest_mib']):>9.0f} {float(result['update_mib']):>9.0f} "  # type: ignore[arg-type]
-              f"{float(result['jvm_mib']):>8.0f} {ratio_s:>8.1f} {ratio_m:>9.1f}")  # type: ignore[arg-type]
-        if not result["ok"]:
-            print(f"     errors: {result['errors']}")
+                subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(Path(tmp) / "baseline")],
+                               check=False, capture_output=True)
+    print_table(rows)
 
 
 if __name__ == "__main__":
