@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import io
+from concurrent.futures import ThreadPoolExecutor, wait
 from types import TracebackType
 from typing import Any
 
@@ -130,14 +131,37 @@ class BulkWriter:
                 col = pc.cast(col, pa.string())
             columns.append(col)
         if self._adbc is not None:
-            with self._adbc.cursor() as cur:
-                cur.adbc_ingest(table, pa.table(columns, names=data.column_names), mode="append")
+            self._ingest_adbc(table, pa.table(columns, names=data.column_names))
             return
         names = ", ".join(f'"{n}"' for n in data.column_names)
         marks = ", ".join("?" * data.num_columns)
         self._raw.driver_connection.executemany(
             f'INSERT INTO "{table}" ({names}) VALUES ({marks})', zip(*(c.to_pylist() for c in columns))
         )
+
+    def _ingest_adbc(self, table: str, data: pa.Table) -> None:
+        """ADBC bulk ingest in a helper thread, so that Ctrl-C is not lost.
+
+        In the main thread the ADBC driver manager replaces Python's SIGINT handler for
+        the length of the call and asks the driver to cancel instead; the SQLite driver
+        does not stop an ingest, so the interrupt vanished and the load went on. From
+        another thread ADBC leaves signals alone: Ctrl-C raises KeyboardInterrupt here,
+        after the chunk being written has finished (the connection is not used by two
+        threads at once), and the writer's transaction is rolled back.
+        """
+        adbc = self._adbc
+
+        def ingest() -> None:
+            with adbc.cursor() as cur:
+                cur.adbc_ingest(table, data, mode="append")
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="soundlake-ingest") as pool:
+            future = pool.submit(ingest)
+            try:
+                future.result()
+            except KeyboardInterrupt:
+                wait([future])
+                raise
 
     def _write_postgres(self, table: str, data: pa.Table) -> None:
         buffer = io.BytesIO()
