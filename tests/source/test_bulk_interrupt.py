@@ -33,11 +33,18 @@ LOADER = textwrap.dedent(
     """
 )
 
+# Python with SIGINT at its default even when the test runner ignores it (as a runner
+# started in the background of a non-interactive shell does).
+WITH_SIGINT = [
+    sys.executable, "-c",
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.executable, [sys.executable, *sys.argv[1:]])",
+]
+
 
 def test_ctrl_c_during_an_adbc_ingest_interrupts_and_rolls_back(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'source.db'}"
     proc = subprocess.Popen(
-        [sys.executable, "-c", LOADER, url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*WITH_SIGINT, "-c", LOADER, url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "loading", proc.stderr.read() if proc.stderr else ""
