@@ -41,3 +41,14 @@ def soundlake(
         capture_output=True, text=True, cwd=cwd, env=child, timeout=timeout, check=False,
         stdin=subprocess.DEVNULL,  # a prompt would fail at once instead of waiting for input
     )
+
+
+PYTHON_WITH_SIGINT = [
+    sys.executable, "-c",
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.executable, [sys.executable, *sys.argv[1:]])",
+]
+"""``python`` with SIGINT at its default, as from a terminal, for tests that press Ctrl-C.
+
+A runner started in the background of a non-interactive shell ignores SIGINT, children
+inherit that, and Python then installs no KeyboardInterrupt handler: such a test would
+measure the runner, not soundlake."""

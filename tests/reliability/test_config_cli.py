@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli import soundlake
+from tests.cli import PYTHON_WITH_SIGINT, soundlake
 
 GOOD = "name: p\nstorage: lake\n"
 
@@ -260,21 +260,12 @@ def test_deeply_nested_query_is_one_line(tmp_path: Path) -> None:
     one_line_error(cli(root, "query", sql), "nested too deeply", code=1)
 
 
-# Starts Python with SIGINT at its default, as from a terminal. A runner started in the
-# background of a non-interactive shell ignores SIGINT, children inherit that, and Python
-# then installs no KeyboardInterrupt handler: the test would measure the runner.
-WITH_SIGINT = [
-    sys.executable, "-c",
-    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.executable, [sys.executable, *sys.argv[1:]])",
-]
-
-
 def test_ctrl_c_is_one_line_and_exit_130(tmp_path: Path) -> None:
     """Clear errors: Ctrl-C during a long command prints 'interrupted', exit 130, no traceback."""
     root = write_config(tmp_path, GOOD)
     env = dict(os.environ, COLUMNS="200")
     proc = subprocess.Popen(
-        [*WITH_SIGINT, "-m", "soundlake.cli.main", "--project", str(root), "source", "generate", "--scale", "50"],
+        [*PYTHON_WITH_SIGINT, "-m", "soundlake.cli.main", "--project", str(root), "source", "generate", "--scale", "50"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, stdin=subprocess.DEVNULL,
     )
     # wait until the generator is writing (the database exists), then interrupt

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
 
 import sqlalchemy as sa
+
+from tests.cli import PYTHON_WITH_SIGINT
 
 # Loads 40 chunks of 1.5 million rows through BulkWriter (each ingest takes ~0.5-1 s);
 # prints "loading" once the first chunk is in, "done" if the load ran to the end.
@@ -33,18 +34,10 @@ LOADER = textwrap.dedent(
     """
 )
 
-# Python with SIGINT at its default even when the test runner ignores it (as a runner
-# started in the background of a non-interactive shell does).
-WITH_SIGINT = [
-    sys.executable, "-c",
-    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.executable, [sys.executable, *sys.argv[1:]])",
-]
-
-
 def test_ctrl_c_during_an_adbc_ingest_interrupts_and_rolls_back(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'source.db'}"
     proc = subprocess.Popen(
-        [*WITH_SIGINT, "-c", LOADER, url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*PYTHON_WITH_SIGINT, "-c", LOADER, url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "loading", proc.stderr.read() if proc.stderr else ""

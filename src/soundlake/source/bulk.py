@@ -11,10 +11,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,6 +29,8 @@ from soundlake.core.errors import SourceError
 from soundlake.source.db import TABLE_NAMES, dialect_of
 from soundlake.source.schema import metadata
 
+T = TypeVar("T")
+
 
 class BulkWriter:
     """Append Arrow tables to the reference tables; commit on clean exit, roll back on error."""
@@ -36,6 +40,7 @@ class BulkWriter:
         self.dialect = dialect_of(engine)
         self._raw: Any = None
         self._adbc: Any = None
+        self._adbc_thread: ThreadPoolExecutor | None = None
         self._sa_conn: sa.Connection | None = None
         database = engine.url.database if self.dialect == "sqlite" else None
         self._sqlite_file = database if database not in (None, "", ":memory:") else None
@@ -44,11 +49,14 @@ class BulkWriter:
         if self._sqlite_file is not None:
             import adbc_driver_sqlite.dbapi as adbc_sqlite
 
-            self._adbc = adbc_sqlite.connect(self._sqlite_file, autocommit=True)
-            with self._adbc.cursor() as cur:
-                cur.execute("PRAGMA journal_mode=WAL")
-                cur.execute("PRAGMA synchronous=OFF")
-                cur.execute("BEGIN")
+            sqlite_file = self._sqlite_file
+            self._adbc_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="soundlake-adbc")
+            try:
+                self._adbc = self._on_adbc_thread(lambda: adbc_sqlite.connect(sqlite_file, autocommit=True))
+                self._adbc_execute("PRAGMA journal_mode=WAL", "PRAGMA synchronous=OFF", "BEGIN")
+            except BaseException:
+                self._close_adbc()
+                raise
         elif self.dialect in ("sqlite", "postgresql"):
             self._raw = self.engine.raw_connection()
             if self.dialect == "sqlite":
@@ -66,9 +74,8 @@ class BulkWriter:
     ) -> None:
         try:
             if self._adbc is not None:
-                with self._adbc.cursor() as cur:
-                    cur.execute("COMMIT" if exc_type is None else "ROLLBACK")
-                self._adbc.close()
+                self._adbc_execute("COMMIT" if exc_type is None else "ROLLBACK")
+                self._close_adbc()
             elif self._raw is not None:
                 if exc_type is None:
                     self._raw.commit()
@@ -84,7 +91,9 @@ class BulkWriter:
                     self._sa_conn.rollback()
                 self._sa_conn.close()
         finally:
-            self._adbc = None
+            if self._adbc_thread is not None:  # COMMIT or ROLLBACK failed: close, keep its error
+                with contextlib.suppress(Exception):
+                    self._close_adbc()
             self._raw = None
             self._sa_conn = None
 
@@ -95,9 +104,7 @@ class BulkWriter:
             with self._raw.driver_connection.cursor() as cur:
                 cur.execute(f"TRUNCATE {names}")
         elif self._adbc is not None:
-            with self._adbc.cursor() as cur:
-                for name in TABLE_NAMES:
-                    cur.execute(f'DELETE FROM "{name}"')
+            self._adbc_execute(*(f'DELETE FROM "{name}"' for name in TABLE_NAMES))
         elif self.dialect == "sqlite":
             for name in TABLE_NAMES:
                 self._raw.driver_connection.execute(f'DELETE FROM "{name}"')
@@ -131,7 +138,8 @@ class BulkWriter:
                 col = pc.cast(col, pa.string())
             columns.append(col)
         if self._adbc is not None:
-            self._ingest_adbc(table, pa.table(columns, names=data.column_names))
+            ready = pa.table(columns, names=data.column_names)
+            self._with_adbc_cursor(lambda cur: cur.adbc_ingest(table, ready, mode="append"))
             return
         names = ", ".join(f'"{n}"' for n in data.column_names)
         marks = ", ".join("?" * data.num_columns)
@@ -139,29 +147,52 @@ class BulkWriter:
             f'INSERT INTO "{table}" ({names}) VALUES ({marks})', zip(*(c.to_pylist() for c in columns))
         )
 
-    def _ingest_adbc(self, table: str, data: pa.Table) -> None:
-        """ADBC bulk ingest in a helper thread, so that Ctrl-C is not lost.
+    def _adbc_execute(self, *statements: str) -> None:
+        def execute(cur: Any) -> None:
+            for statement in statements:
+                cur.execute(statement)
 
-        In the main thread the ADBC driver manager replaces Python's SIGINT handler for
-        the length of the call and asks the driver to cancel instead; the SQLite driver
-        does not stop an ingest, so the interrupt vanished and the load went on. From
-        another thread ADBC leaves signals alone: Ctrl-C raises KeyboardInterrupt here,
-        after the chunk being written has finished (the connection is not used by two
-        threads at once), and the writer's transaction is rolled back.
-        """
+        self._with_adbc_cursor(execute)
+
+    def _with_adbc_cursor(self, use: Callable[[Any], object]) -> None:
+        """``use(cursor)`` with a cursor of the writer's ADBC connection, on its thread."""
         adbc = self._adbc
 
-        def ingest() -> None:
+        def call() -> None:
             with adbc.cursor() as cur:
-                cur.adbc_ingest(table, data, mode="append")
+                use(cur)
 
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="soundlake-ingest") as pool:
-            future = pool.submit(ingest)
-            try:
-                future.result()
-            except KeyboardInterrupt:
-                wait([future])
-                raise
+        self._on_adbc_thread(call)
+
+    def _on_adbc_thread(self, call: Callable[[], T]) -> T:
+        """Run an ADBC call on the writer's own thread, so that Ctrl-C stays an interrupt.
+
+        In the main thread the ADBC driver manager replaces Python's SIGINT handler for
+        the length of each call and asks the driver to cancel instead: the SQLite driver
+        answers NOT_IMPLEMENTED, so Ctrl-C became a failed write (or was lost when it came
+        as a call ended). On another thread ADBC leaves signals alone: Ctrl-C raises
+        KeyboardInterrupt here once the running call has finished (the connection is never
+        used by two threads at once), and the writer's transaction is rolled back.
+        """
+        assert self._adbc_thread is not None
+        future = self._adbc_thread.submit(call)
+        try:
+            return future.result()
+        except KeyboardInterrupt:
+            wait([future])
+            raise
+
+    def _close_adbc(self) -> None:
+        """Close the ADBC connection (on its thread) and stop the thread."""
+        adbc, thread = self._adbc, self._adbc_thread
+        self._adbc = self._adbc_thread = None
+        if thread is None:
+            return
+        try:
+            if adbc is not None:
+                thread.submit(adbc.close).result()
+        finally:
+            thread.shutdown(wait=True)
 
     def _write_postgres(self, table: str, data: pa.Table) -> None:
         buffer = io.BytesIO()
