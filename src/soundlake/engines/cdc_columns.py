@@ -20,6 +20,17 @@ UPSERT, DELETE, TRUNCATE = 0, 1, 2
 META_COLUMNS = (START_AT, END_AT)
 
 
+def state_table_properties(keys: Sequence[str]) -> dict[str, str]:
+    """Table properties of a new hidden state table: per-file statistics on the keys only.
+
+    The state is only ever read by key (the batch's keys, or their range), never filtered
+    on its values or sequence, so statistics of those columns would go unused; computing
+    them cost Spark's writer ~0.9 CPU-seconds per 5 million events. The keys are the
+    state's first columns.
+    """
+    return {"delta.dataSkippingNumIndexedCols": str(len(keys))}
+
+
 @dataclass(frozen=True)
 class CdcColumns:
     """The target's columns for a spec.

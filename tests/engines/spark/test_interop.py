@@ -105,3 +105,61 @@ def test_spark_continues_a_flow_started_by_duckdb(spark: Any, tmp_path: Path) ->
                  state_uri=str(tmp_path / "state"), commit=CommitInfo("pipe/flow", 1))
     spark_apply(spark, spec, events[18:], tmp_path, 2)
     assert delta_rows(tmp_path / "target") == canonical(reference(ref_for(2), events))
+
+
+def state_statistics(state: Path) -> tuple[dict[str, str], set[str]]:
+    """The state table's properties, and the columns its files have statistics for."""
+    table = deltalake.DeltaTable(str(state))
+    columns: set[str] = set()
+    for entry in sorted(state.glob("_delta_log/*.json")):
+        for line in entry.read_text().splitlines():
+            if '"add"' in line:
+                import json
+
+                stats = json.loads(json.loads(line)["add"]["stats"])
+                columns |= set(stats.get("minValues", {})) | set(stats.get("nullCount", {}))
+    return dict(table.metadata().configuration), columns
+
+
+@pytest.mark.parametrize("scd_type", [1, 2])
+def test_first_batch_over_several_partitions_equals_reference_model(spark: Any, tmp_path: Path, scd_type: int) -> None:
+    """A first batch is de-duplicated once, partitioned by the keys, and folded from that
+    cache: with several partitions (not coalesced away) the state holds one event per
+    (key, sequence), the target equals the model's, and a later batch continues it."""
+    rng = random.Random(scd_type)
+    events = [
+        {"id": rng.randint(1, 300), "a": rng.choice(["x", "y", None]), "b": rng.choice([1, 2, None]),
+         "op": rng.choice(["U", "U", "U", "D"]), "seq": rng.randint(1, 12)}
+        for _ in range(3000)
+    ]
+    for e in events:
+        if e["op"] == "D":
+            e["a"] = e["b"] = None
+    settings = {"spark.sql.shuffle.partitions": "7", "spark.sql.adaptive.coalescePartitions.enabled": "false"}
+    before = {k: spark.conf.get(k) for k in settings}
+    try:
+        for k, v in settings.items():
+            spark.conf.set(k, v)
+        spark_apply(spark, spec_for(scd_type), events[:2500], tmp_path, 1)
+        state = spark.read.format("delta").load(str(tmp_path / "state"))
+        assert state.count() == len({(e["id"], e["seq"]) for e in events[:2500]})
+        assert delta_rows(tmp_path / "target") == canonical(reference(ref_for(scd_type), events[:2500]))
+        spark_apply(spark, spec_for(scd_type), events[2500:], tmp_path, 2)
+        assert delta_rows(tmp_path / "target") == canonical(reference(ref_for(scd_type), events))
+    finally:
+        for k, v in before.items():
+            spark.conf.set(k, v)
+
+
+def test_both_engines_create_the_state_with_statistics_on_its_keys_only(spark: Any, tmp_path: Path) -> None:
+    pytest.importorskip("duckdb")
+    from tests.engines.cdc_helpers import apply_cdc as duckdb_apply
+
+    events = random_events(seed=9, n=30)
+    spark_apply(spark, spec_for(1), events, tmp_path / "spark", 1)
+    duckdb_apply(spec_for(1), pa.Table.from_pylist(events, schema=SCHEMA), str(tmp_path / "duckdb" / "target"),
+                 state_uri=str(tmp_path / "duckdb" / "state"), commit=CommitInfo("pipe/flow", 1))
+    for engine in ("spark", "duckdb"):
+        properties, columns = state_statistics(tmp_path / engine / "state")
+        assert properties.get("delta.dataSkippingNumIndexedCols") == "1", engine
+        assert columns == {"id"}, engine

@@ -15,7 +15,7 @@ from typing import Any
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 
 from soundlake.engines.base import CommitInfo
-from soundlake.engines.cdc_columns import DELETE, OP, SEQ, TRUNCATE
+from soundlake.engines.cdc_columns import DELETE, OP, SEQ, TRUNCATE, state_table_properties
 from soundlake.engines.duckdb.cdc_fold import dedup_sql
 from soundlake.engines.duckdb.cdc_io import register_delta
 from soundlake.engines.duckdb.cdc_spec import ResolvedCdc, q
@@ -177,7 +177,7 @@ def append_state(
         mode="append",
         schema_mode="merge",  # adds the __commit tag to a state another engine created
         storage_options=storage_options,
-        configuration=new_table_configuration(),  # used when this append creates the state
+        configuration=new_table_configuration(state_table_properties(rc.keys)),  # on creation
         commit_properties=commit_properties(commit, {"soundlake.cdc": "state"}),
     )
     return n

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from soundlake.core.errors import FlowError
 from soundlake.engines.base import CdcMetrics, CdcSpec, CommitInfo
-from soundlake.engines.cdc_columns import DELETE, END_AT, OP, SEQ, TRUNCATE
+from soundlake.engines.cdc_columns import DELETE, END_AT, OP, SEQ, TRUNCATE, state_table_properties
 from soundlake.engines.spark.cdc_sql import (
     ResolvedCdc,
     dedup_sql,
@@ -80,20 +80,30 @@ def apply_cdc(
         # affected keys, the state's set difference): they are cached once. A first batch
         # reads them twice, the checks only a few columns: caching would cost more.
         normal = normal if state is None else normal.persist()
+        batch: DataFrame | None = None
         try:
             all_v = view("cdc_all", normal)
             has_truncates = _check_events(spark, rc, all_v)
-            batch = spark.sql(dedup_sql(rc, f"(SELECT * FROM {all_v} WHERE {OP} < {TRUNCATE})"))
+            pending = f"(SELECT * FROM {all_v} WHERE {OP} < {TRUNCATE})"
+            if state is None and not has_truncates:
+                # A first batch's state is exactly its de-duplicated events, and the target
+                # is folded from them: they are shuffled once, by the keys (the fold's
+                # partitioning too), and cached, so the state is written and the fold runs
+                # from the cache without a second shuffle or reading the state back.
+                pending = f"(SELECT /*+ REPARTITION({qs(rc.keys)}) */ * FROM {pending})"
+                batch = spark.sql(dedup_sql(rc, pending)).persist()
+            else:
+                batch = spark.sql(dedup_sql(rc, pending))
             view("cdc_batch", batch)
             events_v = _affected_events(spark, rc, view, state, has_truncates)
-            _append_state(spark, rc, view, state_path, commit, remembered=state is not None)
-            if state is None and not has_truncates:
-                events_v = _state_just_written(spark, view, state_path)
+            _append_state(spark, rc, view, state_path, commit, remembered=state is not None,
+                          truncates=has_truncates)
             rows = spark.sql(target_rows_sql(rc, events_v))
             return _write_target(spark, rc, view, rows, target_path, target, commit)
         finally:
-            if normal.is_cached:
-                normal.unpersist()
+            for frame in (batch, normal):
+                if frame is not None and frame.is_cached:
+                    frame.unpersist()
 
 
 class _Views:
@@ -203,38 +213,29 @@ def _affected_events(
 
 
 def _append_state(spark: SparkSession, rc: ResolvedCdc, view: _Views, state_path: str, commit: CommitInfo,
-                  *, remembered: bool) -> None:
+                  *, remembered: bool, truncates: bool) -> None:
     """Append the batch's events not yet remembered (and its truncates) in one commit
-    (without ``remembered`` state, every event of the batch is new: no set difference)."""
+    (without ``remembered`` state, every event of the batch is new: no set difference;
+    without ``truncates`` the events are not read again to find them)."""
     cols = event_columns(rc)
     batch_v, old_v, all_v = view.name("cdc_batch"), view.name("cdc_state_old"), view.name("cdc_all")
-    batch_schema = {f.name: f.dataType.simpleString() for f in spark.table(batch_v).schema.fields}
-    nulls = ", ".join(f"CAST(NULL AS {batch_schema[c]}) AS {q(c)}" for c in (*rc.keys, *rc.values))
     events = f"SELECT {cols} FROM {batch_v}"
     if remembered:
         events = f"({events} EXCEPT ALL SELECT {cols} FROM {old_v})"
-    new = spark.sql(f"{events} UNION ALL SELECT {nulls}, {SEQ}, {OP} FROM {all_v} WHERE {OP} = {TRUNCATE}")
-    _append(new, state_path, commit, "state")
+    if truncates:
+        batch_schema = {f.name: f.dataType.simpleString() for f in spark.table(batch_v).schema.fields}
+        nulls = ", ".join(f"CAST(NULL AS {batch_schema[c]}) AS {q(c)}" for c in (*rc.keys, *rc.values))
+        events += f" UNION ALL SELECT {nulls}, {SEQ}, {OP} FROM {all_v} WHERE {OP} = {TRUNCATE}"
+    created = {} if remembered else state_table_properties(rc.keys)
+    _append(spark.sql(events), state_path, commit, "state", created)
 
 
-def _state_just_written(spark: SparkSession, view: _Views, state_path: str) -> str:
-    """Register the state a first batch has just created; return the view name.
-
-    A new state holds exactly the batch's events, de-duplicated: the target's rows are
-    folded from that Delta version instead of normalising and de-duplicating the events a
-    second time (a pass over the batch and a shuffle fewer).
-    """
-    version, _ = last_commit(spark, state_path)
-    if version is None:
-        raise FlowError(f"the AUTO CDC state at {state_path} was not written")
-    state = spark.read.format("delta").option("versionAsOf", version).load(state_path)
-    return view("cdc_events_written", state.where(f"{OP} < {TRUNCATE}"))
-
-
-def _append(frame: DataFrame, path: str, commit: CommitInfo, part: str) -> None:
-    """Append ``frame`` to the Delta table at ``path`` in one commit carrying ``commit``."""
+def _append(frame: DataFrame, path: str, commit: CommitInfo, part: str,
+            properties: Mapping[str, str] | None = None) -> None:
+    """Append ``frame`` to the Delta table at ``path`` in one commit carrying ``commit``
+    (``properties``: table properties, when this append creates the table)."""
     writer = frame.write.format("delta").mode("append")
-    for key, value in _write_options(commit, part).items():
+    for key, value in {**_write_options(commit, part), **(properties or {})}.items():
         writer = writer.option(key, value)
     writer.save(path)
 
