@@ -8,6 +8,7 @@ compared with the reference model over random event histories split into batches
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 from typing import Any
@@ -114,8 +115,6 @@ def state_statistics(state: Path) -> tuple[dict[str, str], set[str]]:
     for entry in sorted(state.glob("_delta_log/*.json")):
         for line in entry.read_text().splitlines():
             if '"add"' in line:
-                import json
-
                 stats = json.loads(json.loads(line)["add"]["stats"])
                 columns |= set(stats.get("minValues", {})) | set(stats.get("nullCount", {}))
     return dict(table.metadata().configuration), columns

@@ -80,7 +80,6 @@ def apply_cdc(
         # affected keys, the state's set difference): they are cached once. A first batch
         # reads them twice, the checks only a few columns: caching would cost more.
         normal = normal if state is None else normal.persist()
-        batch: DataFrame | None = None
         try:
             all_v = view("cdc_all", normal)
             has_truncates = _check_events(spark, rc, all_v)
@@ -91,7 +90,7 @@ def apply_cdc(
                 # partitioning too), and cached, so the state is written and the fold runs
                 # from the cache without a second shuffle or reading the state back.
                 pending = f"(SELECT /*+ REPARTITION({qs(rc.keys)}) */ * FROM {pending})"
-                batch = spark.sql(dedup_sql(rc, pending)).persist()
+                batch = spark.sql(dedup_sql(rc, pending)).persist()  # unpersisted with its view
             else:
                 batch = spark.sql(dedup_sql(rc, pending))
             view("cdc_batch", batch)
@@ -101,9 +100,8 @@ def apply_cdc(
             rows = spark.sql(target_rows_sql(rc, events_v))
             return _write_target(spark, rc, view, rows, target_path, target, commit)
         finally:
-            for frame in (batch, normal):
-                if frame is not None and frame.is_cached:
-                    frame.unpersist()
+            if normal.is_cached:
+                normal.unpersist()
 
 
 class _Views:
