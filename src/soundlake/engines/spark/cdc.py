@@ -78,30 +78,27 @@ def apply_cdc(
         normal = spark.sql(normalise_sql(rc, view.name("cdc_raw")))
         # Later batches read the normalised events several times (checks, new events,
         # affected keys, the state's set difference): they are cached once. A first batch
-        # reads them twice, the checks only a few columns: caching would cost more.
+        # reads them twice, the checks only a few columns: caching would cost more. Every
+        # persisted frame here is unpersisted by the views block that registers it.
         normal = normal if state is None else normal.persist()
-        try:
-            all_v = view("cdc_all", normal)
-            has_truncates = _check_events(spark, rc, all_v)
-            pending = f"(SELECT * FROM {all_v} WHERE {OP} < {TRUNCATE})"
-            if state is None and not has_truncates:
-                # A first batch's state is exactly its de-duplicated events, and the target
-                # is folded from them: they are shuffled once, by the keys (the fold's
-                # partitioning too), and cached, so the state is written and the fold runs
-                # from the cache without a second shuffle or reading the state back.
-                pending = f"(SELECT /*+ REPARTITION({qs(rc.keys)}) */ * FROM {pending})"
-                batch = spark.sql(dedup_sql(rc, pending)).persist()  # unpersisted with its view
-            else:
-                batch = spark.sql(dedup_sql(rc, pending))
-            view("cdc_batch", batch)
-            events_v = _affected_events(spark, rc, view, state, has_truncates)
-            _append_state(spark, rc, view, state_path, commit, remembered=state is not None,
-                          truncates=has_truncates)
-            rows = spark.sql(target_rows_sql(rc, events_v))
-            return _write_target(spark, rc, view, rows, target_path, target, commit)
-        finally:
-            if normal.is_cached:
-                normal.unpersist()
+        all_v = view("cdc_all", normal)
+        has_truncates = _check_events(spark, rc, all_v)
+        pending = f"(SELECT * FROM {all_v} WHERE {OP} < {TRUNCATE})"
+        if state is None and not has_truncates:
+            # A first batch's state is exactly its de-duplicated events, and the target
+            # is folded from them: they are shuffled once, by the keys (the fold's
+            # partitioning too), and cached, so the state is written and the fold runs
+            # from the cache without a second shuffle or reading the state back.
+            pending = f"(SELECT /*+ REPARTITION({qs(rc.keys)}) */ * FROM {pending})"
+            batch = spark.sql(dedup_sql(rc, pending)).persist()
+        else:
+            batch = spark.sql(dedup_sql(rc, pending))
+        view("cdc_batch", batch)
+        events_v = _affected_events(spark, rc, view, state, has_truncates)
+        _append_state(spark, rc, view, state_path, commit, remembered=state is not None,
+                      truncates=has_truncates)
+        rows = spark.sql(target_rows_sql(rc, events_v))
+        return _write_target(spark, rc, view, rows, target_path, target, commit)
 
 
 class _Views:
@@ -118,9 +115,10 @@ class _Views:
 
     def __call__(self, base: str, frame: DataFrame) -> str:
         name = self.name(base)
+        # recorded before the view: a frame the caller persisted is released even if this fails
+        self._frames.append(frame)
         frame.createOrReplaceTempView(name)
         self._names.append(name)
-        self._frames.append(frame)
         return name
 
     def drop_all(self) -> None:
