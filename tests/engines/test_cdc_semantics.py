@@ -231,3 +231,16 @@ def test_record_batch_reader_input(tmp_path: Path) -> None:
     flow = Flow(tmp_path, spec())
     flow.apply(pa.RecordBatchReader.from_batches(t.schema, t.to_batches(max_chunksize=1)))
     assert flow.rows() == [(1, "a", None), (2, "b", None)]
+
+
+def test_spec_names_bind_to_the_events_spelling_and_refuse_ambiguity() -> None:
+    from soundlake.engines.cdc_columns import bind_names
+
+    spec = CdcSpec(flow="f", target="t", keys=("ID",), sequence_by=("Seq",), scd_type=2,
+                   except_columns=("OP",), tracked_columns=("Name",), untracked_columns=("nAmE",))
+    bound = bind_names(spec, ["id", "name", "op", "seq"])
+    assert (bound.keys, bound.except_columns, bound.tracked_columns, bound.untracked_columns) == (
+        ("id",), ("op",), ("name",), ("name",))
+    assert bind_names(spec, ["id", "other"]).except_columns == ("OP",)  # unknown: reported by cdc_columns
+    with pytest.raises(FlowError, match=r"'ID', which is ambiguous.*\['id', 'Id'\]"):
+        bind_names(spec, ["id", "Id", "name"])

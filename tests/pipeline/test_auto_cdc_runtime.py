@@ -73,3 +73,24 @@ def test_expectations_on_the_cdc_target_filter_events_and_quarantine(lakehouse: 
     assert result.ok, result.errors
     assert lakehouse.rows("SELECT userId, city FROM users_scd1_quarantine") == [{"userId": 125, "city": "Tijuana"}]
     assert lakehouse.rows("SELECT city FROM users_scd1 WHERE userId = 125") == [{"city": "Guadalajara"}]
+
+
+def test_column_names_in_the_spec_resolve_case_insensitively(lakehouse: Lakehouse) -> None:
+    """``KEYS (USERID)`` names the events' ``userId`` (Spark resolves names case-insensitively):
+    the targets equal those of the events' own spelling, columns spelled as in the events."""
+    mixed = PIPELINE.replace("users_scd", "mixed_scd").replace("FLOW scd", "FLOW mixed_scd").replace(
+        "KEYS (userId)", "KEYS (USERID)").replace("SEQUENCE BY sequenceNum", "SEQUENCE BY SequenceNum").replace(
+        "EXCEPT (operation, sequenceNum, _rescued_data)", "EXCEPT (Operation, SEQUENCENUM, _Rescued_Data)")
+    mixed = mixed.split("CREATE OR REFRESH STREAMING TABLE mixed_scd1;")[1]
+    lakehouse.sql(PIPELINE + "\nCREATE OR REFRESH STREAMING TABLE mixed_scd1;" + mixed)
+    rows = [dict(zip(COLUMNS, e)) for e in EVENTS]
+    lakehouse.parquet("cdc", "1.parquet", rows[:3])
+    assert lakehouse.run().ok
+    lakehouse.parquet("cdc", "2.parquet", rows[3:])
+    result = lakehouse.run()
+    assert result.ok, result.errors
+    for scd in ("scd1", "scd2"):
+        ours = lakehouse.rows(f"SELECT * FROM mixed_{scd} ORDER BY ALL")
+        theirs = lakehouse.rows(f"SELECT * FROM users_{scd} ORDER BY ALL")
+        assert ours == theirs and len(ours) >= 3, scd
+        assert list(ours[0]) == list(theirs[0]), scd  # userId, name, city (+ __START_AT, __END_AT)

@@ -12,17 +12,18 @@ PY = '''
 from pyspark import pipelines as dp
 
 dp.create_streaming_table("dim")
-dp.create_auto_cdc_from_snapshot_flow(target="dim", source="snap", keys=["id"], stored_as_scd_type=2)
+dp.create_auto_cdc_from_snapshot_flow(target="dim", source="snap", keys=["{key}"], stored_as_scd_type=2)
 '''
 
 
-def test_periodic_snapshots_become_scd2_history(lakehouse: Lakehouse) -> None:
+@pytest.mark.parametrize("key", ["id", "ID"])  # names resolve case-insensitively, as in Spark
+def test_periodic_snapshots_become_scd2_history(lakehouse: Lakehouse, key: str) -> None:
     pytest.importorskip("soundlake.pipeline.python")
     base = {"name": "t", "catalog": "main", "schema": "silver", "storage": "lake",
             "libraries": ["pipelines/*.sql", "pipelines/*.py"], "configuration": {"data": "data"}}
     (lakehouse.root / "soundlake.yml").write_text(json.dumps(base))
     lakehouse.sql("CREATE OR REFRESH MATERIALIZED VIEW snap AS SELECT * FROM read_files('${data}/snap', format => 'parquet');")
-    (lakehouse.root / "pipelines" / "dim.py").write_text(PY)
+    (lakehouse.root / "pipelines" / "dim.py").write_text(PY.replace("{key}", key))
     lakehouse.parquet("snap", "s.parquet", [{"id": 1, "plan": "free"}, {"id": 2, "plan": "free"}])
     result = lakehouse.run()
     assert result.ok, result.errors

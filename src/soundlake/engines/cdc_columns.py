@@ -7,7 +7,7 @@ only the SQL dialect of their expressions differs.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from soundlake.core.errors import FlowError
 from soundlake.engines.base import CdcSpec
@@ -63,8 +63,49 @@ def check_spec(spec: CdcSpec) -> None:
         raise FlowError(f"flow {flow!r}: apply_as_truncates is only supported for SCD type 1")
 
 
+def bind_names(spec: CdcSpec, event_names: Sequence[str]) -> CdcSpec:
+    """The spec with its column names spelled as the event columns are.
+
+    Spark resolves column names case-insensitively (``spark.sql.caseSensitive`` is false
+    by default, as on Databricks), so ``KEYS (UserId)`` names the events' ``userid``; the
+    target and the state then carry the events' spelling. A name matching several event
+    columns that differ only in case is ambiguous, as in Spark. Names matching no column
+    are kept as written (:func:`cdc_columns` reports them).
+
+    Raises:
+        FlowError: when a name matches several event columns.
+    """
+    spelled: dict[str, list[str]] = {}
+    for name in event_names:
+        spelled.setdefault(name.lower(), []).append(name)
+
+    def bind(what: str, names: Sequence[str]) -> tuple[str, ...]:
+        bound = []
+        for name in names:
+            matches = spelled.get(name.lower(), [])
+            if len(matches) > 1:
+                where = f" ({spec.location})" if spec.location else ""
+                raise FlowError(
+                    f"flow {spec.flow!r}: {what} names column {name!r}, which is ambiguous: the "
+                    f"source events have {matches} (column names are case-insensitive){where}"
+                )
+            bound.append(matches[0] if matches else name)
+        return tuple(bound)
+
+    return replace(
+        spec,
+        keys=bind("keys", spec.keys),
+        columns=None if spec.columns is None else bind("column_list", spec.columns),
+        except_columns=bind("except_column_list", spec.except_columns),
+        tracked_columns=None if spec.tracked_columns is None else bind("track_history_column_list", spec.tracked_columns),
+        untracked_columns=bind("track_history_except_column_list", spec.untracked_columns),
+    )
+
+
 def cdc_columns(spec: CdcSpec, event_names: Sequence[str], target_names: Sequence[str] | None) -> CdcColumns:
     """Bind the spec's column choices to the event columns (and an existing target's).
+
+    ``spec`` must already be bound to the events' spelling (:func:`bind_names`).
 
     Raises:
         FlowError: when a chosen column is not in the events.

@@ -35,6 +35,7 @@ from soundlake.engines.cdc_columns import (
     START_AT,
     TRUNCATE,
     UPSERT,
+    bind_names,
     cdc_columns,
     check_spec,
 )
@@ -105,6 +106,7 @@ def resolve_spec(
         FlowError: no keys, no sequence, unknown columns, or truncates on SCD type 2.
     """
     check_spec(spec)
+    spec = bind_names(spec, event_names)
     bound = cdc_columns(spec, list(event_names), target_names)
     parts = tuple(expression(e) for e in spec.sequence_by)
     fields: tuple[str, ...] = ()
@@ -275,7 +277,9 @@ VERSION = "__cdc_x_version"
 
 
 def snapshot_columns(spec: CdcSpec, names: Sequence[str], target_names: Sequence[str] | None) -> list[str]:
-    """The target columns a snapshot must supply (an existing target's, else the spec's)."""
+    """The target columns a snapshot must supply (an existing target's, else the spec's).
+
+    ``spec`` must already be bound to the snapshot's spelling (:func:`bind_names`)."""
     if target_names is not None:
         return [n for n in target_names if n not in META_COLUMNS]
     excluded = set(spec.except_columns)

@@ -53,6 +53,13 @@ CREATE OR REFRESH STREAMING TABLE users_scd2;
 CREATE FLOW scd2 AS AUTO CDC INTO users_scd2 FROM STREAM(users_cdc) KEYS (userId)
   APPLY AS DELETE WHEN operation = 'DELETE' SEQUENCE BY sequenceNum
   COLUMNS * EXCEPT (operation, sequenceNum, _rescued_data) STORED AS SCD TYPE 2;
+
+-- Column names in another case: Spark resolves them case-insensitively (the targets equal
+-- users_scd1 / users_scd2, with the events' spelling).
+CREATE OR REFRESH STREAMING TABLE users_scd2_case;
+CREATE FLOW scd2_case AS AUTO CDC INTO users_scd2_case FROM STREAM(users_cdc) KEYS (USERID)
+  APPLY AS DELETE WHEN Operation = 'DELETE' SEQUENCE BY SequenceNum
+  COLUMNS * EXCEPT (OPERATION, sequencenum, _Rescued_Data) STORED AS SCD TYPE 2 TRACK HISTORY ON * EXCEPT (NAME);
 """
 CDC_COLUMNS = ("userId", "name", "city", "operation", "sequenceNum")
 CDC_EVENTS = [
@@ -69,7 +76,8 @@ PLAYS = [
     {"play_id": i, "user_id": i % 3, "seconds": (i * 7) % 11 - 2, "device": ["mobile", "web", "tv"][i % 3]}
     for i in range(30)
 ] + [{"play_id": None, "user_id": 1, "seconds": 5, "device": "web"}]
-TABLES = ("plays", "plays_quarantine", "plays_per_user", "seconds_per_device", "users_cdc", "users_scd1", "users_scd2")
+TABLES = ("plays", "plays_quarantine", "plays_per_user", "seconds_per_device", "users_cdc", "users_scd1", "users_scd2",
+          "users_scd2_case")
 # Run ids differ between the two runs; times and file paths too (dropped by type/name below).
 IGNORED_COLUMNS = {"_quarantine_run", "_quarantine_run_id", "_run_id"}
 
@@ -121,4 +129,7 @@ def test_duckdb_and_spark_produce_the_same_tables_and_metrics(spark: Any, tmp_pa
             metrics[engine].append(flow_metrics(lake, result.run_id))
     for name in TABLES:
         assert table_rows(lakes["spark"], name) == table_rows(lakes["duckdb"], name), name
+    silver = lakes["spark"].root / "lake" / "main" / "silver"
+    names = [deltalake.DeltaTable(str(silver / t)).schema().to_arrow().names for t in ("users_scd2", "users_scd2_case")]
+    assert names[0] == names[1] and table_rows(lakes["spark"], "users_scd2_case"), names
     assert metrics["spark"] == metrics["duckdb"]

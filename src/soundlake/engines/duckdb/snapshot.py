@@ -19,7 +19,7 @@ from deltalake import write_deltalake
 from soundlake.core.errors import FlowError
 from soundlake.engines import cdc_fold
 from soundlake.engines.base import CdcMetrics, CdcSpec, CommitInfo
-from soundlake.engines.cdc_columns import END_AT
+from soundlake.engines.cdc_columns import END_AT, bind_names
 from soundlake.engines.duckdb.cdc import apply_cdc
 from soundlake.engines.duckdb.cdc_io import register_delta
 from soundlake.engines.duckdb.cdc_spec import q
@@ -36,6 +36,7 @@ def _diff_events(con: Any, spec: CdcSpec, version: int | str, target: Any) -> li
     """Create temp table ``snap_events`` (the snapshot's changes); returns its data columns."""
     target_names = None if target is None else pa.schema(target.schema().to_arrow()).names
     names = columns(con, SNAPSHOT)
+    spec = bind_names(spec, names)
     cols = cdc_fold.snapshot_columns(spec, names, target_names)
     missing = [c for c in cols if c not in names]
     if missing:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from soundlake.core.errors import FlowError
 from soundlake.engines import cdc_fold
 from soundlake.engines.base import CdcMetrics, CdcSpec, CommitInfo
-from soundlake.engines.cdc_columns import END_AT, SEQ
+from soundlake.engines.cdc_columns import END_AT, SEQ, bind_names
 from soundlake.engines.spark.cdc import _load, _views, apply_cdc
 from soundlake.engines.spark.cdc_sql import q
 from soundlake.lake import delta
@@ -79,6 +79,7 @@ def apply_snapshot(
 def _diff_events(
     spark: SparkSession, view: object, spec: CdcSpec, snapshot: DataFrame, version: int | str, target: DataFrame | None
 ) -> DataFrame:
+    spec = bind_names(spec, snapshot.columns)
     cols = cdc_fold.snapshot_columns(spec, snapshot.columns, None if target is None else target.columns)
     missing = [c for c in cols if c not in snapshot.columns]
     if missing:
