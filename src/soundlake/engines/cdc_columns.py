@@ -36,11 +36,13 @@ class CdcColumns:
     """The target's columns for a spec.
 
     Attributes:
+        keys: The key columns, spelled as the events spell them.
         columns: Target data columns in target order (missing keys first).
         values: ``columns`` without the keys.
         tracked: Value columns whose change opens a new SCD2 version.
     """
 
+    keys: tuple[str, ...]
     columns: tuple[str, ...]
     values: tuple[str, ...]
     tracked: tuple[str, ...]
@@ -103,13 +105,13 @@ def bind_names(spec: CdcSpec, event_names: Sequence[str]) -> CdcSpec:
 
 
 def cdc_columns(spec: CdcSpec, event_names: Sequence[str], target_names: Sequence[str] | None) -> CdcColumns:
-    """Bind the spec's column choices to the event columns (and an existing target's).
-
-    ``spec`` must already be bound to the events' spelling (:func:`bind_names`).
+    """Bind the spec's column choices to the event columns (and an existing target's),
+    names matched as :func:`bind_names` matches them.
 
     Raises:
-        FlowError: when a chosen column is not in the events.
+        FlowError: when a chosen column is not in the events, or a name is ambiguous.
     """
+    spec = bind_names(spec, event_names)
     where = f" ({spec.location})" if spec.location else ""
     for what, named in (("keys", spec.keys), ("column_list", spec.columns or ()), ("except_column_list", spec.except_columns)):
         missing = [c for c in named if c not in event_names]
@@ -133,4 +135,4 @@ def cdc_columns(spec: CdcSpec, event_names: Sequence[str], target_names: Sequenc
     values = tuple(c for c in columns if c not in spec.keys)
     tracked_set = set(spec.tracked_columns) if spec.tracked_columns is not None else set(values)
     tracked_set -= set(spec.untracked_columns)
-    return CdcColumns(columns, values, tuple(c for c in values if c in tracked_set))
+    return CdcColumns(spec.keys, columns, values, tuple(c for c in values if c in tracked_set))

@@ -35,7 +35,6 @@ from soundlake.engines.cdc_columns import (
     START_AT,
     TRUNCATE,
     UPSERT,
-    bind_names,
     cdc_columns,
     check_spec,
 )
@@ -106,7 +105,6 @@ def resolve_spec(
         FlowError: no keys, no sequence, unknown columns, or truncates on SCD type 2.
     """
     check_spec(spec)
-    spec = bind_names(spec, event_names)
     bound = cdc_columns(spec, list(event_names), target_names)
     parts = tuple(expression(e) for e in spec.sequence_by)
     fields: tuple[str, ...] = ()
@@ -116,7 +114,7 @@ def resolve_spec(
         fields = tuple(field_name(e, i) for i, e in enumerate(spec.sequence_by))
         seq_sql = struct([(f, f"({p})") for f, p in zip(fields, parts)])
     return ResolvedCdc(
-        flow=spec.flow, scd_type=int(spec.scd_type), keys=tuple(spec.keys),
+        flow=spec.flow, scd_type=int(spec.scd_type), keys=bound.keys,
         columns=bound.columns, values=bound.values, tracked=bound.tracked,
         seq_sql=seq_sql, seq_fields=fields, seq_parts=parts,
         delete_sql=expression(spec.apply_as_deletes) if spec.apply_as_deletes else None,

@@ -29,7 +29,7 @@ import pyarrow as pa
 from soundlake.catalog.names import TableName
 from soundlake.core.errors import DefinitionError, EngineError, SoundlakeError
 from soundlake.engines.base import ArrowRelation, Engine
-from soundlake.engines.cdc_columns import END_AT, START_AT, bind_names, cdc_columns
+from soundlake.engines.cdc_columns import END_AT, START_AT, cdc_columns
 from soundlake.pipeline import autoloader as al
 from soundlake.pipeline.context import SqlBinder
 from soundlake.pipeline.definitions import (
@@ -194,7 +194,7 @@ def _cdc_target(flow: AutoCdcFlow, name: str, events: pa.Schema, engine: Engine,
     None for a sequence of several columns (a struct whose field names the engine chooses)."""
     if len(flow.sequence_by) != 1:
         return None
-    chosen = cdc_columns(bind_names(build_spec(flow, name), events.names), events.names, None)
+    chosen = cdc_columns(build_spec(flow, name), events.names, None)
     fields = [events.field(c) for c in chosen.columns]
     if int(flow.stored_as_scd_type) == 2:
         sequence = transpile_condition(flow.sequence_by[0], engine.capabilities.sql_dialect, settings, events)

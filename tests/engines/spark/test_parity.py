@@ -54,8 +54,8 @@ CREATE FLOW scd2 AS AUTO CDC INTO users_scd2 FROM STREAM(users_cdc) KEYS (userId
   APPLY AS DELETE WHEN operation = 'DELETE' SEQUENCE BY sequenceNum
   COLUMNS * EXCEPT (operation, sequenceNum, _rescued_data) STORED AS SCD TYPE 2;
 
--- Column names in another case: Spark resolves them case-insensitively (the targets equal
--- users_scd1 / users_scd2, with the events' spelling).
+-- Column names in another case: Spark resolves them case-insensitively (the target has
+-- users_scd2's columns, spelled as in the events).
 CREATE OR REFRESH STREAMING TABLE users_scd2_case;
 CREATE FLOW scd2_case AS AUTO CDC INTO users_scd2_case FROM STREAM(users_cdc) KEYS (USERID)
   APPLY AS DELETE WHEN Operation = 'DELETE' SEQUENCE BY SequenceNum

@@ -79,9 +79,10 @@ def apply_snapshot(
 def _diff_events(
     spark: SparkSession, view: object, spec: CdcSpec, snapshot: DataFrame, version: int | str, target: DataFrame | None
 ) -> DataFrame:
-    spec = bind_names(spec, snapshot.columns)
-    cols = cdc_fold.snapshot_columns(spec, snapshot.columns, None if target is None else target.columns)
-    missing = [c for c in cols if c not in snapshot.columns]
+    names = snapshot.columns  # one call: each asks the JVM
+    spec = bind_names(spec, names)
+    cols = cdc_fold.snapshot_columns(spec, names, None if target is None else target.columns)
+    missing = [c for c in cols if c not in names]
     if missing:
         raise FlowError(f"flow {spec.flow!r}: snapshot lacks columns {missing}")
     snap_v = view("snap", snapshot.selectExpr(*(q(c) for c in cols)))  # type: ignore[operator]
