@@ -46,11 +46,16 @@ class SparkConfig(StrictModel):
             and session of the one SparkContext (their jobs share the executors under the
             FAIR scheduler). Most of a small flow's time is driver-side (planning, Delta
             log, commit), so running several at once hides it; 1 runs flows one by one.
+        java_home: The Java installation that runs the driver soundlake starts: ``auto``
+            (default: ``JAVA_HOME`` when set; for a local master otherwise the newest Java
+            that Spark runs on among those installed), ``system`` (``JAVA_HOME``, else
+            ``java`` on ``PATH``: pyspark's own choice) or a folder.
     """
 
     master: str = "local[*]"
     conf: dict[str, str] = Field(default_factory=dict)
     parallel_flows: int = Field(default=4, ge=1, le=64)
+    java_home: str = "auto"
 
 
 class DuckDBConfig(StrictModel):

@@ -58,8 +58,8 @@ class SparkEngine:
     """Runs Spark SQL definitions on a SparkSession with Delta Lake.
 
     Args:
-        config: The project's ``spark`` settings (``master``, ``conf``); any object with
-            those two attributes.
+        config: The project's ``spark`` settings (``master``, ``conf``, optionally
+            ``java_home`` and ``parallel_flows``); any object with those attributes.
         session: An existing session to use instead of starting one (not stopped by
             :meth:`close`).
         warehouse_dir: ``spark.sql.warehouse.dir`` (default: a temporary folder; soundlake
@@ -90,6 +90,7 @@ class SparkEngine:
             app_transactions=True, parallel_flows=max(1, parallel), native_dataframes=True,
         )
         self._conf = dict(getattr(config, "conf", {}) or {})
+        self._java_home: str | None = getattr(config, "java_home", None)
         self.hadoop = hadoop_settings(storage, storage_options or {})
         for key, value in self.hadoop.items():  # the project's own conf wins
             self._conf.setdefault(f"spark.hadoop.{key}", value)
@@ -151,7 +152,8 @@ class SparkEngine:
             existing = SparkSession.getActiveSession() or getattr(SparkSession, "_instantiatedSession", None)
             self._owns_session = existing is None
             self._session = spark_session(
-                self._master, self._conf, app_name="soundlake", warehouse_dir=self._warehouse
+                self._master, self._conf, app_name="soundlake", warehouse_dir=self._warehouse,
+                java_home=self._java_home,
             )
             if existing is not None:  # a running session: object-store settings at runtime
                 self._runtime_conf.update(self.hadoop)

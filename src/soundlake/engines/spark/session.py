@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from soundlake.core.errors import EngineError
 from soundlake.engines.spark.class_sharing import DRIVER_OPTIONS, archive_name, with_class_archive
+from soundlake.engines.spark.java import java_home_for
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -216,6 +217,7 @@ def spark_session(
     *,
     app_name: str = "soundlake",
     warehouse_dir: str,
+    java_home: str | None = None,
 ) -> SparkSession:
     """Start (or reuse) a SparkSession with Delta Lake configured.
 
@@ -226,9 +228,12 @@ def spark_session(
         conf: Extra Spark settings from the project; they override soundlake's defaults.
         app_name: The application name shown by the cluster manager.
         warehouse_dir: ``spark.sql.warehouse.dir`` (a folder under the project's storage).
+        java_home: ``spark.java_home``: ``auto`` (None), ``system`` or a Java folder
+            (:func:`~soundlake.engines.spark.java.java_home_for`).
 
     Raises:
-        EngineError: when pyspark or delta-spark is missing or the session fails to start.
+        EngineError: when pyspark or delta-spark is missing, ``java_home`` is not a Java
+            installation Spark runs on, or the session fails to start.
     """
     conf = dict(conf or {})
     try:
@@ -242,13 +247,14 @@ def spark_session(
     ivy_dir().mkdir(parents=True, exist_ok=True)
     settings = session_conf(master, conf, app_name=app_name, warehouse_dir=warehouse_dir)
     builder = SparkSession.builder.master(master)
-    for key, value in with_class_archive(with_resolved_jars(settings), archive_name(settings)).items():
-        builder = builder.config(key, value)
-    try:
-        with jvm_output(os.environ.get(LOG_ENV)):
-            session = builder.getOrCreate()
-    except Exception as exc:  # py4j and JVM startup raise many types
-        raise EngineError(f"cannot start Spark (master {master}): {exc}") from exc
+    with java_environment(java_home_for(master, java_home)):
+        for key, value in with_class_archive(with_resolved_jars(settings), archive_name(settings)).items():
+            builder = builder.config(key, value)
+        try:
+            with jvm_output(os.environ.get(LOG_ENV)):
+                session = builder.getOrCreate()
+        except Exception as exc:  # py4j and JVM startup raise many types
+            raise EngineError(f"cannot start Spark (master {master}): {exc}") from exc
     remember_resolved_jars(settings, session.sparkContext.getConf().get("spark.jars", ""))
     session.sparkContext.setLogLevel(conf.get("soundlake.log_level", "ERROR"))
     return session
@@ -292,6 +298,27 @@ def remember_resolved_jars(settings: Mapping[str, str], resolved: str) -> None:
         temporary.replace(target)
     except OSError:
         pass  # only a faster next start is lost
+
+
+@contextlib.contextmanager
+def java_environment(home: Path | None) -> Iterator[None]:
+    """While a JVM starts, ``JAVA_HOME`` names ``home`` (None: the environment as it is).
+
+    pyspark's launcher reads ``JAVA_HOME`` from this process's environment when it starts
+    the driver's JVM; the previous value is put back when the block ends.
+    """
+    if home is None:
+        yield
+        return
+    previous = os.environ.get("JAVA_HOME")
+    os.environ["JAVA_HOME"] = str(home)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("JAVA_HOME", None)
+        else:
+            os.environ["JAVA_HOME"] = previous
 
 
 @contextlib.contextmanager
