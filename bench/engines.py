@@ -154,6 +154,23 @@ def print_table(rows: list[tuple[float, str, Result]]) -> None:
             print(f"     errors: {result['errors']}")
 
 
+def java_line() -> str:
+    """Which Java this code's local Spark driver runs on, and pyspark's own choice
+    (``JAVA_HOME``, else ``java`` on ``PATH``), which a baseline without the choice uses."""
+    from soundlake.engines.spark.java import inspect, java_home_for
+
+    def describe(home: Path | None) -> str:
+        found = inspect(home) if home is not None else None
+        return f"Java {found.version} ({home})" if found else "unknown"
+
+    system = os.environ.get("JAVA_HOME") or (
+        str(Path(os.path.realpath(shutil.which("java") or "")).parent.parent) if shutil.which("java") else ""
+    )
+    chosen = java_home_for("local[*]", None)
+    own = describe(Path(system)) if system else "none found"
+    return f"Spark driver: {describe(chosen) if chosen else own}; pyspark's own choice: {own}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="S = 1 only")
@@ -189,6 +206,7 @@ def main() -> None:
             if args.baseline:
                 subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(Path(tmp) / "baseline")],
                                check=False, capture_output=True)
+    print(java_line())
     print_table(rows)
 
 
