@@ -157,17 +157,14 @@ def print_table(rows: list[tuple[float, str, Result]]) -> None:
 def java_line() -> str:
     """Which Java this code's local Spark driver runs on, and pyspark's own choice
     (``JAVA_HOME``, else ``java`` on ``PATH``), which a baseline without the choice uses."""
-    from soundlake.engines.spark.java import inspect, java_home_for
+    from soundlake.engines.spark.java import inspect, java_home_for, system_java_home
 
     def describe(home: Path | None) -> str:
         found = inspect(home) if home is not None else None
-        return f"Java {found.version} ({home})" if found else "unknown"
+        return f"Java {found.version} ({home})" if found else "none found" if home is None else f"unknown ({home})"
 
-    system = os.environ.get("JAVA_HOME") or (
-        str(Path(os.path.realpath(shutil.which("java") or "")).parent.parent) if shutil.which("java") else ""
-    )
+    own = describe(system_java_home())
     chosen = java_home_for("local[*]", None)
-    own = describe(Path(system)) if system else "none found"
     return f"Spark driver: {describe(chosen) if chosen else own}; pyspark's own choice: {own}"
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import shlex
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from soundlake.engines.spark.java import java_home_for, system_java_home
 from soundlake.engines.spark.session import (
     COMPILER_DIRECTIVES,
     DELTA_SESSION_CONF,
@@ -77,10 +77,13 @@ def test_compiler_directives_keep_c2_off_planning_libraries_only() -> None:
     assert not [p for p in patterns if p.startswith(("org/apache/spark", "org/apache/parquet", "scala/"))]
 
 
-def test_the_jvm_accepts_the_local_driver_options() -> None:
-    java = shutil.which("java")
-    if java is None:
-        pytest.skip("no java on PATH")
+@pytest.mark.parametrize("choice", ["system", "auto"])
+def test_the_jvm_accepts_the_local_driver_options(choice: str) -> None:
+    """Both pyspark's own Java and the one a local driver gets (spark.java_home)."""
+    home = system_java_home() if choice == "system" else java_home_for("local[*]", None, {})
+    if home is None:
+        pytest.skip(f"no Java for spark.java_home: {choice}")
+    java = str(home / "bin" / "java")
     options = session_conf("local[1]", {}, app_name="a", warehouse_dir="/w")["spark.driver.extraJavaOptions"]
     result = subprocess.run(
         [java, *shlex.split(options), "-version"], capture_output=True, text=True, timeout=60, check=False,

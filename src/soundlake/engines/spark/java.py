@@ -16,6 +16,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +84,15 @@ def installations(patterns: Iterable[str] = SEARCH_PATTERNS) -> list[JavaInstall
             if installation is not None:
                 found[real] = installation
     return sorted(found.values(), key=lambda i: (i.release, i.version), reverse=True)
+
+
+def system_java_home(environ: Mapping[str, str] = os.environ) -> Path | None:
+    """pyspark's own choice: ``JAVA_HOME``, else the installation of ``java`` on ``PATH``
+    (None when there is neither)."""
+    if environ.get("JAVA_HOME"):
+        return Path(environ["JAVA_HOME"])
+    java = shutil.which("java")
+    return Path(os.path.realpath(java)).parent.parent if java else None
 
 
 def java_home_for(
